@@ -1,0 +1,1 @@
+"""facestream: real-time face recognition for video, from camera to named tracks."""

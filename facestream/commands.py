@@ -1,0 +1,190 @@
+"""One function per CLI command: (args, settings) -> exit code. Printing happens here."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import msgpack
+from rich.table import Table
+
+from config.errors import ConfigError, ImageError
+from config.settings import Settings
+from facestream.cli import err, out
+from facestream.services import Services
+from facestream.stack import EmbeddedStack
+
+
+def _camera_names(sources: list[str], names: list[str] | None) -> list[tuple[str, str]]:
+    if names and len(names) != len(sources):
+        raise ConfigError(f"--camera: expected one name per source ({len(sources)}), got {len(names)}")
+    if names:
+        return list(zip(names, sources))
+    pairs, seen = [], set()
+    for i, src in enumerate(sources):
+        base = Path(src).stem if "://" not in src and not src.isdigit() else f"cam{i}"
+        name = base if base not in seen else f"{base}-{i}"
+        seen.add(name)
+        pairs.append((name, src))
+    return pairs
+
+
+def cmd_enroll(args, settings: Settings) -> int:
+    from facestream.engine import FaceEngine
+    from facestream.gallery_ops import EnrollReport, enroll, photos_by_person
+
+    if args.dir:
+        if args.name or args.images:
+            raise ConfigError("enroll: give either NAME IMAGE... or --dir DIR, not both")
+        if not args.dir.is_dir():
+            raise ConfigError(f"--dir: expected a folder, got {args.dir}")
+        todo = photos_by_person(args.dir)
+        if not todo:
+            raise ConfigError(f"--dir {args.dir}: no sub-folders with photos (one folder per person)")
+    else:
+        if not args.name or not args.images:
+            raise ConfigError("enroll: expected NAME IMAGE... or --dir DIR")
+        todo = {args.name: list(args.images)}
+    report = EnrollReport()
+    with EmbeddedStack(settings) as endpoints:
+        services = Services(settings, endpoints)
+        with err.status("loading models..."):
+            engine = FaceEngine(settings)
+        index = services.index(engine.embedder.name)
+        for n, (name, photos) in enumerate(todo.items(), 1):
+            with err.status(f"[{n}/{len(todo)}] {name}: {len(photos)} photo(s)"):
+                enroll(engine, services.people, index, name, photos, report)
+    for path, note in report.notes:
+        err.print(f"[yellow]note:[/yellow] {path}: {note}", highlight=False)
+    for path, problem in report.problems:
+        err.print(f"[red]skipped:[/red] {path}: {problem}", highlight=False)
+    for name, count in report.enrolled.items():
+        out.print(f"enrolled {name}: {count} face(s) ({engine.embedder.name})", highlight=False)
+    if not report.enrolled:
+        err.print("[red]nothing enrolled[/red]")
+        return 1
+    return 0
+
+
+def cmd_people(args, settings: Settings) -> int:
+    with EmbeddedStack(settings) as endpoints:
+        services = Services(settings, endpoints)
+        if args.action == "rm":
+            if not args.name:
+                raise ConfigError("people rm: expected a NAME")
+            person_id = services.people.find(args.name)
+            if person_id is None:
+                err.print(f"[red]no such person:[/red] {args.name}", highlight=False)
+                return 1
+            for model in ("dlib", "facenet"):
+                services.index(model).delete_person(person_id)
+            services.people.remove(person_id, args.name)
+            out.print(f"removed {args.name}", highlight=False)
+            return 0
+        table = Table(title="Enrolled people")
+        for column in ("name", "person id", "faces"):
+            table.add_column(column)
+        for p in services.people.all():
+            table.add_row(p.name, p.person_id, ", ".join(f"{n} ({m})" for m, n in sorted(p.faces.items())) or "0")
+        out.print(table)
+    return 0
+
+
+def cmd_identify(args, settings: Settings) -> int:
+    from facestream.engine import FaceEngine
+    from facestream.gallery_ops import identify
+
+    failures = 0
+    with EmbeddedStack(settings) as endpoints:
+        services = Services(settings, endpoints)
+        with err.status("loading models..."):
+            engine = FaceEngine(settings)
+        index = services.index(engine.embedder.name)
+        threshold = services.threshold(engine.embedder.name)
+        rows = []
+        for path in args.images:
+            try:
+                faces = identify(engine, services.people, index, threshold, settings.match_margin, path)
+            except ImageError as exc:
+                err.print(f"[red]skipped:[/red] {exc}", highlight=False)
+                failures += 1
+                continue
+            if not faces:
+                err.print(f"{path}: no face found", highlight=False)
+            rows += faces
+    if args.json:
+        for row in rows:
+            print(json.dumps(row))
+    else:
+        table = Table(title=f"Faces ({engine.embedder.name}, threshold {threshold:.2f})")
+        for column in ("image", "bbox", "name", "score"):
+            table.add_column(column, overflow="fold")
+        for r in rows:
+            table.add_row(Path(r["image"]).name, str(r["bbox"]), r["name"] or "[dim]unknown[/dim]", f"{r['score']:.3f}")
+        out.print(table)
+    return 1 if failures == len(args.images) else 0
+
+
+def cmd_run(args, settings: Settings) -> int:
+    from facestream.report import summarize, summary_table
+    from facestream.runner import run_sources
+
+    sources = _camera_names(args.sources, args.camera)
+    with EmbeddedStack(settings) as endpoints:
+        services = Services(settings, endpoints)
+        result = run_sources(services, settings, sources, args.out, err)
+    for camera, counters in result.cameras.items():
+        dropped = {k.split(":", 1)[1]: v for k, v in counters.items() if k.startswith("dropped:")}
+        err.print(f"{camera}: {counters.get('done', 0)}/{counters.get('total', '?')} frames accounted for"
+                  + (f", dropped {dropped}" if dropped else ""), highlight=False)
+    rows = summarize(result.records, result.fps)
+    if rows:
+        out.print(summary_table(rows))
+    else:
+        out.print("nobody enrolled was seen")
+    if args.out:
+        err.print(f"{len(result.records)} records written to {args.out}", highlight=False)
+    return 0
+
+
+def cmd_watch(args, settings: Settings) -> int:
+    from workers import keys
+    from workers.bus import FIELD
+
+    with EmbeddedStack(settings) as endpoints:
+        client = Services(settings, endpoints).redis
+        last = "0-0" if args.from_start else "$"
+        err.print(f"watching {keys.RESULTS} on {endpoints.redis_url} (Ctrl-C to stop)", highlight=False)
+        while True:
+            for _stream, entries in client.xread({keys.RESULTS: last}, block=1000, count=100) or []:
+                for eid, fields in entries:
+                    last = eid
+                    rec = msgpack.unpackb(fields[FIELD], raw=False)
+                    if "event" in rec:
+                        out.print(f"{rec['camera']} {rec['ts']:>10} {rec['event']:<10} {rec['track_id']} "
+                                  f"{rec['name'] or ''}", highlight=False)
+                    elif rec.get("name") or args.all:
+                        out.print(f"{rec['camera']} {rec['ts']:>10} frame {rec['frame']:<6} {rec['track_id']} "
+                                  f"{rec['name'] or 'unknown'} {rec['score']:.3f} {rec['bbox']}", highlight=False)
+
+
+def cmd_worker(args, settings: Settings) -> int:
+    from facestream.services import run_worker
+
+    with EmbeddedStack(settings) as endpoints:
+        run_worker(args.kind, settings, endpoints)
+    return 0
+
+
+def cmd_models(args, settings: Settings) -> int:
+    from workers.models import facenet_embedder as fe
+
+    if args.action == "where":
+        path = fe.find_weights(settings.facenet_weights)
+        out.print(str(path) if path else f"not found (expected at {fe.hub_weights_path()})")
+        return 0 if path else 1
+    started = time.monotonic()
+    path = fe.fetch_weights()
+    out.print(f"FaceNet weights saved to {path} in {time.monotonic() - started:.0f} s")
+    return 0

@@ -1,0 +1,79 @@
+"""Enroll people from photos, list and remove them, identify faces in photos."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from config.errors import ImageError
+from facestream.engine import FaceEngine
+from tracker.identity import IdentityVote
+from workers.gallery import People, VectorIndex
+from workers.gallery.people import check_name
+
+log = logging.getLogger(__name__)
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+
+
+@dataclass
+class EnrollReport:
+    enrolled: dict[str, int] = field(default_factory=dict)  # name -> faces added
+    problems: list[tuple[str, str]] = field(default_factory=list)  # (path, what went wrong)
+    notes: list[tuple[str, str]] = field(default_factory=list)  # (path, something worth saying)
+
+
+def photos_by_person(directory: Path) -> dict[str, list[Path]]:
+    """One sub-folder per person; the folder name is the person's name."""
+    people = {}
+    for sub in sorted(p for p in directory.iterdir() if p.is_dir()):
+        photos = sorted(p for p in sub.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if photos:
+            people[sub.name] = photos
+    return people
+
+
+def enroll(engine: FaceEngine, people: People, index: VectorIndex, name: str, photos: list[Path],
+           report: EnrollReport) -> None:
+    name = check_name(name)
+    vectors = []
+    for path in photos:
+        try:
+            found = engine.faces_in(str(path))
+        except ImageError as exc:
+            report.problems.append((str(path), str(exc)))
+            continue
+        if len(found.faces) == 0:
+            report.problems.append((str(path), "no face found"))
+            continue
+        i = int(np.argmax(found.faces.area))
+        if len(found.faces) > 1:
+            report.notes.append((str(path), f"{len(found.faces)} faces: enrolled the largest"))
+        vectors.append(found.faces.embeddings[i])
+    if vectors:
+        person_id = people.get_or_create(name)
+        added = index.add(person_id, np.stack(vectors))
+        people.add_faces(person_id, engine.embedder.name, added)
+        report.enrolled[name] = report.enrolled.get(name, 0) + added
+
+
+def identify(engine: FaceEngine, people: People, index: VectorIndex, threshold: float, margin: float,
+             path: Path, top_k: int = 10) -> list[dict]:
+    """Every face of one photo: bbox, name (None when unknown) and score."""
+    found = engine.faces_in(str(path))
+    matches = index.search(found.faces.embeddings, top_k) if len(found.faces) else []
+    # one photo is one observation: the same decision rule as a track's first embedding
+    decisions = []
+    for scores in matches:
+        vote = IdentityVote(threshold, margin)
+        vote.add(scores)
+        decisions.append((vote.person_id, vote.score))
+    names = people.names([pid for pid, _ in decisions if pid])
+    out = []
+    for (pid, score), box in zip(decisions, found.faces.xyxy):
+        box = box.clip(0, [found.width, found.height, found.width, found.height])
+        out.append({"image": str(path), "bbox": [round(float(v), 1) for v in box],
+                    "name": names.get(pid) if pid else None, "score": round(float(score), 4)})
+    return out

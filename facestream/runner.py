@@ -1,0 +1,149 @@
+"""`facestream run`: ingest sources, follow their progress, collect their results.
+
+A file run ends once every frame is accounted for (done by the matcher, or
+dropped with a counted reason) and its end-of-stream has gone through; a live
+run ends on Ctrl-C, after the frames in flight have finished.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import msgpack
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from config.errors import FacestreamError
+from config.settings import Settings
+from facestream.processes import WorkerProcesses
+from facestream.services import WORKER_KINDS, Services
+from ingest.grabber import Grabber
+from workers import keys
+from workers.bus import FIELD
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CameraRun:
+    camera: str
+    url: str
+    grabber: Grabber
+    thread: threading.Thread
+    error: BaseException | None = None
+    fps: float = 25.0
+
+
+@dataclass
+class RunResult:
+    records: list[dict] = field(default_factory=list)
+    cameras: dict[str, dict] = field(default_factory=dict)  # camera -> progress counters
+    fps: dict[str, float] = field(default_factory=dict)
+
+
+class ResultsReader:
+    """Follows fs:results from a given id, keeping the records of some cameras."""
+
+    def __init__(self, services: Services, cameras: set[str], out: IO[str] | None):
+        self.redis = services.redis
+        self.cameras = cameras
+        self.out = out
+        last = self.redis.xrevrange(keys.RESULTS, count=1)
+        self.last_id = last[0][0].decode() if last else "0-0"
+        self.records: list[dict] = []
+
+    def poll(self, block_ms: int = 200) -> int:
+        reply = self.redis.xread({keys.RESULTS: self.last_id}, count=1000, block=block_ms)
+        n = 0
+        for _stream, entries in reply or []:
+            for eid, fields in entries:
+                self.last_id = eid.decode()
+                try:
+                    record = msgpack.unpackb(fields[FIELD], raw=False)
+                except (KeyError, ValueError, msgpack.ExtraData) as exc:
+                    log.warning("skipping unreadable result %s: %s", self.last_id, exc)
+                    continue
+                if record.get("camera") in self.cameras:
+                    self.records.append(record)
+                    if self.out is not None:
+                        self.out.write(json.dumps(record) + "\n")
+                    n += 1
+        return n
+
+
+def run_sources(services: Services, settings: Settings, sources: list[tuple[str, str]],
+                out_path: Path | None = None, console: Console | None = None) -> RunResult:
+    console = console or Console(stderr=True)
+    client = services.redis
+    workers = WorkerProcesses(settings, services.endpoints)
+    started = workers.start_missing(client, WORKER_KINDS)
+    if started:
+        console.print(f"started workers: {', '.join(started)} (logs in {Path(settings.data_dir) / 'logs'})")
+    stop = threading.Event()
+    out = open(out_path, "w", encoding="utf-8") if out_path else None
+    reader = ResultsReader(services, {camera for camera, _ in sources}, out)
+    runs: list[CameraRun] = []
+    try:
+        for camera, url in sources:
+            grabber = Grabber(services.redis, services.bus, camera, url, settings, stop=stop)
+            cam = CameraRun(camera, url, grabber, threading.Thread(target=lambda: None))
+            cam.thread = threading.Thread(target=_grab, args=(cam,), name=f"grab-{camera}", daemon=True)
+            runs.append(cam)
+            cam.thread.start()
+        _follow(runs, reader, workers, console, client, stop)
+        result = RunResult(records=reader.records)
+        for cam in runs:
+            result.cameras[cam.camera] = {k.decode(): int(v) for k, v in client.hgetall(
+                keys.progress(cam.camera, cam.grabber.stats.run)).items()}
+            fps = client.hget(keys.camera_info(cam.camera), "fps")
+            result.fps[cam.camera] = float(fps) if fps else 25.0
+        return result
+    finally:
+        stop.set()
+        if out is not None:
+            out.close()
+        workers.stop()
+
+
+def _grab(cam: CameraRun) -> None:
+    try:
+        cam.grabber.run()
+    except BaseException as exc:  # reported by the follower, which owns the console
+        cam.error = exc
+
+
+def _follow(runs: list[CameraRun], reader: ResultsReader, workers: WorkerProcesses, console: Console,
+            client, stop: threading.Event) -> None:
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
+               TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=False) as progress:
+        tasks = {cam.camera: progress.add_task(cam.camera, total=None, info="") for cam in runs}
+        pending = list(runs)
+        while pending:
+            try:
+                reader.poll()
+                workers.check()
+                for cam in list(pending):
+                    if cam.error is not None:
+                        raise FacestreamError(f"camera {cam.camera}: {cam.error}") from cam.error
+                    stats = cam.grabber.stats
+                    counters = client.hgetall(keys.progress(cam.camera, stats.run))
+                    done = int(counters.get(b"done", 0))
+                    dropped = sum(int(v) for k, v in counters.items() if k.startswith(b"dropped:"))
+                    total = stats.total or int(client.hget(keys.camera_info(cam.camera), "expected_frames") or 0)
+                    info = f"{len(reader.records)} records" + (f", {dropped} dropped" if dropped else "")
+                    progress.update(tasks[cam.camera], completed=done, total=total or None, info=info)
+                    if stats.total is not None and done >= stats.total and counters.get(b"finished"):
+                        pending.remove(cam)
+            except KeyboardInterrupt:
+                if stop.is_set():
+                    raise
+                console.print("stopping: finishing the frames in flight (Ctrl-C again to abort)")
+                stop.set()
+        reader.poll(block_ms=50)  # records published together with the last 'finished' flag

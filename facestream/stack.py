@@ -1,0 +1,129 @@
+"""The embedded stack: a private Redis (Valkey) and milvus-lite under the data dir.
+
+External URLs in the settings are passed through untouched; otherwise a server
+that another facestream process already runs for the same data dir is reused
+(``<data_dir>/stack/{redis,milvus}.json``), else one is started. A file lock
+makes the check-and-start atomic across processes. An instance stops only the
+servers it started itself.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from config.errors import StackError
+from config.settings import Settings
+from facestream import servers
+from facestream.servers import Server
+
+log = logging.getLogger(__name__)
+
+REUSE_WAIT_S = 5.0
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    redis_url: str
+    milvus_uri: str
+
+
+class EmbeddedStack:
+    """Context manager: ``with EmbeddedStack(settings) as ep:`` gives :class:`Endpoints`."""
+
+    def __init__(self, settings: Settings):
+        self._settings = settings
+        self._data_dir = Path(settings.data_dir).expanduser().resolve()
+        self._stack_dir = self._data_dir / "stack"
+        self._started: list[Server] = []
+        self._endpoints: Endpoints | None = None
+
+    def __enter__(self) -> Endpoints:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def started(self) -> tuple[Server, ...]:
+        """The servers this instance started (and will stop)."""
+        return tuple(self._started)
+
+    def start(self) -> Endpoints:
+        if self._endpoints is not None:
+            return self._endpoints
+        redis_url, milvus_uri = self._settings.redis_url, self._settings.milvus_uri
+        if redis_url:
+            log.info("using external Redis at %s", redis_url)
+        if milvus_uri:
+            log.info("using external Milvus at %s", milvus_uri)
+        if not (redis_url and milvus_uri):
+            try:
+                with self._lock():
+                    redis_url = redis_url or self._ensure("redis", servers.start_redis, "-server", servers.redis_answers)
+                    milvus_uri = milvus_uri or self._ensure("milvus", servers.start_milvus, "milvus", servers.milvus_answers)
+            except BaseException:
+                self.stop()
+                raise
+        self._endpoints = Endpoints(redis_url=redis_url, milvus_uri=milvus_uri)
+        return self._endpoints
+
+    def stop(self) -> None:
+        if not self._started:
+            self._endpoints = None
+            return
+        with self._lock():
+            while self._started:
+                server = self._started.pop()
+                log.info("stopping %s (pid %d, %s)", server.name, server.pid, server.url)
+                servers.stop(server)
+                record = self._record_path(server.name)
+                current = servers.load_record(record)
+                if current is not None and current.pid == server.pid:
+                    record.unlink(missing_ok=True)
+        self._endpoints = None
+
+    # --- internals ---------------------------------------------------------
+
+    def _record_path(self, name: str) -> Path:
+        return self._stack_dir / f"{name}.json"
+
+    @contextmanager
+    def _lock(self) -> Iterator[None]:
+        self._stack_dir.mkdir(parents=True, exist_ok=True)
+        with open(self._stack_dir / "lock", "a+b") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def _ensure(self, name: str, start: Callable[[Path], Server], needle: str, ready: Callable[[Server], bool]) -> str:
+        """Reuse the recorded server when it is alive and answers; else start one. Caller holds the lock."""
+        record_path = self._record_path(name)
+        recorded = servers.load_record(record_path)
+        if recorded is not None and servers.pid_alive(recorded.pid) and servers.cmdline_matches(recorded.pid, needle):
+            deadline = time.monotonic() + REUSE_WAIT_S
+            while True:
+                if ready(recorded):
+                    log.info("reusing embedded %s (pid %d) at %s for %s", name, recorded.pid, recorded.url, self._data_dir)
+                    return recorded.url
+                if time.monotonic() >= deadline:
+                    raise StackError(
+                        f"embedded {name} pid {recorded.pid} (recorded in {record_path}) is running but does "
+                        f"not answer at {recorded.url}; stop that process or set an external URL"
+                    )
+                time.sleep(0.2)
+        if recorded is not None:
+            log.info("stale %s record %s (pid %d gone); starting a new server", name, record_path, recorded.pid)
+        server = start(self._data_dir)
+        self._started.append(server)
+        servers.save_record(record_path, server)
+        log.info("started embedded %s (pid %d) at %s, data in %s, log in %s",
+                 name, server.pid, server.url, self._data_dir / name, self._data_dir / "logs" / f"{name}.log")
+        return server.url

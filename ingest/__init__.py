@@ -1,0 +1,1 @@
+"""The only producer of frames: video sources, pacing, JPEG encode, publish."""

@@ -1,0 +1,23 @@
+"""Pure numpy/scipy tracking: the face type, Kalman filter, association, identity voting.
+
+No Redis, no torch: everything here is testable with arrays alone.
+"""
+
+from tracker.faces import Faces
+from tracker.identity import IdentityVote
+from tracker.ids import TrackIdAllocator
+from tracker.iou import iou_matrix
+from tracker.iou_tracker import IouTracker, TrackUpdate
+from tracker.kalman import BoxKalman
+from tracker.reorder import ReorderBuffer
+
+__all__ = [
+    "BoxKalman",
+    "Faces",
+    "IdentityVote",
+    "IouTracker",
+    "ReorderBuffer",
+    "TrackIdAllocator",
+    "TrackUpdate",
+    "iou_matrix",
+]

@@ -1,0 +1,92 @@
+"""Name a track by voting over all its embeddings, with hysteresis.
+
+One embedding can be blurred, profile or half occluded; a single bad match must
+neither name a track nor rename it. So each person's score is the running mean
+over every observation of the track, and naming, switching and dropping use
+``threshold`` and ``margin`` as a hysteresis band.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+from config.errors import ConfigError, MessageError
+
+logger = logging.getLogger(__name__)
+
+
+class IdentityVote:
+    def __init__(self, threshold: float, margin: float) -> None:
+        if not math.isfinite(threshold):
+            raise ConfigError(f"threshold: expected a finite cosine similarity, got {threshold!r}")
+        if not (math.isfinite(margin) and margin >= 0):
+            raise ConfigError(f"margin: expected a finite value >= 0, got {margin!r}")
+        self.threshold = threshold
+        self.margin = margin
+        self._n = 0
+        # A person absent from an observation scores that observation's floor (its
+        # lowest given score, 0.0 if empty). Keeping the summed floors plus each
+        # person's excess over the floor makes a person first seen late still get
+        # the floor for every earlier observation, without storing the history.
+        self._floor_sum = 0.0
+        self._excess: dict[str, float] = {}
+        self._person: str | None = None
+
+    @property
+    def person_id(self) -> str | None:
+        return self._person
+
+    @property
+    def observations(self) -> int:
+        return self._n
+
+    @property
+    def means(self) -> dict[str, float]:
+        """Mean score of every person seen so far."""
+        if not self._n:
+            return {}
+        return {p: (self._floor_sum + e) / self._n for p, e in self._excess.items()}
+
+    @property
+    def score(self) -> float:
+        """Mean of the named person, or of the best person while unknown (0.0 before any)."""
+        means = self.means
+        if self._person is not None:
+            return means[self._person]
+        return max(means.values(), default=0.0)
+
+    def add(self, scores: dict[str, float]) -> bool:
+        """Take one observation (best similarity per person); True when ``person_id`` changed."""
+        for person, s in scores.items():
+            if not math.isfinite(s):
+                raise MessageError(f"scores[{person!r}]: expected a finite similarity, got {s!r}")
+        floor = min(scores.values(), default=0.0)
+        self._n += 1
+        self._floor_sum += floor
+        for person, s in scores.items():
+            self._excess[person] = self._excess.get(person, 0.0) + (s - floor)
+        before = self._person
+        self._person = self._decide(self.means)
+        if self._person != before:
+            logger.debug("identity: %s -> %s after %d observations", before, self._person, self._n)
+        return self._person != before
+
+    def _decide(self, means: dict[str, float]) -> str | None:
+        ranked = sorted(means.items(), key=lambda kv: kv[1], reverse=True)
+        if not ranked:
+            return self._person
+        best, best_mean = ranked[0]
+        current = self._person
+        if current is None:
+            # Only one candidate: nobody to keep a margin from.
+            second_mean = ranked[1][1] if len(ranked) > 1 else -math.inf
+            if best_mean >= self.threshold and best_mean - second_mean >= self.margin:
+                return best
+            return None
+        current_mean = means[current]
+        if best != current and best_mean >= self.threshold and best_mean - current_mean > self.margin:
+            return best
+        if current_mean < self.threshold - self.margin:
+            return None
+        return current

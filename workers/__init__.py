@@ -1,0 +1,1 @@
+"""Everything that consumes from the bus: schema, codec, bus, runtime and the four stages."""

@@ -1,0 +1,129 @@
+"""The bus: Redis Streams with consumer groups, and an in-memory twin for handler unit tests.
+
+Only the few stream operations the runtime needs; payloads are opaque bytes
+stored in the entry field ``m``. A payload of ``None`` means the entry was
+trimmed (MAXLEN) while still pending: XAUTOCLAIM/XREADGROUP report it with nil
+fields, and the runtime counts and acks it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import redis
+
+log = logging.getLogger(__name__)
+FIELD = b"m"
+
+
+@dataclass(frozen=True)
+class Entry:
+    stream: str
+    id: str
+    payload: bytes | None
+
+
+class Bus(Protocol):
+    def publish(self, stream: str, payload: bytes, maxlen: int | None = None) -> str: ...
+    def ensure_group(self, stream: str, group: str) -> None: ...
+    def read(self, streams: list[str], group: str, consumer: str, count: int, block_ms: int) -> list[Entry]: ...
+    def ack(self, stream: str, group: str, ids: list[str]) -> None: ...
+    def claim_idle(self, stream: str, group: str, consumer: str, min_idle_ms: int, count: int) -> list[Entry]: ...
+    def deliveries(self, stream: str, group: str, entry_id: str) -> int: ...
+
+
+def _s(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+class RedisStreamBus:
+    def __init__(self, client: redis.Redis):
+        self.redis = client
+
+    def publish(self, stream: str, payload: bytes, maxlen: int | None = None) -> str:
+        return _s(self.redis.xadd(stream, {FIELD: payload}, maxlen=maxlen, approximate=True))
+
+    def ensure_group(self, stream: str, group: str) -> None:
+        try:
+            # id "0": a group created after the producer started still sees every entry
+            self.redis.xgroup_create(stream, group, id="0", mkstream=True)
+        except redis.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    def read(self, streams: list[str], group: str, consumer: str, count: int, block_ms: int) -> list[Entry]:
+        if not streams:
+            return []
+        reply = self.redis.xreadgroup(group, consumer, {s: ">" for s in streams}, count=count, block=block_ms)
+        return [Entry(_s(name), _s(eid), (fields or {}).get(FIELD)) for name, items in reply or [] for eid, fields in items]
+
+    def ack(self, stream: str, group: str, ids: list[str]) -> None:
+        if ids:
+            self.redis.xack(stream, group, *ids)
+
+    def claim_idle(self, stream: str, group: str, consumer: str, min_idle_ms: int, count: int) -> list[Entry]:
+        reply = self.redis.xautoclaim(stream, group, consumer, min_idle_ms, start_id="0-0", count=count)
+        claimed = reply[1] if len(reply) > 1 else []
+        entries = [Entry(stream, _s(eid), (fields or {}).get(FIELD)) for eid, fields in claimed]
+        # Redis 7+: ids of pending entries that no longer exist (trimmed) come back as the
+        # third element and are already removed from the PEL by XAUTOCLAIM itself.
+        deleted = reply[2] if len(reply) > 2 else []
+        entries += [Entry(stream, _s(eid), None) for eid in deleted]
+        return entries
+
+    def deliveries(self, stream: str, group: str, entry_id: str) -> int:
+        rows = self.redis.xpending_range(stream, group, min=entry_id, max=entry_id, count=1)
+        return int(rows[0]["times_delivered"]) if rows else 0
+
+
+@dataclass
+class _Group:
+    last: int = 0  # index of the next entry never delivered to this group
+    pending: dict[str, tuple[str, int]] = field(default_factory=dict)  # id -> (consumer, deliveries)
+
+
+class MemoryBus:
+    """Single-process stand-in with the same semantics; for unit tests of handlers only."""
+
+    def __init__(self) -> None:
+        self.streams: dict[str, list[tuple[str, bytes]]] = defaultdict(list)
+        self.groups: dict[tuple[str, str], _Group] = {}
+        self._n = 0
+
+    def publish(self, stream: str, payload: bytes, maxlen: int | None = None) -> str:
+        self._n += 1
+        eid = f"{self._n}-0"
+        self.streams[stream].append((eid, payload))
+        return eid
+
+    def ensure_group(self, stream: str, group: str) -> None:
+        self.groups.setdefault((stream, group), _Group())
+
+    def read(self, streams: list[str], group: str, consumer: str, count: int, block_ms: int) -> list[Entry]:
+        out: list[Entry] = []
+        for s in streams:
+            g = self.groups[(s, group)]
+            for eid, payload in self.streams[s][g.last : g.last + count - len(out)]:
+                g.last += 1
+                g.pending[eid] = (consumer, 1)
+                out.append(Entry(s, eid, payload))
+        return out
+
+    def ack(self, stream: str, group: str, ids: list[str]) -> None:
+        for eid in ids:
+            self.groups[(stream, group)].pending.pop(eid, None)
+
+    def claim_idle(self, stream: str, group: str, consumer: str, min_idle_ms: int, count: int) -> list[Entry]:
+        g = self.groups[(stream, group)]
+        payloads = dict(self.streams[stream])
+        out = []
+        for eid, (_, n) in list(g.pending.items())[:count]:
+            g.pending[eid] = (consumer, n + 1)
+            out.append(Entry(stream, eid, payloads.get(eid)))
+        return out
+
+    def deliveries(self, stream: str, group: str, entry_id: str) -> int:
+        return self.groups[(stream, group)].pending.get(entry_id, ("", 0))[1]

@@ -1,0 +1,69 @@
+"""People in Redis: a stable person id per name, and face counts per embedding model."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+
+import redis
+
+from config.errors import ConfigError
+from workers import keys
+
+_NAME = re.compile(r"^[^\x00-\x1f/]{1,64}$")
+
+
+def check_name(name: str) -> str:
+    name = name.strip()
+    if not _NAME.match(name):
+        raise ConfigError(f"person name: expected 1-64 printable characters without '/', got {name!r}")
+    return name
+
+
+@dataclass(frozen=True)
+class Person:
+    person_id: str
+    name: str
+    faces: dict[str, int]  # embedding model -> enrolled faces
+
+
+class People:
+    def __init__(self, client: redis.Redis):
+        self.redis = client
+
+    def get_or_create(self, name: str) -> str:
+        name = check_name(name)
+        new_id = "p-" + secrets.token_hex(6)
+        # HSETNX makes concurrent enrolls of the same name agree on one id
+        if self.redis.hsetnx(keys.PEOPLE_BY_NAME, name, new_id):
+            self.redis.hset(keys.PEOPLE, new_id, name)
+            return new_id
+        return self.redis.hget(keys.PEOPLE_BY_NAME, name).decode()
+
+    def find(self, name: str) -> str | None:
+        pid = self.redis.hget(keys.PEOPLE_BY_NAME, name)
+        return pid.decode() if pid else None
+
+    def names(self, person_ids: list[str]) -> dict[str, str | None]:
+        if not person_ids:
+            return {}
+        values = self.redis.hmget(keys.PEOPLE, person_ids)
+        return {pid: (v.decode() if v else None) for pid, v in zip(person_ids, values)}
+
+    def add_faces(self, person_id: str, model: str, count: int) -> None:
+        self.redis.hincrby(keys.person_faces(person_id), model, count)
+
+    def all(self) -> list[Person]:
+        people = []
+        for pid, name in sorted(self.redis.hgetall(keys.PEOPLE).items(), key=lambda kv: kv[1]):
+            faces = {k.decode(): int(v) for k, v in self.redis.hgetall(keys.person_faces(pid.decode())).items()}
+            people.append(Person(pid.decode(), name.decode(), faces))
+        return people
+
+    def remove(self, person_id: str, name: str) -> None:
+        pipe = self.redis.pipeline()
+        pipe.hdel(keys.PEOPLE, person_id)
+        pipe.hdel(keys.PEOPLE_BY_NAME, name)
+        pipe.delete(keys.person_faces(person_id))
+        pipe.execute()

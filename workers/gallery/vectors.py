@@ -1,0 +1,62 @@
+"""Face vectors in Milvus: one collection per embedding model, inner product on unit vectors."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+from pymilvus import DataType, MilvusClient
+
+log = logging.getLogger(__name__)
+
+
+class VectorIndex:
+    def __init__(self, client: MilvusClient, collection: str, dim: int):
+        self.client = client
+        self.collection = collection
+        self.dim = dim
+        self._ready = False
+
+    def ensure(self) -> None:
+        if self._ready:
+            return
+        if not self.client.has_collection(self.collection):
+            schema = MilvusClient.create_schema(auto_id=True)
+            schema.add_field("id", DataType.INT64, is_primary=True)
+            schema.add_field("person_id", DataType.VARCHAR, max_length=64)
+            schema.add_field("vector", DataType.FLOAT_VECTOR, dim=self.dim)
+            index = self.client.prepare_index_params()
+            index.add_index(field_name="vector", metric_type="IP", index_type="FLAT")
+            # Strong: a face enrolled a moment ago is found by the next search
+            self.client.create_collection(self.collection, schema=schema, index_params=index,
+                                          consistency_level="Strong")
+            log.info("created Milvus collection %s (dim %d)", self.collection, self.dim)
+        self.client.load_collection(self.collection)
+        self._ready = True
+
+    def add(self, person_id: str, vectors: np.ndarray) -> int:
+        self.ensure()
+        rows = [{"person_id": person_id, "vector": v.astype(np.float32).tolist()} for v in vectors]
+        return int(self.client.insert(self.collection, rows)["insert_count"])
+
+    def search(self, vectors: np.ndarray, top_k: int = 10) -> list[dict[str, float]]:
+        """For each query vector: the best similarity per person among its top_k neighbours."""
+        if len(vectors) == 0:
+            return []
+        if not self.client.has_collection(self.collection):
+            return [{} for _ in vectors]  # nobody enrolled with this model yet
+        self.ensure()
+        hits = self.client.search(self.collection, data=[v.tolist() for v in vectors], limit=top_k,
+                                  output_fields=["person_id"], search_params={"metric_type": "IP"})
+        out = []
+        for row in hits:
+            best: dict[str, float] = {}
+            for hit in row:
+                pid = hit["entity"]["person_id"]
+                best[pid] = max(best.get(pid, -1.0), float(hit["distance"]))
+            out.append(best)
+        return out
+
+    def delete_person(self, person_id: str) -> None:
+        if self.client.has_collection(self.collection):
+            self.client.delete(self.collection, filter=f'person_id == "{person_id}"')

@@ -1,0 +1,57 @@
+"""Every Redis name facestream uses, in one place."""
+
+PREFIX = "fs"
+
+DETECTED = f"{PREFIX}:detected"  # detector -> tracker
+TRACKED = f"{PREFIX}:tracked"  # tracker -> embedder (every frame; crops only where worth embedding)
+EMBEDDED = f"{PREFIX}:embedded"  # embedder -> matcher
+RESULTS = f"{PREFIX}:results"  # matcher -> users: named tracks + lifecycle events
+DEAD = f"{PREFIX}:dead"  # dead letters from every stage
+CAMERAS = f"{PREFIX}:cameras"  # set of camera names that have a frames stream
+
+# consumer groups, one per stage
+GROUP_DETECT = "detect"
+GROUP_TRACK = "track"
+GROUP_EMBED = "embed"
+GROUP_MATCH = "match"
+
+# the gallery: people live in Redis, their vectors in Milvus
+PEOPLE = f"{PREFIX}:people"  # hash person_id -> name
+PEOPLE_BY_NAME = f"{PREFIX}:people:by-name"  # hash name -> person_id
+
+
+def frames(camera: str) -> str:
+    return f"{PREFIX}:frames:{camera}"
+
+
+def camera_info(camera: str) -> str:
+    """Hash: run id, source (credentials removed), fps, size, state, total frames once known."""
+    return f"{PREFIX}:camera:{camera}"
+
+
+def progress(camera: str, run: str) -> str:
+    """Hash for one run of one camera: published, done, dropped:<reason> counters."""
+    return f"{PREFIX}:progress:{camera}:{run}"
+
+
+def done_bits(camera: str, run: str) -> str:
+    """Bitmap of finished frame seqs: makes 'done' counting idempotent under redelivery."""
+    return f"{PREFIX}:done:{camera}:{run}"
+
+
+def person_faces(person_id: str) -> str:
+    """Hash model -> number of enrolled faces."""
+    return f"{PREFIX}:person:{person_id}:faces"
+
+
+def health(kind: str, consumer: str) -> str:
+    return f"{PREFIX}:health:{kind}:{consumer}"
+
+
+def health_pattern(kind: str = "*") -> str:
+    return f"{PREFIX}:health:{kind}:*"
+
+
+def stats(kind: str) -> str:
+    """Hash of counters per stage: processed, dead_letters, trimmed, errors..."""
+    return f"{PREFIX}:stats:{kind}"

@@ -1,0 +1,162 @@
+"""THE schema: one message type per frame, enriched stage by stage.
+
+A frame travels ingest -> detect -> track -> embed -> match as one ``FrameMsg``.
+Each stage fills its fields and clears the heavy ones it consumed (the detector
+drops the JPEG, the embedder drops the crops), so that nothing is joined later:
+the matcher sees every tracked face of a frame together with the embeddings
+computed for it. ``kind == "eos"`` marks the end of a file source; its ``seq``
+is the number of frames the source had.
+
+``chips`` are JPEG crops around faces, aligned with ``embed_idx`` (indices into
+``faces``); ``chip_origin``/``chip_scale`` map source pixels into a chip:
+``chip_xy = (source_xy - origin) * scale``. ``embeddings`` are aligned with
+``embed_idx`` too.
+
+Results are plain dicts (see ``result_record`` / ``event_record``) so that any
+msgpack reader can consume ``fs:results`` without this package.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+import numpy as np
+
+from config.errors import MessageError
+from tracker.faces import Faces
+from workers import codec
+
+SCHEMA_VERSION = 1
+KINDS = ("frame", "eos")
+
+
+def _want(d: dict, name: str, types: type | tuple[type, ...]) -> Any:
+    if name not in d:
+        raise MessageError(f"message field {name!r}: expected {types}, got nothing")
+    value = d[name]
+    if not isinstance(value, types):
+        raise MessageError(f"message field {name!r}: expected {types}, got {type(value).__name__}")
+    return value
+
+
+@dataclass(frozen=True, eq=False)
+class FrameMsg:
+    camera: str
+    run: str  # one id per start of a source; a new run resets per-camera state downstream
+    seq: int  # 0-based frame index in the source (files) or in the run (live)
+    ts: float  # seconds from the source's start (files) or wall-clock epoch (live)
+    capture_time: float  # epoch seconds when the grabber decoded it (latency is measured from here)
+    width: int
+    height: int
+    kind: str = "frame"
+    jpeg: bytes | None = None
+    faces: Faces = field(default_factory=Faces.empty)
+    embed_idx: tuple[int, ...] = ()
+    chips: tuple[bytes, ...] = ()
+    chip_origin: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.float32))
+    chip_scale: np.ndarray = field(default_factory=lambda: np.zeros((0,), np.float32))
+    track_ids: tuple[str, ...] = ()
+    embeddings: np.ndarray | None = None
+    model: str | None = None
+    ended: tuple[str, ...] = ()
+    dropped: str | None = None  # reason when this frame could not be processed; it still flows on
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise MessageError(f"message field 'kind': expected one of {KINDS}, got {self.kind!r}")
+        if self.seq < 0:
+            raise MessageError(f"message field 'seq': expected >= 0, got {self.seq}")
+        n = len(self.faces)
+        if any(not 0 <= i < n for i in self.embed_idx):
+            raise MessageError(f"message field 'embed_idx': expected indices < {n}, got {list(self.embed_idx)}")
+        if self.chips and len(self.chips) != len(self.embed_idx):
+            raise MessageError(f"message field 'chips': expected {len(self.embed_idx)}, got {len(self.chips)}")
+        if self.track_ids and len(self.track_ids) != n:
+            raise MessageError(f"message field 'track_ids': expected {n}, got {len(self.track_ids)}")
+        if self.embeddings is not None and len(self.embeddings) != len(self.embed_idx):
+            raise MessageError(
+                f"message field 'embeddings': expected {len(self.embed_idx)} rows, got {len(self.embeddings)}"
+            )
+
+    def evolve(self, **changes: Any) -> FrameMsg:
+        return replace(self, **changes)
+
+    # --- wire format -------------------------------------------------------------------
+    def to_bytes(self) -> bytes:
+        d: dict[str, Any] = {"v": SCHEMA_VERSION}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "faces":
+                value = {"xyxy": value.xyxy, "confidence": value.confidence, "landmarks": value.landmarks}
+            elif isinstance(value, tuple):
+                value = list(value)
+            d[f.name] = value
+        return codec.encode(d)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> FrameMsg:
+        d = codec.decode(data)
+        if not isinstance(d, dict):
+            raise MessageError(f"message: expected a map, got {type(d).__name__}")
+        version = d.get("v")
+        if version != SCHEMA_VERSION:
+            raise MessageError(f"message field 'v': expected {SCHEMA_VERSION}, got {version!r}")
+        faces_d = _want(d, "faces", dict)
+        try:
+            faces = Faces(faces_d["xyxy"], faces_d["confidence"], faces_d.get("landmarks"))
+            return cls(
+                camera=_want(d, "camera", str),
+                run=_want(d, "run", str),
+                seq=_want(d, "seq", int),
+                ts=float(_want(d, "ts", (int, float))),
+                capture_time=float(_want(d, "capture_time", (int, float))),
+                width=_want(d, "width", int),
+                height=_want(d, "height", int),
+                kind=_want(d, "kind", str),
+                jpeg=d.get("jpeg"),
+                faces=faces,
+                embed_idx=tuple(int(i) for i in d.get("embed_idx", ())),
+                chips=tuple(d.get("chips", ())),
+                chip_origin=np.asarray(d.get("chip_origin", np.zeros((0, 2))), np.float32).reshape(-1, 2),
+                chip_scale=np.asarray(d.get("chip_scale", np.zeros((0,))), np.float32).reshape(-1),
+                track_ids=tuple(d.get("track_ids", ())),
+                embeddings=d.get("embeddings"),
+                model=d.get("model"),
+                ended=tuple(d.get("ended", ())),
+                dropped=d.get("dropped"),
+            )
+        except MessageError:
+            raise
+        except (KeyError, TypeError, ValueError) as exc:
+            raise MessageError(f"message: malformed ({type(exc).__name__}: {exc})") from exc
+
+
+def result_record(msg: FrameMsg, i: int, name: str | None, score: float, person_id: str | None) -> dict:
+    """One tracked face in one processed frame (the documented results schema)."""
+    x1, y1, x2, y2 = msg.faces.xyxy[i].clip(0, [msg.width, msg.height, msg.width, msg.height]).round(1).tolist()
+    return {
+        "camera": msg.camera,
+        "frame": msg.seq,
+        "ts": round(msg.ts, 3),
+        "track_id": msg.track_ids[i],
+        "name": name,
+        "person_id": person_id,
+        "score": round(float(score), 4),
+        "bbox": [x1, y1, x2, y2],
+        "capture_time": msg.capture_time,
+    }
+
+
+def event_record(event: str, camera: str, frame: int, ts: float, track_id: str, name: str | None,
+                 score: float) -> dict:
+    """A lifecycle record: event in {start, identified, end}; frame/ts where it happened."""
+    return {
+        "event": event,
+        "camera": camera,
+        "frame": frame,
+        "ts": round(ts, 3),
+        "track_id": track_id,
+        "name": name,
+        "score": round(float(score), 4),
+    }

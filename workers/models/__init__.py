@@ -1,0 +1,1 @@
+"""The models: MTCNN detector, FaceNet and dlib embedders, and the crops between them."""

@@ -1,0 +1,100 @@
+"""FaceNet (InceptionResnetV1, VGGFace2, 512-d) from facenet-pytorch.
+
+Its weights are not in the wheel. They are resolved from an explicit path, then
+the torch hub cache where facenet-pytorch itself would put them; a worker never
+downloads. ``facestream models fetch facenet`` downloads them on purpose.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from config.errors import ModelError
+from tracker.faces import Faces
+
+log = logging.getLogger(__name__)
+
+WEIGHTS_URL = "https://github.com/timesler/facenet-pytorch/releases/download/v2.2.9/20180402-114759-vggface2.pt"
+WEIGHTS_FILE = "20180402-114759-vggface2.pt"
+IMAGE_PX = 160
+MARGIN_PX = 20  # facenet-pytorch's examples crop with a 20 px margin at 160 px
+
+
+def hub_weights_path() -> Path:
+    torch_home = os.getenv("TORCH_HOME", os.path.join(os.getenv("XDG_CACHE_HOME", "~/.cache"), "torch"))
+    return Path(os.path.expanduser(torch_home)) / "checkpoints" / WEIGHTS_FILE
+
+
+def find_weights(explicit: Path | None) -> Path | None:
+    """The weights file to use, or None when there is none on this machine."""
+    if explicit is not None:
+        if not explicit.is_file():
+            raise ModelError(f"facenet_weights: expected a file, got {explicit} (missing)")
+        return explicit
+    cached = hub_weights_path()
+    return cached if cached.is_file() else None
+
+
+def fetch_weights(dest: Path | None = None) -> Path:
+    """Download the VGGFace2 weights into the torch hub cache (needs internet)."""
+    from facenet_pytorch.models.utils.download import download_url_to_file
+
+    dest = dest or hub_weights_path()
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    download_url_to_file(WEIGHTS_URL, str(dest), progress=True)
+    return dest
+
+
+def crop_for_facenet(chip: np.ndarray, box: np.ndarray) -> np.ndarray:
+    """Square-resized box crop with facenet-pytorch's margin, standardised to [-1, 1]."""
+    h, w = chip.shape[:2]
+    x1, y1, x2, y2 = box
+    mx = MARGIN_PX * (x2 - x1) / (IMAGE_PX - MARGIN_PX)
+    my = MARGIN_PX * (y2 - y1) / (IMAGE_PX - MARGIN_PX)
+    x1, y1 = int(max(0, x1 - mx / 2)), int(max(0, y1 - my / 2))
+    x2, y2 = int(min(w, x2 + mx / 2)), int(min(h, y2 + my / 2))
+    crop = chip[y1:max(y2, y1 + 1), x1:max(x2, x1 + 1)]
+    crop = cv2.resize(crop, (IMAGE_PX, IMAGE_PX), interpolation=cv2.INTER_AREA)
+    return (crop.astype(np.float32) - 127.5) / 128.0
+
+
+class FacenetEmbedder:
+    name = "facenet"
+    dim = 512
+    # cosine similarity; facenet-pytorch's VGGFace2 model separates identities at ~0.6 (distance ~0.9)
+    default_threshold = 0.6
+
+    def __init__(self, weights: Path | None = None, device: str = "cpu", batch_size: int = 32):
+        import torch
+        from facenet_pytorch import InceptionResnetV1
+
+        path = find_weights(weights)
+        if path is None:
+            raise ModelError(
+                f"facenet embedder: weights not found (looked for facenet_weights and {hub_weights_path()}); "
+                "run 'facestream models fetch facenet' where there is internet, or use --embedder dlib"
+            )
+        self._torch = torch
+        self.device = device
+        self.batch_size = batch_size
+        self.model = InceptionResnetV1(pretrained=None, classify=False).eval().to(device)
+        state = torch.load(path, map_location=device, weights_only=True)
+        state = {k: v for k, v in state.items() if not k.startswith("logits.")}
+        self.model.load_state_dict(state, strict=False)
+        log.info("FaceNet embedder on %s, weights %s", device, path)
+
+    def embed(self, chips: list[np.ndarray], boxes: Faces) -> np.ndarray:
+        if not chips:
+            return np.zeros((0, self.dim), np.float32)
+        batch = np.stack([crop_for_facenet(c, b) for c, b in zip(chips, boxes.xyxy)]).transpose(0, 3, 1, 2)
+        out = []
+        with self._torch.inference_mode():
+            for i in range(0, len(batch), self.batch_size):
+                x = self._torch.from_numpy(np.ascontiguousarray(batch[i:i + self.batch_size])).to(self.device)
+                out.append(self.model(x).float().cpu().numpy())
+        return np.concatenate(out).astype(np.float32)

@@ -1,0 +1,182 @@
+"""One runtime for every worker kind: consume -> handle -> publish -> ack.
+
+Delivery is at-least-once: an entry is acked only after its outputs are
+published. Entries left pending by a dead consumer are reclaimed with
+XAUTOCLAIM after ``claim_idle_ms``; an entry delivered more than
+``max_deliveries`` times, or one that cannot be decoded, goes to the dead-letter
+stream with the error and is acked, so one poison message never stops a stage.
+SIGTERM/SIGINT finish the current batch and exit; a second signal exits at once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import socket
+import time
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import redis
+
+from config.errors import MessageError
+from config.settings import Settings
+from workers import codec, keys
+from workers.bus import Bus, Entry
+from workers.messages import FrameMsg
+
+log = logging.getLogger(__name__)
+
+Output = tuple[str, Any]  # (stream, FrameMsg or plain dict)
+
+
+class Handler(Protocol):
+    kind: str
+    group: str
+
+    def input_streams(self) -> list[str]: ...
+    def handle(self, msg: FrameMsg) -> list[Output]: ...
+
+
+@dataclass
+class Counters:
+    processed: int = 0
+    dead_letters: int = 0
+    trimmed: int = 0
+    errors: int = 0
+
+
+class Worker:
+    def __init__(self, bus: Bus, handler: Handler, settings: Settings, client: redis.Redis | None = None,
+                 consumer: str | None = None):
+        self.bus = bus
+        self.handler = handler
+        self.settings = settings
+        self.redis = client  # for health keys and counters; None in unit tests
+        self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}"
+        self.counters = Counters()
+        self.stopping = False
+        self._streams: list[str] = []
+        self._next_refresh = 0.0
+        self._next_claim = 0.0
+        self._next_health = 0.0
+
+    # --- lifecycle -----------------------------------------------------------------
+    def install_signal_handlers(self) -> None:
+        def on_signal(signum: int, _frame: Any) -> None:
+            if self.stopping:
+                log.warning("second signal: exiting now")
+                raise SystemExit(128 + signum)
+            log.info("signal %d: finishing the current batch, then exiting", signum)
+            self.stopping = True
+
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+
+    def run(self) -> None:
+        log.info("%s worker %s started", self.handler.kind, self.consumer)
+        while not self.stopping:
+            self.step()
+        self._flush_stats()
+        if self.redis is not None:
+            self.redis.delete(keys.health(self.handler.kind, self.consumer))
+        log.info("%s worker %s stopped (%s)", self.handler.kind, self.consumer, self.counters)
+
+    def step(self) -> int:
+        """One poll of the bus; returns how many entries were handled."""
+        now = time.monotonic()
+        if now >= self._next_refresh:
+            self._refresh_streams()
+            self._next_refresh = now + 2.0
+        entries: list[Entry] = []
+        if now >= self._next_claim:
+            self._next_claim = now + self.settings.claim_idle_ms / 2000
+            for stream in self._streams:
+                entries += self.bus.claim_idle(stream, self.handler.group, self.consumer,
+                                               self.settings.claim_idle_ms, self.settings.read_count)
+            if entries:
+                log.warning("reclaimed %d idle pending entries", len(entries))
+        if not entries and self._streams:
+            entries = self.bus.read(self._streams, self.handler.group, self.consumer,
+                                    self.settings.read_count, self.settings.block_ms)
+        elif not self._streams:
+            time.sleep(self.settings.block_ms / 1000)
+        for entry in entries:
+            self._process(entry)
+        idle = getattr(self.handler, "idle", None)
+        if idle is not None:
+            self._publish(idle())
+        if now >= self._next_health:
+            self._heartbeat()
+            self._next_health = now + max(1.0, self.settings.health_ttl_s / 3)
+        return len(entries)
+
+    # --- one entry --------------------------------------------------------------------
+    def _process(self, entry: Entry) -> None:
+        group = self.handler.group
+        if entry.payload is None:
+            # trimmed by MAXLEN while pending: nothing to process, nothing to retry
+            self.counters.trimmed += 1
+            self.bus.ack(entry.stream, group, [entry.id])
+            return
+        if self.bus.deliveries(entry.stream, group, entry.id) > self.settings.max_deliveries:
+            self._dead_letter(entry, f"delivered more than {self.settings.max_deliveries} times")
+            return
+        try:
+            msg = FrameMsg.from_bytes(entry.payload)
+        except MessageError as exc:
+            self._dead_letter(entry, str(exc))
+            return
+        try:
+            outputs = self.handler.handle(msg)
+        except MessageError as exc:
+            self._dead_letter(entry, str(exc))
+            return
+        except Exception:
+            # left pending on purpose: reclaimed and retried, dead-lettered after max_deliveries
+            self.counters.errors += 1
+            log.exception("%s failed on %s %s (camera %s seq %d)", self.handler.kind, entry.stream, entry.id,
+                          msg.camera, msg.seq)
+            return
+        self._publish(outputs)
+        committed = getattr(self.handler, "committed", None)
+        if committed is not None:
+            committed(msg)
+        self.bus.ack(entry.stream, group, [entry.id])
+        self.counters.processed += 1
+
+    def _publish(self, outputs: list[Output]) -> None:
+        for stream, out in outputs:
+            payload = out.to_bytes() if isinstance(out, FrameMsg) else codec.encode(out)
+            maxlen = self.settings.results_maxlen if stream == keys.RESULTS else self.settings.stream_maxlen
+            self.bus.publish(stream, payload, maxlen=maxlen)
+
+    def _dead_letter(self, entry: Entry, error: str) -> None:
+        log.error("dead-lettering %s %s: %s", entry.stream, entry.id, error)
+        self.bus.publish(keys.DEAD, codec.encode({
+            "stream": entry.stream, "group": self.handler.group, "id": entry.id, "error": error,
+            "consumer": self.consumer, "time": time.time(), "payload": entry.payload or b"",
+        }), maxlen=self.settings.stream_maxlen)
+        self.bus.ack(entry.stream, self.handler.group, [entry.id])
+        self.counters.dead_letters += 1
+
+    # --- housekeeping -------------------------------------------------------------------
+    def _refresh_streams(self) -> None:
+        streams = self.handler.input_streams()
+        for stream in set(streams) - set(self._streams):
+            self.bus.ensure_group(stream, self.handler.group)
+        self._streams = streams
+
+    def _heartbeat(self) -> None:
+        if self.redis is None:
+            return
+        info = {"pid": os.getpid(), "host": socket.gethostname(), "kind": self.handler.kind, "time": time.time(),
+                **self.counters.__dict__}
+        self.redis.set(keys.health(self.handler.kind, self.consumer), json.dumps(info), ex=self.settings.health_ttl_s)
+        self._flush_stats()
+
+    def _flush_stats(self) -> None:
+        if self.redis is not None:
+            self.redis.hset(keys.stats(f"{self.handler.kind}:{self.consumer}"), mapping=self.counters.__dict__)
