@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     track_iou_min: float = Field(0.25, gt=0.0, lt=1.0, description="IoU gate for association")
     track_max_lost_s: float = Field(1.0, gt=0.0, description="a track unseen this long ends")
     embed_every_n: int = Field(10, ge=1, description="re-embed a track every n-th face (1 = every face)")
+    scene_cut_threshold: float = Field(0.25, gt=0.0, description="histogram distance that ends all tracks (>= 1 disables)")
     reorder_wait_s: float = Field(2.0, ge=0.0, description="how long the tracker waits for a missing frame")
 
     # --- matcher ------------------------------------------------------------

@@ -15,8 +15,9 @@ from config.errors import FacestreamError
 from config.settings import load_settings
 
 log = logging.getLogger("facestream")
-out = Console()
-err = Console(stderr=True)
+# piped output (files, CI logs, tests) gets wide tables instead of names folded at 80 columns
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else 160)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -45,8 +45,9 @@ def _when(ts: float) -> str:
 
 def summary_table(rows: list[SeenRow]) -> Table:
     table = Table(title="Who was seen")
-    for column in ("person", "camera", "first seen", "last seen", "seconds on screen", "tracks"):
-        table.add_column(column, justify="right" if column in ("seconds on screen", "tracks") else "left")
+    for column in ("person", "camera", "first seen", "last seen", "on screen (s)", "tracks"):
+        table.add_column(column, justify="right" if column in ("on screen (s)", "tracks") else "left",
+                         overflow="fold")
     for r in rows:
         table.add_row(r.name, r.camera, _when(r.first_ts), _when(r.last_ts), f"{r.seconds:.1f}", str(r.tracks))
     return table

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable
 from typing import Protocol
 
+import cv2
 import numpy as np
 
 from config.errors import ImageError
@@ -20,6 +21,14 @@ log = logging.getLogger(__name__)
 
 class Detector(Protocol):
     def detect(self, rgb: np.ndarray) -> Faces: ...
+
+
+def scene_histogram(rgb: np.ndarray) -> np.ndarray:
+    """128-bin HSV histogram of a thumbnail: cheap, and enough to see a shot cut."""
+    small = cv2.resize(rgb, (160, 90), interpolation=cv2.INTER_AREA)
+    hsv = cv2.cvtColor(small, cv2.COLOR_RGB2HSV)
+    hist = cv2.calcHist([hsv], [0, 1, 2], None, [8, 4, 4], [0, 180, 0, 256, 0, 256]).reshape(-1)
+    return (hist / max(float(hist.sum()), 1.0)).astype(np.float32)
 
 
 class DetectHandler:
@@ -47,6 +56,7 @@ class DetectHandler:
         chips, origin, scale = make_chips(rgb, faces)
         return [(keys.DETECTED, msg.evolve(
             jpeg=None,
+            scene=scene_histogram(rgb),
             faces=faces,
             embed_idx=tuple(range(len(faces))),
             chips=tuple(encode_jpeg(c, self.jpeg_quality) for c in chips),

@@ -60,6 +60,7 @@ class FrameMsg:
     embeddings: np.ndarray | None = None
     model: str | None = None
     ended: tuple[str, ...] = ()
+    scene: np.ndarray | None = None  # small colour histogram of the frame, for shot-cut detection
     dropped: str | None = None  # reason when this frame could not be processed; it still flows on
 
     def __post_init__(self) -> None:
@@ -124,6 +125,7 @@ class FrameMsg:
                 embeddings=d.get("embeddings"),
                 model=d.get("model"),
                 ended=tuple(d.get("ended", ())),
+                scene=d.get("scene"),
                 dropped=d.get("dropped"),
             )
         except MessageError:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from config.settings import Settings
 from tracker.iou_tracker import IouTracker
 from tracker.reorder import ReorderBuffer
+from tracker.scene import CutDetector
 from workers import keys
 from workers.messages import FrameMsg
 from workers.runtime import Output
@@ -29,6 +30,7 @@ class CameraState:
     run: str
     tracker: IouTracker
     reorder: ReorderBuffer
+    cuts: CutDetector
     next_seq: int = 0
     late: int = 0
     last: FrameMsg | None = field(default=None, repr=False)
@@ -73,6 +75,7 @@ class TrackHandler:
             run=msg.run,
             tracker=IouTracker(msg.camera, iou_min=s.track_iou_min, max_lost_s=s.track_max_lost_s),
             reorder=ReorderBuffer(s.reorder_wait_s),
+            cuts=CutDetector(s.scene_cut_threshold),
         )
 
     def _release(self, st: CameraState, released: list) -> list[Output]:
@@ -92,6 +95,9 @@ class TrackHandler:
             return msg.evolve(ended=tuple(st.tracker.finish()))
         if msg.dropped:
             return msg
+        cut_ended = st.tracker.finish() if st.cuts.is_cut(msg.scene) else []
+        if cut_ended:
+            log.info("camera %s frame %d: shot cut, %d track(s) ended", msg.camera, msg.seq, len(cut_ended))
         update = st.tracker.update(msg.faces, msg.ts)
         k = self.settings.embed_every_n
         chip_of = {i: j for j, i in enumerate(msg.embed_idx)}
@@ -103,5 +109,6 @@ class TrackHandler:
             chips=tuple(msg.chips[j] for j in rows) if msg.chips else (),
             chip_origin=msg.chip_origin[rows],
             chip_scale=msg.chip_scale[rows],
-            ended=tuple(update.ended),
+            ended=tuple(cut_ended) + tuple(update.ended),
+            scene=None,
         )
