@@ -91,12 +91,14 @@ class Worker:
             self._refresh_streams()
             self._next_refresh = now + 2.0
         entries: list[Entry] = []
+        claimed = False
         if now >= self._next_claim:
             self._next_claim = now + self.settings.claim_idle_ms / 2000
             for stream in self._streams:
                 entries += self.bus.claim_idle(stream, self.handler.group, self.consumer,
                                                self.settings.claim_idle_ms, self.settings.read_count)
             if entries:
+                claimed = True
                 log.warning("reclaimed %d idle pending entries", len(entries))
         if not entries and self._streams:
             entries = self.bus.read(self._streams, self.handler.group, self.consumer,
@@ -104,7 +106,7 @@ class Worker:
         elif not self._streams:
             time.sleep(self.settings.block_ms / 1000)
         for entry in entries:
-            self._process(entry)
+            self._process(entry, check_deliveries=claimed)
         idle = getattr(self.handler, "idle", None)
         if idle is not None:
             self._publish(idle())
@@ -114,14 +116,15 @@ class Worker:
         return len(entries)
 
     # --- one entry --------------------------------------------------------------------
-    def _process(self, entry: Entry) -> None:
+    def _process(self, entry: Entry, check_deliveries: bool = False) -> None:
         group = self.handler.group
         if entry.payload is None:
             # trimmed by MAXLEN while pending: nothing to process, nothing to retry
             self.counters.trimmed += 1
             self.bus.ack(entry.stream, group, [entry.id])
             return
-        if self.bus.deliveries(entry.stream, group, entry.id) > self.settings.max_deliveries:
+        # only a reclaimed entry can have been delivered before: skip the XPENDING round trip otherwise
+        if check_deliveries and self.bus.deliveries(entry.stream, group, entry.id) > self.settings.max_deliveries:
             self._dead_letter(entry, f"delivered more than {self.settings.max_deliveries} times")
             return
         try:
