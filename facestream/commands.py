@@ -131,6 +131,11 @@ def cmd_run(args, settings: Settings) -> int:
     from facestream.runner import run_sources
 
     sources = _camera_names(args.sources, args.camera)
+    from ingest.sources import is_live
+
+    for _, src in sources:  # fail before starting servers and workers, not after
+        if "://" not in src and not is_live(src) and not Path(src).is_file():
+            raise ConfigError(f"source {src!r}: no such file")
     with EmbeddedStack(settings) as endpoints:
         services = Services(settings, endpoints)
         result = run_sources(services, settings, sources, args.out, err)

@@ -24,6 +24,7 @@ from workers.messages import FrameMsg, event_record, result_record
 from workers.runtime import Output
 
 log = logging.getLogger(__name__)
+PROGRESS_TTL_S = 7 * 24 * 3600
 
 
 @dataclass
@@ -79,7 +80,12 @@ class MatchHandler:
     def committed(self, msg: FrameMsg) -> None:
         """After publishing: count the frame as done, once, even if redelivered."""
         if msg.kind == "eos":
-            self.redis.hset(keys.progress(msg.camera, msg.run), "finished", 1)
+            pipe = self.redis.pipeline()
+            pipe.hset(keys.progress(msg.camera, msg.run), "finished", 1)
+            # a finished run's counters are kept for a while for `run` and status, then go
+            pipe.expire(keys.progress(msg.camera, msg.run), PROGRESS_TTL_S)
+            pipe.expire(keys.done_bits(msg.camera, msg.run), PROGRESS_TTL_S)
+            pipe.execute()
             return
         if self.redis.setbit(keys.done_bits(msg.camera, msg.run), msg.seq, 1) == 0:
             pipe = self.redis.pipeline()
