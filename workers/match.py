@@ -25,6 +25,7 @@ from workers.runtime import Output
 
 log = logging.getLogger(__name__)
 PROGRESS_TTL_S = 7 * 24 * 3600
+SEEN_WINDOW = 4096
 
 
 @dataclass
@@ -38,8 +39,19 @@ class TrackState:
 @dataclass
 class CameraState:
     run: str
-    last_seq: int = -1
+    # frames already handled, for idempotency under redelivery; a set, not a high-water mark,
+    # because with several embedders frames arrive out of order
+    seen: set[int] = field(default_factory=set)
     tracks: dict[str, TrackState] = field(default_factory=dict)
+
+    def first_time(self, seq: int) -> bool:
+        if seq in self.seen:
+            return False
+        self.seen.add(seq)
+        if len(self.seen) > SEEN_WINDOW:
+            horizon = max(self.seen) - SEEN_WINDOW // 2
+            self.seen = {s for s in self.seen if s >= horizon}
+        return True
 
 
 class MatchHandler:
@@ -60,22 +72,27 @@ class MatchHandler:
         return [keys.EMBEDDED]
 
     def handle(self, msg: FrameMsg) -> list[Output]:
+        out: list[dict] = []
         st = self.cameras.get(msg.camera)
         if st is None or st.run != msg.run:
+            if st is not None:  # the source restarted: its old tracks are over
+                out += self._end(st, list(st.tracks), msg.camera)
             st = self.cameras[msg.camera] = CameraState(msg.run)
-        if msg.kind == "frame" and msg.seq <= st.last_seq:
-            return []  # redelivered: its records were published already
-        out: list[dict] = []
         if msg.kind == "frame":
-            st.last_seq = msg.seq
+            if not st.first_time(msg.seq):
+                return [(keys.RESULTS, r) for r in out]  # redelivered: its records were published already
             out += self._frame(st, msg)
-        for track_id in msg.ended:
+        out += self._end(st, msg.ended, msg.camera)
+        return [(keys.RESULTS, r) for r in out]
+
+    def _end(self, st: CameraState, track_ids, camera: str) -> list[dict]:
+        out = []
+        for track_id in track_ids:
             track = st.tracks.pop(track_id, None)
             if track is not None:
-                name = self._name(track.vote.person_id)
-                out.append(event_record("end", msg.camera, track.last_frame, track.last_ts, track_id, name,
-                                        track.vote.score))
-        return [(keys.RESULTS, r) for r in out]
+                out.append(event_record("end", camera, track.last_frame, track.last_ts, track_id,
+                                        self._name(track.vote.person_id), track.vote.score))
+        return out
 
     def committed(self, msg: FrameMsg) -> None:
         """After publishing: count the frame as done, once, even if redelivered."""

@@ -31,6 +31,12 @@ SCHEMA_VERSION = 1
 KINDS = ("frame", "eos")
 
 
+def _ints(values: object, name: str) -> list[int]:
+    if not isinstance(values, (list, tuple)) or not all(type(v) is int for v in values):
+        raise MessageError(f"message field {name!r}: expected a list of integers, got {values!r:.80}")
+    return list(values)
+
+
 def _want(d: dict, name: str, types: type | tuple[type, ...]) -> Any:
     if name not in d:
         raise MessageError(f"message field {name!r}: expected {types}, got nothing")
@@ -75,6 +81,13 @@ class FrameMsg:
             raise MessageError(f"message field 'chips': expected {len(self.embed_idx)}, got {len(self.chips)}")
         if self.track_ids and len(self.track_ids) != n:
             raise MessageError(f"message field 'track_ids': expected {n}, got {len(self.track_ids)}")
+        if any(not isinstance(c, bytes) for c in self.chips):
+            raise MessageError("message field 'chips': expected JPEG bytes for every chip")
+        if self.chips and (len(self.chip_origin) != len(self.chips) or len(self.chip_scale) != len(self.chips)):
+            raise MessageError(f"message fields 'chip_origin'/'chip_scale': expected {len(self.chips)} rows, "
+                               f"got {len(self.chip_origin)}/{len(self.chip_scale)}")
+        if self.embeddings is not None and (not isinstance(self.embeddings, np.ndarray) or self.embeddings.ndim != 2):
+            raise MessageError(f"message field 'embeddings': expected a 2-d array, got {type(self.embeddings).__name__}")
         if self.embeddings is not None and len(self.embeddings) != len(self.embed_idx):
             raise MessageError(
                 f"message field 'embeddings': expected {len(self.embed_idx)} rows, got {len(self.embeddings)}"
@@ -101,7 +114,7 @@ class FrameMsg:
         if not isinstance(d, dict):
             raise MessageError(f"message: expected a map, got {type(d).__name__}")
         version = d.get("v")
-        if version != SCHEMA_VERSION:
+        if type(version) is not int or version != SCHEMA_VERSION:
             raise MessageError(f"message field 'v': expected {SCHEMA_VERSION}, got {version!r}")
         faces_d = _want(d, "faces", dict)
         try:
@@ -117,7 +130,7 @@ class FrameMsg:
                 kind=_want(d, "kind", str),
                 jpeg=d.get("jpeg"),
                 faces=faces,
-                embed_idx=tuple(int(i) for i in d.get("embed_idx", ())),
+                embed_idx=tuple(_ints(d.get("embed_idx", ()), "embed_idx")),
                 chips=tuple(d.get("chips", ())),
                 chip_origin=np.asarray(d.get("chip_origin", np.zeros((0, 2))), np.float32).reshape(-1, 2),
                 chip_scale=np.asarray(d.get("chip_scale", np.zeros((0,))), np.float32).reshape(-1),
@@ -130,7 +143,7 @@ class FrameMsg:
             )
         except MessageError:
             raise
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, OverflowError, AttributeError) as exc:
             raise MessageError(f"message: malformed ({type(exc).__name__}: {exc})") from exc
 
 

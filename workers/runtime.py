@@ -129,8 +129,8 @@ class Worker:
             return
         try:
             msg = FrameMsg.from_bytes(entry.payload)
-        except MessageError as exc:
-            self._dead_letter(entry, str(exc))
+        except Exception as exc:  # MessageError by contract; anything else is a decoder bug, still poison
+            self._dead_letter(entry, str(exc) if isinstance(exc, MessageError) else f"{type(exc).__name__}: {exc}")
             return
         try:
             outputs = self.handler.handle(msg)
