@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import msgpack
+from rich.markup import escape
 from rich.table import Table
 
 from config.errors import ConfigError, ImageError
@@ -14,6 +15,12 @@ from config.settings import Settings
 from facestream.cli import err, out
 from facestream.services import Services
 from facestream.stack import EmbeddedStack
+from ingest.sources import redact
+
+
+def esc(value: object) -> str:
+    """User text (names, paths, errors) printed literally, never read as rich markup."""
+    return escape(str(value))
 
 
 def _camera_names(sources: list[str], names: list[str] | None) -> list[tuple[str, str]]:
@@ -33,6 +40,7 @@ def _camera_names(sources: list[str], names: list[str] | None) -> list[tuple[str
 def cmd_enroll(args, settings: Settings) -> int:
     from facestream.engine import FaceEngine
     from facestream.gallery_ops import EnrollReport, enroll, photos_by_person
+    from workers.gallery.people import check_name
 
     if args.dir:
         if args.name or args.images:
@@ -47,6 +55,12 @@ def cmd_enroll(args, settings: Settings) -> int:
             raise ConfigError("enroll: expected NAME IMAGE... or --dir DIR")
         todo = {args.name: list(args.images)}
     report = EnrollReport()
+    for name in list(todo):  # a bad folder name is reported like a bad photo; the others still enroll
+        try:
+            check_name(name)
+        except ConfigError as exc:
+            report.problems.append((name, str(exc)))
+            del todo[name]
     with EmbeddedStack(settings) as endpoints:
         services = Services(settings, endpoints)
         with err.status("loading models..."):
@@ -56,11 +70,11 @@ def cmd_enroll(args, settings: Settings) -> int:
             with err.status(f"[{n}/{len(todo)}] {name}: {len(photos)} photo(s)"):
                 enroll(engine, services.people, index, name, photos, report)
     for path, note in report.notes:
-        err.print(f"[yellow]note:[/yellow] {path}: {note}", highlight=False)
+        err.print(f"[yellow]note:[/yellow] {esc(path)}: {esc(note)}", highlight=False)
     for path, problem in report.problems:
-        err.print(f"[red]skipped:[/red] {path}: {problem}", highlight=False)
+        err.print(f"[red]skipped:[/red] {esc(problem if str(path) in problem else f'{path}: {problem}')}", highlight=False)
     for name, count in report.enrolled.items():
-        out.print(f"enrolled {name}: {count} face(s) ({engine.embedder.name})", highlight=False)
+        out.print(f"enrolled {esc(name)}: {count} face(s) ({engine.embedder.name})", highlight=False)
     if not report.enrolled:
         err.print("[red]nothing enrolled[/red]")
         return 1
@@ -75,18 +89,18 @@ def cmd_people(args, settings: Settings) -> int:
                 raise ConfigError("people rm: expected a NAME")
             person_id = services.people.find(args.name)
             if person_id is None:
-                err.print(f"[red]no such person:[/red] {args.name}", highlight=False)
+                err.print(f"[red]no such person:[/red] {esc(args.name)}", highlight=False)
                 return 1
             for model in ("dlib", "facenet"):
                 services.index(model).delete_person(person_id)
-            services.people.remove(person_id, args.name)
-            out.print(f"removed {args.name}", highlight=False)
+            services.people.remove(person_id, args.name.strip())
+            out.print(f"removed {esc(args.name)}", highlight=False)
             return 0
         table = Table(title="Enrolled people")
         for column in ("name", "person id", "faces"):
             table.add_column(column)
         for p in services.people.all():
-            table.add_row(p.name, p.person_id, ", ".join(f"{n} ({m})" for m, n in sorted(p.faces.items())) or "0")
+            table.add_row(esc(p.name), p.person_id, ", ".join(f"{n} ({m})" for m, n in sorted(p.faces.items())) or "0")
         out.print(table)
     return 0
 
@@ -107,11 +121,11 @@ def cmd_identify(args, settings: Settings) -> int:
             try:
                 faces = identify(engine, services.people, index, threshold, settings.match_margin, path)
             except ImageError as exc:
-                err.print(f"[red]skipped:[/red] {exc}", highlight=False)
+                err.print(f"[red]skipped:[/red] {esc(exc)}", highlight=False)
                 failures += 1
                 continue
             if not faces:
-                err.print(f"{path}: no face found", highlight=False)
+                err.print(f"{esc(path)}: no face found", highlight=False)
             rows += faces
     if args.json:
         for row in rows:
@@ -121,7 +135,7 @@ def cmd_identify(args, settings: Settings) -> int:
         for column in ("image", "bbox", "name", "score"):
             table.add_column(column, overflow="fold")
         for r in rows:
-            table.add_row(Path(r["image"]).name, str(r["bbox"]), r["name"] or "[dim]unknown[/dim]", f"{r['score']:.3f}")
+            table.add_row(esc(Path(r["image"]).name), str(r["bbox"]), esc(r["name"]) if r["name"] else "[dim]unknown[/dim]", f"{r['score']:.3f}")
         out.print(table)
     return 1 if failures == len(args.images) else 0
 
@@ -149,7 +163,7 @@ def cmd_run(args, settings: Settings) -> int:
     else:
         out.print("nobody enrolled was seen")
     if args.out:
-        err.print(f"{len(result.records)} records written to {args.out}", highlight=False)
+        err.print(f"{len(result.records)} records written to {esc(args.out)}", highlight=False)
     return 0
 
 
@@ -160,7 +174,7 @@ def cmd_watch(args, settings: Settings) -> int:
     with EmbeddedStack(settings) as endpoints:
         client = Services(settings, endpoints).redis
         last = "0-0" if args.from_start else "$"
-        err.print(f"watching {keys.RESULTS} on {endpoints.redis_url} (Ctrl-C to stop)", highlight=False)
+        err.print(f"watching {keys.RESULTS} on {esc(redact(endpoints.redis_url))} (Ctrl-C to stop)", highlight=False)
         while True:
             for _stream, entries in client.xread({keys.RESULTS: last}, block=1000, count=100) or []:
                 for eid, fields in entries:
