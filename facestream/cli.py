@@ -44,8 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--json", action="store_true", help="one JSON object per face")
 
     r = sub.add_parser("run", help="run video sources through the pipeline")
-    r.add_argument("sources", nargs="+", help="file paths, rtsp:// or http(s):// URLs, or webcam indexes")
+    r.add_argument("sources", nargs="*", help="file paths, rtsp:// http(s):// (MJPEG, HLS) URLs, or webcam indexes")
     r.add_argument("--camera", action="append", help="camera name (repeat once per source)")
+    r.add_argument("--config", type=Path, help="a cameras.toml with [cameras.NAME] tables (url and policy)")
     r.add_argument("--out", type=Path, help="write every result record to this JSONL file")
 
     w = sub.add_parser("watch", help="print named tracks as they arrive")
