@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import sys
 from pathlib import Path
 
@@ -62,10 +63,16 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=args.log_level.upper() if args.command != "worker" else "INFO",
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    if args.command == "run":
+        signal.signal(signal.SIGTERM, _interrupt)  # a service manager's stop = Ctrl-C: finish what is in flight
     try:
         settings = load_settings(data_dir=args.data_dir, redis_url=args.redis_url, milvus_uri=args.milvus_uri,
                                  embedder=args.embedder, device=args.device)

@@ -97,7 +97,7 @@ def run_sources(services: Services, settings: Settings, cameras: list[CameraConf
             grabber = Grabber(services.redis, services.bus, config.name, config.url, settings, stop=stop,
                               policy=config.policy)
             cam = CameraRun(config.name, config.url, grabber, threading.Thread(target=lambda: None))
-            cam.thread = threading.Thread(target=_grab, args=(cam,), name=f"grab-{camera}", daemon=True)
+            cam.thread = threading.Thread(target=_grab, args=(cam,), name=f"grab-{config.name}", daemon=True)
             runs.append(cam)
             cam.thread.start()
         _follow(runs, reader, workers, console, client, stop)
