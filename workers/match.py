@@ -21,8 +21,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
 import redis
 
+from config.errors import MessageError
 from config.settings import Settings
 from tracker.identity import IdentityVote
 from workers import keys
@@ -118,6 +120,18 @@ class MatchHandler:
         bits, bit = keys.done_bits(msg.camera, msg.run, msg.seq)
         return bool(self.redis.getbit(bits, bit))
 
+    def _check_embeddings(self, msg: FrameMsg) -> None:
+        """A bad vector is the message's fault (dead letter), not Milvus being down."""
+        dims = {"dlib": 128, "facenet": 512}
+        if msg.model not in dims:
+            raise MessageError(f"message field 'model': expected one of {sorted(dims)}, got {msg.model!r}")
+        emb = msg.embeddings
+        if not isinstance(emb, np.ndarray) or emb.ndim != 2 or emb.shape[1] != dims[msg.model]:
+            raise MessageError(f"message field 'embeddings': expected (N, {dims[msg.model]}) floats, got "
+                               f"{getattr(emb, 'shape', type(emb).__name__)}")
+        if not np.isfinite(emb).all():
+            raise MessageError("message field 'embeddings': expected finite values, got NaN or inf")
+
     def _search(self, model: str, vectors) -> list[dict[str, float]] | None:
         """Best score per person for each vector; None while Milvus is unreachable (retried with backoff)."""
         now = time.monotonic()
@@ -147,6 +161,7 @@ class MatchHandler:
         out: list[dict] = []
         changed: set[str] = set()
         if msg.embeddings is not None and len(msg.embeddings) and msg.model:
+            self._check_embeddings(msg)
             matches = self._search(msg.model, msg.embeddings) or []
             threshold = self.settings.match_threshold or self.threshold_for(msg.model)
             for i, scores in zip(msg.embed_idx, matches):

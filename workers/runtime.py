@@ -186,10 +186,17 @@ class Worker:
             log.exception("%s failed on %s %s (camera %s seq %d)", self.handler.kind, entry.stream, entry.id,
                           msg.camera, msg.seq)
             return
-        self._publish(outputs)
-        committed = getattr(self.handler, "committed", None)
-        if committed is not None:
-            committed(msg)
+        try:
+            self._publish(outputs)
+            committed = getattr(self.handler, "committed", None)
+            if committed is not None:
+                committed(msg)
+        except REDIS_DOWN:
+            raise
+        except Exception as exc:  # an output that cannot be encoded or counted: the input's fault
+            log.exception("%s: outputs of %s %s failed", self.handler.kind, entry.stream, entry.id)
+            self._dead_letter(entry, f"outputs failed: {type(exc).__name__}: {exc}")
+            return
         self.bus.ack(entry.stream, group, [entry.id])
         self.counters.processed += 1
 

@@ -24,6 +24,7 @@ from workers.messages import FrameMsg
 from workers.runtime import Output
 
 log = logging.getLogger(__name__)
+MAX_GAP_FILL = 4096  # in-flight windows are ~50 frames; a larger gap is a restart or garbage
 
 
 @dataclass
@@ -84,6 +85,11 @@ class TrackHandler:
     def _release(self, st: CameraState, released: list) -> list[Output]:
         out: list[Output] = []
         for seq, msg in released:
+            if seq - st.next_seq > MAX_GAP_FILL:
+                # not a few lost frames but a tracker restarted mid-run (those frames were done before it) or a
+                # bogus seq: one drop message per missing seq would flood every stream behind us
+                log.warning("camera %s: jump from seq %d to %d: not filled with drops", msg.camera, st.next_seq, seq)
+                st.next_seq = seq
             for missing in range(st.next_seq, seq):  # skipped by the reorder buffer's timeout
                 out.append((keys.TRACKED, msg.evolve(
                     seq=missing, kind="frame", dropped="reorder_timeout", faces=type(msg.faces).empty(),
