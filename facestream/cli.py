@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import sys
 from pathlib import Path
 
@@ -45,8 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--json", action="store_true", help="one JSON object per face")
 
     r = sub.add_parser("run", help="run video sources through the pipeline")
-    r.add_argument("sources", nargs="+", help="file paths, rtsp:// or http(s):// URLs, or webcam indexes")
+    r.add_argument("sources", nargs="*", help="file paths, rtsp:// http(s):// (MJPEG, HLS) URLs, or webcam indexes")
     r.add_argument("--camera", action="append", help="camera name (repeat once per source)")
+    r.add_argument("--config", type=Path, help="a cameras.toml with [cameras.NAME] tables (url and policy)")
     r.add_argument("--out", type=Path, help="write every result record to this JSONL file")
 
     w = sub.add_parser("watch", help="print named tracks as they arrive")
@@ -62,10 +64,16 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=args.log_level.upper() if args.command != "worker" else "INFO",
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    if args.command == "run":
+        signal.signal(signal.SIGTERM, _interrupt)  # a service manager's stop = Ctrl-C: finish what is in flight
     try:
         settings = load_settings(data_dir=args.data_dir, redis_url=args.redis_url, milvus_uri=args.milvus_uri,
                                  embedder=args.embedder, device=args.device)

@@ -23,18 +23,36 @@ def esc(value: object) -> str:
     return escape(str(value))
 
 
-def _camera_names(sources: list[str], names: list[str] | None) -> list[tuple[str, str]]:
-    if names and len(names) != len(sources):
-        raise ConfigError(f"--camera: expected one name per source ({len(sources)}), got {len(names)}")
-    if names:
-        return list(zip(names, sources))
-    pairs, seen = [], set()
-    for i, src in enumerate(sources):
-        base = Path(src).stem if "://" not in src and not src.isdigit() else f"cam{i}"
-        name = base if base not in seen else f"{base}-{i}"
-        seen.add(name)
-        pairs.append((name, src))
-    return pairs
+def _cameras(args, settings: Settings) -> list:
+    """The cameras of a run: ``--config cameras.toml``, or the sources on the command line (named by --camera)."""
+    from config.cameras import CameraConfig, CameraPolicy, check_name, load_cameras
+    from ingest.sources import is_live
+
+    if args.config:
+        if args.sources or args.camera:
+            raise ConfigError("run: give either SOURCE... or --config FILE, not both")
+        cameras = load_cameras(args.config, settings)
+    else:
+        if not args.sources:
+            raise ConfigError("run: expected SOURCE... or --config FILE")
+        names = args.camera
+        if names and len(names) != len(args.sources):
+            raise ConfigError(f"--camera: expected one name per source ({len(args.sources)}), got {len(names)}")
+        if not names:
+            names, seen = [], set()
+            for i, src in enumerate(args.sources):
+                base = Path(src).stem if "://" not in src and not src.isdigit() else f"cam{i}"
+                names.append(base if base not in seen else f"{base}-{i}")
+                seen.add(names[-1])
+        cameras = [CameraConfig(name=check_name(n), url=u, policy=CameraPolicy().resolved(settings))
+                   for n, u in zip(names, args.sources)]
+    if len({c.name for c in cameras}) != len(cameras):
+        raise ConfigError(f"camera names: expected unique names, got {[c.name for c in cameras]}")
+    for cam in cameras:  # fail before starting servers and workers, not after
+        live = cam.policy.live if cam.policy.live is not None else is_live(cam.url)
+        if "://" not in cam.url and not live and not Path(cam.url).is_file():
+            raise ConfigError(f"source {cam.url!r}: no such file")
+    return cameras
 
 
 def cmd_enroll(args, settings: Settings) -> int:
@@ -144,19 +162,17 @@ def cmd_run(args, settings: Settings) -> int:
     from facestream.report import summarize, summary_table
     from facestream.runner import run_sources
 
-    sources = _camera_names(args.sources, args.camera)
-    from ingest.sources import is_live
-
-    for _, src in sources:  # fail before starting servers and workers, not after
-        if "://" not in src and not is_live(src) and not Path(src).is_file():
-            raise ConfigError(f"source {src!r}: no such file")
+    cameras = _cameras(args, settings)
     with EmbeddedStack(settings) as endpoints:
         services = Services(settings, endpoints)
-        result = run_sources(services, settings, sources, args.out, err)
+        result = run_sources(services, settings, cameras, args.out, err)
     for camera, counters in result.cameras.items():
         dropped = {k.split(":", 1)[1]: v for k, v in counters.items() if k.startswith("dropped:")}
         err.print(f"{camera}: {counters.get('done', 0)}/{counters.get('total', '?')} frames accounted for"
                   + (f", dropped {dropped}" if dropped else ""), highlight=False)
+        skipped = {k.split(":", 1)[1]: v for k, v in counters.items() if k.startswith("skipped:") and v}
+        if skipped:
+            err.print(f"{camera}: live frames never published (newest kept): {skipped}", highlight=False)
     rows = summarize(result.records, result.fps)
     if rows:
         out.print(summary_table(rows))

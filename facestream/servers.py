@@ -174,9 +174,9 @@ def _spawn(name: str, cmd: list[str], log_path: Path) -> subprocess.Popen:
             raise StackError(f"cannot run {name} ({cmd[0]}): {exc}") from exc
 
 
-def start_redis(data_dir: Path) -> Server:
+def start_redis(data_dir: Path, port: int | None = None) -> Server:
     binary = redis_binary()
-    port = free_port()
+    port = port or free_port()
     (data_dir / "redis").mkdir(parents=True, exist_ok=True)
     log_path = data_dir / "logs" / "redis.log"
     cmd = [
@@ -192,9 +192,9 @@ def start_redis(data_dir: Path) -> Server:
     return server
 
 
-def start_milvus(data_dir: Path) -> Server:
+def start_milvus(data_dir: Path, port: int | None = None) -> Server:
     base = milvus_command()
-    port = free_port()
+    port = port or free_port()
     log_path = data_dir / "logs" / "milvus.log"
     cmd = [*base, "server", "--data-dir", str(data_dir / "milvus"), "--host", "127.0.0.1", "--port", str(port)]
     url = f"http://127.0.0.1:{port}"

@@ -29,6 +29,7 @@ from workers import codec
 
 SCHEMA_VERSION = 1
 KINDS = ("frame", "eos")
+MAX_SEQ = 1 << 40  # 35 years of frames at 1000 fps
 
 
 def _ints(values: object, name: str) -> list[int]:
@@ -68,12 +69,15 @@ class FrameMsg:
     ended: tuple[str, ...] = ()
     scene: np.ndarray | None = None  # small colour histogram of the frame, for shot-cut detection
     dropped: str | None = None  # reason when this frame could not be processed; it still flows on
+    max_age_s: float | None = None  # live sources: skip the frame once capture_time is older (None: files)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise MessageError(f"message field 'kind': expected one of {KINDS}, got {self.kind!r}")
-        if self.seq < 0:
-            raise MessageError(f"message field 'seq': expected >= 0, got {self.seq}")
+        if not 0 <= self.seq < MAX_SEQ:
+            raise MessageError(f"message field 'seq': expected 0 <= seq < {MAX_SEQ}, got {self.seq}")
+        if self.max_age_s is not None and not isinstance(self.max_age_s, (int, float)):
+            raise MessageError(f"message field 'max_age_s': expected a number, got {type(self.max_age_s).__name__}")
         n = len(self.faces)
         if any(not 0 <= i < n for i in self.embed_idx):
             raise MessageError(f"message field 'embed_idx': expected indices < {n}, got {list(self.embed_idx)}")
@@ -140,6 +144,7 @@ class FrameMsg:
                 ended=tuple(d.get("ended", ())),
                 scene=d.get("scene"),
                 dropped=d.get("dropped"),
+                max_age_s=d.get("max_age_s"),
             )
         except MessageError:
             raise

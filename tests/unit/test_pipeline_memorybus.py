@@ -33,10 +33,12 @@ class MovingFaceDetector:
 
 
 class ConstantEmbedder:
-    name, dim, default_threshold = "dlib", 4, 0.9
+    name, dim, default_threshold = "dlib", 128, 0.9
 
     def embed(self, chips, boxes) -> np.ndarray:
-        return np.tile(np.array([[1.0, 0.0, 0.0, 0.0]], np.float32), (len(chips), 1))
+        vectors = np.zeros((len(chips), self.dim), np.float32)
+        vectors[:, 0] = 1.0
+        return vectors
 
 
 class OnePersonIndex:
@@ -49,34 +51,6 @@ class People:
         return {i: "ada" for i in ids}
 
 
-class FakeRedis:
-    """Just what MatchHandler.committed uses."""
-
-    def __init__(self) -> None:
-        self.bits: set[tuple[str, int]] = set()
-        self.hashes: dict[str, dict[str, int]] = {}
-
-    def setbit(self, key, offset, value):
-        old = (key, offset) in self.bits
-        self.bits.add((key, offset))
-        return int(old)
-
-    def pipeline(self):
-        return self
-
-    def hincrby(self, key, field, n):
-        self.hashes.setdefault(key, {})[field] = self.hashes.get(key, {}).get(field, 0) + n
-
-    def hset(self, key, field, value):
-        self.hashes.setdefault(key, {})[field] = value
-
-    def expire(self, *args):
-        pass
-
-    def execute(self):
-        pass
-
-
 def frame(seq: int, n_frames: int) -> FrameMsg:
     img = np.zeros((120, 160, 3), np.uint8)
     if seq < n_frames - 3:  # the face leaves before the end
@@ -87,10 +61,9 @@ def frame(seq: int, n_frames: int) -> FrameMsg:
                     jpeg=jpeg.tobytes())
 
 
-def test_four_stages_through_the_memory_bus() -> None:
+def test_four_stages_through_the_memory_bus(fake_redis) -> None:
     bus = MemoryBus()
-    settings = Settings(embed_every_n=5, block_ms=10, claim_idle_ms=60_000)
-    fake_redis = FakeRedis()
+    settings = Settings(embed_every_n=5, block_ms=10, claim_idle_ms=60_000, reorder_wait_file_s=1.0)
     handlers = [
         DetectHandler(MovingFaceDetector(), cameras=lambda: ["cam"]),
         TrackHandler(settings),

@@ -62,7 +62,7 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def tracker(clock: FakeClock) -> TrackHandler:
-    return TrackHandler(Settings(embed_every_n=3, reorder_wait_s=0.5), clock=clock)
+    return TrackHandler(Settings(embed_every_n=3, reorder_wait_s=0.5, reorder_wait_file_s=0.5), clock=clock)
 
 
 # --- TrackHandler ----------------------------------------------------------------------------------
@@ -95,7 +95,7 @@ def test_track_embeds_new_tracks_then_every_third_face(tracker: TrackHandler) ->
 
 
 def test_track_embed_every_n_1_keeps_every_chip(clock: FakeClock) -> None:
-    handler = TrackHandler(Settings(embed_every_n=1, reorder_wait_s=0.5), clock=clock)
+    handler = TrackHandler(Settings(embed_every_n=1, reorder_wait_s=0.5, reorder_wait_file_s=0.5), clock=clock)
     for s in range(3):
         (msg,) = tracked(handler.handle(detected(s, [box(100, 100), box(400, 300)])))
         assert msg.embed_idx == (0, 1) and len(msg.chips) == 2
@@ -132,18 +132,17 @@ def test_track_missing_seq_times_out_as_dropped(tracker: TrackHandler, clock: Fa
     assert tracker.idle() == []  # nothing left to release
 
 
-def test_track_late_frame_is_passed_on_as_dropped(tracker: TrackHandler, clock: FakeClock) -> None:
+def test_track_late_frame_is_counted_and_never_rewinds(tracker: TrackHandler, clock: FakeClock) -> None:
     for s in (0, 2):
         tracker.handle(detected(s, [box(100, 100)]))
     clock.t = 1.0
-    tracker.idle()  # gives up on seq 1
-    (late,) = tracked(tracker.handle(detected(1, [box(100, 100)])))
-    assert late.seq == 1 and late.dropped == "late"
-    assert late.chips == () and late.embed_idx == () and late.track_ids == ()
-    FrameMsg.from_bytes(late.to_bytes())
-    # a redelivered frame that was already processed is late too, and never rewinds the tracker
-    (again,) = tracked(tracker.handle(detected(0, [box(100, 100)])))
-    assert again.seq == 0 and again.dropped == "late"
+    released = tracked(tracker.idle())  # gives up on seq 1: it is accounted for as dropped
+    assert [(m.seq, m.dropped) for m in released] == [(1, "reorder_timeout"), (2, None)]
+    # seq 1 arriving now is late: already accounted for, so it is counted and not passed on again
+    assert tracker.handle(detected(1, [box(100, 100)])) == []
+    # a redelivered frame that was already processed is a duplicate: same, and never rewinds the tracker
+    assert tracker.handle(detected(0, [box(100, 100)])) == []
+    assert tracker.cameras["cam"].late == 2
     (nxt,) = tracked(tracker.handle(detected(3, [box(100, 100)])))
     assert nxt.dropped is None and nxt.seq == 3
 
@@ -232,7 +231,7 @@ def embedded(seq: int, track_ids: tuple[str, ...], scores: dict[int, float] | No
     n = len(track_ids)
     scores = scores or {}
     idx = tuple(sorted(scores))
-    vectors = np.zeros((len(idx), 4), np.float32)
+    vectors = np.zeros((len(idx), 128), np.float32)  # dlib's dimension; component 0 carries the score
     vectors[:, 0] = [scores[i] for i in idx]
     return FrameMsg(
         camera="cam", run=run, seq=seq, ts=seq / FPS, capture_time=0.0, width=640, height=480,
@@ -254,7 +253,7 @@ def index() -> FakeIndex:
 
 
 @pytest.fixture
-def matcher(people: FakePeople, index: FakeIndex) -> MatchHandler:
+def matcher(people: FakePeople, index: FakeIndex, fake_redis) -> MatchHandler:
     models: list[str] = []
 
     def index_for(model: str) -> FakeIndex:
@@ -262,7 +261,7 @@ def matcher(people: FakePeople, index: FakeIndex) -> MatchHandler:
         assert model == "dlib"
         return index
 
-    return MatchHandler(None, people, index_for, Settings(match_top_k=5), lambda model: 0.9)  # type: ignore[arg-type]
+    return MatchHandler(fake_redis, people, index_for, Settings(match_top_k=5), lambda model: 0.9)  # type: ignore[arg-type]
 
 
 def records(outputs: list) -> list[dict]:
@@ -323,21 +322,30 @@ def test_match_ended_track_emits_end_with_its_last_frame(matcher: MatchHandler) 
     assert [(e["event"], e["track_id"], e["frame"], e["name"]) for e in final] == [("end", "t2", 2, None)]
 
 
+def deliver(matcher: MatchHandler, msg: FrameMsg) -> list:
+    """What the runtime does: handle, publish, then commit (mark the frame done)."""
+    out = matcher.handle(msg)
+    matcher.committed(msg)
+    return out
+
+
 def test_match_redelivered_frame_yields_no_records(matcher: MatchHandler, index: FakeIndex) -> None:
-    first = matcher.handle(embedded(0, ("t1",), {0: 0.95}))
+    first = deliver(matcher, embedded(0, ("t1",), {0: 0.95}))
     assert first
-    matcher.handle(embedded(1, ("t1",)))
-    assert matcher.handle(embedded(1, ("t1",))) == []
-    assert matcher.handle(embedded(0, ("t1",), {0: 0.95})) == []
+    deliver(matcher, embedded(1, ("t1",)))
+    assert deliver(matcher, embedded(1, ("t1",))) == []
+    assert deliver(matcher, embedded(0, ("t1",), {0: 0.95})) == []
     assert len(index.calls) == 1  # the redelivery is not searched again
-    # a new run restarts the seq check
-    assert records(matcher.handle(embedded(0, ("u1",), {0: 0.95}, run="r2")))
+    # a new run has its own done bits; the old run's track ends
+    recs = records(deliver(matcher, embedded(0, ("u1",), {0: 0.95}, run="r2")))
+    assert [r["track_id"] for r in events(recs, "end")] == ["t1"]
+    assert "u1" in faces_of(recs)
 
 
 def test_match_out_of_order_frame_is_not_a_redelivery(matcher: MatchHandler) -> None:
-    matcher.handle(embedded(0, ("t1",), {0: 0.95}))
-    matcher.handle(embedded(2, ("t1",)))
-    recs = records(matcher.handle(embedded(1, ("t1",))))
+    deliver(matcher, embedded(0, ("t1",), {0: 0.95}))
+    deliver(matcher, embedded(2, ("t1",)))
+    recs = records(deliver(matcher, embedded(1, ("t1",))))
     assert set(faces_of(recs)) == {"t1"}
 
 
