@@ -36,11 +36,11 @@ class Video:
 class Models:
     """MTCNN + dlib, loaded once (CPU)."""
 
-    def __init__(self) -> None:
+    def __init__(self, min_face_px: int = 32) -> None:  # the smallest composited face is ~43 px
         from workers.models.dlib_embedder import DlibEmbedder
         from workers.models.mtcnn import MtcnnDetector
 
-        self.detector = MtcnnDetector("cpu", min_face_px=32)  # the smallest composited face is ~43 px
+        self.detector = MtcnnDetector("cpu", min_face_px=min_face_px)
         self.embedder = DlibEmbedder()
 
     def faces(self, rgb: np.ndarray) -> tuple[Faces, np.ndarray]:
@@ -66,12 +66,14 @@ class Models:
             out[name] = make_sprite(rgb, box)
         return out
 
-    def gallery(self) -> tuple[np.ndarray, list[str]]:
-        """Enrollment vectors and their person per row (the held-out photos excluded)."""
+    def gallery(self, held_out: bool = True) -> tuple[np.ndarray, list[str]]:
+        """Enrollment vectors and their person per row (the videos' photos excluded unless ``held_out`` is off)."""
         from workers.models.chips import read_image
 
         vectors, people = [], []
-        for person, photos in enrollment_photos().items():
+        folders = enrollment_photos() if held_out else {
+            d.name: sorted(d.iterdir()) for d in sorted((SHARED / "faces" / "gallery").iterdir())}
+        for person, photos in folders.items():
             for photo in photos:
                 faces, _ = self.faces(read_image(str(photo)))
                 if len(faces):
@@ -113,7 +115,18 @@ def _load(path: Path, name: str) -> Video | None:
                  split(z["sharp"], counts), truth)
 
 
-def video(scene: Scene, width: int, height: int, fps: float, models: Models | None, sprites, cache: Path) -> Video:
+def subsample(v: Video, step: int, fps: float) -> Video:
+    """Every ``step``-th frame: the same scene at a lower frame rate (the renders are identical)."""
+    name = v.name.rsplit("-", 1)[0] + f"-{fps:g}fps"
+    return Video(name, fps, v.width, v.height, v.times[::step], v.faces[::step], v.sharpness[::step],
+                 v.truth[::step])
+
+
+def video(scene: Scene, width: int, height: int, fps: float, models: Models | None, sprites, cache: Path,
+          base_fps: float | None = None) -> Video:
+    """The scene's detections at ``fps``; taken from the ``base_fps`` video when fps divides it."""
+    if base_fps and base_fps != fps and float(base_fps / fps).is_integer():
+        return subsample(video(scene, width, height, base_fps, models, sprites, cache), int(base_fps / fps), fps)
     name = f"{scene.name}-{height}p-{fps:g}fps"
     path = cache / f"{name}.npz"
     cached = _load(path, name) if path.exists() else None

@@ -43,6 +43,8 @@ def _match(gt: np.ndarray, hyp: np.ndarray) -> list[tuple[int, int]]:
 
 def accumulate(video: Video, out: Output, counts: Counts) -> mm.MOTAccumulator:
     acc = mm.MOTAccumulator(auto_id=True)
+    gt_ids: dict[str, int] = {}
+    hyp_ids: dict[str, int] = {}
     for truth, boxes, ids, names in zip(video.truth, out.boxes, out.ids, out.names):
         keep = [j for j, tid in enumerate(ids) if tid is not None]
         hyp = boxes[keep]
@@ -52,8 +54,11 @@ def accumulate(video: Video, out: Output, counts: Counts) -> mm.MOTAccumulator:
             keep = [j for c, j in enumerate(keep) if c in matched or not over_hidden[c]]
             hyp = boxes[keep]
             matched = {c: r for r, c in _match(truth.boxes, hyp)}
-        dist = mm.distances.iou_matrix(_xywh(truth.boxes), _xywh(hyp), max_iou=1 - IOU_MIN)
-        acc.update(list(truth.ids), [ids[j] for j in keep], dist)
+        # motmetrics' own iou_matrix uses np.asfarray, gone in numpy 2: same distances here
+        iou = iou_matrix(truth.boxes, hyp)
+        dist = np.where(iou >= IOU_MIN, 1.0 - iou, np.nan)
+        # motmetrics 1.4 wants numeric ids
+        acc.update([_num(gt_ids, i) for i in truth.ids], [_num(hyp_ids, ids[j]) for j in keep], dist)
         for c, j in enumerate(keep):
             if names[j] is not None:
                 counts.named += 1
@@ -67,9 +72,8 @@ def accumulate(video: Video, out: Output, counts: Counts) -> mm.MOTAccumulator:
     return acc
 
 
-def _xywh(b: np.ndarray) -> np.ndarray:
-    b = np.asarray(b, np.float64).reshape(-1, 4)
-    return np.c_[b[:, :2], b[:, 2:] - b[:, :2]]
+def _num(table: dict[str, int], key: str) -> int:
+    return table.setdefault(key, len(table))
 
 
 def summarize(accs: list[mm.MOTAccumulator], names: list[str], counts: Counts) -> dict[str, float]:

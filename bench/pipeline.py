@@ -21,6 +21,7 @@ from tracker.face_tracker import FaceTracker
 from tracker.identity import IdentityVote
 from tracker.iou_tracker import IouTracker
 from tracker.quality import face_quality
+from tracker.scene import CutDetector
 from tracker.shots import ShotPicker
 from tracker.track_book import TrackBook
 
@@ -51,20 +52,31 @@ class Output:
     embeddings: int = 0
 
 
-def _bytetrack_ids(video: Video) -> list[list[str | None]]:
+def _cuts(video: Video, scene: np.ndarray | None) -> list[bool]:
+    """Per frame: a shot cut before it (the pipeline ends every track there)."""
+    if scene is None:
+        return [False] * len(video.times)
+    detector = CutDetector()
+    return [detector.is_cut(h) for h in scene]
+
+
+def _bytetrack_ids(video: Video, cuts: list[bool]) -> list[list[str | None]]:
     import supervision as sv
     from trackers import ByteTrackTracker
 
     tracker = ByteTrackTracker(frame_rate=video.fps, lost_track_buffer=int(round(video.fps)))
-    out = []
-    for faces, t in zip(video.faces, video.times):
+    out, epoch = [], 0
+    for faces, t, cut in zip(video.faces, video.times, cuts):
+        if cut:
+            tracker.reset()
+            epoch += 1
         det = sv.Detections(xyxy=faces.xyxy.astype(np.float32), confidence=faces.confidence,
                             class_id=np.zeros(len(faces), int), data={"i": np.arange(len(faces))})
         res = tracker.update(det)
         ids: list[str | None] = [None] * len(faces)
         for i, tid in zip(res.data["i"] if len(res) else [], res.tracker_id if len(res) else []):
             if tid >= 0:
-                ids[int(i)] = f"bt-{tid}"
+                ids[int(i)] = f"bt{epoch}-{tid}"
         out.append(ids)
     return out
 
@@ -93,13 +105,17 @@ def _walking_identity(video: Video, track_ids: list[list[str | None]], gallery: 
     return out
 
 
-def run_new(video: Video, gallery: Gallery, tracker: FaceTracker | None = None,
+def run_new(video: Video, gallery: Gallery, cuts: list[bool], tracker: FaceTracker | None = None,
             picker: ShotPicker | None = None) -> Output:
     tracker = tracker or FaceTracker(video.name)
     picker = picker or ShotPicker()
     book = TrackBook(lambda: IdentityVote(THRESHOLD, MARGIN))
     out = Output([f.xyxy for f in video.faces], [], [])
     for k, (faces, sharp, t) in enumerate(zip(video.faces, video.sharpness, video.times)):
+        if cuts[k]:
+            ended = tracker.finish()
+            book.end(ended)
+            picker.forget(ended)
         no_emb = type(faces)(faces.xyxy, faces.confidence, faces.landmarks)  # the tracker sees no embeddings
         update = tracker.update(no_emb, t)
         seen = {}
@@ -123,13 +139,18 @@ def run_new(video: Video, gallery: Gallery, tracker: FaceTracker | None = None,
     return out
 
 
-def run(kind: str, video: Video, gallery: Gallery) -> Output:
+def run(kind: str, video: Video, gallery: Gallery, scene: np.ndarray | None = None) -> Output:
+    cuts = _cuts(video, scene)
     if kind == "new":
-        return run_new(video, gallery)
+        return run_new(video, gallery, cuts)
     if kind == "iou":
         tracker = IouTracker(video.name)
-        ids = [tracker.update(f, t).track_ids for f, t in zip(video.faces, video.times)]
+        ids = []
+        for f, t, cut in zip(video.faces, video.times, cuts):
+            if cut:
+                tracker.finish()
+            ids.append(tracker.update(f, t).track_ids)
         return _walking_identity(video, ids, gallery)
     if kind == "bytetrack":
-        return _walking_identity(video, _bytetrack_ids(video), gallery)
+        return _walking_identity(video, _bytetrack_ids(video, cuts), gallery)
     raise ValueError(f"tracker kind: expected new, iou or bytetrack, got {kind!r}")

@@ -20,9 +20,9 @@ def prepare(cache: Path = DEFAULT_CACHE, only: str | None = None) -> None:
         if only and scene.name != only:
             continue
         for fps in FRAME_RATES:
-            for w, h in RESOLUTIONS:
+            for w, h in scene.resolutions:
                 started = time.monotonic()
-                v = video(scene, w, h, fps, models, sprites, cache)
+                v = video(scene, w, h, fps, models, sprites, cache, FRAME_RATES[0])
                 logging.info("%s ready (%.0f s)", v.name, time.monotonic() - started)
 
 

@@ -42,13 +42,13 @@ def load_videos(cache: Path, only: list[str] | None = None):
     videos, n_cross = [], 0
     for scene in picked:
         for fps in FRAME_RATES:
-            for w, h in RESOLUTIONS:
+            for w, h in scene.resolutions:
                 try:
-                    v = video(scene, w, h, fps, models, sprites, cache)
+                    v = video(scene, w, h, fps, models, sprites, cache, FRAME_RATES[0])
                 except RuntimeError:
                     models = models or Models()
                     sprites = sprites or models.sprites()
-                    v = video(scene, w, h, fps, models, sprites, cache)
+                    v = video(scene, w, h, fps, models, sprites, cache, FRAME_RATES[0])
                 videos.append(v)
                 n_cross += crossings(scene)
     return videos, n_cross, models

@@ -91,6 +91,7 @@ class Scene:
     duration_s: float
     people: list[Person]
     seed: int = 0
+    resolutions: tuple[tuple[int, int], ...] = ((640, 360),)
 
 
 def _background(seed: int, w: int, h: int) -> np.ndarray:
