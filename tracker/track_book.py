@@ -32,6 +32,7 @@ class BookParams:
     reid_window_s: float = 5.0  # how long an ended or lost track can come back
     reid_min_similarity: float = 0.92  # cosine between the new face and the old track's running embedding
     reid_margin: float = 0.02  # over the second-best old track
+    reid_attempts: int = 3  # the first embeddings of a new track that may find it an old one
     momentum: float = 0.8  # running embedding = m * old + (1 - m) * new
     unknown_min_observations: int = 2  # an 'unknown' verdict needs this many embeddings
     unknown_below: float = 0.89  # ... all with a best mean under this (calibrated: see README)
@@ -103,7 +104,8 @@ class TrackBook:
             raise KeyError(f"tracker id {tracker_id!r}: embedded before seen")
         v = _unit(vector)
         merged = None
-        if tr.embedding is None and tr.display_id == tracker_id:
+        # a young track may be a lost one back: its first faces (entering at the border, turned) can be poor
+        if tr.display_id == tracker_id and tr.vote.observations < self.params.reid_attempts:
             old = self._lost_match(tr, v)
             if old is not None:
                 self._merge(tr, old)

@@ -87,3 +87,17 @@ def test_the_same_unknown_face_on_two_cameras_gets_one_stable_label(redis_client
         {r["label"] for r in rows if r["track_id"] == "d1" and r["label"]}
     [u] = list_unknowns(redis_client)
     assert u.tracks == 3 and set(u.cameras) == {"door", "hall"} and u.first_seen <= u.last_seen
+
+
+def test_cli_unknowns_lists_labels_with_counts(redis_client, milvus_client, settings, stack, capsys):
+    from facestream.cli import main
+
+    h = handler(redis_client, milvus_client, settings)
+    for seq in range(3):
+        h.handle(msg("door", seq, ["d1"], [unit(50 + seq, base=STRANGER, noise=0.02)]))
+    h.handle(msg("door", 3, [], kind="eos"))
+    assert main(["--data-dir", str(settings.data_dir), "--redis-url", stack.redis_url, "--milvus-uri",
+                 stack.milvus_uri, "unknowns"]) == 0
+    printed = capsys.readouterr().out
+    [u] = list_unknowns(redis_client)
+    assert u.label in printed and "door" in printed and u.faces == 3
