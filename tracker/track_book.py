@@ -104,8 +104,10 @@ class TrackBook:
             raise KeyError(f"tracker id {tracker_id!r}: embedded before seen")
         v = _unit(vector)
         merged = None
-        # a young track may be a lost one back: its first faces (entering at the border, turned) can be poor
-        if tr.display_id == tracker_id and tr.vote.observations < self.params.reid_attempts:
+        # a young track may be a lost one back: its first faces (entering at the border, turned) can be
+        # poor; once it has a name of its own it stays what it is (a merge then would be an id switch)
+        if (tr.display_id == tracker_id and tr.vote.observations < self.params.reid_attempts
+                and tr.vote.person_id is None):
             old = self._lost_match(tr, v)
             if old is not None:
                 self._merge(tr, old)
@@ -151,12 +153,16 @@ class TrackBook:
         if not candidates:
             return None
         sims = np.array([float(tr.embedding @ v) for tr in candidates])
-        order = np.argsort(-sims)
-        best = sims[order[0]]
-        second = sims[order[1]] if len(order) > 1 else -1.0
-        if best >= p.reid_min_similarity and best - second >= p.reid_margin:
-            return candidates[order[0]]
-        return None
+        above = [i for i in np.argsort(-sims) if sims[i] >= p.reid_min_similarity]
+        if not above:
+            return None
+        # several old tracks of one person (an earlier shot, an earlier visit): the latest one; but two
+        # different people close to each other is no evidence at all
+        people = {candidates[i].vote.person_id for i in above}
+        best, second = sims[above[0]], max((sims[i] for i in range(len(sims)) if i != above[0]), default=-1.0)
+        if len(people) == 1 and None not in people:
+            return max((candidates[i] for i in above), key=lambda tr: tr.last_ts)
+        return candidates[above[0]] if best - second >= p.reid_margin else None
 
     def _merge(self, new: BookTrack, old: BookTrack) -> None:
         logger.debug("track %s is %s again (last seen %.2f s before)", new.owner, old.display_id,
