@@ -1,4 +1,4 @@
-"""The real clips, replayed in-process: ``python -m bench.clips``.
+"""The real clips, replayed in-process: ``python -m bench.clips [hamilton_360p] [crowd_1080p]``.
 
 Detections (MTCNN), dlib embeddings of every face and the detector's scene
 histograms are computed once per clip and cached; then each tracker replays
@@ -78,12 +78,22 @@ def tracks_of(out) -> dict[str, list[int]]:
 
 
 def main() -> None:
+    import sys
+
     logging.basicConfig(level="INFO", format="%(asctime)s %(message)s")
     cache = DEFAULT_CACHE
-    ham, models = clip("hamilton_360p", cache, None)
-    crowd, models = clip("crowd_1080p", cache, models)
+    only = sys.argv[1:] or ["hamilton_360p", "crowd_1080p"]
+    ham, models = clip("hamilton_360p", cache, None) if "hamilton_360p" in only else (None, None)
+    crowd, models = clip("crowd_1080p", cache, models) if "crowd_1080p" in only else (None, models)
     gal = gallery(cache, models)
     for kind in ("new", "iou", "bytetrack"):
+        if crowd is not None:
+            c = run(kind, crowd, gal, scene=crowd.scene)
+            lengths = [len(f) for f in tracks_of(c).values()]
+            print(f"{kind:<10} crowd: {len(lengths)} tracks, mean length {np.mean(lengths):.1f} frames, "
+                  f"named faces {sum(n is not None for names in c.names for n in names)}")
+        if ham is None:
+            continue
         out = run(kind, ham, gal, scene=ham.scene)
         lin_ids, named = Counter(), 0
         wrong = Counter()
