@@ -84,7 +84,7 @@ def _bytetrack_ids(video: Video, cuts: list[bool]) -> list[list[str | None]]:
 def _walking_identity(video: Video, track_ids: list[list[str | None]], gallery: Gallery, every_n: int = 10) -> Output:
     votes: dict[str, IdentityVote] = {}
     hits: dict[str, int] = {}
-    out = Output(video.faces and [f.xyxy for f in video.faces], [], [])
+    out = Output([f.xyxy for f in video.faces], [], [])
     for faces, ids in zip(video.faces, track_ids):
         names: list[str | None] = []
         for j, tid in enumerate(ids):

@@ -4,7 +4,9 @@ Embedding is the expensive step, and one track needs a few good views, not
 every frame. Per track:
 
 - its first face worth embedding (quality >= ``min_quality``) is always embedded,
-  so that a new track gets a name (or is found to be a returning one) at once;
+  so that a new track gets a name (or is found to be a returning one) at once,
+  and so are its next ``early`` faces, ``min_gap_s`` apart: the first view of a
+  face coming back from behind another, or in from the border, is often partial;
 - then a face is embedded when its quality beats the track's best so far by
   ``better_ratio``, at most ``budget`` shots in all, at least ``min_gap_s`` apart;
 - and, whatever the budget, one shot every ``refresh_s`` seconds, so a confirmed
@@ -28,6 +30,7 @@ from config.errors import ConfigError
 class ShotParams:
     every_n: int = 0  # 1 = every face of every frame; 0 = best shots only
     budget: int = 6
+    early: int = 3  # of the budget: the first shots, taken without needing a better quality
     better_ratio: float = 1.25
     min_gap_s: float = 0.2
     refresh_s: float = 2.0
@@ -71,6 +74,8 @@ class ShotPicker:
                 take = q >= p.min_quality or s.seen >= 3  # a track of only poor faces still gets one try
             elif t - s.last_t >= p.refresh_s:
                 take = True
+            elif s.taken < min(p.early, p.budget):
+                take = t - s.last_t >= p.min_gap_s
             else:
                 take = s.taken < p.budget and t - s.last_t >= p.min_gap_s and q >= s.best * p.better_ratio
             if take:

@@ -83,6 +83,8 @@ def test_shot_picker_first_face_then_better_ones_then_rarely():
     p = ShotPicker(ShotParams(budget=3, better_ratio=1.25, min_gap_s=0.2, refresh_s=2.0))
     q = lambda v: np.array([v], np.float32)  # noqa: E731
     assert p.pick(["a"], q(0.3), 0.0) == [0]  # new track: at once
+    p = ShotPicker(ShotParams(budget=3, early=1, better_ratio=1.25, min_gap_s=0.2, refresh_s=2.0))
+    assert p.pick(["a"], q(0.3), 0.0) == [0]
     assert p.pick(["a"], q(0.35), 0.3) == []  # not better enough
     assert p.pick(["a"], q(0.6), 0.1 + 0.3) == [0]  # clearly better
     assert p.pick(["a"], q(0.9), 0.5) == []  # better, but only 0.1 s after the last shot
@@ -103,3 +105,10 @@ def test_quality_prefers_big_sharp_frontal_faces():
     q = face_quality(faces, np.array([400.0, 400.0, 400.0]))
     assert q[0] > q[1] and q[0] > q[2]
     assert face_quality(faces, np.array([400.0, 400.0, 400.0]))[0] > face_quality(faces, np.array([5.0] * 3))[0]
+
+
+def test_shot_picker_takes_early_shots_of_a_new_track():
+    p = ShotPicker(ShotParams(early=3, min_gap_s=0.2, refresh_s=2.0))
+    q = np.array([0.5], np.float32)
+    taken = [t for t in (0.0, 0.1, 0.2, 0.3, 0.45, 0.6, 0.8, 1.0) if p.pick(["a"], q, t)]
+    assert taken == [0.0, 0.2, 0.45]  # three early shots 0.2 s apart, then only better ones
