@@ -53,7 +53,8 @@ class Settings(BaseSettings):
     embed_min_gap_s: float = Field(0.2, ge=0.0, description="between two best shots of one track")
     embed_refresh_s: float = Field(2.0, gt=0.0, description="a track is re-embedded this often whatever else")
     scene_cut_threshold: float = Field(0.25, gt=0.0, description="histogram distance that ends all tracks (>= 1 disables)")
-    reorder_wait_s: float = Field(2.0, ge=0.0, description="how long the tracker waits for a missing frame")
+    reorder_wait_s: float = Field(30.0, ge=0.0, description="how long the tracker waits for a missing frame "
+                                  "(>= claim_idle_ms: a frame of a dead detector is reclaimed, not dropped)")
 
     # --- matcher ------------------------------------------------------------
     match_threshold: float | None = Field(None, description="cosine similarity to name a face; unset = model default")
