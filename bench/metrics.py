@@ -45,7 +45,11 @@ def accumulate(video: Video, out: Output, counts: Counts) -> mm.MOTAccumulator:
     acc = mm.MOTAccumulator(auto_id=True)
     gt_ids: dict[str, int] = {}
     hyp_ids: dict[str, int] = {}
+    frame = np.array([video.width, video.height, video.width, video.height], np.float32)
     for truth, boxes, ids, names in zip(video.truth, out.boxes, out.ids, out.names):
+        # a face half out of the frame is detected as its visible part: score against that part
+        truth = type(truth)(truth.ids, np.clip(truth.boxes, 0, frame), truth.hidden)
+        boxes = np.clip(boxes, 0, frame)
         keep = [j for j, tid in enumerate(ids) if tid is not None]
         hyp = boxes[keep]
         matched = {c: r for r, c in _match(truth.boxes, hyp)}
