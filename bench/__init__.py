@@ -1,0 +1,1 @@
+"""Tracker benchmark with ground truth: composited real faces on known trajectories (see README)."""

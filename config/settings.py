@@ -38,9 +38,20 @@ class Settings(BaseSettings):
     detect_min_confidence: float = Field(0.90, ge=0.0, le=1.0)
 
     # --- tracker ------------------------------------------------------------
-    track_iou_min: float = Field(0.25, gt=0.0, lt=1.0, description="IoU gate for association")
-    track_max_lost_s: float = Field(1.0, gt=0.0, description="a track unseen this long ends")
-    embed_every_n: int = Field(10, ge=1, description="re-embed a track every n-th face (1 = every face)")
+    tracker: Literal["face", "iou"] = Field("face", description="face: Kalman + ByteTrack-style; iou: the old one")
+    track_iou_min: float = Field(0.2, gt=0.0, lt=1.0, description="IoU gate for association")
+    track_high_confidence: float = Field(0.95, ge=0.0, le=1.0,
+                                         description="faces below this only continue tracks, never start one")
+    track_min_hits: int = Field(2, ge=1, description="detections before a track is confirmed")
+    track_tentative_lost_s: float = Field(0.3, gt=0.0, description="an unconfirmed track unseen this long ends")
+    track_max_lost_s: float = Field(1.0, gt=0.0, description="a confirmed track unseen this long ends (by motion)")
+    track_reid_window_s: float = Field(5.0, gt=0.0,
+                                       description="an ended track comes back under its id when its face does")
+    track_reid_min_similarity: float | None = Field(None, description="cosine for that; unset = match threshold")
+    embed_every_n: int = Field(10, ge=1, description="1 = embed every face of every frame; else best shots only")
+    embed_budget_per_track: int = Field(6, ge=1, description="best shots embedded per track, beyond refreshes")
+    embed_min_gap_s: float = Field(0.2, ge=0.0, description="between two best shots of one track")
+    embed_refresh_s: float = Field(2.0, gt=0.0, description="a track is re-embedded this often whatever else")
     scene_cut_threshold: float = Field(0.25, gt=0.0, description="histogram distance that ends all tracks (>= 1 disables)")
     reorder_wait_s: float = Field(2.0, ge=0.0, description="how long the tracker waits for a missing live frame")
     reorder_wait_file_s: float = Field(
@@ -50,6 +61,9 @@ class Settings(BaseSettings):
     match_threshold: float | None = Field(None, description="cosine similarity to name a face; unset = model default")
     match_margin: float = Field(0.02, ge=0.0, description="best person must beat the second by this much")
     match_top_k: int = Field(10, ge=1)
+    unknown_below: float | None = Field(None, description="a track whose best mean stays under this is "
+                                        "'unknown' (gets an unknown-... label); unset = threshold - 0.03")
+    unknown_min_observations: int = Field(2, ge=1, description="embeddings before a track can be 'unknown'")
 
     # --- bus and ingest -----------------------------------------------------
     jpeg_quality: int = Field(90, ge=30, le=100)

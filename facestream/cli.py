@@ -55,6 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--all", action="store_true", help="also print unnamed faces")
     w.add_argument("--from-start", action="store_true", help="replay the results stream from its start")
 
+    sub.add_parser("unknowns", help="list the unknown faces seen, with counts, first and last seen")
+
     wk = sub.add_parser("worker", help="run one worker process of a kind")
     wk.add_argument("kind", choices=["detect", "track", "embed", "match"])
 

@@ -204,6 +204,27 @@ def cmd_watch(args, settings: Settings) -> int:
                                   f"{rec['name'] or 'unknown'} {rec['score']:.3f} {rec['bbox']}", highlight=False)
 
 
+def cmd_unknowns(args, settings: Settings) -> int:
+    from datetime import datetime
+
+    from workers.gallery.unknowns import list_unknowns
+
+    with EmbeddedStack(settings) as endpoints:
+        unknowns = list_unknowns(Services(settings, endpoints).redis)
+    if not unknowns:
+        out.print("no unknown faces seen yet")
+        return 0
+    stamp = lambda t: datetime.fromtimestamp(t).strftime("%Y-%m-%d %H:%M:%S") if t else "-"  # noqa: E731
+    table = Table(title="Unknown faces")
+    for column in ("label", "tracks", "faces", "first seen", "last seen", "cameras"):
+        table.add_column(column)
+    for u in unknowns:
+        table.add_row(u.label, str(u.tracks), str(u.faces), stamp(u.first_seen), stamp(u.last_seen),
+                      ", ".join(u.cameras))
+    out.print(table)
+    return 0
+
+
 def cmd_worker(args, settings: Settings) -> int:
     from facestream.services import run_worker
 

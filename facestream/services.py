@@ -49,6 +49,7 @@ class Services:
         self._redis: redis.Redis | None = None
         self._milvus: MilvusClient | None = None
         self._indexes: dict[str, VectorIndex] = {}
+        self._unknowns: dict[str, object] = {}
 
     @property
     def redis(self) -> redis.Redis:
@@ -75,6 +76,15 @@ class Services:
             dim = embedder_dims(model)
             self._indexes[model] = VectorIndex(self.milvus, collection_name(model, dim), dim)
         return self._indexes[model]
+
+    def unknowns(self, model: str):
+        """The unknown faces' collection of a model (stable ``unknown-...`` labels)."""
+        from workers.gallery.unknowns import UnknownFaces
+
+        if model not in self._unknowns:
+            self._unknowns[model] = UnknownFaces(self.redis, self.milvus, model, embedder_dims(model),
+                                                 self.threshold(model))
+        return self._unknowns[model]
 
     def threshold(self, model: str) -> float:
         return self.settings.match_threshold or DEFAULT_THRESHOLDS[model]
@@ -106,7 +116,8 @@ class Services:
         if kind == "match":
             from workers.match import MatchHandler
 
-            return MatchHandler(self.redis, self.people, self.index, s, lambda m: DEFAULT_THRESHOLDS[m])
+            return MatchHandler(self.redis, self.people, self.index, s, lambda m: DEFAULT_THRESHOLDS[m],
+                                self.unknowns)
         raise ConfigError(f"worker kind: expected one of {WORKER_KINDS}, got {kind!r}")
 
 

@@ -3,6 +3,7 @@
 No Redis, no torch: everything here is testable with arrays alone.
 """
 
+from tracker.face_tracker import FaceTracker, TrackerParams
 from tracker.faces import Faces
 from tracker.identity import IdentityVote
 from tracker.ids import TrackIdAllocator
@@ -13,11 +14,13 @@ from tracker.reorder import ReorderBuffer
 
 __all__ = [
     "BoxKalman",
+    "FaceTracker",
     "Faces",
     "IdentityVote",
     "IouTracker",
     "ReorderBuffer",
     "TrackIdAllocator",
+    "TrackerParams",
     "TrackUpdate",
     "iou_matrix",
 ]

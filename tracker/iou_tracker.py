@@ -28,7 +28,7 @@ logger = logging.getLogger(__name__)
 class TrackUpdate:
     """What one ``IouTracker.update`` decided; the first three lists are index-aligned with the faces."""
 
-    track_ids: list[str]  # track of each detection
+    track_ids: list[str | None]  # track of each detection (None: the face got no track)
     is_new: list[bool]  # True where the detection started its track
     hits: list[int]  # detections the track has had, this one included
     ended: list[str]  # tracks that ended at this update

@@ -59,3 +59,12 @@ def health_pattern(kind: str = "*") -> str:
 def stats(kind: str) -> str:
     """Hash of counters per stage: processed, dead_letters, trimmed, errors..."""
     return f"{PREFIX}:stats:{kind}"
+
+
+# unknown people: stable labels for faces nobody enrolled (vectors in Milvus `unknowns_<model>_<dim>`)
+UNKNOWNS = f"{PREFIX}:unknowns"  # set of labels
+
+
+def unknown(label: str) -> str:
+    """Hash: first_seen, last_seen (epoch s), tracks, faces, cameras (comma-separated)."""
+    return f"{PREFIX}:unknown:{label}"

@@ -2,9 +2,14 @@
 
 Every embedding of a track is one observation for the track's ``IdentityVote``;
 the name of a face in a frame is the track's current decision, so one blurry
-frame cannot rename a person. Emits one record per tracked face per frame and
-lifecycle events (start, identified, end) to ``fs:results``, and marks the
-frame done once its records are published (``committed``).
+frame cannot rename a person. A ``TrackBook`` per camera keeps each track's
+evidence and running embedding: a new track whose first embedding matches a
+track lost or ended within ``track_reid_window_s`` is reported under the old
+track id. A track with enough evidence of being nobody enrolled gets a stable
+``unknown-...`` label from the unknown faces' collection (``label`` field).
+Emits one record per tracked face per frame and lifecycle events (start,
+identified, end) to ``fs:results``, and marks the frame done once its records
+are published (``committed``).
 
 Idempotent downstream: a frame whose done bit is set has had its records
 published already, so a redelivered frame (a dead worker's entry reclaimed, a
@@ -19,7 +24,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import redis
@@ -27,9 +32,11 @@ import redis
 from config.errors import MessageError
 from config.settings import Settings
 from tracker.identity import IdentityVote
+from tracker.track_book import BookParams, BookTrack, TrackBook
 from workers import keys
 from workers.backoff import REDIS_DOWN, Backoff
 from workers.gallery import People, VectorIndex
+from workers.gallery.unknowns import UnknownFaces
 from workers.messages import FrameMsg, event_record, result_record
 from workers.runtime import Output
 
@@ -44,20 +51,14 @@ if redis.call('SETBIT', KEYS[1], ARGV[1], 1) == 0 then
 end
 return 0
 """
-
-
-@dataclass
-class TrackState:
-    vote: IdentityVote
-    last_frame: int
-    last_ts: float
-    named: str | None = None  # person id announced in the last 'identified' event
+DIMS = {"dlib": 128, "facenet": 512}
 
 
 @dataclass
 class CameraState:
     run: str
-    tracks: dict[str, TrackState] = field(default_factory=dict)
+    book: TrackBook
+    model: str | None = None
 
 
 class MatchHandler:
@@ -65,12 +66,14 @@ class MatchHandler:
     group = keys.GROUP_MATCH
 
     def __init__(self, client: redis.Redis, people: People, index_for: Callable[[str], VectorIndex],
-                 settings: Settings, threshold_for: Callable[[str], float]):
+                 settings: Settings, threshold_for: Callable[[str], float],
+                 unknowns_for: Callable[[str], UnknownFaces] | None = None):
         self.redis = client
         self.people = people
         self.index_for = index_for  # model name -> its Milvus collection
         self.settings = settings
         self.threshold_for = threshold_for
+        self.unknowns_for = unknowns_for  # model name -> its unknown faces; None: no unknown labels
         self.cameras: dict[str, CameraState] = {}
         self._names: dict[str, tuple[float, str | None]] = {}  # person id -> (fetched at, name)
         self._commit = client.register_script(_COMMIT)
@@ -86,25 +89,20 @@ class MatchHandler:
         st = self.cameras.get(msg.camera)
         if st is None or st.run != msg.run:
             if st is not None:  # the source restarted: its old tracks are over
-                out += self._end(st, list(st.tracks), msg.camera)
-            st = self.cameras[msg.camera] = CameraState(msg.run)
+                out += [self._end(msg.camera, track, st.model) for track in st.book.finish()]
+            st = self.cameras[msg.camera] = CameraState(msg.run, self._new_book(msg.model))
         # the done bit, not memory: it survives restarts, and with several embedders frames arrive out
         # of order, so only the frame's own bit can say it was handled (redelivered, or a duplicate)
         if msg.kind == "frame" and self._is_done(msg):
             return [(keys.RESULTS, r) for r in out]
         if msg.kind == "frame":
+            st.model = msg.model or st.model
             out += self._frame(st, msg)
-        out += self._end(st, msg.ended, msg.camera)
+        st.book.end(msg.ended)
+        ended = st.book.finish() if msg.kind == "eos" else st.book.expire(msg.ts)
+        for track in ended:
+            out.append(self._end(msg.camera, track, st.model))
         return [(keys.RESULTS, r) for r in out]
-
-    def _end(self, st: CameraState, track_ids, camera: str) -> list[dict]:
-        out = []
-        for track_id in track_ids:
-            track = st.tracks.pop(track_id, None)
-            if track is not None:
-                out.append(event_record("end", camera, track.last_frame, track.last_ts, track_id,
-                                        self._name(track.vote.person_id), track.vote.score))
-        return out
 
     def committed(self, msg: FrameMsg) -> None:
         """After publishing: count the frame as done, once, even if redelivered."""
@@ -121,18 +119,27 @@ class MatchHandler:
         bits, bit = keys.done_bits(msg.camera, msg.run, msg.seq)
         self._commit(keys=[bits, progress], args=[bit, msg.dropped or ""])
 
+    # --------------------------------------------------------------------------------
     def _is_done(self, msg: FrameMsg) -> bool:
         bits, bit = keys.done_bits(msg.camera, msg.run, msg.seq)
         return bool(self.redis.getbit(bits, bit))
 
+    def _new_book(self, model: str | None) -> TrackBook:
+        s = self.settings
+        threshold = s.match_threshold or self.threshold_for(model or "dlib")
+        params = BookParams(reid_window_s=s.track_reid_window_s,
+                            reid_min_similarity=s.track_reid_min_similarity or threshold,
+                            unknown_min_observations=s.unknown_min_observations,
+                            unknown_below=s.unknown_below if s.unknown_below is not None else threshold - 0.03)
+        return TrackBook(lambda: IdentityVote(threshold, s.match_margin), params)
+
     def _check_embeddings(self, msg: FrameMsg) -> None:
         """A bad vector is the message's fault (dead letter), not Milvus being down."""
-        dims = {"dlib": 128, "facenet": 512}
-        if msg.model not in dims:
-            raise MessageError(f"message field 'model': expected one of {sorted(dims)}, got {msg.model!r}")
+        if msg.model not in DIMS:
+            raise MessageError(f"message field 'model': expected one of {sorted(DIMS)}, got {msg.model!r}")
         emb = msg.embeddings
-        if not isinstance(emb, np.ndarray) or emb.ndim != 2 or emb.shape[1] != dims[msg.model]:
-            raise MessageError(f"message field 'embeddings': expected (N, {dims[msg.model]}) floats, got "
+        if not isinstance(emb, np.ndarray) or emb.ndim != 2 or emb.shape[1] != DIMS[msg.model]:
+            raise MessageError(f"message field 'embeddings': expected (N, {DIMS[msg.model]}) floats, got "
                                f"{getattr(emb, 'shape', type(emb).__name__)}")
         if not np.isfinite(emb).all():
             raise MessageError("message field 'embeddings': expected finite values, got NaN or inf")
@@ -152,7 +159,9 @@ class MatchHandler:
             delay = self._milvus_backoff.next_delay()
             self._milvus_retry_at = now + delay
             self.unsearched += len(vectors)
-            index.invalidate()
+            invalidate = getattr(index, "invalidate", None)
+            if invalidate is not None:
+                invalidate()
             log.warning("Milvus search failed (%s: %s): tracks stay unnamed, retrying in %.1f s",
                         type(exc).__name__, str(exc)[:200], delay)
             return None
@@ -161,37 +170,55 @@ class MatchHandler:
             self._milvus_backoff.reset()
         return found
 
-    # --------------------------------------------------------------------------------
     def _frame(self, st: CameraState, msg: FrameMsg) -> list[dict]:
         out: list[dict] = []
+        starting: dict[str, BookTrack] = {}
+        for track_id in msg.track_ids:
+            track, started = st.book.seen(track_id, msg.seq, msg.ts)
+            if started:
+                starting[track.display_id] = track
         changed: set[str] = set()
         if msg.embeddings is not None and len(msg.embeddings) and msg.model:
             self._check_embeddings(msg)
-            matches = self._search(msg.model, msg.embeddings) or []
-            threshold = self.settings.match_threshold or self.threshold_for(msg.model)
-            for i, scores in zip(msg.embed_idx, matches):
-                track_id = msg.track_ids[i]
-                track = st.tracks.get(track_id) or self._start(st, msg, track_id, threshold, out)
-                if track.vote.add(scores):
-                    changed.add(track_id)
+            matches = self._search(msg.model, msg.embeddings)
+            # while Milvus is down the embedding still feeds the track's running embedding (re-id), not its name
+            for i, vector, scores in zip(msg.embed_idx, msg.embeddings, matches or [None] * len(msg.embed_idx)):
+                if scores is None:
+                    continue
+                track, identity_changed, merged = st.book.embedded(msg.track_ids[i], vector, scores)
+                if merged is not None and starting.pop(merged.display_id, None) is None:
+                    # records went out under the new id before its face was recognised: end that id
+                    out.append(event_record("merged", msg.camera, merged.last_frame, merged.last_ts,
+                                            merged.display_id, None, 0.0) | {"into": track.display_id})
+                    out.append(self._end(msg.camera, merged, msg.model))
+                if identity_changed:
+                    changed.add(track.display_id)
+                if self.unknowns_for is not None and track.unknown_label is None and st.book.is_unknown(track):
+                    track.unknown_label = self.unknowns_for(msg.model).label_for(track.embedding, msg.camera,
+                                                                                msg.capture_time)
+        for track in starting.values():
+            out.append(event_record("start", msg.camera, track.first_frame, track.first_ts, track.display_id,
+                                    None, 0.0))
         for i, track_id in enumerate(msg.track_ids):
-            track = st.tracks.get(track_id) or self._start(st, msg, track_id, None, out)
-            track.last_frame, track.last_ts = msg.seq, msg.ts
+            track = st.book.get(track_id)
             pid = track.vote.person_id
             name = self._name(pid)
-            if track_id in changed and pid is not None and pid != track.named:
+            if track.display_id in changed and pid is not None and pid != track.named:
                 track.named = pid
-                out.append(event_record("identified", msg.camera, msg.seq, msg.ts, track_id, name, track.vote.score))
-            out.append(result_record(msg, i, name, track.vote.score, pid if name else None))
+                out.append(event_record("identified", msg.camera, msg.seq, msg.ts, track.display_id, name,
+                                        track.vote.score))
+                changed.discard(track.display_id)
+            record = result_record(msg, i, name, track.vote.score, pid if name else None)
+            record["track_id"] = track.display_id
+            record["label"] = name or track.unknown_label
+            out.append(record)
         return out
 
-    def _start(self, st: CameraState, msg: FrameMsg, track_id: str, threshold: float | None,
-               out: list[dict]) -> TrackState:
-        # a track first seen without an embedding (its chip was corrupt) votes with the default model
-        thr = threshold if threshold is not None else (self.settings.match_threshold or self.threshold_for("dlib"))
-        track = st.tracks[track_id] = TrackState(IdentityVote(thr, self.settings.match_margin), msg.seq, msg.ts)
-        out.append(event_record("start", msg.camera, msg.seq, msg.ts, track_id, None, 0.0))
-        return track
+    def _end(self, camera: str, track: BookTrack, model: str | None) -> dict:
+        if track.unknown_label and self.unknowns_for is not None and model:
+            self.unknowns_for(model).track_ended(track.unknown_label, track.frames, time.time())
+        return event_record("end", camera, track.last_frame, track.last_ts, track.display_id,
+                            self._name(track.vote.person_id), track.vote.score)
 
     def _name(self, person_id: str | None) -> str | None:
         if person_id is None:

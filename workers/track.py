@@ -3,9 +3,12 @@
 Frames may arrive out of order when several detectors run, so each camera has
 a reorder buffer; a frame that never comes within ``reorder_wait_s`` (live) or
 ``reorder_wait_file_s`` (files: longer than the reclaim of a dead worker's
-entries, so that a killed detector loses nothing) is passed on as dropped ("reorder_timeout") so that every frame is still accounted for.
-Only new tracks and every ``embed_every_n``-th face of a track keep their chip
-(DESIGN.md section 2): that bounds the embedder's work.
+entries, so that a killed detector loses nothing) is passed on as dropped
+("reorder_timeout") so that every frame is still accounted for; a frame that
+comes after its turn was already accounted for and never rewinds a track.
+Only the best shots of each track keep their chip (``tracker.shots``,
+DESIGN.md section 2): that bounds the embedder's work. Faces the tracker gives
+no track (unmatched low-confidence ones) are dropped here.
 """
 
 from __future__ import annotations
@@ -15,12 +18,20 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
+
+from config.errors import ImageError
 from config.settings import Settings
+from tracker.face_tracker import FaceTracker, TrackerParams
 from tracker.iou_tracker import IouTracker
+from tracker.quality import face_quality
 from tracker.reorder import ReorderBuffer
 from tracker.scene import CutDetector
+from tracker.shots import ShotParams, ShotPicker
 from workers import keys
 from workers.messages import FrameMsg
+from workers.models.chips import decode_jpeg, to_chip_coords
+from workers.quality import chip_sharpness
 from workers.runtime import Output
 
 log = logging.getLogger(__name__)
@@ -30,9 +41,10 @@ MAX_GAP_FILL = 4096  # in-flight windows are ~50 frames; a larger gap is a resta
 @dataclass
 class CameraState:
     run: str
-    tracker: IouTracker
+    tracker: FaceTracker | IouTracker
     reorder: ReorderBuffer
     cuts: CutDetector
+    shots: ShotPicker
     next_seq: int = 0
     late: int = 0
     last: FrameMsg | None = field(default=None, repr=False)
@@ -74,12 +86,21 @@ class TrackHandler:
     # --------------------------------------------------------------------------------
     def _new_state(self, msg: FrameMsg) -> CameraState:
         s = self.settings
+        if s.tracker == "iou":
+            tracker: FaceTracker | IouTracker = IouTracker(msg.camera, iou_min=s.track_iou_min,
+                                                           max_lost_s=s.track_max_lost_s)
+        else:
+            tracker = FaceTracker(msg.camera, TrackerParams(
+                high_confidence=s.track_high_confidence, iou_min=s.track_iou_min, min_hits=s.track_min_hits,
+                tentative_lost_s=s.track_tentative_lost_s, lost_window_s=s.track_max_lost_s))
         return CameraState(
             run=msg.run,
-            tracker=IouTracker(msg.camera, iou_min=s.track_iou_min, max_lost_s=s.track_max_lost_s),
+            tracker=tracker,
             # a live frame is not worth a long wait; a file frame of a killed worker is reclaimed and comes
             reorder=ReorderBuffer(s.reorder_wait_s if msg.max_age_s is not None else s.reorder_wait_file_s),
             cuts=CutDetector(s.scene_cut_threshold),
+            shots=ShotPicker(ShotParams(every_n=1 if s.embed_every_n == 1 else 0, budget=s.embed_budget_per_track,
+                                        min_gap_s=s.embed_min_gap_s, refresh_s=s.embed_refresh_s)),
         )
 
     def _release(self, st: CameraState, released: list) -> list[Output]:
@@ -107,13 +128,19 @@ class TrackHandler:
         cut_ended = st.tracker.finish() if st.cuts.is_cut(msg.scene) else []
         if cut_ended:
             log.info("camera %s frame %d: shot cut, %d track(s) ended", msg.camera, msg.seq, len(cut_ended))
+            st.shots.forget(cut_ended)
         update = st.tracker.update(msg.faces, msg.ts)
-        k = self.settings.embed_every_n
+        st.shots.forget(update.ended)
+        keep = [i for i, tid in enumerate(update.track_ids) if tid is not None]
         chip_of = {i: j for j, i in enumerate(msg.embed_idx)}
-        chosen = [i for i in range(len(msg.faces)) if (update.hits[i] - 1) % k == 0 and i in chip_of]
-        rows = [chip_of[i] for i in chosen]
+        faces = msg.faces[keep]
+        track_ids = [update.track_ids[i] for i in keep]
+        quality = face_quality(faces, self._sharpness(msg, keep, chip_of))
+        chosen = [c for c in st.shots.pick(track_ids, quality, msg.ts) if keep[c] in chip_of]
+        rows = [chip_of[keep[c]] for c in chosen]
         return msg.evolve(
-            track_ids=tuple(update.track_ids),
+            faces=faces,
+            track_ids=tuple(track_ids),
             embed_idx=tuple(chosen),
             chips=tuple(msg.chips[j] for j in rows) if msg.chips else (),
             chip_origin=msg.chip_origin[rows],
@@ -121,3 +148,17 @@ class TrackHandler:
             ended=tuple(cut_ended) + tuple(update.ended),
             scene=None,
         )
+
+    @staticmethod
+    def _sharpness(msg: FrameMsg, keep: list[int], chip_of: dict[int, int]) -> np.ndarray | None:
+        """Sharpness of each kept face from its chip; None (not used) when a chip is missing or corrupt."""
+        if not msg.chips or any(i not in chip_of for i in keep):
+            return None
+        rows = [chip_of[i] for i in keep]
+        try:
+            chips = [decode_jpeg(msg.chips[j]) for j in rows]
+        except ImageError as exc:
+            log.warning("camera %s frame %d: %s", msg.camera, msg.seq, exc)
+            return None
+        boxes = to_chip_coords(msg.faces[keep], msg.chip_origin[rows], msg.chip_scale[rows]).xyxy
+        return chip_sharpness(chips, boxes)

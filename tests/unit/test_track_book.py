@@ -1,0 +1,114 @@
+"""TrackBook: lost-and-found by appearance, deferred ends, calibrated unknowns; ShotPicker; quality."""
+
+import numpy as np
+
+from tracker import Faces
+from tracker.identity import IdentityVote
+from tracker.quality import face_quality, frontality
+from tracker.shots import ShotParams, ShotPicker
+from tracker.track_book import BookParams, TrackBook
+
+
+def unit(seed, dim=16):
+    v = np.random.default_rng(seed).normal(size=dim)
+    return v / np.linalg.norm(v)
+
+
+def book(**kw):
+    return TrackBook(lambda: IdentityVote(0.92, 0.02), BookParams(**kw))
+
+
+def test_new_track_with_a_lost_tracks_face_comes_back_under_its_id():
+    b = book(reid_window_s=5.0)
+    b.seen("a", 0, 0.0)
+    b.embedded("a", unit(1), {"p-ada": 0.95})
+    b.end(["a"])  # the tracker gave up on it
+    assert b.expire(1.0) == []  # within the window: not ended yet
+    tr, started = b.seen("b", 30, 3.0)
+    assert started and tr.display_id == "b"
+    tr, _, merged = b.embedded("b", unit(1) + 0.05 * unit(9), {"p-ada": 0.94})
+    assert tr.display_id == "a" and merged.display_id == "b" and tr.alive
+    assert b.get("b").display_id == "a" and tr.vote.observations == 2
+    b.end(["b"])
+    assert [t.display_id for t in b.expire(3.0 + 5.1)] == ["a"]
+
+
+def test_a_different_face_or_a_co_visible_track_is_not_merged():
+    b = book()
+    b.seen("a", 0, 0.0)
+    b.embedded("a", unit(1), {})
+    b.seen("b", 1, 0.1)
+    b.seen("a", 1, 0.1)  # a and b seen together: not the same person
+    tr, _, merged = b.embedded("b", unit(1), {})
+    assert merged is None and tr.display_id == "b"
+    b.seen("c", 2, 0.2)
+    tr, _, merged = b.embedded("c", unit(2), {})  # nobody looks like c
+    assert merged is None
+
+
+def test_too_late_to_come_back():
+    b = book(reid_window_s=2.0)
+    b.seen("a", 0, 0.0)
+    b.embedded("a", unit(1), {})
+    b.end(["a"])
+    assert [t.display_id for t in b.expire(2.5)] == ["a"]
+    b.seen("b", 75, 3.0)
+    assert b.embedded("b", unit(1), {})[2] is None
+
+
+def test_old_tracker_id_returning_after_a_merge_gets_a_new_track():
+    b = book()
+    b.seen("a", 0, 0.0)
+    b.embedded("a", unit(1), {})
+    b.seen("b", 10, 1.0)
+    b.embedded("b", unit(1), {})  # b is a
+    tr, started = b.seen("a", 11, 1.1)  # the tracker's 'a' came back by motion, on someone
+    assert started and tr.display_id == "a.11"
+
+
+def test_unknown_needs_evidence_under_the_calibrated_bound():
+    b = book(unknown_min_observations=2, unknown_below=0.89)
+    tr, _ = b.seen("a", 0, 0.0)
+    b.embedded("a", unit(1), {"p-x": 0.70})
+    assert not b.is_unknown(tr)
+    b.embedded("a", unit(1), {"p-x": 0.72})
+    assert b.is_unknown(tr)
+    tr2, _ = b.seen("z", 0, 0.0)
+    b.embedded("z", unit(5), {"p-x": 0.90})
+    b.embedded("z", unit(5), {"p-x": 0.90})
+    assert not b.is_unknown(tr2)  # too close to someone to call unknown
+
+
+def test_shot_picker_first_face_then_better_ones_then_rarely():
+    p = ShotPicker(ShotParams(budget=3, better_ratio=1.25, min_gap_s=0.2, refresh_s=2.0))
+    q = lambda v: np.array([v], np.float32)  # noqa: E731
+    assert p.pick(["a"], q(0.3), 0.0) == [0]  # new track: at once
+    p = ShotPicker(ShotParams(budget=3, early=1, better_ratio=1.25, min_gap_s=0.2, refresh_s=2.0))
+    assert p.pick(["a"], q(0.3), 0.0) == [0]
+    assert p.pick(["a"], q(0.35), 0.3) == []  # not better enough
+    assert p.pick(["a"], q(0.6), 0.1 + 0.3) == [0]  # clearly better
+    assert p.pick(["a"], q(0.9), 0.5) == []  # better, but only 0.1 s after the last shot
+    assert p.pick(["a"], q(0.9), 0.7) == [0]  # third and last of the budget
+    assert p.pick(["a"], q(1.0), 1.5) == []  # budget spent
+    assert p.pick(["a"], q(0.5), 2.8) == [0]  # the refresh, 2 s after the last shot
+    every = ShotPicker(ShotParams(every_n=1))
+    assert all(every.pick(["a", "b"], np.array([0.1, 0.0]), t / 10) == [0, 1] for t in range(5))
+
+
+def test_quality_prefers_big_sharp_frontal_faces():
+    frontal = np.array([[30, 40], [70, 40], [50, 60], [35, 80], [65, 80]], np.float32)
+    profile = np.array([[45, 40], [60, 40], [75, 60], [50, 80], [62, 80]], np.float32)
+    f = frontality(np.stack([frontal, profile]))
+    assert f[0] > 0.8 and f[1] < 0.3
+    faces = Faces(np.array([[0, 0, 100, 100], [0, 0, 30, 30], [0, 0, 100, 100]], np.float32),
+                  np.ones(3, np.float32), np.stack([frontal, frontal * 0.3, profile]))
+    q = face_quality(faces, np.array([400.0, 400.0, 400.0]))
+    assert q[0] > q[1] and q[0] > q[2]
+    assert face_quality(faces, np.array([400.0, 400.0, 400.0]))[0] > face_quality(faces, np.array([5.0] * 3))[0]
+
+
+def test_shot_picker_takes_early_shots_of_a_new_track():
+    p = ShotPicker(ShotParams(early=3, min_gap_s=0.2, refresh_s=2.0))
+    q = np.array([0.5], np.float32)
+    taken = [t for t in (0.0, 0.1, 0.2, 0.3, 0.45, 0.6, 0.8, 1.0) if p.pick(["a"], q, t)]
+    assert taken == [0.0, 0.2, 0.45]  # three early shots 0.2 s apart, then only better ones

@@ -1,0 +1,90 @@
+"""Which faces to embed: a per-track budget of best shots (DESIGN.md section 2).
+
+Embedding is the expensive step, and one track needs a few good views, not
+every frame. Per track:
+
+- its first face worth embedding (quality >= ``min_quality``) is always embedded,
+  so that a new track gets a name (or is found to be a returning one) at once,
+  and so are its next ``early`` faces, ``min_gap_s`` apart: the first view of a
+  face coming back from behind another, or in from the border, is often partial;
+- then a face is embedded when its quality beats the track's best so far by
+  ``better_ratio``, at most ``budget`` shots in all, at least ``min_gap_s`` apart;
+- and, whatever the budget, one shot every ``refresh_s`` seconds, so a confirmed
+  name is re-checked rarely but never never.
+
+``every_n == 1`` embeds every face of every frame (for users with a GPU who want it).
+Everything is in seconds and depends only on the faces seen, so the choice is the
+same whatever the number of detector processes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from config.errors import ConfigError
+
+
+@dataclass
+class ShotParams:
+    every_n: int = 0  # 1 = every face of every frame; 0 = best shots only
+    budget: int = 6
+    early: int = 3  # of the budget: the first shots, taken without needing a better quality
+    better_ratio: float = 1.25
+    min_gap_s: float = 0.2
+    refresh_s: float = 2.0
+    min_quality: float = 0.05
+
+    def check(self) -> None:
+        if self.every_n < 0 or self.budget < 1 or self.better_ratio < 1.0 or self.refresh_s <= 0:
+            raise ConfigError(f"shot params: expected every_n >= 0, budget >= 1, better_ratio >= 1, "
+                              f"refresh_s > 0, got {self}")
+
+
+@dataclass
+class _Shots:
+    taken: int = 0
+    best: float = 0.0
+    last_t: float = float("-inf")
+    seen: int = 0
+
+
+class ShotPicker:
+    def __init__(self, params: ShotParams | None = None):
+        self.params = params or ShotParams()
+        self.params.check()
+        self._tracks: dict[str, _Shots] = {}
+
+    def pick(self, track_ids: list[str | None], quality: np.ndarray, t: float) -> list[int]:
+        """Indices of the faces (aligned with ``track_ids``) to embed at time ``t``."""
+        p = self.params
+        chosen = []
+        for i, tid in enumerate(track_ids):
+            if tid is None:
+                continue
+            s = self._tracks.setdefault(tid, _Shots())
+            s.seen += 1
+            q = float(quality[i])
+            if p.every_n == 1:
+                take = True
+            elif q < p.min_quality and s.taken:
+                take = t - s.last_t >= p.refresh_s and q > 0
+            elif not s.taken:
+                take = q >= p.min_quality or s.seen >= 3  # a track of only poor faces still gets one try
+            elif t - s.last_t >= p.refresh_s:
+                take = True
+            elif s.taken < min(p.early, p.budget):
+                take = t - s.last_t >= p.min_gap_s
+            else:
+                take = s.taken < p.budget and t - s.last_t >= p.min_gap_s and q >= s.best * p.better_ratio
+            if take:
+                s.taken += 1
+                s.best = max(s.best, q)
+                s.last_t = t
+                chosen.append(i)
+        return chosen
+
+    def forget(self, track_ids: list[str] | tuple[str, ...]) -> None:
+        for tid in track_ids:
+            self._tracks.pop(tid, None)

@@ -1,0 +1,176 @@
+"""Per-camera identity of tracks, after the embedder: votes, running embeddings, lost-and-found.
+
+The tracker runs before the embedder (DESIGN.md section 2), so when a face
+comes back somewhere its motion cannot explain (it left the frame, or stayed
+hidden too long) the tracker can only start a new track. The first embedding
+of that new track arrives here; if it matches the running embedding of a
+track last seen at most ``reid_window_s`` ago, and not at the same time as the
+new one, the new tracker id becomes an alias and its faces are reported under
+the old track id: the lost track comes back under its old id. So that a track
+is announced as ended only once, a track the tracker ended is kept (not
+``alive``) for ``reid_window_s`` and only then returned by ``expire``.
+
+Everything here follows the order of frames only (no wall clock, no other
+process), so the outcome is the same however many detectors ran.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from tracker.identity import IdentityVote
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class BookParams:
+    reid_window_s: float = 5.0  # how long an ended or lost track can come back
+    reid_min_similarity: float = 0.92  # cosine between the new face and the old track's running embedding
+    reid_margin: float = 0.02  # over the second-best old track
+    reid_attempts: int = 3  # the first embeddings of a new track that may find it an old one
+    momentum: float = 0.8  # running embedding = m * old + (1 - m) * new
+    unknown_min_observations: int = 2  # an 'unknown' verdict needs this many embeddings
+    unknown_below: float = 0.89  # ... all with a best mean under this (calibrated: see README)
+
+
+@dataclass
+class BookTrack:
+    display_id: str  # the id reported in results
+    vote: IdentityVote
+    first_ts: float
+    last_ts: float
+    first_frame: int
+    last_frame: int
+    owner: str  # the tracker id currently reporting under display_id
+    embedding: np.ndarray | None = field(default=None, repr=False)
+    named: str | None = None  # person id announced in the last 'identified' event
+    unknown_label: str | None = None
+    frames: int = 0
+    alive: bool = True  # False once the tracker ended its owner; it may still come back
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    v = np.asarray(v, np.float32).reshape(-1)
+    n = float(np.linalg.norm(v))
+    return v / n if n > 0 else v
+
+
+class TrackBook:
+    """Maps tracker ids to reported tracks and keeps each track's evidence."""
+
+    def __init__(self, make_vote: Callable[[], IdentityVote], params: BookParams | None = None):
+        self.make_vote = make_vote
+        self.params = params or BookParams()
+        self.tracks: dict[str, BookTrack] = {}  # display id -> track
+        self._alias: dict[str, str] = {}  # tracker id -> display id
+        self.reidentified = 0
+
+    def get(self, tracker_id: str) -> BookTrack | None:
+        display = self._alias.get(tracker_id)
+        return self.tracks.get(display) if display is not None else None
+
+    def seen(self, tracker_id: str, frame: int, ts: float) -> tuple[BookTrack, bool]:
+        """The track a face of ``tracker_id`` belongs to at ``frame``; True when it starts here."""
+        tr = self.get(tracker_id)
+        if tr is not None and tr.owner != tracker_id:
+            # the old tracker id came back by motion after its track was taken over: a new track
+            tr = None
+            display = f"{tracker_id}.{frame}"
+        else:
+            display = tracker_id
+        started = tr is None
+        if tr is None:
+            tr = BookTrack(display, self.make_vote(), ts, ts, frame, frame, owner=tracker_id)
+            self.tracks[display] = tr
+            self._alias[tracker_id] = display
+        tr.last_ts, tr.last_frame = max(tr.last_ts, ts), max(tr.last_frame, frame)
+        tr.frames += 1
+        return tr, started
+
+    def embedded(self, tracker_id: str, vector: np.ndarray,
+                 scores: dict[str, float]) -> tuple[BookTrack, bool, BookTrack | None]:
+        """One embedding (and its gallery scores) of a face of ``tracker_id``, already ``seen``.
+
+        Returns the track (maybe an older one it was found to be), whether its
+        identity changed, and the track that was merged into it (now gone), if any.
+        """
+        tr = self.get(tracker_id)
+        if tr is None:
+            raise KeyError(f"tracker id {tracker_id!r}: embedded before seen")
+        v = _unit(vector)
+        merged = None
+        # a young track may be a lost one back: its first faces (entering at the border, turned) can be
+        # poor; once it has a name of its own it stays what it is (a merge then would be an id switch)
+        if (tr.display_id == tracker_id and tr.vote.observations < self.params.reid_attempts
+                and tr.vote.person_id is None):
+            old = self._lost_match(tr, v)
+            if old is not None:
+                self._merge(tr, old)
+                merged, tr = tr, old
+        tr.embedding = v if tr.embedding is None else _unit(self.params.momentum * tr.embedding
+                                                            + (1 - self.params.momentum) * v)
+        return tr, tr.vote.add(scores), merged
+
+    def is_unknown(self, tr: BookTrack) -> bool:
+        """Enough evidence that the track is nobody enrolled (a calibrated 'unknown')."""
+        p = self.params
+        return (tr.vote.person_id is None and tr.vote.observations >= p.unknown_min_observations
+                and tr.vote.score < p.unknown_below)
+
+    def end(self, tracker_ids: list[str] | tuple[str, ...]) -> None:
+        """The tracker ended these ids: their tracks may still come back for ``reid_window_s``."""
+        for tid in tracker_ids:
+            display = self._alias.pop(tid, None)
+            tr = self.tracks.get(display) if display is not None else None
+            if tr is not None and tr.owner == tid:  # else its track lives on under another tracker id
+                tr.alive = False
+
+    def expire(self, now_ts: float) -> list[BookTrack]:
+        """Tracks ended by the tracker that can no longer come back: they end now."""
+        out = [tr for tr in self.tracks.values()
+               if not tr.alive and now_ts - tr.last_ts > self.params.reid_window_s]
+        for tr in out:
+            del self.tracks[tr.display_id]
+        return out
+
+    def finish(self) -> list[BookTrack]:
+        out = list(self.tracks.values())
+        self.tracks.clear()
+        self._alias.clear()
+        return out
+
+    # ------------------------------------------------------------------------------------
+    def _lost_match(self, new: BookTrack, v: np.ndarray) -> BookTrack | None:
+        p = self.params
+        candidates = [tr for tr in self.tracks.values()
+                      if tr is not new and tr.embedding is not None and len(tr.embedding) == len(v)
+                      and tr.last_ts < new.first_ts and new.first_ts - tr.last_ts <= p.reid_window_s]
+        if not candidates:
+            return None
+        sims = np.array([float(tr.embedding @ v) for tr in candidates])
+        above = [i for i in np.argsort(-sims) if sims[i] >= p.reid_min_similarity]
+        if not above:
+            return None
+        # several old tracks of one person (an earlier shot, an earlier visit): the latest one; but two
+        # different people close to each other is no evidence at all
+        people = {candidates[i].vote.person_id for i in above}
+        best, second = sims[above[0]], max((sims[i] for i in range(len(sims)) if i != above[0]), default=-1.0)
+        if len(people) == 1 and None not in people:
+            return max((candidates[i] for i in above), key=lambda tr: tr.last_ts)
+        return candidates[above[0]] if best - second >= p.reid_margin else None
+
+    def _merge(self, new: BookTrack, old: BookTrack) -> None:
+        logger.debug("track %s is %s again (last seen %.2f s before)", new.owner, old.display_id,
+                     new.first_ts - old.last_ts)
+        del self.tracks[new.display_id]
+        self._alias[new.owner] = old.display_id
+        old.owner = new.owner
+        old.alive = True
+        old.last_ts, old.last_frame = max(old.last_ts, new.last_ts), max(old.last_frame, new.last_frame)
+        old.frames += new.frames
+        self.reidentified += 1

@@ -1,0 +1,102 @@
+"""Stable labels for people nobody enrolled: ``unknown-<hex>``, the same for the same face.
+
+A track the matcher has found to be nobody enrolled is looked up, with its
+running embedding, in a separate Milvus collection of unknown faces (one per
+embedding model, like the gallery). A close enough vector gives its label;
+otherwise a new label is made. Either way the track's vector is added, so the
+label learns more views of its face. Counts and first/last seen live in Redis.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+
+import numpy as np
+import redis
+from pymilvus import DataType, MilvusClient
+
+from workers import keys
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Unknown:
+    label: str
+    tracks: int
+    faces: int
+    first_seen: float
+    last_seen: float
+    cameras: tuple[str, ...]
+
+
+def unknowns_collection(model: str, dim: int) -> str:
+    return f"unknowns_{model}_{dim}"
+
+
+class UnknownFaces:
+    def __init__(self, client: redis.Redis, milvus: MilvusClient, model: str, dim: int, threshold: float):
+        self.redis = client
+        self.milvus = milvus
+        self.collection = unknowns_collection(model, dim)
+        self.dim = dim
+        self.threshold = threshold
+        self._ready = False
+
+    def _ensure(self) -> None:
+        if self._ready:
+            return
+        if not self.milvus.has_collection(self.collection):
+            schema = MilvusClient.create_schema(auto_id=True)
+            schema.add_field("id", DataType.INT64, is_primary=True)
+            schema.add_field("label", DataType.VARCHAR, max_length=64)
+            schema.add_field("vector", DataType.FLOAT_VECTOR, dim=self.dim)
+            index = self.milvus.prepare_index_params()
+            index.add_index(field_name="vector", metric_type="IP", index_type="FLAT")
+            self.milvus.create_collection(self.collection, schema=schema, index_params=index,
+                                          consistency_level="Strong")
+        self.milvus.load_collection(self.collection)
+        self._ready = True
+
+    def label_for(self, vector: np.ndarray, camera: str, when: float) -> str:
+        """The label of this unknown face (found or new); counts one more track for it."""
+        self._ensure()
+        v = np.asarray(vector, np.float32).reshape(-1)
+        hits = self.milvus.search(self.collection, data=[v.tolist()], limit=1, output_fields=["label"],
+                                  search_params={"metric_type": "IP"})
+        row = hits[0] if hits else []
+        if row and float(row[0]["distance"]) >= self.threshold:
+            label = row[0]["entity"]["label"]
+        else:
+            label = "unknown-" + secrets.token_hex(4)
+            log.info("new unknown face %s on %s", label, camera)
+        self.milvus.insert(self.collection, [{"label": label, "vector": v.tolist()}])
+        pipe = self.redis.pipeline()
+        pipe.sadd(keys.UNKNOWNS, label)
+        pipe.hsetnx(keys.unknown(label), "first_seen", when)
+        pipe.hset(keys.unknown(label), "last_seen", when)
+        pipe.hincrby(keys.unknown(label), "tracks", 1)
+        pipe.hget(keys.unknown(label), "cameras")
+        cameras = pipe.execute()[-1]
+        names = set(cameras.decode().split(",")) if cameras else set()
+        if camera not in names:
+            self.redis.hset(keys.unknown(label), "cameras", ",".join(sorted(names | {camera})))
+        return label
+
+    def track_ended(self, label: str, faces: int, when: float) -> None:
+        pipe = self.redis.pipeline()
+        pipe.hincrby(keys.unknown(label), "faces", faces)
+        pipe.hset(keys.unknown(label), "last_seen", when)
+        pipe.execute()
+
+
+def list_unknowns(client: redis.Redis) -> list[Unknown]:
+    out = []
+    for raw in client.smembers(keys.UNKNOWNS):
+        label = raw.decode()
+        h = {k.decode(): v.decode() for k, v in client.hgetall(keys.unknown(label)).items()}
+        out.append(Unknown(label, int(h.get("tracks", 0)), int(h.get("faces", 0)), float(h.get("first_seen", 0)),
+                           float(h.get("last_seen", 0)), tuple(c for c in h.get("cameras", "").split(",") if c)))
+    return sorted(out, key=lambda u: u.first_seen)
