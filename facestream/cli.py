@@ -12,12 +12,16 @@ from rich.console import Console
 from rich.table import Table
 
 from config.errors import FacestreamError
+from config.redact import install_log_filter, register, register_url, scrub
 from config.settings import load_settings
 
 log = logging.getLogger("facestream")
 # piped output (files, CI logs, tests) gets wide tables instead of names folded at 80 columns
 out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else 160)
+
+
+LOGGING_COMMANDS = ("worker", "ingest", "cameras-serve")  # long-lived processes log at INFO
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--embedder", choices=["auto", "facenet", "dlib"], help="embedding model (default auto)")
     p.add_argument("--device", help="auto (default), cpu, cuda or cuda:N")
     p.add_argument("--log-level", default="WARNING", help="DEBUG, INFO, WARNING (default), ERROR")
+    p.add_argument("--config", type=Path, help="TOML settings file (keys as in config/settings.py)")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     e = sub.add_parser("enroll", help="enroll a person from photos, or a folder of people")
@@ -63,16 +68,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper() if args.command != "worker" else "INFO",
+    quiet = args.command == "worker" and getattr(args, "check", False)
+    logging.basicConfig(level=args.log_level.upper() if args.command not in LOGGING_COMMANDS or quiet else "INFO",
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    install_log_filter()
+    register_url(args.redis_url)
+    register_url(args.milvus_uri)
     try:
-        settings = load_settings(data_dir=args.data_dir, redis_url=args.redis_url, milvus_uri=args.milvus_uri,
-                                 embedder=args.embedder, device=args.device)
+        settings = load_settings(config_file=args.config, data_dir=args.data_dir, redis_url=args.redis_url,
+                                 milvus_uri=args.milvus_uri, embedder=args.embedder, device=args.device)
+        register_url(settings.redis_url)
+        register_url(settings.milvus_uri)
+        register(settings.milvus_token)
         from facestream import commands
 
         return getattr(commands, f"cmd_{args.command}")(args, settings)
     except FacestreamError as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        err.print(f"[red]error:[/red] {scrub(str(exc))}", highlight=False, markup=True)
         return 2
     except KeyboardInterrupt:
         err.print("interrupted")
