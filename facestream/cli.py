@@ -21,9 +21,6 @@ out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else 160)
 
 
-LOGGING_COMMANDS = ("worker", "ingest", "cameras-serve")  # long-lived processes log at INFO
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="facestream", description="Real-time face recognition for video.")
     p.add_argument("--data-dir", type=Path, help="where embedded state lives (default ./.facestream)")
@@ -59,6 +56,35 @@ def build_parser() -> argparse.ArgumentParser:
 
     wk = sub.add_parser("worker", help="run one worker process of a kind")
     wk.add_argument("kind", choices=["detect", "track", "embed", "match"])
+    wk.add_argument("--check", action="store_true",
+                    help="exit 0 when a worker of KIND on this host has a live health key, else 1 (health checks)")
+    wk.add_argument("--any-host", action="store_true", help="with --check: a live worker on any host will do")
+
+    up = sub.add_parser("up", help="start the stack under supervisor (servers, workers, camera grabbers)")
+    up.add_argument("--detectors", type=int, help="detector processes (default 1, or as before)")
+    up.add_argument("--embedders", type=int, help="embedder processes")
+    up.add_argument("--matchers", type=int, help="matcher processes")
+    up.add_argument("--config", type=Path, default=argparse.SUPPRESS, help="TOML settings file")
+    up.add_argument("--wait-s", type=float, default=300.0, help="how long to wait for healthy workers")
+
+    dn = sub.add_parser("down", help="stop the stack's workers and its embedded servers")
+    dn.add_argument("--keep-servers", action="store_true", help="leave the embedded Redis and Milvus running")
+
+    sc = sub.add_parser("scale", help="change process counts on a running stack, e.g. scale detector=4")
+    sc.add_argument("counts", nargs="+", metavar="KIND=N")
+    sc.add_argument("--wait-s", type=float, default=300.0)
+
+    st = sub.add_parser("status", help="streams, groups, workers, stages, drops and cameras of a running stack")
+    st.add_argument("--json", action="store_true")
+
+    ing = sub.add_parser("ingest", help="run one grabber: SOURCE -> fs:frames:CAMERA (file, rtsp://, http://)")
+    ing.add_argument("source")
+    ing.add_argument("--camera", required=True)
+
+    ca = sub.add_parser("cameras", help="cameras of a running stack: list, 'add NAME URL', 'rm NAME'")
+    ca.add_argument("action", nargs="?", choices=["add", "rm", "serve"])
+    ca.add_argument("name", nargs="?")
+    ca.add_argument("url", nargs="?")
 
     m = sub.add_parser("models", help="model weights")
     m.add_argument("action", choices=["fetch", "where"])
@@ -68,8 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    quiet = args.command == "worker" and getattr(args, "check", False)
-    logging.basicConfig(level=args.log_level.upper() if args.command not in LOGGING_COMMANDS or quiet else "INFO",
+    long_lived = (args.command in ("worker", "ingest") and not getattr(args, "check", False)) or (
+        args.command == "cameras" and args.action == "serve")
+    logging.basicConfig(level="INFO" if long_lived else args.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     install_log_filter()
     register_url(args.redis_url)

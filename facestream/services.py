@@ -7,6 +7,7 @@ dependencies passed in.
 from __future__ import annotations
 
 import logging
+import socket
 from pathlib import Path
 
 import redis
@@ -138,10 +139,16 @@ class Services:
 
 
 def run_worker(kind: str, settings: Settings, endpoints: Endpoints) -> None:
+    from workers import metrics
     from workers.runtime import Worker
 
     services = Services(settings, endpoints)
     handler = services.handler(kind)
-    worker = Worker(services.bus, handler, settings, client=services.redis)
+    observer = metrics.StageObserver(kind)
+    port = metrics.serve(settings.metrics_host, settings.metrics_port)
+    if port is not None:
+        host = settings.metrics_host
+        observer.endpoint = f"{socket.gethostname() if host in ('0.0.0.0', '::', '') else host}:{port}"
+    worker = Worker(services.bus, handler, settings, client=services.redis, observer=observer)
     worker.install_signal_handlers()
     worker.run()
