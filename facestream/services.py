@@ -9,9 +9,12 @@ from __future__ import annotations
 import logging
 import socket
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import redis
-from pymilvus import MilvusClient
+
+if TYPE_CHECKING:
+    from pymilvus import MilvusClient
 
 from config.errors import ConfigError, StackError
 from config.redact import redact_url, register, register_url, scrub
@@ -59,6 +62,8 @@ def milvus_options(settings: Settings) -> dict:
 
 
 def connect_milvus(uri: str, options: dict | None = None) -> MilvusClient:
+    from pymilvus import MilvusClient
+
     options = options or {}
     register_url(uri)
     register(options.get("token"))
