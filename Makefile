@@ -24,6 +24,7 @@ $(VENV)/.installed: pyproject.toml Makefile
 install: $(VENV)/.installed
 
 test: install
+	.ci/system-deps
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # A fresh demo data dir each time, so that repeated demos don't enroll the same photos twice.

@@ -55,7 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--from-start", action="store_true", help="replay the results stream from its start")
 
     wk = sub.add_parser("worker", help="run one worker process of a kind")
-    wk.add_argument("kind", choices=["detect", "track", "embed", "match"])
+    wk.add_argument("kind", choices=["detect", "track", "embed", "match", "ingest"],
+                    help="the stage; 'ingest' only with --check (grabbers run with `ingest` or `cameras serve`)")
     wk.add_argument("--check", action="store_true",
                     help="exit 0 when a worker of KIND on this host has a live health key, else 1 (health checks)")
     wk.add_argument("--any-host", action="store_true", help="with --check: a live worker on any host will do")

@@ -190,6 +190,9 @@ def cmd_worker(args, settings: Settings) -> int:
             ok, why = False, str(exc)
         (out if ok else err).print(why, highlight=False)
         return 0 if ok else 1
+    if args.kind == "ingest":
+        raise ConfigError("worker ingest: grabbers run with `facestream ingest SOURCE --camera NAME` or "
+                          "`facestream cameras serve`; `worker ingest` is for --check only")
     with EmbeddedStack(settings) as endpoints:
         run_worker(args.kind, settings, endpoints)
     return 0
