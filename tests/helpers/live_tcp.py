@@ -9,6 +9,7 @@ until ``stop()``. It runs in a child process: PyAV holds the GIL while it waits 
 from __future__ import annotations
 
 import socket
+from fractions import Fraction
 import subprocess
 import sys
 import time
@@ -18,15 +19,17 @@ import av
 
 
 class LiveTcpSource:
-    def __init__(self, clip: Path, width: int = 320):
+    def __init__(self, clip: Path, width: int = 320, fps: float | None = None):
         self.clip = Path(clip)
         self.width = width
+        self.fps = fps  # None: the clip's own rate; lower: every n-th frame, at that rate
         self.port = _free_port()
         self.url = f"tcp://127.0.0.1:{self.port}"
         self._proc: subprocess.Popen | None = None
 
     def __enter__(self) -> "LiveTcpSource":
-        self._proc = subprocess.Popen([sys.executable, __file__, str(self.clip), str(self.port), str(self.width)],
+        self._proc = subprocess.Popen([sys.executable, __file__, str(self.clip), str(self.port), str(self.width),
+                                       str(self.fps or 0)],
                                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
         deadline = time.monotonic() + 30
         while not self.listening():
@@ -62,6 +65,9 @@ class LiveTcpSource:
                 self._rate = src.streams.video[0].average_rate or 25
                 self._frames = [f.to_ndarray(format="rgb24") for f in src.decode(video=0)]
         rate, frames = self._rate, self._frames
+        if self.fps:
+            step = max(1, round(float(rate) / self.fps))
+            rate, frames = Fraction(self.fps).limit_denominator(1000), frames[::step]
         out = av.open(f"tcp://127.0.0.1:{self.port}?listen=1", mode="w", format="mpegts")
         try:
             h, w = frames[0].shape[:2]
@@ -92,6 +98,6 @@ def _free_port() -> int:
 
 
 if __name__ == "__main__":
-    server = LiveTcpSource(Path(sys.argv[1]), int(sys.argv[3]))
+    server = LiveTcpSource(Path(sys.argv[1]), int(sys.argv[3]), float(sys.argv[4]) or None)
     server.port = int(sys.argv[2])
     server._serve()
