@@ -36,9 +36,9 @@ def one_run(clip: Path, procs: int, threads: int) -> float:
             Grabber(client, RedisStreamBus(client), "crowd", str(clip), settings).run()
             total = client.xlen(keys.frames("crowd"))  # frames + end-of-stream
             env = {k: v for k, v in os.environ.items() if not k.startswith("FACESTREAM_")}
-            env.update(FACESTREAM_TORCH_THREADS=str(threads), FACESTREAM_READ_COUNT="1", FACESTREAM_METRICS_PORT="-1")
-            cmd = [sys.executable, "-m", "facestream", "--data-dir", tmp, "--redis-url", ep.redis_url,
-                   "--milvus-uri", ep.milvus_uri, "worker", "detect"]
+            env.update(FACESTREAM_TORCH_THREADS=str(threads), FACESTREAM_READ_COUNT="1", FACESTREAM_METRICS_PORT="-1",
+                       FACESTREAM_REDIS_URL=ep.redis_url, FACESTREAM_MILVUS_URI=ep.milvus_uri)  # not on argv: ps shows it
+            cmd = [sys.executable, "-m", "facestream", "--data-dir", tmp, "worker", "detect"]
             workers = [subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                        for _ in range(procs)]
             try:
