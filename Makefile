@@ -8,8 +8,12 @@ PEOPLE ?= ../shared/faces/gallery
 DEMO_DIR ?= .facestream/demo
 TORCH ?= torch==2.14.1 torchvision==0.29.1
 PYTEST_ARGS ?=
+# the real RTSP server of the live tests and the soak benchmark (GStreamer under the system python3)
+GST_PKGS := python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-rtsp gstreamer1.0-tools \
+	gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly \
+	gstreamer1.0-libav
 
-.PHONY: install test demo clean
+.PHONY: install test demo clean system-deps soak
 
 # torch first (a large wheel); then facenet-pytorch without its stale pins
 # (torch<2.3, numpy<2, Pillow<10.3); then the project and its test tools.
@@ -23,9 +27,23 @@ $(VENV)/.installed: pyproject.toml Makefile
 
 install: $(VENV)/.installed
 
-test: install
-	.ci/system-deps
+# Idempotent: installs only what is missing, and only where it can (root + apt); else the live tests skip.
+system-deps:
+	@.ci/system-deps
+	@missing=$$(for p in $(GST_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing $$missing"; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	else echo "note: missing Debian packages ($$missing): the live RTSP tests will be skipped"; fi
+
+test: install system-deps
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# the soak benchmark (not part of the tests): MINUTES of a live RTSP camera, resource slopes printed
+MINUTES ?= 10
+soak: install system-deps
+	PYTHONPATH=. $(PY) -m bench.soak_live --minutes $(MINUTES)
 
 # A fresh demo data dir each time, so that repeated demos don't enroll the same photos twice.
 demo: install

@@ -56,7 +56,9 @@ class Settings(BaseSettings):
     track_max_lost_s: float = Field(1.0, gt=0.0, description="a track unseen this long ends")
     embed_every_n: int = Field(10, ge=1, description="re-embed a track every n-th face (1 = every face)")
     scene_cut_threshold: float = Field(0.25, gt=0.0, description="histogram distance that ends all tracks (>= 1 disables)")
-    reorder_wait_s: float = Field(2.0, ge=0.0, description="how long the tracker waits for a missing frame")
+    reorder_wait_s: float = Field(2.0, ge=0.0, description="how long the tracker waits for a missing live frame")
+    reorder_wait_file_s: float = Field(
+        75.0, ge=0.0, description="how long it waits for a missing file frame (> claim_idle_ms: reclaimed ones arrive)")
 
     # --- matcher ------------------------------------------------------------
     match_threshold: float | None = Field(None, description="cosine similarity to name a face; unset = model default")
@@ -73,6 +75,22 @@ class Settings(BaseSettings):
     claim_idle_ms: int = Field(30_000, ge=100, description="pending entries idle this long are reclaimed")
     max_deliveries: int = Field(3, ge=1, description="after this many deliveries an entry is dead-lettered")
     health_ttl_s: int = Field(15, ge=2)
+    redis_retry_max_s: float = Field(5.0, gt=0.0, description="cap of the reconnect backoff after a Redis error")
+
+    # --- worker processes started by `facestream run` -------------------------
+    detect_workers: int = Field(1, ge=1, description="detector processes that `run` keeps alive")
+    embed_workers: int = Field(1, ge=1, description="embedder processes that `run` keeps alive")
+    worker_restart_max_s: float = Field(10.0, gt=0.0, description="cap of the backoff before restarting a dead worker")
+    worker_crash_loop: int = Field(3, ge=1, description="give up after this many deaths within 10 s of starting")
+
+    # --- live sources (defaults of every camera; a cameras.toml sets them per camera) ---
+    open_timeout_s: float = Field(10.0, gt=0.0, description="a source that does not open within this fails the attempt")
+    stall_timeout_s: float = Field(5.0, gt=0.0, description="a live source with no frame this long is stalled")
+    reconnect_initial_s: float = Field(0.5, gt=0.0, description="first reconnect delay; doubles per failed attempt")
+    reconnect_max_s: float = Field(3.0, gt=0.0, description="cap of the reconnect delay (jitter +-20% on top)")
+    max_age_s: float = Field(1.5, gt=0.0, description="live frames older than this are skipped (counted stale)")
+    live_max_in_flight_frames: int = Field(3, ge=1, description="a live grabber skips frames while this many are unfinished")
+    rtsp_transport: Literal["tcp", "udp"] = Field("tcp", description="RTSP over TCP (default) or UDP")
 
 
 def read_config_file(path: Path) -> dict:

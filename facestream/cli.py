@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import sys
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from config.errors import FacestreamError
@@ -46,8 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--json", action="store_true", help="one JSON object per face")
 
     r = sub.add_parser("run", help="run video sources through the pipeline")
-    r.add_argument("sources", nargs="+", help="file paths, rtsp:// or http(s):// URLs, or webcam indexes")
+    r.add_argument("sources", nargs="*", help="file paths, rtsp:// http(s):// (MJPEG, HLS) URLs, or webcam indexes")
     r.add_argument("--camera", action="append", help="camera name (repeat once per source)")
+    r.add_argument("--config", type=Path, help="a cameras.toml with [cameras.NAME] tables (url and policy)")
     r.add_argument("--out", type=Path, help="write every result record to this JSONL file")
 
     w = sub.add_parser("watch", help="print named tracks as they arrive")
@@ -93,6 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     long_lived = (args.command in ("worker", "ingest") and not getattr(args, "check", False)) or (
@@ -102,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     install_log_filter()
     register_url(args.redis_url)
     register_url(args.milvus_uri)
+    if args.command == "run":
+        signal.signal(signal.SIGTERM, _interrupt)  # a service manager's stop = Ctrl-C: finish what is in flight
     try:
         settings = load_settings(config_file=args.config, data_dir=args.data_dir, redis_url=args.redis_url,
                                  milvus_uri=args.milvus_uri, embedder=args.embedder, device=args.device)
@@ -112,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return getattr(commands, f"cmd_{args.command}")(args, settings)
     except FacestreamError as exc:
-        err.print(f"[red]error:[/red] {scrub(str(exc))}", highlight=False, markup=True)
+        err.print(f"[red]error:[/red] {escape(scrub(str(exc)))}", highlight=False)
         return 2
     except KeyboardInterrupt:
         err.print("interrupted")

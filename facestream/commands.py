@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import msgpack
+from rich.markup import escape
 from rich.table import Table
 
 from config.errors import ConfigError, ImageError, StackError
@@ -15,25 +16,50 @@ from config.settings import Settings
 from facestream.cli import err, out
 from facestream.services import Services
 from facestream.stack import EmbeddedStack
+from ingest.sources import redact
 
 
-def _camera_names(sources: list[str], names: list[str] | None) -> list[tuple[str, str]]:
-    if names and len(names) != len(sources):
-        raise ConfigError(f"--camera: expected one name per source ({len(sources)}), got {len(names)}")
-    if names:
-        return list(zip(names, sources))
-    pairs, seen = [], set()
-    for i, src in enumerate(sources):
-        base = Path(src).stem if "://" not in src and not src.isdigit() else f"cam{i}"
-        name = base if base not in seen else f"{base}-{i}"
-        seen.add(name)
-        pairs.append((name, src))
-    return pairs
+def esc(value: object) -> str:
+    """User text (names, paths, errors) printed literally, never read as rich markup."""
+    return escape(str(value))
+
+
+def _cameras(args, settings: Settings) -> list:
+    """The cameras of a run: ``--config cameras.toml``, or the sources on the command line (named by --camera)."""
+    from config.cameras import CameraConfig, CameraPolicy, check_name, load_cameras
+    from ingest.sources import is_live
+
+    if args.config:
+        if args.sources or args.camera:
+            raise ConfigError("run: give either SOURCE... or --config FILE, not both")
+        cameras = load_cameras(args.config, settings)
+    else:
+        if not args.sources:
+            raise ConfigError("run: expected SOURCE... or --config FILE")
+        names = args.camera
+        if names and len(names) != len(args.sources):
+            raise ConfigError(f"--camera: expected one name per source ({len(args.sources)}), got {len(names)}")
+        if not names:
+            names, seen = [], set()
+            for i, src in enumerate(args.sources):
+                base = Path(src).stem if "://" not in src and not src.isdigit() else f"cam{i}"
+                names.append(base if base not in seen else f"{base}-{i}")
+                seen.add(names[-1])
+        cameras = [CameraConfig(name=check_name(n), url=u, policy=CameraPolicy().resolved(settings))
+                   for n, u in zip(names, args.sources)]
+    if len({c.name for c in cameras}) != len(cameras):
+        raise ConfigError(f"camera names: expected unique names, got {[c.name for c in cameras]}")
+    for cam in cameras:  # fail before starting servers and workers, not after
+        live = cam.policy.live if cam.policy.live is not None else is_live(cam.url)
+        if "://" not in cam.url and not live and not Path(cam.url).is_file():
+            raise ConfigError(f"source {cam.url!r}: no such file")
+    return cameras
 
 
 def cmd_enroll(args, settings: Settings) -> int:
     from facestream.engine import FaceEngine
     from facestream.gallery_ops import EnrollReport, enroll, photos_by_person
+    from workers.gallery.people import check_name
 
     if args.dir:
         if args.name or args.images:
@@ -48,6 +74,12 @@ def cmd_enroll(args, settings: Settings) -> int:
             raise ConfigError("enroll: expected NAME IMAGE... or --dir DIR")
         todo = {args.name: list(args.images)}
     report = EnrollReport()
+    for name in list(todo):  # a bad folder name is reported like a bad photo; the others still enroll
+        try:
+            check_name(name)
+        except ConfigError as exc:
+            report.problems.append((name, str(exc)))
+            del todo[name]
     with EmbeddedStack(settings) as endpoints:
         services = Services(settings, endpoints)
         with err.status("loading models..."):
@@ -57,11 +89,11 @@ def cmd_enroll(args, settings: Settings) -> int:
             with err.status(f"[{n}/{len(todo)}] {name}: {len(photos)} photo(s)"):
                 enroll(engine, services.people, index, name, photos, report)
     for path, note in report.notes:
-        err.print(f"[yellow]note:[/yellow] {path}: {note}", highlight=False)
+        err.print(f"[yellow]note:[/yellow] {esc(path)}: {esc(note)}", highlight=False)
     for path, problem in report.problems:
-        err.print(f"[red]skipped:[/red] {path}: {problem}", highlight=False)
+        err.print(f"[red]skipped:[/red] {esc(problem if str(path) in problem else f'{path}: {problem}')}", highlight=False)
     for name, count in report.enrolled.items():
-        out.print(f"enrolled {name}: {count} face(s) ({engine.embedder.name})", highlight=False)
+        out.print(f"enrolled {esc(name)}: {count} face(s) ({engine.embedder.name})", highlight=False)
     if not report.enrolled:
         err.print("[red]nothing enrolled[/red]")
         return 1
@@ -76,18 +108,18 @@ def cmd_people(args, settings: Settings) -> int:
                 raise ConfigError("people rm: expected a NAME")
             person_id = services.people.find(args.name)
             if person_id is None:
-                err.print(f"[red]no such person:[/red] {args.name}", highlight=False)
+                err.print(f"[red]no such person:[/red] {esc(args.name)}", highlight=False)
                 return 1
             for model in ("dlib", "facenet"):
                 services.index(model).delete_person(person_id)
-            services.people.remove(person_id, args.name)
-            out.print(f"removed {args.name}", highlight=False)
+            services.people.remove(person_id, args.name.strip())
+            out.print(f"removed {esc(args.name)}", highlight=False)
             return 0
         table = Table(title="Enrolled people")
         for column in ("name", "person id", "faces"):
             table.add_column(column)
         for p in services.people.all():
-            table.add_row(p.name, p.person_id, ", ".join(f"{n} ({m})" for m, n in sorted(p.faces.items())) or "0")
+            table.add_row(esc(p.name), p.person_id, ", ".join(f"{n} ({m})" for m, n in sorted(p.faces.items())) or "0")
         out.print(table)
     return 0
 
@@ -108,11 +140,11 @@ def cmd_identify(args, settings: Settings) -> int:
             try:
                 faces = identify(engine, services.people, index, threshold, settings.match_margin, path)
             except ImageError as exc:
-                err.print(f"[red]skipped:[/red] {exc}", highlight=False)
+                err.print(f"[red]skipped:[/red] {esc(exc)}", highlight=False)
                 failures += 1
                 continue
             if not faces:
-                err.print(f"{path}: no face found", highlight=False)
+                err.print(f"{esc(path)}: no face found", highlight=False)
             rows += faces
     if args.json:
         for row in rows:
@@ -122,7 +154,7 @@ def cmd_identify(args, settings: Settings) -> int:
         for column in ("image", "bbox", "name", "score"):
             table.add_column(column, overflow="fold")
         for r in rows:
-            table.add_row(Path(r["image"]).name, str(r["bbox"]), r["name"] or "[dim]unknown[/dim]", f"{r['score']:.3f}")
+            table.add_row(esc(Path(r["image"]).name), str(r["bbox"]), esc(r["name"]) if r["name"] else "[dim]unknown[/dim]", f"{r['score']:.3f}")
         out.print(table)
     return 1 if failures == len(args.images) else 0
 
@@ -131,26 +163,24 @@ def cmd_run(args, settings: Settings) -> int:
     from facestream.report import summarize, summary_table
     from facestream.runner import run_sources
 
-    sources = _camera_names(args.sources, args.camera)
-    from ingest.sources import is_live
-
-    for _, src in sources:  # fail before starting servers and workers, not after
-        if "://" not in src and not is_live(src) and not Path(src).is_file():
-            raise ConfigError(f"source {src!r}: no such file")
+    cameras = _cameras(args, settings)
     with EmbeddedStack(settings) as endpoints:
         services = Services(settings, endpoints)
-        result = run_sources(services, settings, sources, args.out, err)
+        result = run_sources(services, settings, cameras, args.out, err)
     for camera, counters in result.cameras.items():
         dropped = {k.split(":", 1)[1]: v for k, v in counters.items() if k.startswith("dropped:")}
         err.print(f"{camera}: {counters.get('done', 0)}/{counters.get('total', '?')} frames accounted for"
                   + (f", dropped {dropped}" if dropped else ""), highlight=False)
+        skipped = {k.split(":", 1)[1]: v for k, v in counters.items() if k.startswith("skipped:") and v}
+        if skipped:
+            err.print(f"{camera}: live frames never published (newest kept): {skipped}", highlight=False)
     rows = summarize(result.records, result.fps)
     if rows:
         out.print(summary_table(rows))
     else:
         out.print("nobody enrolled was seen")
     if args.out:
-        err.print(f"{len(result.records)} records written to {args.out}", highlight=False)
+        err.print(f"{len(result.records)} records written to {esc(args.out)}", highlight=False)
     return 0
 
 
@@ -161,7 +191,7 @@ def cmd_watch(args, settings: Settings) -> int:
     with EmbeddedStack(settings) as endpoints:
         client = Services(settings, endpoints).redis
         last = "0-0" if args.from_start else "$"
-        err.print(f"watching {keys.RESULTS} on {redact_url(endpoints.redis_url)} (Ctrl-C to stop)", highlight=False)
+        err.print(f"watching {keys.RESULTS} on {esc(redact_url(endpoints.redis_url))} (Ctrl-C to stop)", highlight=False)
         while True:
             for _stream, entries in client.xread({keys.RESULTS: last}, block=1000, count=100) or []:
                 for eid, fields in entries:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from rich.markup import escape
 from rich.table import Table
 
 
@@ -49,5 +50,5 @@ def summary_table(rows: list[SeenRow]) -> Table:
         table.add_column(column, justify="right" if column in ("on screen (s)", "tracks") else "left",
                          overflow="fold")
     for r in rows:
-        table.add_row(r.name, r.camera, _when(r.first_ts), _when(r.last_ts), f"{r.seconds:.1f}", str(r.tracks))
+        table.add_row(escape(r.name), escape(r.camera), _when(r.first_ts), _when(r.last_ts), f"{r.seconds:.1f}", str(r.tracks))
     return table

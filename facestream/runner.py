@@ -2,7 +2,8 @@
 
 A file run ends once every frame is accounted for (done by the matcher, or
 dropped with a counted reason) and its end-of-stream has gone through; a live
-run ends on Ctrl-C, after the frames in flight have finished.
+run ends on Ctrl-C, after the frames in flight have finished. Worker processes
+that die are restarted; a Redis that goes away is waited for (with backoff).
 """
 
 from __future__ import annotations
@@ -19,12 +20,14 @@ import msgpack
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from config.cameras import CameraConfig
 from config.errors import FacestreamError
 from config.settings import Settings
 from facestream.processes import WorkerProcesses
 from facestream.services import WORKER_KINDS, Services
 from ingest.grabber import Grabber
 from workers import keys
+from workers.backoff import REDIS_DOWN, Backoff
 from workers.bus import FIELD
 
 log = logging.getLogger(__name__)
@@ -77,7 +80,7 @@ class ResultsReader:
         return n
 
 
-def run_sources(services: Services, settings: Settings, sources: list[tuple[str, str]],
+def run_sources(services: Services, settings: Settings, cameras: list[CameraConfig],
                 out_path: Path | None = None, console: Console | None = None) -> RunResult:
     console = console or Console(stderr=True)
     client = services.redis
@@ -87,13 +90,14 @@ def run_sources(services: Services, settings: Settings, sources: list[tuple[str,
         console.print(f"started workers: {', '.join(started)} (logs in {Path(settings.data_dir) / 'logs'})")
     stop = threading.Event()
     out = open(out_path, "w", encoding="utf-8") if out_path else None
-    reader = ResultsReader(services, {camera for camera, _ in sources}, out)
+    reader = ResultsReader(services, {c.name for c in cameras}, out)
     runs: list[CameraRun] = []
     try:
-        for camera, url in sources:
-            grabber = Grabber(services.redis, services.bus, camera, url, settings, stop=stop)
-            cam = CameraRun(camera, url, grabber, threading.Thread(target=lambda: None))
-            cam.thread = threading.Thread(target=_grab, args=(cam,), name=f"grab-{camera}", daemon=True)
+        for config in cameras:
+            grabber = Grabber(services.redis, services.bus, config.name, config.url, settings, stop=stop,
+                              policy=config.policy)
+            cam = CameraRun(config.name, config.url, grabber, threading.Thread(target=lambda: None))
+            cam.thread = threading.Thread(target=_grab, args=(cam,), name=f"grab-{config.name}", daemon=True)
             runs.append(cam)
             cam.thread.start()
         _follow(runs, reader, workers, console, client, stop)
@@ -125,25 +129,40 @@ def _follow(runs: list[CameraRun], reader: ResultsReader, workers: WorkerProcess
     with Progress(*columns, console=console, transient=False) as progress:
         tasks = {cam.camera: progress.add_task(cam.camera, total=None, info="") for cam in runs}
         pending = list(runs)
+        backoff = Backoff(0.2, 5.0)
         while pending:
             try:
                 reader.poll()
-                workers.check()
+                workers.check(client)
                 for cam in list(pending):
                     if cam.error is not None:
                         raise FacestreamError(f"camera {cam.camera}: {cam.error}") from cam.error
-                    stats = cam.grabber.stats
-                    counters = client.hgetall(keys.progress(cam.camera, stats.run))
-                    done = int(counters.get(b"done", 0))
-                    dropped = sum(int(v) for k, v in counters.items() if k.startswith(b"dropped:"))
-                    total = stats.total or int(client.hget(keys.camera_info(cam.camera), "expected_frames") or 0)
-                    info = f"{len(reader.records)} records" + (f", {dropped} dropped" if dropped else "")
-                    progress.update(tasks[cam.camera], completed=done, total=total or None, info=info)
-                    if stats.total is not None and done >= stats.total and counters.get(b"finished"):
+                    if _update(cam, client, reader, progress, tasks[cam.camera]):
                         pending.remove(cam)
+                backoff.reset()
+            except REDIS_DOWN as exc:
+                delay = backoff.next_delay()
+                log.warning("Redis unreachable (%s): retrying in %.1f s", exc, delay)
+                progress.console.print(f"Redis unreachable: retrying in {delay:.1f} s")
+                time.sleep(delay)
             except KeyboardInterrupt:
                 if stop.is_set():
                     raise
                 console.print("stopping: finishing the frames in flight (Ctrl-C again to abort)")
                 stop.set()
         reader.poll(block_ms=50)  # records published together with the last 'finished' flag
+
+
+def _update(cam: CameraRun, client, reader: ResultsReader, progress: Progress, task) -> bool:
+    """Refresh one camera's progress line; True once its run is finished."""
+    stats = cam.grabber.stats
+    counters = client.hgetall(keys.progress(cam.camera, stats.run))
+    done = int(counters.get(b"done", 0))
+    dropped = sum(int(v) for k, v in counters.items() if k.startswith(b"dropped:"))
+    total = stats.total or int(client.hget(keys.camera_info(cam.camera), "expected_frames") or 0)
+    info = f"{len(reader.records)} records" + (f", {dropped} dropped" if dropped else "")
+    if cam.grabber.live:
+        state = client.hget(keys.camera_info(cam.camera), "state")
+        info += f", {state.decode() if state else '?'}"
+    progress.update(task, completed=done, total=total or None, info=info)
+    return stats.total is not None and done >= stats.total and bool(counters.get(b"finished"))

@@ -119,7 +119,9 @@ def milvus_ready(url: str, port: int) -> bool:
     from pymilvus import MilvusClient
 
     try:
-        client = MilvusClient(uri=url, timeout=5)
+        # dedicated: a probe must not leave a shared gRPC channel behind; idle, its keepalive
+        # pings get it a GOAWAY ("too many pings") and the next client in this process fails
+        client = MilvusClient(uri=url, timeout=5, dedicated=True)
         try:
             client.list_collections()
         finally:
@@ -202,11 +204,11 @@ def redis_password(data_dir: Path) -> str:
     return password
 
 
-def start_redis(data_dir: Path) -> Server:
+def start_redis(data_dir: Path, port: int | None = None) -> Server:
     """Valkey/Redis on 127.0.0.1 only, password required; the password goes in a 0600 config
     file rather than on the command line, where every local user could read it."""
     binary = redis_binary()
-    port = free_port()
+    port = port or free_port()
     (data_dir / "redis").mkdir(parents=True, exist_ok=True)
     log_path = data_dir / "logs" / "redis.log"
     conf = data_dir / "stack" / "redis.conf"
@@ -225,9 +227,9 @@ def start_redis(data_dir: Path) -> Server:
     return server
 
 
-def start_milvus(data_dir: Path) -> Server:
+def start_milvus(data_dir: Path, port: int | None = None) -> Server:
     base = milvus_command()
-    port = free_port()
+    port = port or free_port()
     log_path = data_dir / "logs" / "milvus.log"
     cmd = [*base, "server", "--data-dir", str(data_dir / "milvus"), "--host", "127.0.0.1", "--port", str(port)]
     url = f"http://127.0.0.1:{port}"

@@ -23,7 +23,6 @@ from workers import keys, metrics
 
 log = logging.getLogger(__name__)
 UP_WAIT_S = 300.0
-UP_REORDER_WAIT_S = 10.0
 
 
 def _attach(settings: Settings) -> EmbeddedStack:
@@ -53,10 +52,6 @@ def cmd_up(args, settings: Settings) -> int:
                FACESTREAM_DATA_DIR=str(sup.data_dir))
     if settings.torch_threads == 0:  # several model processes share the machine: one thread each
         env["FACESTREAM_TORCH_THREADS"] = "1"
-    if "reorder_wait_s" not in settings.model_fields_set:
-        # several detectors finish frames out of order by up to a frame's detection time (seconds
-        # on a CPU at 1080p): the tracker waits longer before it gives a frame up
-        env["FACESTREAM_REORDER_WAIT_S"] = str(UP_REORDER_WAIT_S)
     sup.write(counts, env)
     if sup.running():
         changed = sup.update()

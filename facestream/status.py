@@ -57,6 +57,7 @@ def gather(client: redis.Redis, processes: list[dict] | None = None) -> dict:
             "errors": sum(_num(s.get("errors")) for s in stats),
             "dead_letters": sum(_num(s.get("dead_letters")) for s in stats),
             "trimmed": sum(_num(s.get("trimmed")) for s in stats),
+            "stale": sum(_num(s.get("stale")) for s in stats),
         }
     cameras, drops = [], {}
     for name in sorted(c.decode() for c in client.smembers(keys.CAMERAS)):
@@ -88,7 +89,8 @@ def gather(client: redis.Redis, processes: list[dict] | None = None) -> dict:
                                             "latency_ms", "processed", "metrics")} for w in workers],
         "stages": stages,
         "drops": drops,
-        "stale_drops": sum(n for r, n in drops.items() if "stale" in r or "old" in r or "age" in r),
+        "stale_drops": max(sum(n for r, n in drops.items() if "stale" in r),
+                           sum(v["stale"] for v in stages.values())),
         "dead_letters": client.xlen(keys.DEAD) if client.exists(keys.DEAD) else 0,
         "cameras": cameras,
         "metrics_endpoints": sorted(w["metrics"] for w in workers if w.get("metrics")),

@@ -1,12 +1,21 @@
-"""Video sources through OpenCV (FFmpeg backend): files, RTSP/HTTP URLs, webcams by index."""
+"""Video sources through OpenCV (FFmpeg backend): files, RTSP, HTTP/MJPEG, HLS, webcams by index.
+
+Every open has an open timeout and every read a read timeout (FFmpeg's
+interrupt callback, via ``CAP_PROP_OPEN_TIMEOUT_MSEC``/``CAP_PROP_READ_TIMEOUT_MSEC``),
+so a camera that stops answering makes ``read`` return None instead of hanging.
+Credentials in URLs (``user:pw@`` and ``password=``-style query parameters) are
+never logged or stored: use :func:`redact`.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
 import re
+import threading
 import time
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import cv2
 import numpy as np
@@ -14,17 +23,30 @@ import numpy as np
 from config.errors import SourceError
 
 log = logging.getLogger(__name__)
-LIVE_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "udp://", "tcp://")
+LIVE_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "udp://", "tcp://", "srt://")
+HTTP_SCHEMES = ("http://", "https://")
+# an http(s) URL ending in one of these is a file served over HTTP (finite, lossless); anything else is live
+FILE_SUFFIXES = (".mp4", ".mkv", ".avi", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".ts", ".flv", ".wmv")
 _CREDENTIALS = re.compile(r"(?<=://)[^/@\s]+@")
+_SECRET_PARAMS = re.compile(r"(?i)([?&](?:password|passwd|pwd|pass|token|key|secret|auth)=)[^&#\s]*")
+_FFMPEG_OPTIONS = "OPENCV_FFMPEG_CAPTURE_OPTIONS"
+_open_lock = threading.Lock()  # the FFmpeg options are a process-wide variable read at open time
 
 
 def redact(url: str) -> str:
-    """The URL with any user:password@ removed: credentials are never logged or stored."""
-    return _CREDENTIALS.sub("***@", url)
+    """The URL with any user:password@ and secret query values replaced: credentials are never logged or stored."""
+    return _SECRET_PARAMS.sub(r"\1***", _CREDENTIALS.sub("***@", url))
 
 
 def is_live(url: str) -> bool:
-    return url.isdigit() or url.lower().startswith(LIVE_SCHEMES)
+    """Webcams, RTSP/RTMP/UDP/SRT, HLS playlists and HTTP streams are live; files and http(s) video files are not."""
+    low = url.lower()
+    if url.isdigit() or low.startswith(LIVE_SCHEMES):
+        return True
+    if low.startswith(HTTP_SCHEMES):
+        path = urlsplit(low).path
+        return path.endswith(".m3u8") or not path.endswith(FILE_SUFFIXES)
+    return False
 
 
 @dataclass
@@ -38,30 +60,50 @@ class VideoSource:
     live: bool
 
     def read(self) -> np.ndarray | None:
-        """Next BGR frame, or None at the end of a file / when a live read fails."""
-        ok, frame = self.capture.read()
+        """Next BGR frame, or None at the end of a file / when a live read fails or times out."""
+        try:
+            ok, frame = self.capture.read()
+        except cv2.error as exc:  # a corrupt stream can make the decoder raise instead of returning False
+            log.warning("read failed on %s: %s", redact(self.url), exc)
+            return None
         return frame if ok and frame is not None else None
 
     def close(self) -> None:
         self.capture.release()
 
 
-def open_source(url: str, open_timeout_s: float = 10.0, read_timeout_s: float = 10.0) -> VideoSource:
-    live = is_live(url)
+def ffmpeg_options(url: str, transport: str) -> str:
+    if url.lower().startswith(("rtsp://", "rtsps://")):
+        return f"rtsp_transport;{transport}"  # TCP by default: no smeared frames from UDP loss
+    return ""
+
+
+def open_source(url: str, open_timeout_s: float = 10.0, read_timeout_s: float = 10.0, transport: str = "tcp",
+                live: bool | None = None) -> VideoSource:
+    """Open a source; SourceError (credentials removed) when it cannot be opened within ``open_timeout_s``."""
+    live = is_live(url) if live is None else live
+    started = time.monotonic()
     if url.isdigit():
         capture = cv2.VideoCapture(int(url))
     else:
         if "://" not in url and not os.path.exists(url):
             raise SourceError(f"source {url!r}: no such file")
-        if live and url.lower().startswith("rtsp") and "OPENCV_FFMPEG_CAPTURE_OPTIONS" not in os.environ:
-            os.environ["OPENCV_FFMPEG_CAPTURE_OPTIONS"] = "rtsp_transport;tcp"  # TCP: no smeared frames from UDP loss
         params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, int(open_timeout_s * 1000),
                   cv2.CAP_PROP_READ_TIMEOUT_MSEC, int(read_timeout_s * 1000)]
-        started = time.monotonic()
-        capture = cv2.VideoCapture(url, cv2.CAP_FFMPEG, params)
-        log.debug("opened %s in %.2f s", redact(url), time.monotonic() - started)
+        with _open_lock:
+            saved = os.environ.get(_FFMPEG_OPTIONS)
+            options = saved if saved is not None else ffmpeg_options(url, transport)
+            os.environ[_FFMPEG_OPTIONS] = options
+            try:
+                capture = cv2.VideoCapture(url, cv2.CAP_FFMPEG, params)
+            finally:
+                if saved is None:
+                    os.environ.pop(_FFMPEG_OPTIONS, None)
     if not capture.isOpened():
-        raise SourceError(f"source {redact(url)!r}: cannot open (not a video, unreachable, or unsupported)")
+        capture.release()
+        raise SourceError(f"source {redact(url)!r}: cannot open within {open_timeout_s:.0f} s "
+                          "(unreachable, not a video, or unsupported)")
+    log.debug("opened %s in %.2f s", redact(url), time.monotonic() - started)
     fps = capture.get(cv2.CAP_PROP_FPS) or 0.0
     if not 0.5 <= fps <= 240:
         fps = 25.0  # some streams report 0 or 90000: assume a common rate for timestamps

@@ -29,7 +29,8 @@ class Entry:
 class Bus(Protocol):
     def publish(self, stream: str, payload: bytes, maxlen: int | None = None) -> str: ...
     def ensure_group(self, stream: str, group: str) -> None: ...
-    def read(self, streams: list[str], group: str, consumer: str, count: int, block_ms: int) -> list[Entry]: ...
+    def read(self, streams: list[str], group: str, consumer: str, count: int, block_ms: int,
+             own_pending: bool = False) -> list[Entry]: ...
     def ack(self, stream: str, group: str, ids: list[str]) -> None: ...
     def claim_idle(self, stream: str, group: str, consumer: str, min_idle_ms: int, count: int) -> list[Entry]: ...
     def deliveries(self, stream: str, group: str, entry_id: str) -> int: ...
@@ -54,10 +55,13 @@ class RedisStreamBus:
             if "BUSYGROUP" not in str(exc):
                 raise
 
-    def read(self, streams: list[str], group: str, consumer: str, count: int, block_ms: int) -> list[Entry]:
+    def read(self, streams: list[str], group: str, consumer: str, count: int, block_ms: int,
+             own_pending: bool = False) -> list[Entry]:
         if not streams:
             return []
-        reply = self.redis.xreadgroup(group, consumer, {s: ">" for s in streams}, count=count, block=block_ms)
+        start = "0" if own_pending else ">"  # "0": entries delivered to this consumer and not acked yet
+        reply = self.redis.xreadgroup(group, consumer, {s: start for s in streams}, count=count,
+                                      block=None if own_pending else block_ms)
         return [Entry(_s(name), _s(eid), (fields or {}).get(FIELD)) for name, items in reply or [] for eid, fields in items]
 
     def ack(self, stream: str, group: str, ids: list[str]) -> None:
@@ -102,8 +106,18 @@ class MemoryBus:
     def ensure_group(self, stream: str, group: str) -> None:
         self.groups.setdefault((stream, group), _Group())
 
-    def read(self, streams: list[str], group: str, consumer: str, count: int, block_ms: int) -> list[Entry]:
+    def read(self, streams: list[str], group: str, consumer: str, count: int, block_ms: int,
+             own_pending: bool = False) -> list[Entry]:
         out: list[Entry] = []
+        if own_pending:
+            for s in streams:
+                payloads = dict(self.streams[s])
+                g = self.groups[(s, group)]
+                for eid, (who, n) in list(g.pending.items()):
+                    if who == consumer and len(out) < count:
+                        g.pending[eid] = (who, n + 1)
+                        out.append(Entry(s, eid, payloads.get(eid)))
+            return out
         for s in streams:
             g = self.groups[(s, group)]
             for eid, payload in self.streams[s][g.last : g.last + count - len(out)]:

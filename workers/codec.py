@@ -19,7 +19,7 @@ _ALLOWED_DTYPES = {"<f4", "<f8", "<i4", "<i8", "|u1", "|b1", "<u2", "<f2"}
 
 def _default(obj: Any) -> Any:
     if isinstance(obj, np.ndarray):
-        arr = np.ascontiguousarray(obj)
+        arr = obj if obj.flags.c_contiguous else obj.copy(order="C")  # (ascontiguousarray makes 0-d 1-d)
         if arr.dtype.str not in _ALLOWED_DTYPES:
             raise MessageError(f"array dtype: expected one of {sorted(_ALLOWED_DTYPES)}, got {arr.dtype.str}")
         return msgpack.ExtType(ARRAY_EXT, msgpack.packb([arr.dtype.str, list(arr.shape), arr.tobytes()]))

@@ -43,6 +43,10 @@ class DetectHandler:
     def input_streams(self) -> list[str]:
         return [keys.frames(c) for c in sorted(self.cameras())]
 
+    def stale(self, msg: FrameMsg) -> FrameMsg:
+        """A live frame older than its max_age: not worth detecting any more; it still flows on, counted."""
+        return msg.evolve(jpeg=None, dropped="stale")
+
     def handle(self, msg: FrameMsg) -> list[Output]:
         if msg.kind == "eos" or msg.dropped:
             return [(keys.DETECTED, msg.evolve(jpeg=None))]

@@ -26,6 +26,10 @@ class EmbedHandler:
     def input_streams(self) -> list[str]:
         return [keys.TRACKED]
 
+    def stale(self, msg: FrameMsg) -> FrameMsg:
+        """A live frame older than its max_age: its faces go on (tracked, unnamed this frame), unembedded."""
+        return msg.evolve(embed_idx=(), chips=(), chip_origin=msg.chip_origin[:0], chip_scale=msg.chip_scale[:0])
+
     def handle(self, msg: FrameMsg) -> list[Output]:
         cleared = dict(chips=(), chip_origin=np.zeros((0, 2), np.float32), chip_scale=np.zeros((0,), np.float32))
         if not msg.embed_idx:

@@ -7,6 +7,7 @@ TRACKED = f"{PREFIX}:tracked"  # tracker -> embedder (every frame; crops only wh
 EMBEDDED = f"{PREFIX}:embedded"  # embedder -> matcher
 RESULTS = f"{PREFIX}:results"  # matcher -> users: named tracks + lifecycle events
 DEAD = f"{PREFIX}:dead"  # dead letters from every stage
+EVENTS = f"{PREFIX}:events"  # camera state changes: connecting, streaming, stalled, reconnecting, ended
 CAMERAS = f"{PREFIX}:cameras"  # set of camera names that have a frames stream
 CAMERA_SOURCES = f"{PREFIX}:camera-sources"  # hash name -> source URL, managed by `facestream cameras add/rm`
 
@@ -35,9 +36,12 @@ def progress(camera: str, run: str) -> str:
     return f"{PREFIX}:progress:{camera}:{run}"
 
 
-def done_bits(camera: str, run: str) -> str:
-    """Bitmap of finished frame seqs: makes 'done' counting idempotent under redelivery."""
-    return f"{PREFIX}:done:{camera}:{run}"
+DONE_CHUNK = 1 << 16  # frames per done bitmap: 8 KiB each, so a bogus seq never allocates much
+
+
+def done_bits(camera: str, run: str, seq: int) -> tuple[str, int]:
+    """(bitmap key, bit) of a frame seq: makes 'done' idempotent under redelivery, and results too."""
+    return f"{PREFIX}:done:{camera}:{run}:{seq // DONE_CHUNK}", seq % DONE_CHUNK
 
 
 def person_faces(person_id: str) -> str:

@@ -5,6 +5,13 @@ the name of a face in a frame is the track's current decision, so one blurry
 frame cannot rename a person. Emits one record per tracked face per frame and
 lifecycle events (start, identified, end) to ``fs:results``, and marks the
 frame done once its records are published (``committed``).
+
+Idempotent downstream: a frame whose done bit is set has had its records
+published already, so a redelivered frame (a dead worker's entry reclaimed, a
+duplicate from a detector killed mid-batch) publishes nothing again. Setting
+the bit and counting it is one atomic script, so a Redis crash never leaves
+them apart. When Milvus is unreachable, searches are retried with capped
+backoff; meanwhile tracks keep flowing, unnamed, and are named once it is back.
 """
 
 from __future__ import annotations
@@ -14,17 +21,29 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
 import redis
 
+from config.errors import MessageError
 from config.settings import Settings
 from tracker.identity import IdentityVote
 from workers import keys
+from workers.backoff import REDIS_DOWN, Backoff
 from workers.gallery import People, VectorIndex
 from workers.messages import FrameMsg, event_record, result_record
 from workers.runtime import Output
 
 log = logging.getLogger(__name__)
 PROGRESS_TTL_S = 7 * 24 * 3600
+# KEYS: done bitmap, progress hash; ARGV: bit, drop reason or ''. Returns 1 the first time only.
+_COMMIT = """
+if redis.call('SETBIT', KEYS[1], ARGV[1], 1) == 0 then
+  redis.call('HINCRBY', KEYS[2], 'done', 1)
+  if ARGV[2] ~= '' then redis.call('HINCRBY', KEYS[2], 'dropped:' .. ARGV[2], 1) end
+  return 1
+end
+return 0
+"""
 
 
 @dataclass
@@ -38,7 +57,6 @@ class TrackState:
 @dataclass
 class CameraState:
     run: str
-    last_seq: int = -1
     tracks: dict[str, TrackState] = field(default_factory=dict)
 
 
@@ -55,51 +73,101 @@ class MatchHandler:
         self.threshold_for = threshold_for
         self.cameras: dict[str, CameraState] = {}
         self._names: dict[str, tuple[float, str | None]] = {}  # person id -> (fetched at, name)
+        self._commit = client.register_script(_COMMIT)
+        self._milvus_backoff = Backoff(0.5, 10.0)
+        self._milvus_retry_at = 0.0
+        self.unsearched = 0  # embeddings not searched while Milvus was unreachable
 
     def input_streams(self) -> list[str]:
         return [keys.EMBEDDED]
 
     def handle(self, msg: FrameMsg) -> list[Output]:
+        out: list[dict] = []
         st = self.cameras.get(msg.camera)
         if st is None or st.run != msg.run:
+            if st is not None:  # the source restarted: its old tracks are over
+                out += self._end(st, list(st.tracks), msg.camera)
             st = self.cameras[msg.camera] = CameraState(msg.run)
-        if msg.kind == "frame" and msg.seq <= st.last_seq:
-            return []  # redelivered: its records were published already
-        out: list[dict] = []
+        # the done bit, not memory: it survives restarts, and with several embedders frames arrive out
+        # of order, so only the frame's own bit can say it was handled (redelivered, or a duplicate)
+        if msg.kind == "frame" and self._is_done(msg):
+            return [(keys.RESULTS, r) for r in out]
         if msg.kind == "frame":
-            st.last_seq = msg.seq
             out += self._frame(st, msg)
-        for track_id in msg.ended:
+        out += self._end(st, msg.ended, msg.camera)
+        return [(keys.RESULTS, r) for r in out]
+
+    def _end(self, st: CameraState, track_ids, camera: str) -> list[dict]:
+        out = []
+        for track_id in track_ids:
             track = st.tracks.pop(track_id, None)
             if track is not None:
-                name = self._name(track.vote.person_id)
-                out.append(event_record("end", msg.camera, track.last_frame, track.last_ts, track_id, name,
-                                        track.vote.score))
-        return [(keys.RESULTS, r) for r in out]
+                out.append(event_record("end", camera, track.last_frame, track.last_ts, track_id,
+                                        self._name(track.vote.person_id), track.vote.score))
+        return out
 
     def committed(self, msg: FrameMsg) -> None:
         """After publishing: count the frame as done, once, even if redelivered."""
+        progress = keys.progress(msg.camera, msg.run)
         if msg.kind == "eos":
             pipe = self.redis.pipeline()
-            pipe.hset(keys.progress(msg.camera, msg.run), "finished", 1)
+            pipe.hset(progress, "finished", 1)
             # a finished run's counters are kept for a while for `run` and status, then go
-            pipe.expire(keys.progress(msg.camera, msg.run), PROGRESS_TTL_S)
-            pipe.expire(keys.done_bits(msg.camera, msg.run), PROGRESS_TTL_S)
+            pipe.expire(progress, PROGRESS_TTL_S)
+            for chunk in range(min(msg.seq // keys.DONE_CHUNK, 1023) + 1):  # 67 M frames; bounds a bogus seq
+                pipe.expire(keys.done_bits(msg.camera, msg.run, chunk * keys.DONE_CHUNK)[0], PROGRESS_TTL_S)
             pipe.execute()
             return
-        if self.redis.setbit(keys.done_bits(msg.camera, msg.run), msg.seq, 1) == 0:
-            pipe = self.redis.pipeline()
-            pipe.hincrby(keys.progress(msg.camera, msg.run), "done", 1)
-            if msg.dropped:
-                pipe.hincrby(keys.progress(msg.camera, msg.run), f"dropped:{msg.dropped}", 1)
-            pipe.execute()
+        bits, bit = keys.done_bits(msg.camera, msg.run, msg.seq)
+        self._commit(keys=[bits, progress], args=[bit, msg.dropped or ""])
+
+    def _is_done(self, msg: FrameMsg) -> bool:
+        bits, bit = keys.done_bits(msg.camera, msg.run, msg.seq)
+        return bool(self.redis.getbit(bits, bit))
+
+    def _check_embeddings(self, msg: FrameMsg) -> None:
+        """A bad vector is the message's fault (dead letter), not Milvus being down."""
+        dims = {"dlib": 128, "facenet": 512}
+        if msg.model not in dims:
+            raise MessageError(f"message field 'model': expected one of {sorted(dims)}, got {msg.model!r}")
+        emb = msg.embeddings
+        if not isinstance(emb, np.ndarray) or emb.ndim != 2 or emb.shape[1] != dims[msg.model]:
+            raise MessageError(f"message field 'embeddings': expected (N, {dims[msg.model]}) floats, got "
+                               f"{getattr(emb, 'shape', type(emb).__name__)}")
+        if not np.isfinite(emb).all():
+            raise MessageError("message field 'embeddings': expected finite values, got NaN or inf")
+
+    def _search(self, model: str, vectors) -> list[dict[str, float]] | None:
+        """Best score per person for each vector; None while Milvus is unreachable (retried with backoff)."""
+        now = time.monotonic()
+        if now < self._milvus_retry_at:
+            self.unsearched += len(vectors)
+            return None
+        index = self.index_for(model)
+        try:
+            found = index.search(vectors, self.settings.match_top_k)
+        except REDIS_DOWN:
+            raise
+        except Exception as exc:  # pymilvus raises MilvusException and gRPC errors of many kinds
+            delay = self._milvus_backoff.next_delay()
+            self._milvus_retry_at = now + delay
+            self.unsearched += len(vectors)
+            index.invalidate()
+            log.warning("Milvus search failed (%s: %s): tracks stay unnamed, retrying in %.1f s",
+                        type(exc).__name__, str(exc)[:200], delay)
+            return None
+        if self._milvus_backoff.attempts:
+            log.warning("Milvus answers again after %d failed attempt(s)", self._milvus_backoff.attempts)
+            self._milvus_backoff.reset()
+        return found
 
     # --------------------------------------------------------------------------------
     def _frame(self, st: CameraState, msg: FrameMsg) -> list[dict]:
         out: list[dict] = []
         changed: set[str] = set()
         if msg.embeddings is not None and len(msg.embeddings) and msg.model:
-            matches = self.index_for(msg.model).search(msg.embeddings, self.settings.match_top_k)
+            self._check_embeddings(msg)
+            matches = self._search(msg.model, msg.embeddings) or []
             threshold = self.settings.match_threshold or self.threshold_for(msg.model)
             for i, scores in zip(msg.embed_idx, matches):
                 track_id = msg.track_ids[i]

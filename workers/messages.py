@@ -29,6 +29,13 @@ from workers import codec
 
 SCHEMA_VERSION = 1
 KINDS = ("frame", "eos")
+MAX_SEQ = 1 << 40  # 35 years of frames at 1000 fps
+
+
+def _ints(values: object, name: str) -> list[int]:
+    if not isinstance(values, (list, tuple)) or not all(type(v) is int for v in values):
+        raise MessageError(f"message field {name!r}: expected a list of integers, got {values!r:.80}")
+    return list(values)
 
 
 def _want(d: dict, name: str, types: type | tuple[type, ...]) -> Any:
@@ -62,12 +69,15 @@ class FrameMsg:
     ended: tuple[str, ...] = ()
     scene: np.ndarray | None = None  # small colour histogram of the frame, for shot-cut detection
     dropped: str | None = None  # reason when this frame could not be processed; it still flows on
+    max_age_s: float | None = None  # live sources: skip the frame once capture_time is older (None: files)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise MessageError(f"message field 'kind': expected one of {KINDS}, got {self.kind!r}")
-        if self.seq < 0:
-            raise MessageError(f"message field 'seq': expected >= 0, got {self.seq}")
+        if not 0 <= self.seq < MAX_SEQ:
+            raise MessageError(f"message field 'seq': expected 0 <= seq < {MAX_SEQ}, got {self.seq}")
+        if self.max_age_s is not None and not isinstance(self.max_age_s, (int, float)):
+            raise MessageError(f"message field 'max_age_s': expected a number, got {type(self.max_age_s).__name__}")
         n = len(self.faces)
         if any(not 0 <= i < n for i in self.embed_idx):
             raise MessageError(f"message field 'embed_idx': expected indices < {n}, got {list(self.embed_idx)}")
@@ -75,6 +85,13 @@ class FrameMsg:
             raise MessageError(f"message field 'chips': expected {len(self.embed_idx)}, got {len(self.chips)}")
         if self.track_ids and len(self.track_ids) != n:
             raise MessageError(f"message field 'track_ids': expected {n}, got {len(self.track_ids)}")
+        if any(not isinstance(c, bytes) for c in self.chips):
+            raise MessageError("message field 'chips': expected JPEG bytes for every chip")
+        if self.chips and (len(self.chip_origin) != len(self.chips) or len(self.chip_scale) != len(self.chips)):
+            raise MessageError(f"message fields 'chip_origin'/'chip_scale': expected {len(self.chips)} rows, "
+                               f"got {len(self.chip_origin)}/{len(self.chip_scale)}")
+        if self.embeddings is not None and (not isinstance(self.embeddings, np.ndarray) or self.embeddings.ndim != 2):
+            raise MessageError(f"message field 'embeddings': expected a 2-d array, got {type(self.embeddings).__name__}")
         if self.embeddings is not None and len(self.embeddings) != len(self.embed_idx):
             raise MessageError(
                 f"message field 'embeddings': expected {len(self.embed_idx)} rows, got {len(self.embeddings)}"
@@ -101,7 +118,7 @@ class FrameMsg:
         if not isinstance(d, dict):
             raise MessageError(f"message: expected a map, got {type(d).__name__}")
         version = d.get("v")
-        if version != SCHEMA_VERSION:
+        if type(version) is not int or version != SCHEMA_VERSION:
             raise MessageError(f"message field 'v': expected {SCHEMA_VERSION}, got {version!r}")
         faces_d = _want(d, "faces", dict)
         try:
@@ -117,7 +134,7 @@ class FrameMsg:
                 kind=_want(d, "kind", str),
                 jpeg=d.get("jpeg"),
                 faces=faces,
-                embed_idx=tuple(int(i) for i in d.get("embed_idx", ())),
+                embed_idx=tuple(_ints(d.get("embed_idx", ()), "embed_idx")),
                 chips=tuple(d.get("chips", ())),
                 chip_origin=np.asarray(d.get("chip_origin", np.zeros((0, 2))), np.float32).reshape(-1, 2),
                 chip_scale=np.asarray(d.get("chip_scale", np.zeros((0,))), np.float32).reshape(-1),
@@ -127,10 +144,11 @@ class FrameMsg:
                 ended=tuple(d.get("ended", ())),
                 scene=d.get("scene"),
                 dropped=d.get("dropped"),
+                max_age_s=d.get("max_age_s"),
             )
         except MessageError:
             raise
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, OverflowError, AttributeError) as exc:
             raise MessageError(f"message: malformed ({type(exc).__name__}: {exc})") from exc
 
 

@@ -6,6 +6,13 @@ XAUTOCLAIM after ``claim_idle_ms``; an entry delivered more than
 ``max_deliveries`` times, or one that cannot be decoded, goes to the dead-letter
 stream with the error and is acked, so one poison message never stops a stage.
 SIGTERM/SIGINT finish the current batch and exit; a second signal exits at once.
+
+A lost Redis (restart, network) is retried forever with capped exponential
+backoff and jitter; after reconnecting, the worker first re-reads its own
+pending entries (a batch cut short by the outage), and re-creates consumer
+groups that a restart lost. Live frames older than their ``max_age_s`` are
+handed to the handler's ``stale`` hook instead (counted), so a slow stage never
+falls further and further behind a live camera.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ import redis
 from config.errors import MessageError
 from config.settings import Settings
 from workers import codec, keys, queues
+from workers.backoff import REDIS_DOWN, Backoff
 from workers.bus import Bus, Entry
 from workers.messages import FrameMsg
 from workers.metrics import StageObserver
@@ -47,6 +55,8 @@ class Counters:
     dead_letters: int = 0
     trimmed: int = 0
     errors: int = 0
+    stale: int = 0
+    reconnects: int = 0
 
 
 class Worker:
@@ -64,6 +74,7 @@ class Worker:
         self._next_refresh = 0.0
         self._next_claim = 0.0
         self._next_health = 0.0
+        self._recover = False  # after a Redis outage: re-read our own pending entries first
 
     # --- lifecycle -----------------------------------------------------------------
     def install_signal_handlers(self) -> None:
@@ -79,12 +90,36 @@ class Worker:
 
     def run(self) -> None:
         log.info("%s worker %s started", self.handler.kind, self.consumer)
+        backoff = Backoff(0.2, self.settings.redis_retry_max_s)
         while not self.stopping:
-            self.step()
-        self._flush_stats()
-        if self.redis is not None:
-            self.redis.delete(keys.health(self.handler.kind, self.consumer))
+            try:
+                self.step()
+                backoff.reset()
+            except REDIS_DOWN as exc:
+                self._lost_redis(exc, backoff)
+            except redis.ResponseError as exc:
+                if "NOGROUP" not in str(exc):
+                    raise
+                log.warning("consumer group gone (Redis restarted without it?): creating it again")
+                self._streams, self._next_refresh = [], 0.0
+        try:
+            self._flush_stats()
+            if self.redis is not None:
+                self.redis.delete(keys.health(self.handler.kind, self.consumer))
+        except REDIS_DOWN:
+            log.warning("Redis unreachable at shutdown: health key left to expire")
         log.info("%s worker %s stopped (%s)", self.handler.kind, self.consumer, self.counters)
+
+    def _lost_redis(self, exc: Exception, backoff: Backoff) -> None:
+        delay = backoff.next_delay()
+        self.counters.reconnects += 1
+        log.warning("Redis unreachable (%s: %s): retrying in %.1f s (attempt %d)", type(exc).__name__, exc, delay,
+                    backoff.attempts)
+        self._recover = True
+        self._streams, self._next_refresh = [], 0.0
+        deadline = time.monotonic() + delay
+        while not self.stopping and time.monotonic() < deadline:
+            time.sleep(min(0.1, delay))
 
     def step(self) -> int:
         """One poll of the bus; returns how many entries were handled."""
@@ -102,6 +137,11 @@ class Worker:
             if entries:
                 claimed = True
                 log.warning("reclaimed %d idle pending entries", len(entries))
+        if not entries and self._streams and self._recover:
+            entries = self.bus.read(self._streams, self.handler.group, self.consumer,
+                                    self.settings.read_count, 0, own_pending=True)
+            claimed = bool(entries)
+            self._recover = bool(entries)  # until our pending list is empty
         if not entries and self._streams:
             entries = self.bus.read(self._streams, self.handler.group, self.consumer,
                                     self.settings.read_count, self.settings.block_ms)
@@ -137,15 +177,18 @@ class Worker:
             return
         try:
             msg = FrameMsg.from_bytes(entry.payload)
-        except MessageError as exc:
-            self._dead_letter(entry, str(exc))
+        except Exception as exc:  # MessageError by contract; anything else is a decoder bug, still poison
+            self._dead_letter(entry, str(exc) if isinstance(exc, MessageError) else f"{type(exc).__name__}: {exc}")
             return
         started = time.monotonic()
+        msg = self._unless_stale(msg)
         try:
             outputs = self.handler.handle(msg)
         except MessageError as exc:
             self._dead_letter(entry, str(exc))
             return
+        except REDIS_DOWN:
+            raise  # not the message's fault: the run loop reconnects, the entry stays pending
         except Exception:
             # left pending on purpose: reclaimed and retried, dead-lettered after max_deliveries
             self.counters.errors += 1
@@ -153,13 +196,28 @@ class Worker:
             log.exception("%s failed on %s %s (camera %s seq %d)", self.handler.kind, entry.stream, entry.id,
                           msg.camera, msg.seq)
             return
-        self._publish(outputs)
-        committed = getattr(self.handler, "committed", None)
-        if committed is not None:
-            committed(msg)
+        try:
+            self._publish(outputs)
+            committed = getattr(self.handler, "committed", None)
+            if committed is not None:
+                committed(msg)
+        except REDIS_DOWN:
+            raise
+        except Exception as exc:  # an output that cannot be encoded or counted: the input's fault
+            log.exception("%s: outputs of %s %s failed", self.handler.kind, entry.stream, entry.id)
+            self._dead_letter(entry, f"outputs failed: {type(exc).__name__}: {exc}")
+            return
         self.bus.ack(entry.stream, group, [entry.id])
         self.counters.processed += 1
         self.observer.handled(msg, outputs, time.monotonic() - started)
+
+    def _unless_stale(self, msg: FrameMsg) -> FrameMsg:
+        stale = getattr(self.handler, "stale", None)
+        if (stale is None or msg.max_age_s is None or msg.kind != "frame" or msg.dropped
+                or time.time() - msg.capture_time <= msg.max_age_s):
+            return msg
+        self.counters.stale += 1
+        return stale(msg)
 
     def _publish(self, outputs: list[Output]) -> None:
         for stream, out in outputs:

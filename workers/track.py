@@ -1,8 +1,9 @@
 """Tracker stage: per camera, in frame order, detections -> track ids; picks what to embed.
 
 Frames may arrive out of order when several detectors run, so each camera has
-a reorder buffer; a frame that never comes within ``reorder_wait_s`` is passed
-on as dropped ("reorder_timeout") so that every frame is still accounted for.
+a reorder buffer; a frame that never comes within ``reorder_wait_s`` (live) or
+``reorder_wait_file_s`` (files: longer than the reclaim of a dead worker's
+entries, so that a killed detector loses nothing) is passed on as dropped ("reorder_timeout") so that every frame is still accounted for.
 Only new tracks and every ``embed_every_n``-th face of a track keep their chip
 (DESIGN.md section 2): that bounds the embedder's work.
 """
@@ -23,6 +24,7 @@ from workers.messages import FrameMsg
 from workers.runtime import Output
 
 log = logging.getLogger(__name__)
+MAX_GAP_FILL = 4096  # in-flight windows are ~50 frames; a larger gap is a restart or garbage
 
 
 @dataclass
@@ -55,10 +57,11 @@ class TrackHandler:
                 log.info("camera %s: new run %s, tracker state reset", msg.camera, msg.run)
             st = self.cameras[msg.camera] = self._new_state(msg)
         if msg.seq < st.next_seq:
-            # late or duplicate (redelivery): never rewinds a track; still accounted for as dropped
+            # a duplicate (redelivery after a worker died) or a frame already given up on: its seq went
+            # downstream once already (as the frame or as a reorder_timeout drop), so it is accounted for
             st.late += 1
-            return [(keys.TRACKED, msg.evolve(dropped="late", chips=(), embed_idx=(), track_ids=()))
-                    ] if msg.kind == "frame" and not msg.dropped else []
+            log.debug("camera %s: seq %d is late or a duplicate (expecting %d)", msg.camera, msg.seq, st.next_seq)
+            return []
         return self._release(st, st.reorder.push(msg.seq, msg, self.clock()))
 
     def idle(self) -> list[Output]:
@@ -74,13 +77,19 @@ class TrackHandler:
         return CameraState(
             run=msg.run,
             tracker=IouTracker(msg.camera, iou_min=s.track_iou_min, max_lost_s=s.track_max_lost_s),
-            reorder=ReorderBuffer(s.reorder_wait_s),
+            # a live frame is not worth a long wait; a file frame of a killed worker is reclaimed and comes
+            reorder=ReorderBuffer(s.reorder_wait_s if msg.max_age_s is not None else s.reorder_wait_file_s),
             cuts=CutDetector(s.scene_cut_threshold),
         )
 
     def _release(self, st: CameraState, released: list) -> list[Output]:
         out: list[Output] = []
         for seq, msg in released:
+            if seq - st.next_seq > MAX_GAP_FILL:
+                # not a few lost frames but a tracker restarted mid-run (those frames were done before it) or a
+                # bogus seq: one drop message per missing seq would flood every stream behind us
+                log.warning("camera %s: jump from seq %d to %d: not filled with drops", msg.camera, st.next_seq, seq)
+                st.next_seq = seq
             for missing in range(st.next_seq, seq):  # skipped by the reorder buffer's timeout
                 out.append((keys.TRACKED, msg.evolve(
                     seq=missing, kind="frame", dropped="reorder_timeout", faces=type(msg.faces).empty(),

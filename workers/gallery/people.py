@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import secrets
 from dataclasses import dataclass
 
@@ -11,12 +10,12 @@ import redis
 from config.errors import ConfigError
 from workers import keys
 
-_NAME = re.compile(r"^[^\x00-\x1f/]{1,64}$")
+
 
 
 def check_name(name: str) -> str:
     name = name.strip()
-    if not _NAME.match(name):
+    if not 1 <= len(name) <= 64 or not name.isprintable() or "/" in name:
         raise ConfigError(f"person name: expected 1-64 printable characters without '/', got {name!r}")
     return name
 
@@ -42,7 +41,7 @@ class People:
         return self.redis.hget(keys.PEOPLE_BY_NAME, name).decode()
 
     def find(self, name: str) -> str | None:
-        pid = self.redis.hget(keys.PEOPLE_BY_NAME, name)
+        pid = self.redis.hget(keys.PEOPLE_BY_NAME, name.strip())
         return pid.decode() if pid else None
 
     def names(self, person_ids: list[str]) -> dict[str, str | None]:

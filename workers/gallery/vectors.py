@@ -34,6 +34,10 @@ class VectorIndex:
         self.client.load_collection(self.collection)
         self._ready = True
 
+    def invalidate(self) -> None:
+        """After a failure: check and load the collection again on next use (the server may have restarted)."""
+        self._ready = False
+
     def add(self, person_id: str, vectors: np.ndarray) -> int:
         self.ensure()
         rows = [{"person_id": person_id, "vector": v.astype(np.float32).tolist()} for v in vectors]

@@ -83,9 +83,14 @@ class FacenetEmbedder:
         self.device = device
         self.batch_size = batch_size
         self.model = InceptionResnetV1(pretrained=None, classify=False).eval().to(device)
-        state = torch.load(path, map_location=device, weights_only=True)
-        state = {k: v for k, v in state.items() if not k.startswith("logits.")}
-        self.model.load_state_dict(state, strict=False)
+        try:
+            state = torch.load(path, map_location=device, weights_only=True)
+            # the VGGFace2 checkpoint carries its 8631-class training head; embeddings don't use it
+            state = {k: v for k, v in state.items() if not k.startswith("logits.")}
+            self.model.load_state_dict(state, strict=True)
+        except Exception as exc:  # unpickling errors, a dict of another model, missing/extra keys
+            raise ModelError(f"facenet_weights: expected an InceptionResnetV1 VGGFace2 checkpoint, "
+                             f"{path} is not one ({type(exc).__name__}: {str(exc)[:200]})") from exc
         log.info("FaceNet embedder on %s, weights %s", device, path)
 
     def embed(self, chips: list[np.ndarray], boxes: Faces) -> np.ndarray:

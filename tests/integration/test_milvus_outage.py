@@ -1,0 +1,56 @@
+"""Milvus unavailable: the matcher keeps going (tracks unnamed), retries with backoff, names once it is back."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from pymilvus import MilvusClient
+
+from facestream import servers
+from facestream.services import DEFAULT_THRESHOLDS
+from tracker.faces import Faces
+from workers.gallery import People, VectorIndex
+from workers.match import MatchHandler
+from workers.messages import FrameMsg
+
+
+def _msg(seq: int, track: str, vector: np.ndarray) -> FrameMsg:
+    return FrameMsg(camera="door", run="r1", seq=seq, ts=seq / 25, capture_time=time.time(), width=640, height=360,
+                    faces=Faces(np.array([[10, 10, 60, 60]], np.float32), np.array([0.99], np.float32)),
+                    track_ids=(track,), embed_idx=(0,), embeddings=vector[None, :], model="dlib")
+
+
+def test_matcher_survives_milvus_going_away_and_names_when_it_is_back(settings, redis_client, tmp_path) -> None:
+    milvus = servers.start_milvus(tmp_path / "milvus")
+    port, url = milvus.port, milvus.url
+    try:
+        vector = np.random.default_rng(0).normal(size=128).astype(np.float32)
+        vector /= np.linalg.norm(vector)
+        people = People(redis_client)
+        client = MilvusClient(uri=url, timeout=10)
+        VectorIndex(client, "faces_dlib_128", 128).add(people.get_or_create("ada"), vector[None, :])
+        index = VectorIndex(client, "faces_dlib_128", 128)
+        handler = MatchHandler(redis_client, people, lambda _m: index, settings, lambda m: DEFAULT_THRESHOLDS[m])
+
+        def names(seq: int, track: str) -> list:
+            out = handler.handle(_msg(seq, track, vector))
+            handler.committed(_msg(seq, track, vector))
+            return [r["name"] for _, r in out if "event" not in r]
+
+        assert names(0, "t1") == ["ada"]
+        servers.stop(milvus)  # Milvus goes away
+        started = time.monotonic()
+        unnamed = [names(seq, "t2") for seq in range(1, 6)]
+        print(f"\n5 frames handled without Milvus in {time.monotonic() - started:.1f} s")
+        assert unnamed == [[None]] * 5 and handler.unsearched >= 5
+        milvus = servers.start_milvus(tmp_path / "milvus", port=port)  # back, same data
+        deadline, seq, named = time.monotonic() + 120, 6, []
+        while time.monotonic() < deadline and named != ["ada"]:
+            named = names(seq, "t2")
+            seq += 1
+            time.sleep(0.2)
+        assert named == ["ada"], "never named after Milvus came back"
+        print(f"named again after {seq - 6} frame(s)")
+    finally:
+        servers.stop(milvus)
