@@ -29,6 +29,7 @@ install: $(VENV)/.installed
 
 # Idempotent: installs only what is missing, and only where it can (root + apt); else the live tests skip.
 system-deps:
+	@.ci/system-deps
 	@missing=$$(for p in $(GST_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \

@@ -7,13 +7,17 @@ command-line option of the same name; units are part of the names (``_s``,
 
 from __future__ import annotations
 
+import json
+import os
+import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from config.errors import ConfigError
+from config.redact import scrub
 
 EmbedderName = Literal["auto", "facenet", "dlib"]
 
@@ -25,6 +29,16 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path(".facestream"), description="all embedded state lives here")
     redis_url: str | None = Field(None, description="external Redis; unset = embedded server")
     milvus_uri: str | None = Field(None, description="external Milvus; unset = embedded milvus-lite")
+
+    # --- locking it down -------------------------------------------------------
+    redis_tls_ca_file: Path | None = Field(None, description="CA bundle for rediss:// URLs (else the system's)")
+    milvus_token: SecretStr | None = Field(None, description="Milvus token: 'user:password' or an API key")
+    milvus_tls_ca_file: Path | None = Field(None, description="CA (server PEM) for https:// Milvus URIs")
+    milvus_tls_server_name: str | None = Field(None, description="TLS server name when it differs from the host")
+
+    # --- observability ---------------------------------------------------------
+    metrics_host: str = Field("127.0.0.1", description="address the Prometheus endpoint binds")
+    metrics_port: int = Field(0, ge=-1, le=65535, description="Prometheus port: 0 = any free port, -1 = off")
 
     # --- models --------------------------------------------------------------
     embedder: EmbedderName = "auto"
@@ -93,11 +107,58 @@ class Settings(BaseSettings):
     rtsp_transport: Literal["tcp", "udp"] = Field("tcp", description="RTSP over TCP (default) or UDP")
 
 
-def load_settings(**overrides: object) -> Settings:
-    """Settings from the environment, with explicit (CLI) values on top; None means 'not given'."""
+def read_config_file(path: Path) -> dict:
+    """A TOML (or JSON) settings file: top-level keys are Settings fields."""
+    path = Path(path)
     try:
-        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"--config: expected a readable TOML or JSON file, got {path} ({exc.strerror})") from None
+    try:
+        data = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
+    except (ValueError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"--config {path}: expected TOML (or .json), got a parse error: {exc}") from None
+    unknown = sorted(set(data) - set(Settings.model_fields))
+    if unknown:
+        raise ConfigError(f"--config {path}: unknown settings {unknown}; expected names from config/settings.py")
+    return data
+
+
+def load_settings(config_file: Path | None = None, **overrides: object) -> Settings:
+    """Settings: explicit (CLI) values over FACESTREAM_* variables over the config file over defaults.
+
+    None means 'not given'.
+    """
+    values: dict = {}
+    if config_file is not None:
+        values = {k: v for k, v in read_config_file(config_file).items()
+                  if f"FACESTREAM_{k.upper()}" not in os.environ}
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return Settings(**values)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']} (got {e.get('input')!r})"
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']} (got {_shown(e)})"
                              for e in exc.errors())
         raise ConfigError(f"settings: {problems}") from None
+
+
+def _shown(error: dict) -> str:
+    """The rejected value for an error message, except for secrets."""
+    if any(str(part) in SECRET_FIELDS for part in error["loc"]):
+        return "a value (hidden)"
+    return scrub(repr(error.get("input")))
+
+
+SECRET_FIELDS = ("milvus_token",)
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The settings as FACESTREAM_* variables (secrets revealed: for child processes only)."""
+    env = {}
+    for name, value in settings.model_dump(mode="json").items():
+        raw = getattr(settings, name)
+        if isinstance(raw, SecretStr):
+            value = raw.get_secret_value()
+        if value is not None:
+            env[f"FACESTREAM_{name.upper()}"] = str(value)
+    return env

@@ -14,6 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from config.errors import FacestreamError
+from config.redact import install_log_filter, register, register_url, scrub
 from config.settings import load_settings
 
 log = logging.getLogger("facestream")
@@ -30,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--embedder", choices=["auto", "facenet", "dlib"], help="embedding model (default auto)")
     p.add_argument("--device", help="auto (default), cpu, cuda or cuda:N")
     p.add_argument("--log-level", default="WARNING", help="DEBUG, INFO, WARNING (default), ERROR")
+    p.add_argument("--config", type=Path, help="TOML settings file (keys as in config/settings.py)")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     e = sub.add_parser("enroll", help="enroll a person from photos, or a folder of people")
@@ -58,7 +60,37 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("unknowns", help="list the unknown faces seen, with counts, first and last seen")
 
     wk = sub.add_parser("worker", help="run one worker process of a kind")
-    wk.add_argument("kind", choices=["detect", "track", "embed", "match"])
+    wk.add_argument("kind", choices=["detect", "track", "embed", "match", "ingest"],
+                    help="the stage; 'ingest' only with --check (grabbers run with `ingest` or `cameras serve`)")
+    wk.add_argument("--check", action="store_true",
+                    help="exit 0 when a worker of KIND on this host has a live health key, else 1 (health checks)")
+    wk.add_argument("--any-host", action="store_true", help="with --check: a live worker on any host will do")
+
+    up = sub.add_parser("up", help="start the stack under supervisor (servers, workers, camera grabbers)")
+    up.add_argument("--detectors", type=int, help="detector processes (default 1, or as before)")
+    up.add_argument("--embedders", type=int, help="embedder processes")
+    up.add_argument("--matchers", type=int, help="matcher processes")
+    up.add_argument("--config", type=Path, default=argparse.SUPPRESS, help="TOML settings file")
+    up.add_argument("--wait-s", type=float, default=300.0, help="how long to wait for healthy workers")
+
+    dn = sub.add_parser("down", help="stop the stack's workers and its embedded servers")
+    dn.add_argument("--keep-servers", action="store_true", help="leave the embedded Redis and Milvus running")
+
+    sc = sub.add_parser("scale", help="change process counts on a running stack, e.g. scale detector=4")
+    sc.add_argument("counts", nargs="+", metavar="KIND=N")
+    sc.add_argument("--wait-s", type=float, default=300.0)
+
+    st = sub.add_parser("status", help="streams, groups, workers, stages, drops and cameras of a running stack")
+    st.add_argument("--json", action="store_true")
+
+    ing = sub.add_parser("ingest", help="run one grabber: SOURCE -> fs:frames:CAMERA (file, rtsp://, http://)")
+    ing.add_argument("source")
+    ing.add_argument("--camera", required=True)
+
+    ca = sub.add_parser("cameras", help="cameras of a running stack: list, 'add NAME URL', 'rm NAME'")
+    ca.add_argument("action", nargs="?", choices=["add", "rm", "serve"])
+    ca.add_argument("name", nargs="?")
+    ca.add_argument("url", nargs="?")
 
     m = sub.add_parser("models", help="model weights")
     m.add_argument("action", choices=["fetch", "where"])
@@ -72,18 +104,26 @@ def _interrupt(_signum: int, _frame: object) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper() if args.command != "worker" else "INFO",
+    long_lived = (args.command in ("worker", "ingest") and not getattr(args, "check", False)) or (
+        args.command == "cameras" and args.action == "serve")
+    logging.basicConfig(level="INFO" if long_lived else args.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    install_log_filter()
+    register_url(args.redis_url)
+    register_url(args.milvus_uri)
     if args.command == "run":
         signal.signal(signal.SIGTERM, _interrupt)  # a service manager's stop = Ctrl-C: finish what is in flight
     try:
-        settings = load_settings(data_dir=args.data_dir, redis_url=args.redis_url, milvus_uri=args.milvus_uri,
-                                 embedder=args.embedder, device=args.device)
+        settings = load_settings(config_file=args.config, data_dir=args.data_dir, redis_url=args.redis_url,
+                                 milvus_uri=args.milvus_uri, embedder=args.embedder, device=args.device)
+        register_url(settings.redis_url)
+        register_url(settings.milvus_uri)
+        register(settings.milvus_token)
         from facestream import commands
 
         return getattr(commands, f"cmd_{args.command}")(args, settings)
     except FacestreamError as exc:
-        err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
+        err.print(f"[red]error:[/red] {escape(scrub(str(exc)))}", highlight=False)
         return 2
     except KeyboardInterrupt:
         err.print("interrupted")

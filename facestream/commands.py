@@ -10,7 +10,8 @@ import msgpack
 from rich.markup import escape
 from rich.table import Table
 
-from config.errors import ConfigError, ImageError
+from config.errors import ConfigError, ImageError, StackError
+from config.redact import redact_url
 from config.settings import Settings
 from facestream.cli import err, out
 from facestream.services import Services
@@ -190,7 +191,7 @@ def cmd_watch(args, settings: Settings) -> int:
     with EmbeddedStack(settings) as endpoints:
         client = Services(settings, endpoints).redis
         last = "0-0" if args.from_start else "$"
-        err.print(f"watching {keys.RESULTS} on {esc(redact(endpoints.redis_url))} (Ctrl-C to stop)", highlight=False)
+        err.print(f"watching {keys.RESULTS} on {esc(redact_url(endpoints.redis_url))} (Ctrl-C to stop)", highlight=False)
         while True:
             for _stream, entries in client.xread({keys.RESULTS: last}, block=1000, count=100) or []:
                 for eid, fields in entries:
@@ -228,6 +229,21 @@ def cmd_unknowns(args, settings: Settings) -> int:
 def cmd_worker(args, settings: Settings) -> int:
     from facestream.services import run_worker
 
+    if args.check:
+        from facestream import health
+        from facestream.services import connect_redis
+
+        try:
+            with EmbeddedStack(settings, start_servers=False) as endpoints:
+                ok, why = health.check(connect_redis(endpoints.redis_url, settings.redis_tls_ca_file), args.kind,
+                                       any_host=args.any_host)
+        except StackError as exc:
+            ok, why = False, str(exc)
+        (out if ok else err).print(why, highlight=False)
+        return 0 if ok else 1
+    if args.kind == "ingest":
+        raise ConfigError("worker ingest: grabbers run with `facestream ingest SOURCE --camera NAME` or "
+                          "`facestream cameras serve`; `worker ingest` is for --check only")
     with EmbeddedStack(settings) as endpoints:
         run_worker(args.kind, settings, endpoints)
     return 0
@@ -244,3 +260,13 @@ def cmd_models(args, settings: Settings) -> int:
     path = fe.fetch_weights()
     out.print(f"FaceNet weights saved to {path} in {time.monotonic() - started:.0f} s")
     return 0
+
+
+from facestream.service_commands import (  # noqa: E402,F401 - the stack commands, dispatched by name
+    cmd_cameras,
+    cmd_down,
+    cmd_ingest,
+    cmd_scale,
+    cmd_status,
+    cmd_up,
+)

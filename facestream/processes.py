@@ -15,7 +15,7 @@ from pathlib import Path
 import redis
 
 from config.errors import FacestreamError
-from config.settings import Settings
+from config.settings import Settings, settings_env
 from facestream.stack import Endpoints
 from workers import keys
 from workers.backoff import Backoff
@@ -30,9 +30,7 @@ def live_workers(client: redis.Redis, kind: str) -> int:
 def child_env(settings: Settings, endpoints: Endpoints) -> dict[str, str]:
     """The parent's settings as FACESTREAM_* variables, so children see what the CLI was given."""
     env = dict(os.environ)
-    for name, value in settings.model_dump(mode="json").items():
-        if value is not None:
-            env[f"FACESTREAM_{name.upper()}"] = str(value)
+    env.update(settings_env(settings))
     env["FACESTREAM_REDIS_URL"] = endpoints.redis_url
     env["FACESTREAM_MILVUS_URI"] = endpoints.milvus_uri
     env["FACESTREAM_DATA_DIR"] = str(Path(settings.data_dir).resolve())

@@ -12,6 +12,7 @@ import importlib.util
 import json
 import logging
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 REDIS_START_TIMEOUT_S = 15.0
 MILVUS_START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 10.0
+PASSWORD_FILE = "redis.password"
 
 
 @dataclass
@@ -97,10 +99,10 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-def redis_ready(url: str) -> bool:
+def redis_ready(url: str, password: str | None = None) -> bool:
     import redis
 
-    client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=1)
+    client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=1, password=password)
     try:
         return bool(client.ping())
     except (redis.RedisError, OSError):
@@ -117,7 +119,9 @@ def milvus_ready(url: str, port: int) -> bool:
     from pymilvus import MilvusClient
 
     try:
-        client = MilvusClient(uri=url, timeout=5)
+        # dedicated: a probe must not leave a shared gRPC channel behind; idle, its keepalive
+        # pings get it a GOAWAY ("too many pings") and the next client in this process fails
+        client = MilvusClient(uri=url, timeout=5, dedicated=True)
         try:
             client.list_collections()
         finally:
@@ -127,8 +131,8 @@ def milvus_ready(url: str, port: int) -> bool:
     return True
 
 
-def redis_answers(server: Server) -> bool:
-    return redis_ready(server.url)
+def redis_answers(server: Server, password: str | None = None) -> bool:
+    return redis_ready(server.url, password)
 
 
 def milvus_answers(server: Server) -> bool:
@@ -174,13 +178,43 @@ def _spawn(name: str, cmd: list[str], log_path: Path) -> subprocess.Popen:
             raise StackError(f"cannot run {name} ({cmd[0]}): {exc}") from exc
 
 
+def write_private(path: Path, text: str) -> None:
+    """Create or replace ``path`` with mode 0600 from the first byte (no window where others can read)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+
+
+def redis_password(data_dir: Path) -> str:
+    """The embedded server's password: generated once, kept in ``<data_dir>/stack/redis.password`` (0600)."""
+    path = data_dir / "stack" / PASSWORD_FILE
+    try:
+        password = path.read_text().strip()
+    except FileNotFoundError:
+        password = ""
+    if not password:
+        password = secrets.token_urlsafe(24)
+        write_private(path, password + "\n")
+    elif path.stat().st_mode & 0o077:
+        os.chmod(path, 0o600)
+    return password
+
+
 def start_redis(data_dir: Path, port: int | None = None) -> Server:
+    """Valkey/Redis on 127.0.0.1 only, password required; the password goes in a 0600 config
+    file rather than on the command line, where every local user could read it."""
     binary = redis_binary()
     port = port or free_port()
     (data_dir / "redis").mkdir(parents=True, exist_ok=True)
     log_path = data_dir / "logs" / "redis.log"
+    conf = data_dir / "stack" / "redis.conf"
+    write_private(conf, f"requirepass {redis_password(data_dir)}\n")
     cmd = [
-        binary, "--bind", "127.0.0.1", "--port", str(port), "--protected-mode", "yes",
+        binary, str(conf), "--bind", "127.0.0.1", "--port", str(port), "--protected-mode", "yes",
         "--dir", str(data_dir / "redis"), "--appendonly", "yes", "--appendfsync", "everysec",
         "--save", "", "--daemonize", "no", "--logfile", str(log_path),
         "--pidfile", str(data_dir / "stack" / "redis.pid"),
@@ -188,7 +222,8 @@ def start_redis(data_dir: Path, port: int | None = None) -> Server:
     url = f"redis://127.0.0.1:{port}/0"
     proc = _spawn("redis", cmd, log_path)
     server = Server("redis", proc.pid, port, url, proc)
-    wait_ready(server, lambda: redis_ready(url), REDIS_START_TIMEOUT_S, binary, log_path)
+    password = redis_password(data_dir)
+    wait_ready(server, lambda: redis_ready(url, password), REDIS_START_TIMEOUT_S, binary, log_path)
     return server
 
 

@@ -7,11 +7,17 @@ dependencies passed in.
 from __future__ import annotations
 
 import logging
+import socket
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import redis
-from pymilvus import MilvusClient
+
+if TYPE_CHECKING:
+    from pymilvus import MilvusClient
 
 from config.errors import ConfigError, StackError
+from config.redact import redact_url, register, register_url, scrub
 from config.settings import Settings
 from facestream.stack import Endpoints
 from workers import keys
@@ -24,20 +30,47 @@ WORKER_KINDS = ("detect", "track", "embed", "match")
 DEFAULT_THRESHOLDS = {"dlib": 0.92, "facenet": 0.6}  # the embedders' default_threshold, without loading them
 
 
-def connect_redis(url: str) -> redis.Redis:
-    client = redis.Redis.from_url(url, socket_connect_timeout=5, health_check_interval=30)
+def redis_options(url: str, ca_file: Path | None = None) -> dict:
+    """Keyword arguments for ``redis.Redis.from_url``: TLS for ``rediss://`` (CA file optional)."""
+    options: dict = {"socket_connect_timeout": 5, "health_check_interval": 30}
+    if url.startswith("rediss://") and ca_file is not None:
+        options["ssl_ca_certs"] = str(ca_file)
+    return options
+
+
+def connect_redis(url: str, ca_file: Path | None = None) -> redis.Redis:
+    """A checked client; ``redis://[user:password@]host``, ``rediss://`` (TLS) or ``unix://`` URLs."""
+    register_url(url)
+    client = redis.Redis.from_url(url, **redis_options(url, ca_file))
     try:
         client.ping()
-    except redis.RedisError as exc:
-        raise StackError(f"Redis at {url}: not reachable ({exc})") from exc
+    except (redis.RedisError, OSError) as exc:
+        raise StackError(f"Redis at {redact_url(url)}: not reachable ({scrub(str(exc))})") from None
     return client
 
 
-def connect_milvus(uri: str) -> MilvusClient:
+def milvus_options(settings: Settings) -> dict:
+    """Keyword arguments for ``MilvusClient``: token, and TLS for https:// URIs or a CA file."""
+    options: dict = {}
+    if settings.milvus_token is not None:
+        options["token"] = settings.milvus_token.get_secret_value()
+    if settings.milvus_tls_ca_file is not None:
+        options.update(secure=True, server_pem_path=str(settings.milvus_tls_ca_file))
+    if settings.milvus_tls_server_name:
+        options["server_name"] = settings.milvus_tls_server_name
+    return options
+
+
+def connect_milvus(uri: str, options: dict | None = None) -> MilvusClient:
+    from pymilvus import MilvusClient
+
+    options = options or {}
+    register_url(uri)
+    register(options.get("token"))
     try:
-        return MilvusClient(uri=uri, timeout=10)
+        return MilvusClient(uri=uri, timeout=10, **options)
     except Exception as exc:  # pymilvus raises MilvusException and gRPC errors
-        raise StackError(f"Milvus at {uri}: not reachable ({exc})") from exc
+        raise StackError(f"Milvus at {redact_url(uri)}: not reachable ({scrub(str(exc))})") from None
 
 
 class Services:
@@ -54,13 +87,13 @@ class Services:
     @property
     def redis(self) -> redis.Redis:
         if self._redis is None:
-            self._redis = connect_redis(self.endpoints.redis_url)
+            self._redis = connect_redis(self.endpoints.redis_url, self.settings.redis_tls_ca_file)
         return self._redis
 
     @property
     def milvus(self) -> MilvusClient:
         if self._milvus is None:
-            self._milvus = connect_milvus(self.endpoints.milvus_uri)
+            self._milvus = connect_milvus(self.endpoints.milvus_uri, milvus_options(self.settings))
         return self._milvus
 
     @property
@@ -122,10 +155,16 @@ class Services:
 
 
 def run_worker(kind: str, settings: Settings, endpoints: Endpoints) -> None:
+    from workers import metrics
     from workers.runtime import Worker
 
     services = Services(settings, endpoints)
     handler = services.handler(kind)
-    worker = Worker(services.bus, handler, settings, client=services.redis)
+    observer = metrics.StageObserver(kind)
+    port = metrics.serve(settings.metrics_host, settings.metrics_port)
+    if port is not None:
+        host = settings.metrics_host
+        observer.endpoint = f"{socket.gethostname() if host in ('0.0.0.0', '::', '') else host}:{port}"
+    worker = Worker(services.bus, handler, settings, client=services.redis, observer=observer)
     worker.install_signal_handlers()
     worker.run()

@@ -16,8 +16,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 from config.errors import StackError
+from config.redact import redact_url, register
 from config.settings import Settings
 from facestream import servers
 from facestream.servers import Server
@@ -33,11 +35,19 @@ class Endpoints:
     milvus_uri: str
 
 
+def with_password(url: str, password: str) -> str:
+    """``redis://host:port/db`` -> ``redis://:password@host:port/db`` (registered as a secret)."""
+    register(password)
+    scheme, rest = url.split("://", 1)
+    return f"{scheme}://:{quote(password, safe='')}@{rest}"
+
+
 class EmbeddedStack:
     """Context manager: ``with EmbeddedStack(settings) as ep:`` gives :class:`Endpoints`."""
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, start_servers: bool = True):
         self._settings = settings
+        self._start_servers = start_servers  # False: only use servers that already run (status, check, down)
         self._data_dir = Path(settings.data_dir).expanduser().resolve()
         self._stack_dir = self._data_dir / "stack"
         self._started: list[Server] = []
@@ -59,19 +69,41 @@ class EmbeddedStack:
             return self._endpoints
         redis_url, milvus_uri = self._settings.redis_url, self._settings.milvus_uri
         if redis_url:
-            log.info("using external Redis at %s", redis_url)
+            log.info("using external Redis at %s", redact_url(redis_url))
         if milvus_uri:
-            log.info("using external Milvus at %s", milvus_uri)
+            log.info("using external Milvus at %s", redact_url(milvus_uri))
         if not (redis_url and milvus_uri):
             try:
                 with self._lock():
-                    redis_url = redis_url or self._ensure("redis", servers.start_redis, "-server", servers.redis_answers)
+                    if not redis_url:
+                        password = servers.redis_password(self._data_dir)
+                        redis_url = with_password(self._ensure(
+                            "redis", servers.start_redis, "-server", lambda s: servers.redis_answers(s, password)),
+                            password)
                     milvus_uri = milvus_uri or self._ensure("milvus", servers.start_milvus, "milvus", servers.milvus_answers)
             except BaseException:
                 self.stop()
                 raise
         self._endpoints = Endpoints(redis_url=redis_url, milvus_uri=milvus_uri)
         return self._endpoints
+
+    def detach(self) -> None:
+        """Leave the servers this instance started running after it exits (``facestream up``)."""
+        self._started.clear()
+
+    def stop_recorded(self) -> list[str]:
+        """Stop the embedded servers recorded for this data dir, whoever started them (``facestream down``)."""
+        stopped = []
+        with self._lock():
+            for name, needle in (("milvus", "milvus"), ("redis", "-server")):
+                record = self._record_path(name)
+                server = servers.load_record(record)
+                if server is not None and servers.pid_alive(server.pid) and servers.cmdline_matches(server.pid, needle):
+                    log.info("stopping %s (pid %d)", name, server.pid)
+                    servers.stop(server)
+                    stopped.append(name)
+                record.unlink(missing_ok=True)
+        return stopped
 
     def stop(self) -> None:
         if not self._started:
@@ -119,6 +151,9 @@ class EmbeddedStack:
                         f"not answer at {recorded.url}; stop that process or set an external URL"
                     )
                 time.sleep(0.2)
+        if not self._start_servers:
+            raise StackError(f"no embedded {name} is running for {self._data_dir} (start one with "
+                             f"`facestream up`, or give --redis-url/--milvus-uri)")
         if recorded is not None:
             log.info("stale %s record %s (pid %d gone); starting a new server", name, record_path, recorded.pid)
         server = start(self._data_dir)

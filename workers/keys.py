@@ -9,6 +9,7 @@ RESULTS = f"{PREFIX}:results"  # matcher -> users: named tracks + lifecycle even
 DEAD = f"{PREFIX}:dead"  # dead letters from every stage
 EVENTS = f"{PREFIX}:events"  # camera state changes: connecting, streaming, stalled, reconnecting, ended
 CAMERAS = f"{PREFIX}:cameras"  # set of camera names that have a frames stream
+CAMERA_SOURCES = f"{PREFIX}:camera-sources"  # hash name -> source URL, managed by `facestream cameras add/rm`
 
 # consumer groups, one per stage
 GROUP_DETECT = "detect"

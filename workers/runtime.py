@@ -30,10 +30,11 @@ import redis
 
 from config.errors import MessageError
 from config.settings import Settings
-from workers import codec, keys
+from workers import codec, keys, queues
 from workers.backoff import REDIS_DOWN, Backoff
 from workers.bus import Bus, Entry
 from workers.messages import FrameMsg
+from workers.metrics import StageObserver
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +61,9 @@ class Counters:
 
 class Worker:
     def __init__(self, bus: Bus, handler: Handler, settings: Settings, client: redis.Redis | None = None,
-                 consumer: str | None = None):
+                 consumer: str | None = None, observer: StageObserver | None = None):
         self.bus = bus
+        self.observer = observer or StageObserver(handler.kind)  # Prometheus series + health-key figures
         self.handler = handler
         self.settings = settings
         self.redis = client  # for health keys and counters; None in unit tests
@@ -147,13 +149,18 @@ class Worker:
             time.sleep(self.settings.block_ms / 1000)
         for entry in entries:
             self._process(entry, check_deliveries=claimed)
+            self._maybe_heartbeat()  # a batch of slow frames must not outlive the health key's TTL
         idle = getattr(self.handler, "idle", None)
         if idle is not None:
             self._publish(idle())
+        self._maybe_heartbeat()
+        return len(entries)
+
+    def _maybe_heartbeat(self) -> None:
+        now = time.monotonic()
         if now >= self._next_health:
             self._heartbeat()
             self._next_health = now + max(1.0, self.settings.health_ttl_s / 3)
-        return len(entries)
 
     # --- one entry --------------------------------------------------------------------
     def _process(self, entry: Entry, check_deliveries: bool = False) -> None:
@@ -161,6 +168,7 @@ class Worker:
         if entry.payload is None:
             # trimmed by MAXLEN while pending: nothing to process, nothing to retry
             self.counters.trimmed += 1
+            self.observer.dropped("trimmed")
             self.bus.ack(entry.stream, group, [entry.id])
             return
         # only a reclaimed entry can have been delivered before: skip the XPENDING round trip otherwise
@@ -172,6 +180,7 @@ class Worker:
         except Exception as exc:  # MessageError by contract; anything else is a decoder bug, still poison
             self._dead_letter(entry, str(exc) if isinstance(exc, MessageError) else f"{type(exc).__name__}: {exc}")
             return
+        started = time.monotonic()
         msg = self._unless_stale(msg)
         try:
             outputs = self.handler.handle(msg)
@@ -183,6 +192,7 @@ class Worker:
         except Exception:
             # left pending on purpose: reclaimed and retried, dead-lettered after max_deliveries
             self.counters.errors += 1
+            self.observer.error()
             log.exception("%s failed on %s %s (camera %s seq %d)", self.handler.kind, entry.stream, entry.id,
                           msg.camera, msg.seq)
             return
@@ -199,6 +209,7 @@ class Worker:
             return
         self.bus.ack(entry.stream, group, [entry.id])
         self.counters.processed += 1
+        self.observer.handled(msg, outputs, time.monotonic() - started)
 
     def _unless_stale(self, msg: FrameMsg) -> FrameMsg:
         stale = getattr(self.handler, "stale", None)
@@ -222,6 +233,7 @@ class Worker:
         }), maxlen=self.settings.stream_maxlen)
         self.bus.ack(entry.stream, self.handler.group, [entry.id])
         self.counters.dead_letters += 1
+        self.observer.dead_letter()
 
     # --- housekeeping -------------------------------------------------------------------
     def _refresh_streams(self) -> None:
@@ -234,7 +246,8 @@ class Worker:
         if self.redis is None:
             return
         info = {"pid": os.getpid(), "host": socket.gethostname(), "kind": self.handler.kind, "time": time.time(),
-                **self.counters.__dict__}
+                **self.counters.__dict__, **self.observer.summary()}
+        self.observer.queues([g for s in self._streams for g in queues.groups(self.redis, s, self.handler.group)])
         self.redis.set(keys.health(self.handler.kind, self.consumer), json.dumps(info), ex=self.settings.health_ttl_s)
         self._flush_stats()
 

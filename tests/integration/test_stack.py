@@ -57,7 +57,11 @@ def test_second_stack_reuses_servers_and_only_the_starter_stops_them(tmp_path: P
         pids = {s.name: s.pid for s in first.started}
         assert set(pids) == {"redis", "milvus"}
         record = json.loads((tmp_path / "stack" / "redis.json").read_text())
-        assert record == {"name": "redis", "pid": pids["redis"], "port": record["port"], "url": ep1.redis_url}
+        # the record holds no password; the endpoint carries the one from the 0600 password file
+        password = (tmp_path / "stack" / "redis.password").read_text().strip()
+        assert record == {"name": "redis", "pid": pids["redis"], "port": record["port"],
+                          "url": f"redis://127.0.0.1:{record['port']}/0"}
+        assert ep1.redis_url == f"redis://:{password}@127.0.0.1:{record['port']}/0"
 
         second = EmbeddedStack(_settings(tmp_path))
         with second as ep2:
