@@ -91,8 +91,11 @@ class Services:
             from workers.models.mtcnn import MtcnnDetector
 
             device = resolve_device(s.device, s.torch_threads)
-            detector = MtcnnDetector(device, s.min_face_px, s.detect_max_side_px, s.detect_min_confidence)
-            return DetectHandler(detector, self.cameras, s.jpeg_quality)
+            detector = MtcnnDetector(device, s.min_face_px, s.detect_max_side_px, s.detect_min_confidence,
+                                     half=s.gpu_half)
+            batch = s.detect_batch_frames or (8 if device.startswith("cuda") else 1)
+            return DetectHandler(detector, self.cameras, s.jpeg_quality, every_n=s.detect_every_n,
+                                 cut_threshold=s.scene_cut_threshold, batch_frames=batch)
         if kind == "track":
             from workers.track import TrackHandler
 

@@ -62,6 +62,7 @@ class FrameMsg:
     ended: tuple[str, ...] = ()
     scene: np.ndarray | None = None  # small colour histogram of the frame, for shot-cut detection
     dropped: str | None = None  # reason when this frame could not be processed; it still flows on
+    detected: bool = True  # False: detection skipped (detect_every_n); the tracker carries its boxes over
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -127,6 +128,7 @@ class FrameMsg:
                 ended=tuple(d.get("ended", ())),
                 scene=d.get("scene"),
                 dropped=d.get("dropped"),
+                detected=bool(d.get("detected", True)),
             )
         except MessageError:
             raise

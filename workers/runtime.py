@@ -105,6 +105,7 @@ class Worker:
                                     self.settings.read_count, self.settings.block_ms)
         elif not self._streams:
             time.sleep(self.settings.block_ms / 1000)
+        self._prepare(entries)
         for entry in entries:
             self._process(entry, check_deliveries=claimed)
         idle = getattr(self.handler, "idle", None)
@@ -114,6 +115,16 @@ class Worker:
             self._heartbeat()
             self._next_health = now + max(1.0, self.settings.health_ttl_s / 3)
         return len(entries)
+
+    def _prepare(self, entries: list[Entry]) -> None:
+        """Optional handler hook: see a whole read at once (batched inference); handle() still runs per entry."""
+        prepare = getattr(self.handler, "prepare", None)
+        if prepare is None or not entries:
+            return
+        try:
+            prepare([e.payload for e in entries if e.payload is not None])
+        except Exception:  # the per-entry path still runs, and retries/dead-letters as usual
+            log.exception("%s: batch preparation failed; handling entries one by one", self.handler.kind)
 
     # --- one entry --------------------------------------------------------------------
     def _process(self, entry: Entry, check_deliveries: bool = False) -> None:

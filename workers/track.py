@@ -19,6 +19,7 @@ from tracker.iou_tracker import IouTracker
 from tracker.reorder import ReorderBuffer
 from tracker.scene import CutDetector
 from workers import keys
+from workers.carry import BoxCarrier
 from workers.messages import FrameMsg
 from workers.runtime import Output
 
@@ -34,6 +35,7 @@ class CameraState:
     next_seq: int = 0
     late: int = 0
     last: FrameMsg | None = field(default=None, repr=False)
+    carrier: BoxCarrier = field(default_factory=BoxCarrier)  # boxes for frames without detection
 
 
 class TrackHandler:
@@ -98,7 +100,14 @@ class TrackHandler:
         cut_ended = st.tracker.finish() if st.cuts.is_cut(msg.scene) else []
         if cut_ended:
             log.info("camera %s frame %d: shot cut, %d track(s) ended", msg.camera, msg.seq, len(cut_ended))
+            st.carrier.clear()
+        if not msg.detected:  # detect_every_n: the tracks of the last detected frame, moved on
+            faces, track_ids = st.carrier.carry(msg.ts)
+            return msg.evolve(faces=faces, track_ids=track_ids, embed_idx=(), chips=(),
+                              chip_origin=msg.chip_origin[:0], chip_scale=msg.chip_scale[:0],
+                              ended=tuple(cut_ended), scene=None)
         update = st.tracker.update(msg.faces, msg.ts)
+        st.carrier.observe(update.track_ids, msg.faces, msg.ts)
         k = self.settings.embed_every_n
         chip_of = {i: j for j, i in enumerate(msg.embed_idx)}
         chosen = [i for i in range(len(msg.faces)) if (update.hits[i] - 1) % k == 0 and i in chip_of]

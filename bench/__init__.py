@@ -1,0 +1,1 @@
+"""facestream's benchmark harness: ``python -m bench`` (see bench/__main__.py and the README)."""
