@@ -22,9 +22,23 @@ import cv2
 from bench import baselines, report
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-SECTIONS = ("stages", "facestream", "naive", "face_recognition", "live", "detectors", "gallery")
+SECTIONS = ("levers", "stages", "facestream", "naive", "face_recognition", "live", "detectors", "gallery")
 # the tuned configuration; the full-rate row shows what each frame costs without the levers
 FULL_RATE = {"detect_every_n": 1}
+# one lever at a time on top of the full-rate settings, then all together (the "levers" section)
+LEVERS = {
+    "full-rate": {},
+    "detect every 2nd": {"detect_every_n": 2},
+    "detect every 3rd": {"detect_every_n": 3},
+    "detect every 4th": {"detect_every_n": 4},
+    "min face 40 px": {"min_face_px": 40},
+    "detect max side 640": {"detect_max_side_px": 640},
+    "jpeg quality 75": {"jpeg_quality": 75},
+    "embed every 30th": {"embed_every_n": 30},
+    "settled tracks every 60th": {"embed_settled_hits": 30, "embed_every_n_settled": 60},
+    "all: every 4th, min face 40": {"detect_every_n": 4, "min_face_px": 40, "embed_settled_hits": 30,
+                                    "embed_every_n_settled": 60},
+}
 log = logging.getLogger("bench")
 
 
@@ -144,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run_sections(args, sections, clips, services, tuned, full, results, tmp: Path) -> None:
     from bench.gallery import gallery_rows
+    from config.settings import load_settings
     from bench.pipeline import run_facestream
     from bench.stages import stage_profile
 
@@ -155,6 +170,12 @@ def _run_sections(args, sections, clips, services, tuned, full, results, tmp: Pa
         log.warning("%s", row)
 
     for clip in clips:
+        if "levers" in sections:
+            for label, lever in LEVERS.items():
+                s = stage_profile(services, load_settings(**{**full.model_dump(), **lever}), clip)
+                s["label"] = label
+                results.setdefault("levers", []).append(s)
+                log.warning("lever %s %s: %s", clip.name, label, s)
         if "stages" in sections:
             for label, settings in (("full-rate", full), ("tuned", tuned)):
                 s = stage_profile(services, settings, clip)

@@ -26,9 +26,10 @@ def table(results: dict) -> str:
                 f"{_f(r.get('recall'), '{:.3f}'):>7}")
     for text in results.get("ratios", []):
         lines.append(text)
-    for s in results.get("stages", []):
+    for s in results.get("levers", []) + results.get("stages", []):
         parts = ", ".join(f"{k} {v:.1f}" for k, v in s["ms_per_frame"].items())
-        lines.append(f"stages {s['clip']} [{s.get('label', '')}]: {s['total_ms_per_frame']:.1f} ms/frame ({parts})")
+        pr = f", P {s['precision']:.3f} R {s['recall']:.3f}" if "recall" in s else ""
+        lines.append(f"stages {s['clip']} [{s.get('label', '')}]: {s['total_ms_per_frame']:.1f} ms/frame{pr} ({parts})")
     g = results.get("gallery", [])
     if g:
         lines.append("")

@@ -105,7 +105,8 @@ class Services:
             from workers.models.device import resolve_device
             from workers.models.loader import load_embedder
 
-            return EmbedHandler(load_embedder(s, resolve_device(s.device, s.torch_threads)))
+            device = resolve_device(s.device, s.torch_threads)
+            return EmbedHandler(load_embedder(s, device), batch_frames=8 if device.startswith("cuda") else 1)
         if kind == "match":
             from workers.match import MatchHandler
 

@@ -1,4 +1,4 @@
-"""Boxes for frames the detector skipped (``detect_every_n``): the last detection, moved on.
+"""Boxes for frames the detector skipped (``detect_every_n``), and when a track's face is worth embedding.
 
 Kept outside the tracker on purpose: it needs only what the tracker already
 returns (track id per face), so any tracker implementation works with it. Each
@@ -11,7 +11,18 @@ from __future__ import annotations
 
 import numpy as np
 
+from config.settings import Settings
 from tracker.faces import Faces
+
+
+def embed_due(hits: int, settings: Settings) -> bool:
+    """Embed a track's face at its first detection, then every ``embed_every_n``-th; once the track has
+    ``embed_settled_hits`` detections its identity vote has its evidence, and only every
+    ``embed_every_n_settled``-th face is embedded (the vote still follows a change of person)."""
+    settled = settings.embed_settled_hits
+    if settled and hits > settled:
+        return (hits - settled) % settings.embed_every_n_settled == 0
+    return (hits - 1) % settings.embed_every_n == 0
 
 
 class BoxCarrier:

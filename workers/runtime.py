@@ -162,9 +162,16 @@ class Worker:
         self.counters.processed += 1
 
     def _publish(self, outputs: list[Output]) -> None:
+        items = []
         for stream, out in outputs:
             payload = out.to_bytes() if isinstance(out, FrameMsg) else codec.encode(out)
             maxlen = self.settings.results_maxlen if stream == keys.RESULTS else self.settings.stream_maxlen
+            items.append((stream, payload, maxlen))
+        publish_many = getattr(self.bus, "publish_many", None)
+        if publish_many is not None and len(items) > 1:  # one round trip for a frame's records
+            publish_many(items)
+            return
+        for stream, payload, maxlen in items:
             self.bus.publish(stream, payload, maxlen=maxlen)
 
     def _dead_letter(self, entry: Entry, error: str) -> None:

@@ -19,7 +19,7 @@ from tracker.iou_tracker import IouTracker
 from tracker.reorder import ReorderBuffer
 from tracker.scene import CutDetector
 from workers import keys
-from workers.carry import BoxCarrier
+from workers.carry import BoxCarrier, embed_due
 from workers.messages import FrameMsg
 from workers.runtime import Output
 
@@ -108,9 +108,8 @@ class TrackHandler:
                               ended=tuple(cut_ended), scene=None)
         update = st.tracker.update(msg.faces, msg.ts)
         st.carrier.observe(update.track_ids, msg.faces, msg.ts)
-        k = self.settings.embed_every_n
         chip_of = {i: j for j, i in enumerate(msg.embed_idx)}
-        chosen = [i for i in range(len(msg.faces)) if (update.hits[i] - 1) % k == 0 and i in chip_of]
+        chosen = [i for i in range(len(msg.faces)) if embed_due(update.hits[i], self.settings) and i in chip_of]
         rows = [chip_of[i] for i in chosen]
         return msg.evolve(
             track_ids=tuple(update.track_ids),
