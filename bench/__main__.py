@@ -52,8 +52,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--detectors", default="1,2,4", help="detector process counts for the scaling rows")
     p.add_argument("--gallery-sizes", default="1000,100000,1000000")
     p.add_argument("--insert-budget-s", type=float, default=240.0, help="per gallery size, for milvus-lite")
+    p.add_argument("--levers", default=",".join(LEVERS), help="which rows of the levers section (names, comma list)")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                    help="a facestream setting for the facestream rows (repeatable), e.g. detect_every_n=3")
+    p.add_argument("--skip-full-rate", action="store_true", help="no full-rate rows (stages, facestream)")
     p.add_argument("--data-dir", type=Path, help="embedded stack state (default: a temporary folder)")
     p.add_argument("--log-level", default="WARNING")
     return p.parse_args(argv)
@@ -110,8 +112,10 @@ def ratios(rows: list[dict]) -> list[str]:
         for other in ("naive", "face_recognition"):
             ref = [r for r in rows if r["clip"] == clip and r["system"] == other]
             if fs and ref and ref[0]["fps"]:
-                out.append(f"{clip}: facestream {fs[0]['steady_fps']:.1f} fps = "
-                           f"{fs[0]['steady_fps'] / ref[0]['fps']:.1f}x {other} ({ref[0]['fps']:.1f} fps)")
+                fps = fs[0]["steady_fps"] or fs[0]["fps"]
+                cpu = ref[0]["cpu_s_per_frame"] / max(fs[0]["cpu_s_per_frame"], 1e-9)
+                out.append(f"{clip}: facestream {fps:.1f} fps = {fps / ref[0]['fps']:.1f}x {other} "
+                           f"({ref[0]['fps']:.1f} fps); CPU per frame {cpu:.1f}x less")
     return out
 
 
@@ -171,18 +175,20 @@ def _run_sections(args, sections, clips, services, tuned, full, results, tmp: Pa
 
     for clip in clips:
         if "levers" in sections:
-            for label, lever in LEVERS.items():
+            for label in [x.strip() for x in args.levers.split(",") if x.strip()]:
+                lever = LEVERS[label]
                 s = stage_profile(services, load_settings(**{**full.model_dump(), **lever}), clip)
                 s["label"] = label
                 results.setdefault("levers", []).append(s)
                 log.warning("lever %s %s: %s", clip.name, label, s)
         if "stages" in sections:
-            for label, settings in (("full-rate", full), ("tuned", tuned)):
+            for label, settings in (("full-rate", full), ("tuned", tuned))[args.skip_full_rate:]:
                 s = stage_profile(services, settings, clip)
                 s["label"] = label
                 results["stages"].append(s)
         if "facestream" in sections:
-            facestream_row("full-rate", full, clip)
+            if not args.skip_full_rate:
+                facestream_row("full-rate", full, clip)
             facestream_row("tuned", tuned, clip)
         if "naive" in sections:
             results["systems"].append(in_child(baselines.naive_loop, clip, args.gallery_dir))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import os
 import sys
 import time
 import types
@@ -42,16 +43,26 @@ def _frames(clip: Path):
 def _row(system: str, clip: Path, records: list[dict], frames: int, wall: float, cpu: float) -> dict:
     row = {"system": system, "clip": clip.name, "mode": "file", "frames": frames, "wall_s": round(wall, 2),
            "fps": round(frames / max(wall, 1e-9), 2), "steady_fps": round(frames / max(wall, 1e-9), 2),
-           "cpu_s_per_frame": round(cpu / max(frames, 1), 4), "peak_rss_mb": round(_self_rss(), 1)}
+           "cpu_s_per_frame": round(cpu / max(frames, 1), 4), "peak_rss_mb": round(_self_rss(), 1),
+           "cpu_bound_fps": round(_cores() / max(cpu / max(frames, 1), 1e-9), 1),
+           "load_avg_1min_at_end": round(os.getloadavg()[0], 2)}
     if clip.name.startswith("hamilton"):
         row.update(precision_recall(records))
     return row
 
 
 def _self_rss() -> float:
-    import os
-
     return procstat.peak_rss_mb(os.getpid())
+
+
+def _cores() -> int:
+    """Cores this loop can use: torch's threads (MTCNN) where it has more than one, else one."""
+    try:
+        import torch
+
+        return max(1, min(os.cpu_count() or 1, torch.get_num_threads()))
+    except ImportError:
+        return 1
 
 
 def naive_loop(clip: Path, gallery_dir: Path, threshold: float = 0.92) -> dict:

@@ -188,6 +188,9 @@ def run_facestream(services: Services, settings: Settings, clip: Path, camera: s
         "steady_fps": _steady_fps(samples, total), "latency_p50_s": _percentile(latencies, 50),
         "latency_p95_s": _percentile(latencies, 95), "cpu_s_per_frame": round(cpu / max(total, 1), 4),
         "peak_rss_mb": round(sum(rss.values()), 1), "peak_rss_by_process_mb": rss,
+        # what the CPU time allows when the pipeline has the machine to itself (an upper bound)
+        "cpu_bound_fps": round((os.cpu_count() or 1) / max(cpu / max(total, 1), 1e-9), 1),
+        "load_avg_1min_at_end": round(os.getloadavg()[0], 2),
         "settings": {k: getattr(settings, k) for k in ("detect_every_n", "min_face_px", "detect_max_side_px",
                                                        "embed_every_n", "jpeg_quality", "torch_threads")},
     }

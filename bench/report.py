@@ -13,7 +13,7 @@ def table(results: dict) -> str:
     if rows:
         lines.append("")
         lines.append(f"{'system':<18}{'clip':<20}{'mode':<7}{'det':>4}{'frames':>7}{'fps':>8}{'steady':>8}"
-                     f"{'p50 ms':>8}{'p95 ms':>8}{'cpu s/f':>9}{'RSS MB':>8}{'prec':>6}{'recall':>7}")
+                     f"{'p50 ms':>8}{'p95 ms':>8}{'cpu s/f':>9}{'cpu fps':>8}{'RSS MB':>8}{'prec':>6}{'recall':>7}")
         for r in rows:
             lat50 = r.get("latency_p50_s")
             lat95 = r.get("latency_p95_s")
@@ -22,6 +22,7 @@ def table(results: dict) -> str:
                 f"{r.get('mode', ''):<7}{r.get('detectors', 1):>4}{r['frames']:>7}{_f(r['fps']):>8}"
                 f"{_f(r.get('steady_fps')):>8}{_f(lat50 and lat50 * 1e3, '{:.0f}'):>8}"
                 f"{_f(lat95 and lat95 * 1e3, '{:.0f}'):>8}{_f(r.get('cpu_s_per_frame'), '{:.3f}'):>9}"
+                f"{_f(r.get('cpu_bound_fps')):>8}"
                 f"{_f(r.get('peak_rss_mb'), '{:.0f}'):>8}{_f(r.get('precision'), '{:.3f}'):>6}"
                 f"{_f(r.get('recall'), '{:.3f}'):>7}")
     for text in results.get("ratios", []):
