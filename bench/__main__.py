@@ -36,8 +36,8 @@ LEVERS = {
     "jpeg quality 75": {"jpeg_quality": 75},
     "embed every 30th": {"embed_every_n": 30},
     "settled tracks every 60th": {"embed_settled_hits": 30, "embed_every_n_settled": 60},
-    "all: every 4th, min face 40": {"detect_every_n": 4, "min_face_px": 40, "embed_settled_hits": 30,
-                                    "embed_every_n_settled": 60},
+    "all: every 4th + min face 40 + settled": {"detect_every_n": 4, "min_face_px": 40, "embed_settled_hits": 30,
+                                               "embed_every_n_settled": 60},
 }
 log = logging.getLogger("bench")
 
@@ -52,7 +52,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--detectors", default="1,2,4", help="detector process counts for the scaling rows")
     p.add_argument("--gallery-sizes", default="1000,100000,1000000")
     p.add_argument("--insert-budget-s", type=float, default=240.0, help="per gallery size, for milvus-lite")
-    p.add_argument("--levers", default=",".join(LEVERS), help="which rows of the levers section (names, comma list)")
+    p.add_argument("--levers", default=";".join(LEVERS), help="which rows of the levers section (names, ';' list)")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                    help="a facestream setting for the facestream rows (repeatable), e.g. detect_every_n=3")
     p.add_argument("--skip-full-rate", action="store_true", help="no full-rate rows (stages, facestream)")
@@ -166,20 +166,26 @@ def _run_sections(args, sections, clips, services, tuned, full, results, tmp: Pa
     from bench.pipeline import run_facestream
     from bench.stages import stage_profile
 
+    def save() -> None:  # after every row: a crash or a timeout later loses nothing measured
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(results, indent=2, default=str))
+
     def facestream_row(label, settings, clip, **kw):
         camera = f"{clip.stem}-{label}-{len(results['systems'])}"
         row = run_facestream(services, settings, clip, camera, tmp / "logs" / camera, **kw)
         row["label"] = label
         results["systems"].append(row)
+        save()
         log.warning("%s", row)
 
     for clip in clips:
         if "levers" in sections:
-            for label in [x.strip() for x in args.levers.split(",") if x.strip()]:
+            for label in [x.strip() for x in args.levers.split(";") if x.strip()]:
                 lever = LEVERS[label]
                 s = stage_profile(services, load_settings(**{**full.model_dump(), **lever}), clip)
                 s["label"] = label
                 results.setdefault("levers", []).append(s)
+                save()
                 log.warning("lever %s %s: %s", clip.name, label, s)
         if "stages" in sections:
             for label, settings in (("full-rate", full), ("tuned", tuned))[args.skip_full_rate:]:
@@ -192,9 +198,11 @@ def _run_sections(args, sections, clips, services, tuned, full, results, tmp: Pa
             facestream_row("tuned", tuned, clip)
         if "naive" in sections:
             results["systems"].append(in_child(baselines.naive_loop, clip, args.gallery_dir))
+            save()
         if "face_recognition" in sections:
             if baselines.face_recognition_available():
                 results["systems"].append(in_child(baselines.face_recognition_loop, clip, args.gallery_dir))
+                save()
             else:
                 results.setdefault("skipped", []).append("face_recognition: not installed (pip install "
                                                          "'facestream[bench]')")
