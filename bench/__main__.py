@@ -36,6 +36,7 @@ LEVERS = {
     "jpeg quality 75": {"jpeg_quality": 75},
     "embed every 30th": {"embed_every_n": 30},
     "settled tracks every 60th": {"embed_settled_hits": 30, "embed_every_n_settled": 60},
+    "every 4th + settled": {"detect_every_n": 4, "embed_settled_hits": 30, "embed_every_n_settled": 60},
     "all: every 4th + min face 40 + settled": {"detect_every_n": 4, "min_face_px": 40, "embed_settled_hits": 30,
                                                "embed_every_n_settled": 60},
 }

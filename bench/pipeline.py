@@ -148,7 +148,8 @@ def run_facestream(services: Services, settings: Settings, clip: Path, camera: s
         follower = ResultsFollower(services, camera)
         follower.start()
         tree = procstat.descendants(os.getpid())
-        cpu0 = sum(procstat.cpu_seconds(p) for p in tree)
+        cpu_start = {p: procstat.cpu_seconds(p) for p in tree}
+        cpu0 = sum(cpu_start.values())
         stop = threading.Event()
         started = time.time()
         holder: dict = {}
@@ -167,9 +168,11 @@ def run_facestream(services: Services, settings: Settings, clip: Path, camera: s
         tree = procstat.descendants(os.getpid())
         cpu = sum(procstat.cpu_seconds(p) for p in tree) - cpu0
         rss: dict[str, float] = {}
+        cpu_by: dict[str, float] = {}
         for p in tree:
             name = procstat.process_name(p)
             rss[name] = round(rss.get(name, 0.0) + procstat.peak_rss_mb(p), 1)
+            cpu_by[name] = cpu_by.get(name, 0.0) + procstat.cpu_seconds(p) - cpu_start.get(p, 0.0)
     finally:
         stop_flag = locals().get("stop")
         if stop_flag is not None:
@@ -188,6 +191,8 @@ def run_facestream(services: Services, settings: Settings, clip: Path, camera: s
         "steady_fps": _steady_fps(samples, total), "latency_p50_s": _percentile(latencies, 50),
         "latency_p95_s": _percentile(latencies, 95), "cpu_s_per_frame": round(cpu / max(total, 1), 4),
         "peak_rss_mb": round(sum(rss.values()), 1), "peak_rss_by_process_mb": rss,
+        # where the CPU goes; "bench" is the grabber (decode + JPEG encode + publish) and this harness's readers
+        "cpu_ms_per_frame_by_process": {k: round(v / max(total, 1) * 1e3, 1) for k, v in sorted(cpu_by.items())},
         # what the CPU time allows when the pipeline has the machine to itself (an upper bound)
         "cpu_bound_fps": round((os.cpu_count() or 1) / max(cpu / max(total, 1), 1e-9), 1),
         "load_avg_1min_at_end": round(os.getloadavg()[0], 2),

@@ -36,7 +36,7 @@ class Settings(BaseSettings):
     detect_max_side_px: int = Field(960, ge=160, description="larger frames are detected on a downscaled copy")
     min_face_px: int = Field(20, ge=8, description="smallest face side, in source pixels")
     detect_min_confidence: float = Field(0.90, ge=0.0, le=1.0)
-    detect_every_n: int = Field(3, ge=1, description="run the detector on every n-th frame (and on shot cuts); "
+    detect_every_n: int = Field(4, ge=1, description="run the detector on every n-th frame (and on shot cuts); "
                                 "the tracker carries boxes in between")
     detect_batch_frames: int = Field(0, ge=0, description="frames per detector batch; 0 = auto (8 on CUDA, 1 on CPU)")
     gpu_half: bool = Field(True, description="fp16 networks on CUDA (MTCNN, FaceNet); ignored on CPU")
@@ -45,9 +45,9 @@ class Settings(BaseSettings):
     track_iou_min: float = Field(0.25, gt=0.0, lt=1.0, description="IoU gate for association")
     track_max_lost_s: float = Field(1.0, gt=0.0, description="a track unseen this long ends")
     embed_every_n: int = Field(10, ge=1, description="re-embed a track every n-th face (1 = every face)")
-    embed_settled_hits: int = Field(0, ge=0, description="after this many detections a track is settled and is "
+    embed_settled_hits: int = Field(30, ge=0, description="after this many detections a track is settled and is "
                                     "re-embedded every embed_every_n_settled-th face only (0 = never settles)")
-    embed_every_n_settled: int = Field(30, ge=1, description="re-embed interval of a settled track, in faces")
+    embed_every_n_settled: int = Field(60, ge=1, description="re-embed interval of a settled track, in faces")
     scene_cut_threshold: float = Field(0.25, gt=0.0, description="histogram distance that ends all tracks (>= 1 disables)")
     reorder_wait_s: float = Field(2.0, ge=0.0, description="how long the tracker waits for a missing frame")
 

@@ -37,7 +37,7 @@ def test_embedding_schedule_settles() -> None:
     s = Settings(embed_every_n=10, embed_settled_hits=30, embed_every_n_settled=60)
     due = [h for h in range(1, 200) if embed_due(h, s)]
     assert due == [1, 11, 21, 90, 150]
-    plain = Settings(embed_every_n=10)
+    plain = Settings(embed_every_n=10, embed_settled_hits=0)
     assert [h for h in range(1, 40) if embed_due(h, plain)] == [1, 11, 21, 31]
 
 
