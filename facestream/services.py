@@ -95,7 +95,8 @@ class Services:
                                      half=s.gpu_half)
             batch = s.detect_batch_frames or (8 if device.startswith("cuda") else 1)
             return DetectHandler(detector, self.cameras, s.jpeg_quality, every_n=s.detect_every_n,
-                                 cut_threshold=s.scene_cut_threshold, batch_frames=batch)
+                                 cut_threshold=s.scene_cut_threshold, batch_frames=batch,
+                                 max_every_n=s.detect_max_every_n, lag_budget_s=s.detect_lag_budget_ms / 1000)
         if kind == "track":
             from workers.track import TrackHandler
 

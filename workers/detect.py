@@ -3,7 +3,9 @@
 With ``every_n > 1`` MTCNN runs on every n-th frame only (and on any frame whose
 colour histogram jumped: a shot cut needs fresh boxes at once); the other frames
 go on with ``detected=False`` and the tracker carries its boxes over them, as
-DeepStream's detector interval does. With ``batch_frames > 1`` the runtime's
+DeepStream's detector interval does; a live frame that is already later than
+``lag_budget_s`` lowers the rate further, to every ``max_every_n``-th frame,
+until the detector has caught up. With ``batch_frames > 1`` the runtime's
 ``prepare`` hook hands over a whole read of entries, and the frames to detect go
 through MTCNN as one batch (what pays on a GPU).
 """
@@ -11,6 +13,7 @@ through MTCNN as one batch (what pays on a GPU).
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from typing import Protocol
 
@@ -45,8 +48,13 @@ class DetectHandler:
     group = keys.GROUP_DETECT
 
     def __init__(self, detector: Detector, cameras: Callable[[], list[str]], jpeg_quality: int = 90,
-                 every_n: int = 1, cut_threshold: float = 0.25, batch_frames: int = 1):
+                 every_n: int = 1, cut_threshold: float = 0.25, batch_frames: int = 1, max_every_n: int = 0,
+                 lag_budget_s: float = 0.25, clock: Callable[[], float] = time.time):
         self.detector = detector
+        # live frames older than lag_budget_s: detect only every max_every_n-th until caught up
+        self.max_every_n = max(max_every_n, every_n)
+        self.lag_budget_s = lag_budget_s
+        self.clock = clock
         self.cameras = cameras  # the set of cameras changes while we run
         self.jpeg_quality = jpeg_quality
         self.every_n = every_n
@@ -113,6 +121,10 @@ class DetectHandler:
 
     def _wants_detection(self, msg: FrameMsg, scene: np.ndarray) -> bool:
         previous, self._last_scene[msg.camera] = self._last_scene.get(msg.camera), scene
-        if self.every_n <= 1 or msg.seq % self.every_n == 0 or previous is None:
+        n = self.every_n
+        live = msg.ts > 1e9  # live sources carry epoch timestamps, files seconds from their start
+        if live and self.max_every_n > n and self.clock() - msg.capture_time > self.lag_budget_s:
+            n = self.max_every_n  # behind a live source: shed detector load rather than latency
+        if n <= 1 or msg.seq % n == 0 or previous is None:
             return True
         return histogram_distance(previous, scene) > self.cut_threshold  # a shot cut: boxes must be fresh

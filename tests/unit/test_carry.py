@@ -68,3 +68,15 @@ def test_detector_skips_frames_but_not_shot_cuts() -> None:
     assert all(m.jpeg is None and m.scene is not None for m in out)
     again = FrameMsg.from_bytes(out[1].to_bytes())
     assert again.detected is False and FrameMsg.from_bytes(out[0].to_bytes()).detected is True
+
+
+def test_a_late_live_frame_lowers_the_detection_rate() -> None:
+    now = 1_700_000_000.0
+    det = _CountingDetector()
+    handler = DetectHandler(det, lambda: ["c"], every_n=2, max_every_n=4, lag_budget_s=0.25, clock=lambda: now)
+    detected = []
+    for seq in range(8):
+        age = 1.0 if seq >= 4 else 0.0  # frames 4.. arrive a second late
+        msg = _frame(seq, (90, 90, 90)).evolve(ts=now - age, capture_time=now - age)
+        detected.append(handler.handle(msg)[0][1].detected)
+    assert detected == [True, False, True, False, True, False, False, False]
