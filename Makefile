@@ -22,7 +22,8 @@ $(VENV)/.installed: pyproject.toml Makefile
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q $(TORCH)
 	$(PY) -m pip install -q --no-deps facenet-pytorch==2.6.0
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q --no-deps face_recognition==1.3.0  # bench row (c); wants a dlib source build otherwise
+	$(PY) -m pip install -q -e '.[test,bench]'
 	touch $@
 
 install: $(VENV)/.installed

@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from bench.detections import Models, Video, _load, _save
-from bench.pipeline import Gallery, run
+from bench.tracker_replay import Gallery, run
 from bench.prepare import DEFAULT_CACHE
 from bench.synth import SHARED, FrameTruth
 

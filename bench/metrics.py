@@ -18,7 +18,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from bench.detections import Video
-from bench.pipeline import Output
+from bench.tracker_replay import Output
 from bench.synth import CAST
 from tracker.iou import iou_matrix
 

@@ -1,156 +1,229 @@
-"""Replay cached detections through a tracker and an identity layer, as the pipeline would.
+"""Row (a): facestream itself, real worker processes on the embedded stack, one clip.
 
-Trackers (all fed the same detections):
-- ``new``: ``tracker.FaceTracker``, best shots (``ShotPicker``) and the matcher's
-  ``TrackBook`` (votes, lost-and-found by appearance): what facestream runs now;
-- ``iou``: the walking pipeline: ``IouTracker``, every 10th face embedded, one vote per track;
-- ``bytetrack``: roboflow ``trackers``' ByteTrack, with the walking pipeline's identity rule.
-
-The gallery search is the same as Milvus' FLAT inner-product search: the best
-similarity per person among the ``top_k`` nearest enrolled vectors.
+Workers are started here (not by ``facestream run``) so that a row can have
+several detector processes and its own settings, and so that their pids are
+known for CPU and memory accounting. File mode uses the real ``Grabber``
+(lossless, as fast as the pipeline takes frames); ``paced`` mode publishes the
+clip at its own frame rate with wall-clock capture times, as a live camera
+would, to measure capture-to-result latency at full rate.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
 
+import cv2
+import msgpack
 import numpy as np
 
-from bench.detections import Video
-from tracker.face_tracker import FaceTracker
-from tracker.identity import IdentityVote
-from tracker.iou_tracker import IouTracker
-from tracker.quality import face_quality
-from tracker.scene import CutDetector
-from tracker.shots import ShotPicker
-from tracker.track_book import TrackBook
+from bench import procstat
+from bench.accuracy import precision_recall
+from config.settings import Settings
+from facestream.processes import child_env, live_workers
+from facestream.services import Services
+from ingest.grabber import Grabber
+from workers import keys
+from workers.bus import FIELD
+from workers.messages import FrameMsg
 
-THRESHOLD, MARGIN, TOP_K = 0.92, 0.02, 10  # the pipeline's dlib defaults
-
-
-class Gallery:
-    def __init__(self, vectors: np.ndarray, people: list[str]):
-        self.vectors = vectors
-        self.people = people
-
-    def search(self, v: np.ndarray) -> dict[str, float]:
-        sims = self.vectors @ v
-        best: dict[str, float] = {}
-        for i in np.argsort(-sims)[:TOP_K]:
-            best[self.people[i]] = max(best.get(self.people[i], -1.0), float(sims[i]))
-        return best
+log = logging.getLogger(__name__)
+KINDS = ("detect", "track", "embed", "match")
 
 
-@dataclass
-class Output:
-    """Per frame: the reported track id and name of each detection (None: not reported)."""
+class ResultsFollower(threading.Thread):
+    """Collects one camera's result records with their arrival wall-clock time."""
 
-    boxes: list[np.ndarray]
-    ids: list[list[str | None]]
-    names: list[list[str | None]]
-    tracks_started: int = 0
-    embeddings: int = 0
+    def __init__(self, services: Services, camera: str):
+        super().__init__(daemon=True, name=f"results-{camera}")
+        self.redis = services.redis
+        self.camera = camera
+        last = self.redis.xrevrange(keys.RESULTS, count=1)
+        self.last_id = last[0][0] if last else b"0-0"
+        self.records: list[tuple[float, dict]] = []
+        self.stop = threading.Event()
 
-
-def _cuts(video: Video, scene: np.ndarray | None) -> list[bool]:
-    """Per frame: a shot cut before it (the pipeline ends every track there)."""
-    if scene is None:
-        return [False] * len(video.times)
-    detector = CutDetector()
-    return [detector.is_cut(h) for h in scene]
-
-
-def _bytetrack_ids(video: Video, cuts: list[bool]) -> list[list[str | None]]:
-    import supervision as sv
-    from trackers import ByteTrackTracker
-
-    tracker = ByteTrackTracker(frame_rate=video.fps, lost_track_buffer=int(round(video.fps)))
-    out, epoch = [], 0
-    for faces, t, cut in zip(video.faces, video.times, cuts):
-        if cut:
-            tracker.reset()
-            epoch += 1
-        det = sv.Detections(xyxy=faces.xyxy.astype(np.float32), confidence=faces.confidence,
-                            class_id=np.zeros(len(faces), int), data={"i": np.arange(len(faces))})
-        res = tracker.update(det)
-        ids: list[str | None] = [None] * len(faces)
-        for i, tid in zip(res.data["i"] if len(res) else [], res.tracker_id if len(res) else []):
-            if tid >= 0:
-                ids[int(i)] = f"bt{epoch}-{tid}"
-        out.append(ids)
-    return out
+    def run(self) -> None:
+        while not self.stop.is_set():
+            for _stream, entries in self.redis.xread({keys.RESULTS: self.last_id}, count=1000, block=100) or []:
+                now = time.time()
+                for eid, fields in entries:
+                    self.last_id = eid
+                    rec = msgpack.unpackb(fields[FIELD], raw=False)
+                    if rec.get("camera") == self.camera:
+                        self.records.append((now, rec))
 
 
-def _walking_identity(video: Video, track_ids: list[list[str | None]], gallery: Gallery, every_n: int = 10) -> Output:
-    votes: dict[str, IdentityVote] = {}
-    hits: dict[str, int] = {}
-    out = Output([f.xyxy for f in video.faces], [], [])
-    for faces, ids in zip(video.faces, track_ids):
-        names: list[str | None] = []
-        for j, tid in enumerate(ids):
-            if tid is None:
-                names.append(None)
-                continue
-            if tid not in votes:
-                votes[tid] = IdentityVote(THRESHOLD, MARGIN)
-                hits[tid] = 0
-                out.tracks_started += 1
-            hits[tid] += 1
-            if (hits[tid] - 1) % every_n == 0:
-                votes[tid].add(gallery.search(faces.embeddings[j]))
-                out.embeddings += 1
-            names.append(votes[tid].person_id)
-        out.ids.append(list(ids))
-        out.names.append(names)
-    return out
+def paced_feed(services: Services, settings: Settings, camera: str, clip: Path, stop: threading.Event) -> int:
+    """Publish the clip at its frame rate with live semantics (capture_time = now); returns the frame count."""
+    client, bus = services.redis, services.bus
+    cap = cv2.VideoCapture(str(clip))
+    fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
+    w, h = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+    run = f"paced-{int(time.time() * 1000)}"
+    progress, stream = keys.progress(camera, run), keys.frames(camera)
+    client.sadd(keys.CAMERAS, camera)
+    client.hset(keys.camera_info(camera), mapping={"run": run, "fps": fps, "width": w, "height": h})
+    start, seq = time.time(), 0
+    while not stop.is_set():
+        due = start + seq / fps
+        if due > time.time():
+            time.sleep(due - time.time())
+        ok, frame = cap.read()
+        if not ok:
+            break
+        ok, buf = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, settings.jpeg_quality])
+        now = time.time()
+        msg = FrameMsg(camera=camera, run=run, seq=seq, ts=now, capture_time=now, width=w, height=h,
+                       jpeg=buf.tobytes())
+        bus.publish(stream, msg.to_bytes(), maxlen=2000)
+        client.hincrby(progress, "published", 1)
+        seq += 1
+    cap.release()
+    eos = FrameMsg(camera=camera, run=run, seq=seq, ts=time.time(), capture_time=time.time(), width=w, height=h,
+                   kind="eos")
+    bus.publish(stream, eos.to_bytes(), maxlen=2000)
+    client.hset(progress, "total", seq)
+    return seq
 
 
-def run_new(video: Video, gallery: Gallery, cuts: list[bool], tracker: FaceTracker | None = None,
-            picker: ShotPicker | None = None) -> Output:
-    tracker = tracker or FaceTracker(video.name)
-    picker = picker or ShotPicker()
-    book = TrackBook(lambda: IdentityVote(THRESHOLD, MARGIN))
-    out = Output([f.xyxy for f in video.faces], [], [])
-    for k, (faces, sharp, t) in enumerate(zip(video.faces, video.sharpness, video.times)):
-        if cuts[k]:
-            ended = tracker.finish()
-            book.end(ended)
-            picker.forget(ended)
-        no_emb = type(faces)(faces.xyxy, faces.confidence, faces.landmarks)  # the tracker sees no embeddings
-        update = tracker.update(no_emb, t)
-        seen = {}
-        for tid in update.track_ids:
-            if tid is not None and tid not in seen:
-                seen[tid], started = book.seen(tid, k, t)
-                out.tracks_started += started
-        for j in picker.pick(update.track_ids, face_quality(faces, sharp), t):
-            book.embedded(update.track_ids[j], faces.embeddings[j], gallery.search(faces.embeddings[j]))
-            out.embeddings += 1
-        ids, names = [], []
-        for tid in update.track_ids:
-            tr = book.get(tid) if tid is not None else None
-            ids.append(tr.display_id if tr else None)
-            names.append(tr.vote.person_id if tr else None)
-        out.ids.append(ids)
-        out.names.append(names)
-        book.end(update.ended)
-        book.expire(t)
-        picker.forget(update.ended)
-    return out
+class Workers:
+    """The worker processes of one row: ``detectors`` detectors and one of each other kind."""
+
+    def __init__(self, services: Services, settings: Settings, log_dir: Path, detectors: int = 1):
+        env = child_env(settings, services.endpoints)
+        if settings.torch_threads == 0:
+            env["FACESTREAM_TORCH_THREADS"] = str(max(1, (os.cpu_count() or 2) // 2))
+        log_dir.mkdir(parents=True, exist_ok=True)
+        self.services = services
+        self.procs: list[subprocess.Popen] = []
+        self.expected = {k: (detectors if k == "detect" else 1) for k in KINDS}
+        for kind, count in self.expected.items():
+            for i in range(count):
+                with open(log_dir / f"{kind}-{i}.log", "ab") as fh:
+                    self.procs.append(subprocess.Popen(
+                        [sys.executable, "-m", "facestream", "worker", kind], env=env, stdout=fh,
+                        stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL))
+
+    def wait_ready(self, timeout_s: float = 240.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if any(p.poll() is not None for p in self.procs):
+                raise RuntimeError("a bench worker exited during start-up (see its log)")
+            if all(live_workers(self.services.redis, k) >= n for k, n in self.expected.items()):
+                return
+            time.sleep(0.2)
+        raise RuntimeError(f"bench workers not ready after {timeout_s:.0f} s")
+
+    def stop(self) -> None:
+        for p in self.procs:
+            if p.poll() is None:
+                p.terminate()
+        for p in self.procs:
+            try:
+                p.wait(30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
 
 
-def run(kind: str, video: Video, gallery: Gallery, scene: np.ndarray | None = None) -> Output:
-    cuts = _cuts(video, scene)
-    if kind == "new":
-        return run_new(video, gallery, cuts)
-    if kind == "iou":
-        tracker = IouTracker(video.name)
-        ids = []
-        for f, t, cut in zip(video.faces, video.times, cuts):
-            if cut:
-                tracker.finish()
-            ids.append(tracker.update(f, t).track_ids)
-        return _walking_identity(video, ids, gallery)
-    if kind == "bytetrack":
-        return _walking_identity(video, _bytetrack_ids(video, cuts), gallery)
-    raise ValueError(f"tracker kind: expected new, iou or bytetrack, got {kind!r}")
+def _percentile(values: list[float], q: float) -> float | None:
+    return round(float(np.percentile(values, q)), 4) if values else None
+
+
+def run_facestream(services: Services, settings: Settings, clip: Path, camera: str, log_dir: Path,
+                   detectors: int = 1, paced: bool = False, timeout_s: float = 900.0) -> dict:
+    client = services.redis
+    # a previous row's workers may still hold health keys for a moment: count only ours
+    for key in client.scan_iter(match=keys.health_pattern()):
+        client.delete(key)
+    workers = Workers(services, settings, log_dir, detectors)
+    try:
+        workers.wait_ready()
+        follower = ResultsFollower(services, camera)
+        follower.start()
+        tree = procstat.descendants(os.getpid())
+        cpu_start = {p: procstat.cpu_seconds(p) for p in tree}
+        cpu0 = sum(cpu_start.values())
+        stop = threading.Event()
+        started = time.time()
+        holder: dict = {}
+        if paced:
+            thread = threading.Thread(target=lambda: holder.update(total=paced_feed(services, settings, camera,
+                                                                                    clip, stop)), daemon=True)
+        else:
+            grabber = Grabber(client, services.bus, camera, str(clip), settings, stop=stop)
+            holder["grabber"] = grabber
+            thread = threading.Thread(target=grabber.run, daemon=True)
+        thread.start()
+        samples = _follow_progress(client, camera, holder, started, timeout_s)
+        follower.stop.set()
+        follower.join(2)
+        ended = time.time()
+        tree = procstat.descendants(os.getpid())
+        cpu = sum(procstat.cpu_seconds(p) for p in tree) - cpu0
+        rss: dict[str, float] = {}
+        cpu_by: dict[str, float] = {}
+        for p in tree:
+            name = procstat.process_name(p)
+            rss[name] = round(rss.get(name, 0.0) + procstat.peak_rss_mb(p), 1)
+            cpu_by[name] = cpu_by.get(name, 0.0) + procstat.cpu_seconds(p) - cpu_start.get(p, 0.0)
+    finally:
+        stop_flag = locals().get("stop")
+        if stop_flag is not None:
+            stop_flag.set()
+        workers.stop()
+    total = samples[-1][1] if samples else 0
+    records = [r for _, r in follower.records]
+    first_arrival: dict[int, tuple[float, float]] = {}
+    for arrival, r in follower.records:
+        if "event" not in r and r["frame"] not in first_arrival:
+            first_arrival[r["frame"]] = (arrival, r["capture_time"])
+    latencies = [a - c for a, c in first_arrival.values()]
+    row = {
+        "system": "facestream", "clip": clip.name, "mode": "paced" if paced else "file", "detectors": detectors,
+        "frames": total, "wall_s": round(ended - started, 2), "fps": round(total / max(ended - started, 1e-9), 2),
+        "steady_fps": _steady_fps(samples, total), "latency_p50_s": _percentile(latencies, 50),
+        "latency_p95_s": _percentile(latencies, 95), "cpu_s_per_frame": round(cpu / max(total, 1), 4),
+        "peak_rss_mb": round(sum(rss.values()), 1), "peak_rss_by_process_mb": rss,
+        # where the CPU goes; "bench" is the grabber (decode + JPEG encode + publish) and this harness's readers
+        "cpu_ms_per_frame_by_process": {k: round(v / max(total, 1) * 1e3, 1) for k, v in sorted(cpu_by.items())},
+        # what the CPU time allows when the pipeline has the machine to itself (an upper bound)
+        "cpu_bound_fps": round((os.cpu_count() or 1) / max(cpu / max(total, 1), 1e-9), 1),
+        "load_avg_1min_at_end": round(os.getloadavg()[0], 2),
+        "settings": {k: getattr(settings, k) for k in ("detect_every_n", "min_face_px", "detect_max_side_px",
+                                                       "embed_every_n", "jpeg_quality", "torch_threads")},
+    }
+    if clip.name.startswith("hamilton"):
+        row.update(precision_recall(records))
+    return row
+
+
+def _follow_progress(client, camera: str, holder: dict, started: float, timeout_s: float) -> list[tuple[float, int]]:
+    samples: list[tuple[float, int]] = []
+    while time.time() - started < timeout_s:
+        run = client.hget(keys.camera_info(camera), "run")
+        if run:
+            counters = client.hgetall(keys.progress(camera, run.decode()))
+            done, total = int(counters.get(b"done", 0)), counters.get(b"total")
+            samples.append((time.time(), done))
+            if total is not None and done >= int(total) and counters.get(b"finished"):
+                return samples
+        time.sleep(0.05)
+    raise TimeoutError(f"bench: {camera} did not finish in {timeout_s:.0f} s")
+
+
+def _steady_fps(samples: list[tuple[float, int]], total: int) -> float | None:
+    """Frames per second between 10% and 90% of the frames done: start-up and drain left out."""
+    if total < 10:
+        return None
+    t10 = next(t for t, d in samples if d >= 0.1 * total)
+    t90 = next(t for t, d in samples if d >= 0.9 * total)
+    done10 = next(d for t, d in samples if t >= t10)
+    done90 = next(d for t, d in samples if t >= t90)
+    return round((done90 - done10) / max(t90 - t10, 1e-9), 2)

@@ -15,7 +15,7 @@ import numpy as np
 
 from bench.detections import Models, video
 from bench.metrics import Counts, accumulate, summarize
-from bench.pipeline import Gallery, run
+from bench.tracker_replay import Gallery, run
 from bench.prepare import DEFAULT_CACHE
 from bench.scenes import FRAME_RATES, RESOLUTIONS, scenes
 from bench.synth import crossings

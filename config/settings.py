@@ -50,6 +50,13 @@ class Settings(BaseSettings):
     detect_max_side_px: int = Field(960, ge=160, description="larger frames are detected on a downscaled copy")
     min_face_px: int = Field(20, ge=8, description="smallest face side, in source pixels")
     detect_min_confidence: float = Field(0.90, ge=0.0, le=1.0)
+    detect_every_n: int = Field(4, ge=1, description="run the detector on every n-th frame (and on shot cuts); "
+                                "the tracker carries boxes in between")
+    detect_max_every_n: int = Field(8, ge=1, description="live frames later than detect_lag_budget_ms: detect "
+                                    "only every n-th (adaptive to load)")
+    detect_lag_budget_ms: int = Field(250, ge=0, description="capture-to-detector age that counts as behind")
+    detect_batch_frames: int = Field(0, ge=0, description="frames per detector batch; 0 = auto (8 on CUDA, 1 on CPU)")
+    gpu_half: bool = Field(True, description="fp16 networks on CUDA (MTCNN, FaceNet); ignored on CPU")
 
     # --- tracker ------------------------------------------------------------
     tracker: Literal["face", "iou"] = Field("face", description="face: Kalman + ByteTrack-style; iou: the old one")

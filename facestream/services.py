@@ -134,8 +134,12 @@ class Services:
             from workers.models.mtcnn import MtcnnDetector
 
             device = resolve_device(s.device, s.torch_threads)
-            detector = MtcnnDetector(device, s.min_face_px, s.detect_max_side_px, s.detect_min_confidence)
-            return DetectHandler(detector, self.cameras, s.jpeg_quality)
+            detector = MtcnnDetector(device, s.min_face_px, s.detect_max_side_px, s.detect_min_confidence,
+                                     half=s.gpu_half)
+            batch = s.detect_batch_frames or (8 if device.startswith("cuda") else 1)
+            return DetectHandler(detector, self.cameras, s.jpeg_quality, every_n=s.detect_every_n,
+                                 cut_threshold=s.scene_cut_threshold, batch_frames=batch,
+                                 max_every_n=s.detect_max_every_n, lag_budget_s=s.detect_lag_budget_ms / 1000)
         if kind == "track":
             from workers.track import TrackHandler
 
@@ -145,7 +149,8 @@ class Services:
             from workers.models.device import resolve_device
             from workers.models.loader import load_embedder
 
-            return EmbedHandler(load_embedder(s, resolve_device(s.device, s.torch_threads)))
+            device = resolve_device(s.device, s.torch_threads)
+            return EmbedHandler(load_embedder(s, device), batch_frames=8 if device.startswith("cuda") else 1)
         if kind == "match":
             from workers.match import MatchHandler
 

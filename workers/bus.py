@@ -47,6 +47,13 @@ class RedisStreamBus:
     def publish(self, stream: str, payload: bytes, maxlen: int | None = None) -> str:
         return _s(self.redis.xadd(stream, {FIELD: payload}, maxlen=maxlen, approximate=True))
 
+    def publish_many(self, items: list[tuple[str, bytes, int | None]]) -> list[str]:
+        """Several (stream, payload, maxlen) in one round trip, in order (a pipeline, not a transaction)."""
+        pipe = self.redis.pipeline(transaction=False)
+        for stream, payload, maxlen in items:
+            pipe.xadd(stream, {FIELD: payload}, maxlen=maxlen, approximate=True)
+        return [_s(eid) for eid in pipe.execute()]
+
     def ensure_group(self, stream: str, group: str) -> None:
         try:
             # id "0": a group created after the producer started still sees every entry

@@ -1,16 +1,28 @@
-"""Detector stage: frames -> faces with landmarks and face chips (the frame JPEG stops here)."""
+"""Detector stage: frames -> faces with landmarks and face chips (the frame JPEG stops here).
+
+With ``every_n > 1`` MTCNN runs on every n-th frame only (and on any frame whose
+colour histogram jumped: a shot cut needs fresh boxes at once); the other frames
+go on with ``detected=False`` and the tracker carries its boxes over them, as
+DeepStream's detector interval does; a live frame that is already later than
+``lag_budget_s`` lowers the rate further, to every ``max_every_n``-th frame,
+until the detector has caught up. With ``batch_frames > 1`` the runtime's
+``prepare`` hook hands over a whole read of entries, and the frames to detect go
+through MTCNN as one batch (what pays on a GPU).
+"""
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from typing import Protocol
 
 import cv2
 import numpy as np
 
-from config.errors import ImageError
+from config.errors import ImageError, MessageError
 from tracker.faces import Faces
+from tracker.scene import histogram_distance
 from workers import keys
 from workers.messages import FrameMsg
 from workers.models.chips import decode_jpeg, encode_jpeg, make_chips
@@ -35,10 +47,21 @@ class DetectHandler:
     kind = "detect"
     group = keys.GROUP_DETECT
 
-    def __init__(self, detector: Detector, cameras: Callable[[], list[str]], jpeg_quality: int = 90):
+    def __init__(self, detector: Detector, cameras: Callable[[], list[str]], jpeg_quality: int = 90,
+                 every_n: int = 1, cut_threshold: float = 0.25, batch_frames: int = 1, max_every_n: int = 0,
+                 lag_budget_s: float = 0.25, clock: Callable[[], float] = time.time):
         self.detector = detector
+        # live frames older than lag_budget_s: detect only every max_every_n-th until caught up
+        self.max_every_n = max(max_every_n, every_n)
+        self.lag_budget_s = lag_budget_s
+        self.clock = clock
         self.cameras = cameras  # the set of cameras changes while we run
         self.jpeg_quality = jpeg_quality
+        self.every_n = every_n
+        self.cut_threshold = cut_threshold
+        self.batch_frames = batch_frames
+        self._last_scene: dict[str, np.ndarray] = {}  # camera -> histogram of the last frame seen here
+        self._ready: dict[tuple[str, str, int], tuple[np.ndarray, np.ndarray, Faces | None]] = {}
 
     def input_streams(self) -> list[str]:
         return [keys.frames(c) for c in sorted(self.cameras())]
@@ -47,23 +70,65 @@ class DetectHandler:
         """A live frame older than its max_age: not worth detecting any more; it still flows on, counted."""
         return msg.evolve(jpeg=None, dropped="stale")
 
+    def prepare(self, payloads: list[bytes]) -> None:
+        """Runtime hook, before the entries of one read are handled: detect their frames as one batch."""
+        self._ready.clear()
+        if self.batch_frames <= 1 or not hasattr(self.detector, "detect_many"):
+            return
+        todo: list[tuple[tuple[str, str, int], np.ndarray, np.ndarray]] = []
+        for payload in payloads:
+            try:
+                msg = FrameMsg.from_bytes(payload)
+                if msg.kind == "eos" or msg.dropped:
+                    continue
+                rgb = decode_jpeg(msg.jpeg or b"")
+            except (MessageError, ImageError):
+                continue  # handle() reports it
+            scene = scene_histogram(rgb)
+            key = (msg.camera, msg.run, msg.seq)
+            if self._wants_detection(msg, scene):
+                todo.append((key, rgb, scene))
+            else:
+                self._ready[key] = (rgb, scene, None)
+        for i in range(0, len(todo), self.batch_frames):
+            part = todo[i:i + self.batch_frames]
+            for (key, rgb, scene), faces in zip(part, self.detector.detect_many([rgb for _, rgb, _ in part])):
+                self._ready[key] = (rgb, scene, faces)
+
     def handle(self, msg: FrameMsg) -> list[Output]:
         if msg.kind == "eos" or msg.dropped:
             return [(keys.DETECTED, msg.evolve(jpeg=None))]
-        try:
-            rgb = decode_jpeg(msg.jpeg or b"")
-        except ImageError as exc:
-            # a corrupt frame is accounted for downstream, never silently lost
-            log.warning("camera %s frame %d: %s", msg.camera, msg.seq, exc)
-            return [(keys.DETECTED, msg.evolve(jpeg=None, dropped="corrupt_frame"))]
-        faces = self.detector.detect(rgb)
+        ready = self._ready.pop((msg.camera, msg.run, msg.seq), None)
+        if ready is not None:
+            rgb, scene, faces = ready
+        else:
+            try:
+                rgb = decode_jpeg(msg.jpeg or b"")
+            except ImageError as exc:
+                # a corrupt frame is accounted for downstream, never silently lost
+                log.warning("camera %s frame %d: %s", msg.camera, msg.seq, exc)
+                return [(keys.DETECTED, msg.evolve(jpeg=None, dropped="corrupt_frame"))]
+            scene = scene_histogram(rgb)
+            faces = self.detector.detect(rgb) if self._wants_detection(msg, scene) else None
+        if faces is None:
+            return [(keys.DETECTED, msg.evolve(jpeg=None, scene=scene, detected=False))]
         chips, origin, scale = make_chips(rgb, faces)
         return [(keys.DETECTED, msg.evolve(
             jpeg=None,
-            scene=scene_histogram(rgb),
+            scene=scene,
             faces=faces,
             embed_idx=tuple(range(len(faces))),
             chips=tuple(encode_jpeg(c, self.jpeg_quality) for c in chips),
             chip_origin=origin,
             chip_scale=scale,
         ))]
+
+    def _wants_detection(self, msg: FrameMsg, scene: np.ndarray) -> bool:
+        previous, self._last_scene[msg.camera] = self._last_scene.get(msg.camera), scene
+        n = self.every_n
+        live = msg.ts > 1e9  # live sources carry epoch timestamps, files seconds from their start
+        if live and self.max_every_n > n and self.clock() - msg.capture_time > self.lag_budget_s:
+            n = self.max_every_n  # behind a live source: shed detector load rather than latency
+        if n <= 1 or msg.seq % n == 0 or previous is None:
+            return True
+        return histogram_distance(previous, scene) > self.cut_threshold  # a shot cut: boxes must be fresh

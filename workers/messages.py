@@ -70,6 +70,7 @@ class FrameMsg:
     scene: np.ndarray | None = None  # small colour histogram of the frame, for shot-cut detection
     dropped: str | None = None  # reason when this frame could not be processed; it still flows on
     max_age_s: float | None = None  # live sources: skip the frame once capture_time is older (None: files)
+    detected: bool = True  # False: detection skipped (detect_every_n); the tracker carries its boxes over
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -145,6 +146,7 @@ class FrameMsg:
                 scene=d.get("scene"),
                 dropped=d.get("dropped"),
                 max_age_s=d.get("max_age_s"),
+                detected=bool(d.get("detected", True)),
             )
         except MessageError:
             raise

@@ -147,6 +147,7 @@ class Worker:
                                     self.settings.read_count, self.settings.block_ms)
         elif not self._streams:
             time.sleep(self.settings.block_ms / 1000)
+        self._prepare(entries)
         for entry in entries:
             self._process(entry, check_deliveries=claimed)
             self._maybe_heartbeat()  # a batch of slow frames must not outlive the health key's TTL
@@ -161,6 +162,16 @@ class Worker:
         if now >= self._next_health:
             self._heartbeat()
             self._next_health = now + max(1.0, self.settings.health_ttl_s / 3)
+
+    def _prepare(self, entries: list[Entry]) -> None:
+        """Optional handler hook: see a whole read at once (batched inference); handle() still runs per entry."""
+        prepare = getattr(self.handler, "prepare", None)
+        if prepare is None or not entries:
+            return
+        try:
+            prepare([e.payload for e in entries if e.payload is not None])
+        except Exception:  # the per-entry path still runs, and retries/dead-letters as usual
+            log.exception("%s: batch preparation failed; handling entries one by one", self.handler.kind)
 
     # --- one entry --------------------------------------------------------------------
     def _process(self, entry: Entry, check_deliveries: bool = False) -> None:
@@ -220,9 +231,16 @@ class Worker:
         return stale(msg)
 
     def _publish(self, outputs: list[Output]) -> None:
+        items = []
         for stream, out in outputs:
             payload = out.to_bytes() if isinstance(out, FrameMsg) else codec.encode(out)
             maxlen = self.settings.results_maxlen if stream == keys.RESULTS else self.settings.stream_maxlen
+            items.append((stream, payload, maxlen))
+        publish_many = getattr(self.bus, "publish_many", None)
+        if publish_many is not None and len(items) > 1:  # one round trip for a frame's records
+            publish_many(items)
+            return
+        for stream, payload, maxlen in items:
             self.bus.publish(stream, payload, maxlen=maxlen)
 
     def _dead_letter(self, entry: Entry, error: str) -> None:

@@ -29,6 +29,7 @@ from tracker.reorder import ReorderBuffer
 from tracker.scene import CutDetector
 from tracker.shots import ShotParams, ShotPicker
 from workers import keys
+from workers.carry import BoxCarrier
 from workers.messages import FrameMsg
 from workers.models.chips import decode_jpeg, to_chip_coords
 from workers.quality import chip_sharpness
@@ -48,6 +49,7 @@ class CameraState:
     next_seq: int = 0
     late: int = 0
     last: FrameMsg | None = field(default=None, repr=False)
+    carrier: BoxCarrier = field(default_factory=BoxCarrier)  # boxes for frames without detection
 
 
 class TrackHandler:
@@ -129,12 +131,19 @@ class TrackHandler:
         if cut_ended:
             log.info("camera %s frame %d: shot cut, %d track(s) ended", msg.camera, msg.seq, len(cut_ended))
             st.shots.forget(cut_ended)
+            st.carrier.clear()
+        if not msg.detected:  # detect_every_n: the tracks of the last detected frame, moved on
+            faces, track_ids = st.carrier.carry(msg.ts)
+            return msg.evolve(faces=faces, track_ids=track_ids, embed_idx=(), chips=(),
+                              chip_origin=msg.chip_origin[:0], chip_scale=msg.chip_scale[:0],
+                              ended=tuple(cut_ended), scene=None)
         update = st.tracker.update(msg.faces, msg.ts)
         st.shots.forget(update.ended)
         keep = [i for i, tid in enumerate(update.track_ids) if tid is not None]
         chip_of = {i: j for j, i in enumerate(msg.embed_idx)}
         faces = msg.faces[keep]
         track_ids = [update.track_ids[i] for i in keep]
+        st.carrier.observe(track_ids, faces, msg.ts)
         quality = face_quality(faces, self._sharpness(msg, keep, chip_of))
         chosen = [c for c in st.shots.pick(track_ids, quality, msg.ts) if keep[c] in chip_of]
         rows = [chip_of[keep[c]] for c in chosen]

@@ -69,7 +69,7 @@ class FacenetEmbedder:
     # cosine similarity; facenet-pytorch's VGGFace2 model separates identities at ~0.6 (distance ~0.9)
     default_threshold = 0.6
 
-    def __init__(self, weights: Path | None = None, device: str = "cpu", batch_size: int = 32):
+    def __init__(self, weights: Path | None = None, device: str = "cpu", batch_size: int = 32, half: bool = False):
         import torch
         from facenet_pytorch import InceptionResnetV1
 
@@ -91,7 +91,10 @@ class FacenetEmbedder:
         except Exception as exc:  # unpickling errors, a dict of another model, missing/extra keys
             raise ModelError(f"facenet_weights: expected an InceptionResnetV1 VGGFace2 checkpoint, "
                              f"{path} is not one ({type(exc).__name__}: {str(exc)[:200]})") from exc
-        log.info("FaceNet embedder on %s, weights %s", device, path)
+        # fp16 on a GPU: twice the throughput, embeddings within ~1e-3 cosine of fp32 (they are re-normalised)
+        self.dtype = torch.float16 if half and str(device).startswith("cuda") else torch.float32
+        self.model = self.model.to(dtype=self.dtype)
+        log.info("FaceNet embedder on %s (%s), weights %s", device, str(self.dtype).replace("torch.", ""), path)
 
     def embed(self, chips: list[np.ndarray], boxes: Faces) -> np.ndarray:
         if not chips:
@@ -100,6 +103,7 @@ class FacenetEmbedder:
         out = []
         with self._torch.inference_mode():
             for i in range(0, len(batch), self.batch_size):
-                x = self._torch.from_numpy(np.ascontiguousarray(batch[i:i + self.batch_size])).to(self.device)
-                out.append(self.model(x).float().cpu().numpy())
-        return np.concatenate(out).astype(np.float32)
+                x = self._torch.from_numpy(np.ascontiguousarray(batch[i:i + self.batch_size]))
+                out.append(self.model(x.to(self.device, dtype=self.dtype)).float().cpu().numpy())
+        vectors = np.concatenate(out).astype(np.float32)
+        return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)

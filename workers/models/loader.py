@@ -43,7 +43,7 @@ def load_embedder(settings: Settings, device: str) -> Embedder:
     if name == "facenet":
         from workers.models.facenet_embedder import FacenetEmbedder
 
-        return FacenetEmbedder(settings.facenet_weights, device=device)
+        return FacenetEmbedder(settings.facenet_weights, device=device, half=settings.gpu_half)
     raise ConfigError(f"embedder: expected auto, facenet or dlib, got {name!r}")
 
 
