@@ -31,7 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--embedder", choices=["auto", "facenet", "dlib"], help="embedding model (default auto)")
     p.add_argument("--device", help="auto (default), cpu, cuda or cuda:N")
     p.add_argument("--log-level", default="WARNING", help="DEBUG, INFO, WARNING (default), ERROR")
-    p.add_argument("--config", type=Path, help="TOML settings file (keys as in config/settings.py)")
+    p.add_argument("--config", type=Path, dest="settings_file",
+                   help="TOML settings file (keys as in config/settings.py); `run --config` is a cameras.toml")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     e = sub.add_parser("enroll", help="enroll a person from photos, or a folder of people")
@@ -70,7 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--detectors", type=int, help="detector processes (default 1, or as before)")
     up.add_argument("--embedders", type=int, help="embedder processes")
     up.add_argument("--matchers", type=int, help="matcher processes")
-    up.add_argument("--config", type=Path, default=argparse.SUPPRESS, help="TOML settings file")
+    up.add_argument("--config", type=Path, dest="settings_file", default=argparse.SUPPRESS,
+                    help="TOML settings file")
     up.add_argument("--wait-s", type=float, default=300.0, help="how long to wait for healthy workers")
 
     dn = sub.add_parser("down", help="stop the stack's workers and its embedded servers")
@@ -122,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "run":
         signal.signal(signal.SIGTERM, _interrupt)  # a service manager's stop = Ctrl-C: finish what is in flight
     try:
-        settings = load_settings(config_file=args.config, data_dir=args.data_dir, redis_url=args.redis_url,
+        settings = load_settings(config_file=args.settings_file, data_dir=args.data_dir, redis_url=args.redis_url,
                                  milvus_uri=args.milvus_uri, embedder=args.embedder, device=args.device)
         register_url(settings.redis_url)
         register_url(settings.milvus_uri)

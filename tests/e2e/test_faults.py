@@ -21,7 +21,7 @@ import redis
 
 from config.settings import Settings
 from facestream import servers
-from facestream.stack import EmbeddedStack
+from facestream.stack import EmbeddedStack, with_password
 from tests.support.rtsp import wait_for
 
 pytestmark = pytest.mark.slow
@@ -113,11 +113,12 @@ def test_redis_killed_and_restarted_during_a_file_run(shared_dir: Path, tmp_path
     redis_dir = tmp_path / "redis-data"
     server = servers.start_redis(redis_dir)
     port = server.port
-    milvus = EmbeddedStack(Settings(data_dir=tmp_path / "stack", redis_url=server.url, milvus_uri=None))
+    url = with_password(server.url, servers.redis_password(redis_dir))  # the server requires its password
+    milvus = EmbeddedStack(Settings(data_dir=tmp_path / "stack", redis_url=url, milvus_uri=None))
     endpoints = milvus.start()
-    client = redis.Redis.from_url(server.url)
+    client = redis.Redis.from_url(url)
     out, log = tmp_path / "results.jsonl", tmp_path / "run.err"
-    run = _start_run(tmp_path / "data", server.url, endpoints.milvus_uri, shared_dir / "media" / "hamilton_360p.mp4",
+    run = _start_run(tmp_path / "data", url, endpoints.milvus_uri, shared_dir / "media" / "hamilton_360p.mp4",
                      out, log, claim_idle_ms=3000, reorder_wait_file_s=15)
     try:
         assert wait_for(lambda: _progress(client, "hamilton_360p").get("done", 0) >= 80, 300)
