@@ -21,6 +21,8 @@ pytestmark = pytest.mark.slow
 
 def _fs(data_dir: Path, *args: str, timeout: float = 400) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FACESTREAM_")}
+    # detect every 4th frame: three cameras on two detector processes must fit this 2-core machine
+    env["FACESTREAM_DETECT_EVERY_N"] = "4"
     done = subprocess.run([sys.executable, "-m", "facestream", "--data-dir", str(data_dir), *args],
                           capture_output=True, text=True, timeout=timeout, env=env)
     assert done.returncode == 0, f"{args}: {done.stdout}\n{done.stderr}"
