@@ -27,7 +27,7 @@ LIN = "lin_manuel_miranda"
 
 
 def clip(name: str, cache: Path, models: Models | None) -> tuple[Video, Models | None]:
-    from workers.detect import scene_histogram
+    from ingest.scene import scene_histogram
 
     path = cache / f"clip-{name}.npz"
     hist_path = cache / f"clip-{name}-scene.npy"
@@ -48,7 +48,7 @@ def clip(name: str, cache: Path, models: Models | None) -> tuple[Video, Models |
         times.append(len(times) / fps)
         faces.append(f)
         sharp.append(s)
-        hists.append(scene_histogram(rgb))
+        hists.append(scene_histogram(rgb, rgb=True))
     h, w = rgb.shape[:2]
     truth = [FrameTruth([], np.zeros((0, 4), np.float32), np.zeros((0, 4), np.float32)) for _ in times]
     v = Video(name, fps, w, h, times, faces, sharp, truth)

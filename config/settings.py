@@ -50,10 +50,10 @@ class Settings(BaseSettings):
     detect_max_side_px: int = Field(960, ge=160, description="larger frames are detected on a downscaled copy")
     min_face_px: int = Field(20, ge=8, description="smallest face side, in source pixels")
     detect_min_confidence: float = Field(0.90, ge=0.0, le=1.0)
-    # 1 by default: with n > 1 the shot-cut check is made against each detector process's own previous
-    # frame, so several detector processes would not give the same results as one (issue 3, done-when 4)
-    detect_every_n: int = Field(1, ge=1, description="run the detector on every n-th frame (and on shot cuts); "
-                                "the tracker carries boxes in between. 4 is ~3x faster with ONE detector process")
+    # shot cuts are flagged by the grabber, so the frames detected do not depend on how many detector
+    # processes share the work (issue 3, done-when 4); bench: `python -m bench` rows "detect every n-th"
+    detect_every_n: int = Field(4, ge=1, description="run the detector on every n-th frame (and on shot cuts); "
+                                "the tracker carries boxes in between; 1 = every frame")
     detect_max_every_n: int = Field(8, ge=1, description="live frames later than detect_lag_budget_ms: detect "
                                     "only every n-th (adaptive to load)")
     detect_lag_budget_ms: int = Field(250, ge=0, description="capture-to-detector age that counts as behind")

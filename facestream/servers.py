@@ -111,17 +111,28 @@ def redis_ready(url: str, password: str | None = None) -> bool:
         client.close()
 
 
+# pymilvus pings every 10 s even on an idle channel; milvus-lite (and any gRPC server with the
+# default 5-minute ping policy) answers an idle client's pings with GOAWAY "too_many_pings",
+# and pymilvus's shared-channel recovery then fails the next MilvusClient() in that process
+# (seen in CI). Ping only while calls are in flight, at the servers' default minimum; calls
+# carry their own timeouts, so a dead server is still noticed.
+MILVUS_GRPC_OPTIONS = {"grpc.keepalive_time_ms": 300_000, "grpc.keepalive_permit_without_calls": False}
+
+
+def open_milvus_client(uri: str, timeout: float = 10, **options: object):
+    """A ``MilvusClient`` on its own gRPC channel with idle-safe keepalive (see above)."""
+    from pymilvus import MilvusClient
+
+    return MilvusClient(uri=uri, timeout=timeout, dedicated=True, grpc_options=MILVUS_GRPC_OPTIONS, **options)
+
+
 def milvus_ready(url: str, port: int) -> bool:
     try:
         socket.create_connection(("127.0.0.1", port), timeout=1).close()
     except OSError:
         return False
-    from pymilvus import MilvusClient
-
     try:
-        # dedicated: a probe must not leave a shared gRPC channel behind; idle, its keepalive
-        # pings get it a GOAWAY ("too many pings") and the next client in this process fails
-        client = MilvusClient(uri=url, timeout=5, dedicated=True)
+        client = open_milvus_client(url, timeout=5)
         try:
             client.list_collections()
         finally:

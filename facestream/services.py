@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 from config.errors import ConfigError, StackError
 from config.redact import redact_url, register, register_url, scrub
 from config.settings import Settings
+from facestream import servers
 from facestream.stack import Endpoints
 from workers import keys
 from workers.bus import RedisStreamBus
@@ -62,13 +63,11 @@ def milvus_options(settings: Settings) -> dict:
 
 
 def connect_milvus(uri: str, options: dict | None = None) -> MilvusClient:
-    from pymilvus import MilvusClient
-
     options = options or {}
     register_url(uri)
     register(options.get("token"))
     try:
-        return MilvusClient(uri=uri, timeout=10, **options)
+        return servers.open_milvus_client(uri, timeout=10, **options)
     except Exception as exc:  # pymilvus raises MilvusException and gRPC errors
         raise StackError(f"Milvus at {redact_url(uri)}: not reachable ({scrub(str(exc))})") from None
 

@@ -34,6 +34,7 @@ from config.cameras import CameraPolicy
 from config.settings import Settings
 from ingest.events import StateReporter
 from ingest.live import LiveReader
+from ingest.scene import CutCheck, scene_histogram
 from ingest.sources import is_live, open_source, redact
 from workers import keys
 from workers.backoff import REDIS_DOWN, Backoff
@@ -71,6 +72,7 @@ class Grabber:
         self.reader: LiveReader | None = None
         self._progress = keys.progress(camera, self.stats.run)
         self._stream = keys.frames(camera)
+        self._cuts = CutCheck(settings.scene_cut_threshold)
 
     def run(self) -> GrabStats:
         self._until_ok(lambda: self.redis.sadd(keys.CAMERAS, self.camera))
@@ -192,9 +194,11 @@ class Grabber:
     def _frame_msg(self, frame: np.ndarray, seq: int, capture_time: float, ts: float,
                    max_age_s: float | None) -> FrameMsg:
         ok, buf = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, self.settings.jpeg_quality])
+        scene = scene_histogram(frame)
         return FrameMsg(camera=self.camera, run=self.stats.run, seq=seq, capture_time=capture_time, ts=ts,
                         width=frame.shape[1], height=frame.shape[0], jpeg=buf.tobytes() if ok else None,
-                        dropped=None if ok else "encode_error", max_age_s=max_age_s)
+                        dropped=None if ok else "encode_error", max_age_s=max_age_s,
+                        scene=scene, cut=self._cuts(scene))
 
     def _publish(self, msg: FrameMsg, maxlen: int) -> None:
         payload = msg.to_bytes()

@@ -40,9 +40,9 @@ def redis_client(stack: Endpoints):
 
 @pytest.fixture
 def milvus_client(stack: Endpoints):
-    from pymilvus import MilvusClient
+    from facestream.servers import open_milvus_client
 
-    client = MilvusClient(uri=stack.milvus_uri)
+    client = open_milvus_client(stack.milvus_uri)
     for name in client.list_collections():
         client.drop_collection(name)
     yield client

@@ -1,7 +1,7 @@
 """Detector stage: frames -> faces with landmarks and face chips (the frame JPEG stops here).
 
-With ``every_n > 1`` MTCNN runs on every n-th frame only (and on any frame whose
-colour histogram jumped: a shot cut needs fresh boxes at once); the other frames
+With ``every_n > 1`` MTCNN runs on every n-th frame only (and on any frame the
+grabber flagged as a shot cut: a cut needs fresh boxes at once); the other frames
 go on with ``detected=False`` and the tracker carries its boxes over them, as
 DeepStream's detector interval does; a live frame that is already later than
 ``lag_budget_s`` lowers the rate further, to every ``max_every_n``-th frame,
@@ -17,11 +17,11 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-import cv2
 import numpy as np
 
 from config.errors import ImageError, MessageError
 from tracker.faces import Faces
+from ingest.scene import scene_histogram
 from tracker.scene import histogram_distance
 from workers import keys
 from workers.messages import FrameMsg
@@ -33,14 +33,6 @@ log = logging.getLogger(__name__)
 
 class Detector(Protocol):
     def detect(self, rgb: np.ndarray) -> Faces: ...
-
-
-def scene_histogram(rgb: np.ndarray) -> np.ndarray:
-    """128-bin HSV histogram of a thumbnail: cheap, and enough to see a shot cut."""
-    small = cv2.resize(rgb, (160, 90), interpolation=cv2.INTER_AREA)
-    hsv = cv2.cvtColor(small, cv2.COLOR_RGB2HSV)
-    hist = cv2.calcHist([hsv], [0, 1, 2], None, [8, 4, 4], [0, 180, 0, 256, 0, 256]).reshape(-1)
-    return (hist / max(float(hist.sum()), 1.0)).astype(np.float32)
 
 
 class DetectHandler:
@@ -84,7 +76,7 @@ class DetectHandler:
                 rgb = decode_jpeg(msg.jpeg or b"")
             except (MessageError, ImageError):
                 continue  # handle() reports it
-            scene = scene_histogram(rgb)
+            scene = self._scene(msg, rgb)
             key = (msg.camera, msg.run, msg.seq)
             if self._wants_detection(msg, scene):
                 todo.append((key, rgb, scene))
@@ -108,7 +100,7 @@ class DetectHandler:
                 # a corrupt frame is accounted for downstream, never silently lost
                 log.warning("camera %s frame %d: %s", msg.camera, msg.seq, exc)
                 return [(keys.DETECTED, msg.evolve(jpeg=None, dropped="corrupt_frame"))]
-            scene = scene_histogram(rgb)
+            scene = self._scene(msg, rgb)
             faces = self.detector.detect(rgb) if self._wants_detection(msg, scene) else None
         if faces is None:
             return [(keys.DETECTED, msg.evolve(jpeg=None, scene=scene, detected=False))]
@@ -123,12 +115,19 @@ class DetectHandler:
             chip_scale=scale,
         ))]
 
+    @staticmethod
+    def _scene(msg: FrameMsg, rgb: np.ndarray) -> np.ndarray:
+        return msg.scene if msg.scene is not None else scene_histogram(rgb, rgb=True)
+
     def _wants_detection(self, msg: FrameMsg, scene: np.ndarray) -> bool:
         previous, self._last_scene[msg.camera] = self._last_scene.get(msg.camera), scene
         n = self.every_n
         live = msg.ts > 1e9  # live sources carry epoch timestamps, files seconds from their start
         if live and self.max_every_n > n and self.clock() - msg.capture_time > self.lag_budget_s:
             n = self.max_every_n  # behind a live source: shed detector load rather than latency
-        if n <= 1 or msg.seq % n == 0 or previous is None:
+        if n <= 1 or msg.seq % n == 0:
             return True
-        return histogram_distance(previous, scene) > self.cut_threshold  # a shot cut: boxes must be fresh
+        if msg.scene is not None:
+            return msg.cut  # the grabber saw every frame in order: same answer in every detector process
+        # a producer that sends no histogram: compare with the last frame this process saw
+        return previous is None or histogram_distance(previous, scene) > self.cut_threshold

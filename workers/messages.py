@@ -68,6 +68,7 @@ class FrameMsg:
     model: str | None = None
     ended: tuple[str, ...] = ()
     scene: np.ndarray | None = None  # small colour histogram of the frame, for shot-cut detection
+    cut: bool = False  # the grabber saw a shot cut since the frame it published before this one
     dropped: str | None = None  # reason when this frame could not be processed; it still flows on
     max_age_s: float | None = None  # live sources: skip the frame once capture_time is older (None: files)
     detected: bool = True  # False: detection skipped (detect_every_n); the tracker carries its boxes over
@@ -144,6 +145,7 @@ class FrameMsg:
                 model=d.get("model"),
                 ended=tuple(d.get("ended", ())),
                 scene=d.get("scene"),
+                cut=bool(d.get("cut", False)),
                 dropped=d.get("dropped"),
                 max_age_s=d.get("max_age_s"),
                 detected=bool(d.get("detected", True)),

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from pymilvus import MilvusClient
 
 from facestream import servers
 from facestream.services import DEFAULT_THRESHOLDS
@@ -28,7 +27,7 @@ def test_matcher_survives_milvus_going_away_and_names_when_it_is_back(settings, 
         vector = np.random.default_rng(0).normal(size=128).astype(np.float32)
         vector /= np.linalg.norm(vector)
         people = People(redis_client)
-        client = MilvusClient(uri=url, timeout=10)
+        client = servers.open_milvus_client(url)
         VectorIndex(client, "faces_dlib_128", 128).add(people.get_or_create("ada"), vector[None, :])
         index = VectorIndex(client, "faces_dlib_128", 128)
         handler = MatchHandler(redis_client, people, lambda _m: index, settings, lambda m: DEFAULT_THRESHOLDS[m])

@@ -143,10 +143,12 @@ def test_worker_in_another_namespace_joins_the_group_and_shares_the_work(netns, 
 
 
 def _milvus_ready(uri: str) -> bool:
-    from pymilvus import MilvusClient
+    from facestream.servers import open_milvus_client
 
     try:
-        MilvusClient(uri=uri, timeout=3).list_collections()
+        client = open_milvus_client(uri, timeout=3)
+        client.list_collections()
+        client.close()
     except Exception:  # noqa: BLE001 - not up yet
         return False
     return True

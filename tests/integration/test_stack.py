@@ -122,13 +122,13 @@ def test_data_survives_a_restart(tmp_path: Path) -> None:
         r = redis.Redis.from_url(ep.redis_url)
         r.set("person:1:name", "Ada")
         r.close()
-        client = MilvusClient(uri=ep.milvus_uri)
+        client = servers.open_milvus_client(ep.milvus_uri)
         client.create_collection("persist", dimension=2)
         client.insert("persist", [{"id": 7, "vector": [0.6, 0.8]}])
         client.close()
     with EmbeddedStack(_settings(tmp_path)) as ep:
         assert redis.Redis.from_url(ep.redis_url).get("person:1:name") == b"Ada"
-        client = MilvusClient(uri=ep.milvus_uri)
+        client = servers.open_milvus_client(ep.milvus_uri)
         client.load_collection("persist")  # like real Milvus: released after a restart
         assert client.get("persist", ids=[7])[0]["id"] == 7
         client.close()
@@ -148,3 +148,22 @@ def test_missing_redis_binary_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setattr(servers.shutil, "which", lambda name: None)
     with pytest.raises(servers.StackError, match="valkey-server"):
         servers.redis_binary()
+
+
+def test_an_idle_milvus_client_does_not_break_the_next_one(stack: Endpoints) -> None:
+    """pymilvus's default keepalive pings an idle channel every 10 s; milvus-lite answers with GOAWAY
+    "too_many_pings", and a shared channel idle for more than 30 s is health-checked and recovered
+    when the next client opens -- which failed (a CI failure; reproduced here with a 90 s idle
+    default client). With ``open_milvus_client`` both the idle client and a new one keep working."""
+    import time
+
+    idle = servers.open_milvus_client(stack.milvus_uri)
+    idle.list_collections()
+    time.sleep(90)
+    fresh = servers.open_milvus_client(stack.milvus_uri)
+    try:
+        assert isinstance(fresh.list_collections(), list)
+        assert isinstance(idle.list_collections(), list)
+    finally:
+        fresh.close()
+        idle.close()

@@ -62,6 +62,31 @@ def test_detector_skips_frames_but_not_shot_cuts() -> None:
     assert again.detected is False and FrameMsg.from_bytes(out[0].to_bytes()).detected is True
 
 
+def _grabbed(colours: list[tuple[int, int, int]]) -> list[FrameMsg]:
+    """Frames as the grabber publishes them: with its histogram and cut flag."""
+    from ingest.scene import CutCheck, scene_histogram
+
+    cuts, out = CutCheck(0.25), []
+    for i, colour in enumerate(colours):
+        msg = _frame(i, colour)
+        scene = scene_histogram(np.full((90, 160, 3), colour[::-1], np.uint8))  # BGR, as OpenCV decodes
+        out.append(msg.evolve(scene=scene, cut=cuts(scene)))
+    return out
+
+
+def test_several_detector_processes_skip_the_same_frames_as_one() -> None:
+    """The cut flag comes from the grabber, so how frames are spread over detectors does not matter."""
+    colours = [(200, 30, 30)] * 5 + [(20, 200, 40)] * 6 + [(30, 30, 200)] * 3  # cuts at frames 5 and 11
+    frames = _grabbed(colours)
+    assert [m.cut for m in frames] == [i in (5, 11) for i in range(len(colours))]
+    one = DetectHandler(_CountingDetector(), lambda: ["c"], every_n=4)
+    alone = [one.handle(m)[0][1].detected for m in frames]
+    three = [DetectHandler(_CountingDetector(), lambda: ["c"], every_n=4) for _ in range(3)]
+    spread = [three[(i * 7) % 3].handle(m)[0][1].detected for i, m in enumerate(frames)]  # any split
+    assert alone == spread == [i % 4 == 0 or i in (5, 11) for i in range(len(colours))]
+    assert all(FrameMsg.from_bytes(m.to_bytes()).cut == m.cut for m in frames)
+
+
 def test_a_late_live_frame_lowers_the_detection_rate() -> None:
     now = 1_700_000_000.0
     det = _CountingDetector()
