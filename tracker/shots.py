@@ -10,7 +10,10 @@ every frame. Per track:
 - then a face is embedded when its quality beats the track's best so far by
   ``better_ratio``, at most ``budget`` shots in all, at least ``min_gap_s`` apart;
 - and, whatever the budget, one shot every ``refresh_s`` seconds, so a confirmed
-  name is re-checked rarely but never never.
+  name is re-checked rarely but never never;
+- a track back after ``reacquire_gap_s`` unseen gets its first shots again,
+  as a new track does: the tracker took it up by motion alone, and the
+  matcher checks that it is still the same person (``TrackBook``).
 
 ``every_n == 1`` embeds every face of every frame (for users with a GPU who want it).
 Everything is in seconds and depends only on the faces seen, so the choice is the
@@ -25,6 +28,8 @@ import numpy as np
 
 from config.errors import ConfigError
 
+_EPS = 1e-6  # frame times are float sums: 0.2 s at 5 fps must count as 0.2 s
+
 
 @dataclass
 class ShotParams:
@@ -35,6 +40,7 @@ class ShotParams:
     min_gap_s: float = 0.2
     refresh_s: float = 2.0
     min_quality: float = 0.05
+    reacquire_gap_s: float = 0.3  # the same as the matcher's BookParams.reacquire_gap_s
 
     def check(self) -> None:
         if self.every_n < 0 or self.budget < 1 or self.better_ratio < 1.0 or self.refresh_s <= 0:
@@ -48,6 +54,8 @@ class _Shots:
     best: float = 0.0
     last_t: float = float("-inf")
     seen: int = 0
+    last_seen_t: float = float("-inf")
+    reacquired: bool = False
 
 
 class ShotPicker:
@@ -66,18 +74,23 @@ class ShotPicker:
             s = self._tracks.setdefault(tid, _Shots())
             s.seen += 1
             q = float(quality[i])
+            if s.taken and t - s.last_seen_t >= p.reacquire_gap_s - _EPS:
+                # back by motion alone: its first shots again, as for a new track
+                s.taken, s.best, s.reacquired = 0, 0.0, True
+            s.last_seen_t = t
             if p.every_n == 1:
                 take = True
             elif q < p.min_quality and s.taken:
                 take = t - s.last_t >= p.refresh_s and q > 0
             elif not s.taken:
                 take = q >= p.min_quality or s.seen >= 3  # a track of only poor faces still gets one try
-            elif t - s.last_t >= p.refresh_s:
+            elif t - s.last_t >= p.refresh_s - _EPS:
                 take = True
             elif s.taken < min(p.early, p.budget):
-                take = t - s.last_t >= p.min_gap_s
+                # a reacquired track: on consecutive frames, its first clear view must show who it is
+                take = (s.reacquired and q > 0) or t - s.last_t >= p.min_gap_s - _EPS
             else:
-                take = s.taken < p.budget and t - s.last_t >= p.min_gap_s and q >= s.best * p.better_ratio
+                take = s.taken < p.budget and t - s.last_t >= p.min_gap_s - _EPS and q >= s.best * p.better_ratio
             if take:
                 s.taken += 1
                 s.best = max(s.best, q)

@@ -10,6 +10,13 @@ the old track id: the lost track comes back under its old id. So that a track
 is announced as ended only once, a track the tracker ended is kept (not
 ``alive``) for ``reid_window_s`` and only then returned by ``expire``.
 
+The opposite mistake happens too: a track lost behind another face is taken
+up by motion, but by a different person (the tracker, before the embedder,
+has only the boxes). So when a tracker id reappears after ``reacquire_gap_s``
+unseen, its next embedding is checked against the track's running embedding;
+below ``split_below`` the face is split off onto a new track (which may then
+be found to be an older one), and the old track waits to be found again.
+
 Everything here follows the order of frames only (no wall clock, no other
 process), so the outcome is the same however many detectors ran.
 """
@@ -32,10 +39,23 @@ class BookParams:
     reid_window_s: float = 5.0  # how long an ended or lost track can come back
     reid_min_similarity: float = 0.92  # cosine between the new face and the old track's running embedding
     reid_margin: float = 0.02  # over the second-best old track
-    reid_attempts: int = 3  # the first embeddings of a new track that may find it an old one
+    reid_young_s: float = 1.0  # a new track may be found to be an old one during its first second
+    check_faces: int = 3  # embeddings checked after a track is reacquired by motion
     momentum: float = 0.8  # running embedding = m * old + (1 - m) * new
     unknown_min_observations: int = 2  # an 'unknown' verdict needs this many embeddings
     unknown_below: float = 0.89  # ... all with a best mean under this (calibrated: see README)
+    reacquire_gap_s: float = 0.3  # a tracker id unseen this long and back: check its next face
+    split_below: float = 0.85  # ... and split it off when it is less similar than this to the track
+
+
+@dataclass
+class _Check:
+    """A track reacquired by motion: its next faces must look like it did before the gap."""
+
+    last_ts: float  # before the gap
+    last_frame: int
+    reference: np.ndarray  # its running embedding before the gap
+    left: int  # embeddings still to check
 
 
 @dataclass
@@ -52,6 +72,18 @@ class BookTrack:
     unknown_label: str | None = None
     frames: int = 0
     alive: bool = True  # False once the tracker ended its owner; it may still come back
+    origin: str = ""  # the tracker id it was created for (a track may look for a lost one only then)
+    verify: _Check | None = field(default=None, repr=False)  # reacquired by motion: faces to check
+
+
+@dataclass
+class Embedded:
+    """What one embedding did to the book."""
+
+    track: BookTrack  # the face's track: maybe an older one it was found to be
+    identity_changed: bool  # its vote's person changed
+    merged: BookTrack | None = None  # the young track merged into ``track`` (now gone), if any
+    split_from: BookTrack | None = None  # the track this face was split off from (it waits to be found)
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -69,6 +101,7 @@ class TrackBook:
         self.tracks: dict[str, BookTrack] = {}  # display id -> track
         self._alias: dict[str, str] = {}  # tracker id -> display id
         self.reidentified = 0
+        self.splits = 0
 
     def get(self, tracker_id: str) -> BookTrack | None:
         display = self._alias.get(tracker_id)
@@ -77,36 +110,42 @@ class TrackBook:
     def seen(self, tracker_id: str, frame: int, ts: float) -> tuple[BookTrack, bool]:
         """The track a face of ``tracker_id`` belongs to at ``frame``; True when it starts here."""
         tr = self.get(tracker_id)
+        display = tracker_id
         if tr is not None and tr.owner != tracker_id:
-            # the old tracker id came back by motion after its track was taken over: a new track
-            tr = None
-            display = f"{tracker_id}.{frame}"
-        else:
-            display = tracker_id
+            if tr.last_frame < frame:
+                # the tracker took up its old id again by motion, and the new id its face had been found
+                # to be is not in this frame: the tracker let that one go, the track is the old id's again
+                tr.owner, tr.alive = tracker_id, True
+                self._check_next_faces(tr)  # by motion only
+            else:  # both ids in one frame: two faces, the old id's is someone else
+                tr, display = None, f"{tracker_id}.{frame}"
         started = tr is None
         if tr is None:
-            tr = BookTrack(display, self.make_vote(), ts, ts, frame, frame, owner=tracker_id)
-            self.tracks[display] = tr
-            self._alias[tracker_id] = display
+            tr = self._new_track(display, tracker_id, frame, ts)
+        elif ts - tr.last_ts >= self.params.reacquire_gap_s and tr.embedding is not None:
+            self._check_next_faces(tr)
         tr.last_ts, tr.last_frame = max(tr.last_ts, ts), max(tr.last_frame, frame)
         tr.frames += 1
         return tr, started
 
-    def embedded(self, tracker_id: str, vector: np.ndarray,
-                 scores: dict[str, float]) -> tuple[BookTrack, bool, BookTrack | None]:
-        """One embedding (and its gallery scores) of a face of ``tracker_id``, already ``seen``.
-
-        Returns the track (maybe an older one it was found to be), whether its
-        identity changed, and the track that was merged into it (now gone), if any.
-        """
+    def embedded(self, tracker_id: str, vector: np.ndarray, scores: dict[str, float]) -> Embedded:
+        """One embedding (and its gallery scores) of a face of ``tracker_id``, already ``seen``."""
         tr = self.get(tracker_id)
         if tr is None:
             raise KeyError(f"tracker id {tracker_id!r}: embedded before seen")
         v = _unit(vector)
-        merged = None
+        merged = split_from = None
+        check = tr.verify
+        if check is not None:
+            check.left -= 1
+            if check.left <= 0:
+                tr.verify = None
+            if len(check.reference) == len(v) and float(check.reference @ v) < self.params.split_below:
+                tr.verify = None
+                split_from, tr = tr, self._split(tr, tracker_id, check)
         # a young track may be a lost one back: its first faces (entering at the border, turned) can be
         # poor; once it has a name of its own it stays what it is (a merge then would be an id switch)
-        if (tr.display_id == tracker_id and tr.vote.observations < self.params.reid_attempts
+        if (tr.origin == tracker_id and tr.owner == tracker_id and tr.last_ts - tr.first_ts <= self.params.reid_young_s
                 and tr.vote.person_id is None):
             old = self._lost_match(tr, v)
             if old is not None:
@@ -114,7 +153,7 @@ class TrackBook:
                 merged, tr = tr, old
         tr.embedding = v if tr.embedding is None else _unit(self.params.momentum * tr.embedding
                                                             + (1 - self.params.momentum) * v)
-        return tr, tr.vote.add(scores), merged
+        return Embedded(tr, tr.vote.add(scores), merged, split_from)
 
     def is_unknown(self, tr: BookTrack) -> bool:
         """Enough evidence that the track is nobody enrolled (a calibrated 'unknown')."""
@@ -145,6 +184,31 @@ class TrackBook:
         return out
 
     # ------------------------------------------------------------------------------------
+    def _new_track(self, display: str, tracker_id: str, frame: int, ts: float) -> BookTrack:
+        tr = BookTrack(display, self.make_vote(), ts, ts, frame, frame, owner=tracker_id, origin=tracker_id)
+        self.tracks[display] = tr
+        self._alias[tracker_id] = display
+        return tr
+
+    def _check_next_faces(self, tr: BookTrack) -> None:
+        if tr.embedding is not None and tr.verify is None:
+            tr.verify = _Check(tr.last_ts, tr.last_frame, tr.embedding.copy(), self.params.check_faces)
+
+    def _split(self, tr: BookTrack, tracker_id: str, check: _Check) -> BookTrack:
+        """``tracker_id`` now follows someone else than ``tr``: a new track for it; ``tr`` may come back.
+
+        The faces reported under ``tr`` since the gap stay reported; the track goes back to how it
+        was before the gap (its last sighting, its appearance) and waits to be found."""
+        frame, ts = tr.last_frame, tr.last_ts
+        logger.debug("track %s: tracker id %s took up a different face by frame %d: split off", tr.display_id,
+                     tracker_id, frame)
+        tr.last_ts, tr.last_frame, tr.embedding = check.last_ts, check.last_frame, check.reference
+        tr.owner, tr.alive = "", False
+        new = self._new_track(f"{tracker_id}.{frame}", tracker_id, frame, ts)
+        new.frames = 1
+        self.splits += 1
+        return new
+
     def _lost_match(self, new: BookTrack, v: np.ndarray) -> BookTrack | None:
         p = self.params
         candidates = [tr for tr in self.tracks.values()

@@ -185,7 +185,10 @@ class MatchHandler:
             for i, vector, scores in zip(msg.embed_idx, msg.embeddings, matches or [None] * len(msg.embed_idx)):
                 if scores is None:
                     continue
-                track, identity_changed, merged = st.book.embedded(msg.track_ids[i], vector, scores)
+                got = st.book.embedded(msg.track_ids[i], vector, scores)
+                track, identity_changed, merged = got.track, got.identity_changed, got.merged
+                if got.split_from is not None and track.origin == msg.track_ids[i] and track.first_frame == msg.seq:
+                    starting[track.display_id] = track  # a face split off an old track starts a new one
                 if merged is not None and starting.pop(merged.display_id, None) is None:
                     # records went out under the new id before its face was recognised: end that id
                     out.append(event_record("merged", msg.camera, merged.last_frame, merged.last_ts,

@@ -26,7 +26,8 @@ def test_new_track_with_a_lost_tracks_face_comes_back_under_its_id():
     assert b.expire(1.0) == []  # within the window: not ended yet
     tr, started = b.seen("b", 30, 3.0)
     assert started and tr.display_id == "b"
-    tr, _, merged = b.embedded("b", unit(1) + 0.05 * unit(9), {"p-ada": 0.94})
+    got = b.embedded("b", unit(1) + 0.05 * unit(9), {"p-ada": 0.94})
+    tr, merged = got.track, got.merged
     assert tr.display_id == "a" and merged.display_id == "b" and tr.alive
     assert b.get("b").display_id == "a" and tr.vote.observations == 2
     b.end(["b"])
@@ -39,10 +40,12 @@ def test_a_different_face_or_a_co_visible_track_is_not_merged():
     b.embedded("a", unit(1), {})
     b.seen("b", 1, 0.1)
     b.seen("a", 1, 0.1)  # a and b seen together: not the same person
-    tr, _, merged = b.embedded("b", unit(1), {})
+    got = b.embedded("b", unit(1), {})
+    tr, merged = got.track, got.merged
     assert merged is None and tr.display_id == "b"
     b.seen("c", 2, 0.2)
-    tr, _, merged = b.embedded("c", unit(2), {})  # nobody looks like c
+    got = b.embedded("c", unit(2), {})  # nobody looks like c
+    tr, merged = got.track, got.merged
     assert merged is None
 
 
@@ -53,17 +56,64 @@ def test_too_late_to_come_back():
     b.end(["a"])
     assert [t.display_id for t in b.expire(2.5)] == ["a"]
     b.seen("b", 75, 3.0)
-    assert b.embedded("b", unit(1), {})[2] is None
+    assert b.embedded("b", unit(1), {}).merged is None
 
 
-def test_old_tracker_id_returning_after_a_merge_gets_a_new_track():
+def test_old_tracker_id_in_the_same_frame_as_its_successor_gets_a_new_track():
     b = book()
     b.seen("a", 0, 0.0)
     b.embedded("a", unit(1), {})
     b.seen("b", 10, 1.0)
     b.embedded("b", unit(1), {})  # b is a
-    tr, started = b.seen("a", 11, 1.1)  # the tracker's 'a' came back by motion, on someone
+    b.seen("b", 11, 1.1)
+    tr, started = b.seen("a", 11, 1.1)  # the tracker's 'a' came back by motion, next to b: someone else
     assert started and tr.display_id == "a.11"
+
+
+def test_old_tracker_id_taken_up_again_gets_its_track_back_and_is_checked():
+    b = book()
+    b.seen("a", 0, 0.0)
+    b.embedded("a", unit(1), {})
+    b.seen("b", 10, 1.0)
+    b.embedded("b", unit(1), {})  # b is a; then the tracker lets b go and takes up 'a' again
+    tr, started = b.seen("a", 11, 1.1)
+    assert not started and tr.display_id == "a" and tr.owner == "a"
+    assert b.embedded("a", unit(1), {}).split_from is None  # same face: nothing happens
+    b.seen("b", 12, 1.2)  # and the other way round, on someone else this time
+    b.seen("a", 13, 1.3)
+    got = b.embedded("a", unit(3), {})
+    assert got.split_from.display_id == "a" and got.track.display_id == "a.13"
+
+
+def test_a_track_taken_up_by_someone_else_is_split_and_waits_to_be_found():
+    """occlude scene: A and B pass behind C; B's lost track is taken up, by motion, by A coming out."""
+    b = book(reacquire_gap_s=0.3, split_below=0.85)
+    for k in range(5):
+        b.seen("tA", k, k / 10)
+        b.seen("tB", k, k / 10)
+    b.embedded("tA", unit(1), {})
+    b.embedded("tB", unit(2), {})
+    b.end(["tA"])  # A hidden for long: the tracker ends it; B's id is lost but kept
+    tr, started = b.seen("tB", 9, 0.9)  # 0.5 s unseen, back by motion: on A
+    assert not started and tr.display_id == "tB" and (tr.verify.last_ts, tr.verify.last_frame) == (0.4, 4)
+    got = b.embedded("tB", unit(1), {})
+    assert got.split_from.display_id == "tB" and not got.split_from.alive
+    assert got.track.display_id == "tA" and got.merged.display_id == "tB.9"  # ... found to be A again
+    assert b.get("tB").display_id == "tA"
+    assert b.tracks["tB"].last_frame == 4 and b.tracks["tB"].owner == ""
+    b.seen("tC", 12, 1.2)  # B comes out as a new tracker id: found to be B
+    got = b.embedded("tC", unit(2) + 0.05 * unit(9), {})
+    assert got.track.display_id == "tB" and got.merged.display_id == "tC"
+    assert (b.splits, b.reidentified) == (1, 2)
+
+
+def test_the_same_face_back_after_a_gap_stays_on_its_track():
+    b = book(reacquire_gap_s=0.3, split_below=0.85)
+    b.seen("a", 0, 0.0)
+    b.embedded("a", unit(1), {})
+    b.seen("a", 6, 0.6)
+    got = b.embedded("a", unit(1) + 0.2 * unit(9), {})  # partly hidden: less similar, not below the bound
+    assert got.split_from is None and got.track.display_id == "a" and b.splits == 0
 
 
 def test_unknown_needs_evidence_under_the_calibrated_bound():
@@ -83,7 +133,8 @@ def test_shot_picker_first_face_then_better_ones_then_rarely():
     p = ShotPicker(ShotParams(budget=3, better_ratio=1.25, min_gap_s=0.2, refresh_s=2.0))
     q = lambda v: np.array([v], np.float32)  # noqa: E731
     assert p.pick(["a"], q(0.3), 0.0) == [0]  # new track: at once
-    p = ShotPicker(ShotParams(budget=3, early=1, better_ratio=1.25, min_gap_s=0.2, refresh_s=2.0))
+    # (reacquire_gap_s out of the way: this track is only shown the frames listed here)
+    p = ShotPicker(ShotParams(budget=3, early=1, better_ratio=1.25, min_gap_s=0.2, refresh_s=2.0, reacquire_gap_s=9))
     assert p.pick(["a"], q(0.3), 0.0) == [0]
     assert p.pick(["a"], q(0.35), 0.3) == []  # not better enough
     assert p.pick(["a"], q(0.6), 0.1 + 0.3) == [0]  # clearly better
@@ -112,3 +163,18 @@ def test_shot_picker_takes_early_shots_of_a_new_track():
     q = np.array([0.5], np.float32)
     taken = [t for t in (0.0, 0.1, 0.2, 0.3, 0.45, 0.6, 0.8, 1.0) if p.pick(["a"], q, t)]
     assert taken == [0.0, 0.2, 0.45]  # three early shots 0.2 s apart, then only better ones
+
+
+def test_shot_picker_takes_a_reacquired_track_again_on_consecutive_frames():
+    p = ShotPicker(ShotParams(budget=6, early=3, min_gap_s=0.2, reacquire_gap_s=0.3))
+    q = lambda v: np.array([v], np.float32)  # noqa: E731
+    picks = [p.pick(["a"], q(0.5), k / 10) for k in range(8)]  # 10 fps
+    assert picks == [[0], [], [0], [], [0], [], [], []]  # early shots 0.2 s apart, then only better ones
+    picks = [p.pick(["a"], q(0.5), k / 10) for k in (12, 13, 14, 15)]  # unseen for 0.5 s: taken up by motion
+    assert picks == [[0], [0], [0], []]  # on consecutive frames: who is it now?
+
+
+def test_shot_picker_gaps_survive_float_frame_times():
+    p = ShotPicker(ShotParams(early=3, min_gap_s=0.2))
+    q = np.array([0.5], np.float32)
+    assert [p.pick(["a"], q, k * 0.2) for k in range(3)] == [[0], [0], [0]]  # 5 fps: every frame
