@@ -28,6 +28,7 @@ from config.settings import Settings
 from facestream.processes import child_env, live_workers
 from facestream.services import Services
 from ingest.grabber import Grabber
+from ingest.scene import CutCheck, scene_histogram
 from workers import keys
 from workers.bus import FIELD
 from workers.messages import FrameMsg
@@ -69,7 +70,7 @@ def paced_feed(services: Services, settings: Settings, camera: str, clip: Path, 
     progress, stream = keys.progress(camera, run), keys.frames(camera)
     client.sadd(keys.CAMERAS, camera)
     client.hset(keys.camera_info(camera), mapping={"run": run, "fps": fps, "width": w, "height": h})
-    start, seq = time.time(), 0
+    start, seq, cuts = time.time(), 0, CutCheck(settings.scene_cut_threshold)
     while not stop.is_set():
         due = start + seq / fps
         if due > time.time():
@@ -78,9 +79,10 @@ def paced_feed(services: Services, settings: Settings, camera: str, clip: Path, 
         if not ok:
             break
         ok, buf = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, settings.jpeg_quality])
+        scene = scene_histogram(frame)  # as the grabber does
         now = time.time()
         msg = FrameMsg(camera=camera, run=run, seq=seq, ts=now, capture_time=now, width=w, height=h,
-                       jpeg=buf.tobytes())
+                       jpeg=buf.tobytes(), scene=scene, cut=cuts(scene))
         bus.publish(stream, msg.to_bytes(), maxlen=2000)
         client.hincrby(progress, "published", 1)
         seq += 1

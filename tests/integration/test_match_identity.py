@@ -101,3 +101,21 @@ def test_cli_unknowns_lists_labels_with_counts(redis_client, milvus_client, sett
     printed = capsys.readouterr().out
     [u] = list_unknowns(redis_client)
     assert u.label in printed and "door" in printed and u.faces == 3
+
+
+def test_a_lost_track_taken_up_by_someone_else_is_split_off_and_found_again(redis_client, milvus_client, settings):
+    """Ada passes behind someone; a stranger walks out where the tracker expected her and its id 't1'
+    takes him up by motion. His first face splits him off onto a new track; Ada, back as 't2', gets 't1'."""
+    h = handler(redis_client, milvus_client, settings)
+    out = records(h.handle(msg("door", 0, ["t1"], [unit(3, base=ADA, noise=0.02)])))
+    out += records(h.handle(msg("door", 1, ["t1"])))
+    out += records(h.handle(msg("door", 6, ["t1"], [unit(5, base=STRANGER, noise=0.02)])))  # 0.5 s later
+    out += records(h.handle(msg("door", 7, ["t1", "t2"], [unit(6, base=STRANGER, noise=0.02),
+                                                         unit(7, base=ADA, noise=0.02)])))
+    out += records(h.handle(msg("door", 8, [], kind="eos")))
+    rows = {(r["frame"], r["track_id"]): r for r in out if "event" not in r}
+    assert rows[(0, "t1")]["name"] == rows[(1, "t1")]["name"] == "ada"
+    assert rows[(6, "t1.6")]["name"] is None and rows[(7, "t1.6")]["name"] is None  # the stranger
+    assert rows[(7, "t1")]["name"] == "ada"  # ada back under her track id
+    events = [(e["event"], e["track_id"]) for e in out if "event" in e]
+    assert ("start", "t1.6") in events and events.count(("start", "t1")) == 1
