@@ -70,6 +70,7 @@ def paced_feed(services: Services, settings: Settings, camera: str, clip: Path, 
     progress, stream = keys.progress(camera, run), keys.frames(camera)
     client.sadd(keys.CAMERAS, camera)
     client.hset(keys.camera_info(camera), mapping={"run": run, "fps": fps, "width": w, "height": h})
+    _wait_for_readers(client, stream)
     start, seq, cuts = time.time(), 0, CutCheck(settings.scene_cut_threshold)
     while not stop.is_set():
         due = start + seq / fps
@@ -92,6 +93,21 @@ def paced_feed(services: Services, settings: Settings, camera: str, clip: Path, 
     bus.publish(stream, eos.to_bytes(), maxlen=2000)
     client.hset(progress, "total", seq)
     return seq
+
+
+def _wait_for_readers(client, stream: str, timeout_s: float = 10.0) -> None:
+    """Until the detectors read the new camera's stream (they list cameras every STREAM_REFRESH_S):
+    the live row measures steady latency, not how soon a new camera is noticed."""
+    import redis
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if any(g["name"] in (keys.GROUP_DETECT, keys.GROUP_DETECT.encode()) for g in client.xinfo_groups(stream)):
+                return
+        except redis.ResponseError:
+            pass  # no stream yet
+        time.sleep(0.05)
 
 
 class Workers:
@@ -187,11 +203,15 @@ def run_facestream(services: Services, settings: Settings, clip: Path, camera: s
         if "event" not in r and r["frame"] not in first_arrival:
             first_arrival[r["frame"]] = (arrival, r["capture_time"])
     latencies = [a - c for a, c in first_arrival.values()]
+    in_order = [first_arrival[f][0] - first_arrival[f][1] for f in sorted(first_arrival)]
+    # where the tail is: warm-up, a shot cut, or all along
+    tenths = [in_order[i * len(in_order) // 10:(i + 1) * len(in_order) // 10] for i in range(10)] if in_order else []
     row = {
         "system": "facestream", "clip": clip.name, "mode": "paced" if paced else "file", "detectors": detectors,
         "frames": total, "wall_s": round(ended - started, 2), "fps": round(total / max(ended - started, 1e-9), 2),
         "steady_fps": _steady_fps(samples, total), "latency_p50_s": _percentile(latencies, 50),
         "latency_p95_s": _percentile(latencies, 95), "cpu_s_per_frame": round(cpu / max(total, 1), 4),
+        "latency_p95_by_tenth_of_frames_s": [_percentile(t, 95) for t in tenths],
         "peak_rss_mb": round(sum(rss.values()), 1), "peak_rss_by_process_mb": rss,
         # where the CPU goes; "bench" is the grabber (decode + JPEG encode + publish) and this harness's readers
         "cpu_ms_per_frame_by_process": {k: round(v / max(total, 1) * 1e3, 1) for k, v in sorted(cpu_by.items())},

@@ -58,6 +58,12 @@ class DetectHandler:
     def input_streams(self) -> list[str]:
         return [keys.frames(c) for c in sorted(self.cameras())]
 
+    def warm_up(self) -> None:
+        """Runtime hook, once before the first read: the first pass through torch is several times
+        slower than the next (allocations, kernels picked per shape); a live camera's first frames
+        should not pay for it."""
+        self.detector.detect(np.random.default_rng(0).integers(0, 255, (360, 640, 3), np.uint8))
+
     def stale(self, msg: FrameMsg) -> FrameMsg:
         """A live frame older than its max_age: not worth detecting any more; it still flows on, counted."""
         return msg.evolve(jpeg=None, dropped="stale")

@@ -84,6 +84,22 @@ class MatchHandler:
     def input_streams(self) -> list[str]:
         return [keys.EMBEDDED]
 
+    def warm_up(self) -> None:
+        """Runtime hook, once before the first read: load the collections of the models people are
+        enrolled with, and create their unknown-faces collection now (half a second in milvus-lite),
+        not when a live camera's first stranger appears."""
+        for model in DIMS:
+            try:
+                index = self.index_for(model)
+                if not index.client.has_collection(index.collection):
+                    continue
+                index.ensure()
+                if self.unknowns_for is not None:
+                    self.unknowns_for(model).ensure()
+            except Exception as exc:  # noqa: BLE001 - Milvus down: handle() retries with backoff
+                log.warning("Milvus not ready at start (%s): collections load on first use", exc)
+                return
+
     def handle(self, msg: FrameMsg) -> list[Output]:
         out: list[dict] = []
         st = self.cameras.get(msg.camera)

@@ -37,6 +37,9 @@ from workers.messages import FrameMsg
 from workers.metrics import StageObserver
 
 log = logging.getLogger(__name__)
+# how often the input streams are listed again: a camera added while we run is read within this
+# (plus one blocking read); a SMEMBERS per half second per worker costs nothing
+STREAM_REFRESH_S = 0.5
 
 Output = tuple[str, Any]  # (stream, FrameMsg or plain dict)
 
@@ -89,6 +92,11 @@ class Worker:
         signal.signal(signal.SIGINT, on_signal)
 
     def run(self) -> None:
+        warm_up = getattr(self.handler, "warm_up", None)
+        if warm_up is not None:
+            started = time.monotonic()
+            warm_up()
+            log.info("%s worker warmed up in %.2f s", self.handler.kind, time.monotonic() - started)
         log.info("%s worker %s started", self.handler.kind, self.consumer)
         backoff = Backoff(0.2, self.settings.redis_retry_max_s)
         while not self.stopping:
@@ -126,7 +134,7 @@ class Worker:
         now = time.monotonic()
         if now >= self._next_refresh:
             self._refresh_streams()
-            self._next_refresh = now + 2.0
+            self._next_refresh = now + STREAM_REFRESH_S
         entries: list[Entry] = []
         claimed = False
         if now >= self._next_claim:

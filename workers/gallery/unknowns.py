@@ -45,7 +45,7 @@ class UnknownFaces:
         self.threshold = threshold
         self._ready = False
 
-    def _ensure(self) -> None:
+    def ensure(self) -> None:
         if self._ready:
             return
         if not self.milvus.has_collection(self.collection):
@@ -62,7 +62,7 @@ class UnknownFaces:
 
     def label_for(self, vector: np.ndarray, camera: str, when: float) -> str:
         """The label of this unknown face (found or new); counts one more track for it."""
-        self._ensure()
+        self.ensure()
         v = np.asarray(vector, np.float32).reshape(-1)
         hits = self.milvus.search(self.collection, data=[v.tolist()], limit=1, output_fields=["label"],
                                   search_params={"metric_type": "IP"})
