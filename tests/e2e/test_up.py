@@ -59,8 +59,6 @@ def _short_clip(src: Path, dst: Path, frames: int) -> Path:
     return dst
 
 
-@pytest.mark.xfail(strict=False, reason="throughput-bound on 2 cores: in one full-suite run the two file "
-                   "cameras got 37 of 120 frames done in the wait; passes alone (issue 5 note)")
 def test_up_two_files_and_a_live_camera_status_kill_restart_scale_down(shared_dir, tmp_path) -> None:
     data_dir = tmp_path / "stack"
     clip = shared_dir / "media" / "hamilton_360p.mp4"
@@ -81,7 +79,9 @@ def test_up_two_files_and_a_live_camera_status_kill_restart_scale_down(shared_di
                 r["stream"] for r in s["streams"]}
             assert all({"lag", "pending", "consumer_list"} <= set(g) for g in s["groups"])
             assert {"fps", "stage_ms", "latency_ms", "processed"} <= set(s["stages"]["detect"])
-            assert s["stages"]["detect"]["processed"] >= 2 * 60
+            # workers write their counters with their health beat (every few seconds): wait for it
+            s = _until("the detectors' counters", lambda s: s["stages"]["detect"]["processed"] >= 2 * 60, 30,
+                       data_dir)
             assert {"stale_drops", "dead_letters", "drops", "metrics_endpoints"} <= set(s)
             assert len(s["metrics_endpoints"]) >= 6  # 2 detectors, embed, track, match, the grabbers
             detectors = [p for p in s["processes"] if p["group"] == "detect"]
