@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     embed_budget_per_track: int = Field(6, ge=1, description="best shots embedded per track, beyond refreshes")
     embed_min_gap_s: float = Field(0.2, ge=0.0, description="between two best shots of one track")
     embed_refresh_s: float = Field(2.0, gt=0.0, description="a track is re-embedded this often whatever else")
+    embed_max_per_live_frame: int = Field(
+        1, ge=0, description="faces embedded per frame of a live source at most (new tracks first; 0 = no cap): "
+                             "a burst of new faces must not make every later frame wait for the embedder")
     scene_cut_threshold: float = Field(0.25, gt=0.0, description="histogram distance that ends all tracks (>= 1 disables)")
     reorder_wait_s: float = Field(2.0, ge=0.0, description="how long the tracker waits for a missing live frame")
     reorder_wait_file_s: float = Field(
@@ -105,6 +108,9 @@ class Settings(BaseSettings):
     embed_workers: int = Field(1, ge=1, description="embedder processes that `run` keeps alive")
     worker_restart_max_s: float = Field(10.0, gt=0.0, description="cap of the backoff before restarting a dead worker")
     worker_crash_loop: int = Field(3, ge=1, description="give up after this many deaths within 10 s of starting")
+    stop_timeout_s: float = Field(
+        60.0, gt=0.0, description="after Ctrl-C/SIGTERM, `run` waits this long for the frames in flight, then "
+                                  "exits and says how many were not accounted for")
 
     # --- live sources (defaults of every camera; a cameras.toml sets them per camera) ---
     open_timeout_s: float = Field(10.0, gt=0.0, description="a source that does not open within this fails the attempt")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import json
 import logging
 import signal
@@ -119,6 +120,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level="INFO" if long_lived else args.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     install_log_filter()
+    # a process that seems stuck: `kill -USR1 PID` prints every thread's stack to stderr, and it goes on
+    try:
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
+    except (OSError, ValueError, AttributeError):  # stderr is not a real file (called from Python)
+        pass
     register_url(args.redis_url)
     register_url(args.milvus_uri)
     if args.command == "run":

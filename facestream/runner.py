@@ -2,14 +2,22 @@
 
 A file run ends once every frame is accounted for (done by the matcher, or
 dropped with a counted reason) and its end-of-stream has gone through; a live
-run ends on Ctrl-C, after the frames in flight have finished. Worker processes
-that die are restarted; a Redis that goes away is waited for (with backoff).
+run ends on Ctrl-C or SIGTERM, after the frames in flight have finished (for at
+most ``stop_timeout_s``; what was left is reported). A second signal aborts.
+Worker processes that die are restarted; a Redis that goes away is waited for
+(with backoff).
+
+The first signal only sets a flag that the follow loop reads: an exception
+raised at an arbitrary point of the main thread (Python's default for SIGINT)
+can leave a lock of the logging or Redis client taken, and the grabber threads
+then wait on it forever.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import signal
 import threading
 import time
 from dataclasses import dataclass, field
@@ -80,6 +88,31 @@ class ResultsReader:
         return n
 
 
+class StopRequest:
+    """SIGINT/SIGTERM while `run` follows its cameras: the first asks for a warm stop, the second aborts."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: dict[int, object] = {}
+
+    def __enter__(self) -> StopRequest:
+        if threading.current_thread() is threading.main_thread():  # signal handlers live in the main thread
+            for sig in self.SIGNALS:
+                self._previous[sig] = signal.signal(sig, self._on_signal)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+    def _on_signal(self, _signum: int, _frame: object) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True  # a plain flag: setting an Event here could wait on a lock the main thread holds
+
+
 def run_sources(services: Services, settings: Settings, cameras: list[CameraConfig],
                 out_path: Path | None = None, console: Console | None = None) -> RunResult:
     console = console or Console(stderr=True)
@@ -100,7 +133,8 @@ def run_sources(services: Services, settings: Settings, cameras: list[CameraConf
             cam.thread = threading.Thread(target=_grab, args=(cam,), name=f"grab-{config.name}", daemon=True)
             runs.append(cam)
             cam.thread.start()
-        _follow(runs, reader, workers, console, client, stop)
+        with StopRequest() as request:
+            _follow(runs, reader, workers, console, client, stop, request, settings.stop_timeout_s)
         result = RunResult(records=reader.records)
         for cam in runs:
             result.cameras[cam.camera] = {k.decode(): int(v) for k, v in client.hgetall(
@@ -123,14 +157,23 @@ def _grab(cam: CameraRun) -> None:
 
 
 def _follow(runs: list[CameraRun], reader: ResultsReader, workers: WorkerProcesses, console: Console,
-            client, stop: threading.Event) -> None:
+            client, stop: threading.Event, request: StopRequest, stop_timeout_s: float) -> None:
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
                TimeElapsedColumn())
     with Progress(*columns, console=console, transient=False) as progress:
         tasks = {cam.camera: progress.add_task(cam.camera, total=None, info="") for cam in runs}
         pending = list(runs)
         backoff = Backoff(0.2, 5.0)
+        give_up_at = float("inf")
         while pending:
+            if request.requested and not stop.is_set():
+                progress.console.print("stopping: finishing the frames in flight (Ctrl-C again to abort)")
+                stop.set()
+                give_up_at = time.monotonic() + stop_timeout_s
+            if time.monotonic() > give_up_at:
+                progress.console.print(f"[yellow]stopped waiting after {stop_timeout_s:.0f} s:[/yellow] "
+                                       + "; ".join(_unfinished(cam, client) for cam in pending))
+                break
             try:
                 reader.poll()
                 workers.check(client)
@@ -145,12 +188,19 @@ def _follow(runs: list[CameraRun], reader: ResultsReader, workers: WorkerProcess
                 log.warning("Redis unreachable (%s): retrying in %.1f s", exc, delay)
                 progress.console.print(f"Redis unreachable: retrying in {delay:.1f} s")
                 time.sleep(delay)
-            except KeyboardInterrupt:
-                if stop.is_set():
-                    raise
-                console.print("stopping: finishing the frames in flight (Ctrl-C again to abort)")
-                stop.set()
         reader.poll(block_ms=50)  # records published together with the last 'finished' flag
+
+
+def _unfinished(cam: CameraRun, client) -> str:
+    """What one camera still had in flight when `run` stopped waiting for it."""
+    stats = cam.grabber.stats
+    if stats.total is None:
+        return f"{cam.camera}: its grabber had not finished ({stats.published} frames published)"
+    try:
+        done = int(client.hget(keys.progress(cam.camera, stats.run), "done") or 0)
+    except REDIS_DOWN:
+        return f"{cam.camera}: Redis unreachable"
+    return f"{cam.camera}: {max(stats.total - done, 0)} of {stats.total} frames not accounted for"
 
 
 def _update(cam: CameraRun, client, reader: ResultsReader, progress: Progress, task) -> bool:

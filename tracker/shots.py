@@ -15,6 +15,10 @@ every frame. Per track:
   as a new track does: the tracker took it up by motion alone, and the
   matcher checks that it is still the same person (``TrackBook``).
 
+``limit`` caps the faces embedded in one frame (live sources: an embedder that
+falls behind delays every frame after it). Faces whose track has no shot yet go
+first, then the best; a face passed over keeps its turn for the next frame.
+
 ``every_n == 1`` embeds every face of every frame (for users with a GPU who want it).
 Everything is in seconds and depends only on the faces seen, so the choice is the
 same whatever the number of detector processes.
@@ -64,10 +68,10 @@ class ShotPicker:
         self.params.check()
         self._tracks: dict[str, _Shots] = {}
 
-    def pick(self, track_ids: list[str | None], quality: np.ndarray, t: float) -> list[int]:
-        """Indices of the faces (aligned with ``track_ids``) to embed at time ``t``."""
+    def pick(self, track_ids: list[str | None], quality: np.ndarray, t: float, limit: int = 0) -> list[int]:
+        """Indices of the faces (aligned with ``track_ids``) to embed at time ``t``; at most ``limit`` if > 0."""
         p = self.params
-        chosen = []
+        wanted = []
         for i, tid in enumerate(track_ids):
             if tid is None:
                 continue
@@ -78,25 +82,32 @@ class ShotPicker:
                 # back by motion alone: its first shots again, as for a new track
                 s.taken, s.best, s.reacquired = 0, 0.0, True
             s.last_seen_t = t
-            if p.every_n == 1:
-                take = True
-            elif q < p.min_quality and s.taken:
-                take = t - s.last_t >= p.refresh_s and q > 0
-            elif not s.taken:
-                take = q >= p.min_quality or s.seen >= 3  # a track of only poor faces still gets one try
-            elif t - s.last_t >= p.refresh_s - _EPS:
-                take = True
-            elif s.taken < min(p.early, p.budget):
-                # a reacquired track: on consecutive frames, its first clear view must show who it is
-                take = (s.reacquired and q > 0) or t - s.last_t >= p.min_gap_s - _EPS
-            else:
-                take = s.taken < p.budget and t - s.last_t >= p.min_gap_s - _EPS and q >= s.best * p.better_ratio
-            if take:
-                s.taken += 1
-                s.best = max(s.best, q)
-                s.last_t = t
-                chosen.append(i)
-        return chosen
+            if self._wants(s, q, t):
+                wanted.append(i)
+        if 0 < limit < len(wanted):
+            # unnamed tracks first (a name is what the user waits for), then the clearest faces
+            wanted = sorted(sorted(wanted, key=lambda i: (self._tracks[track_ids[i]].taken > 0, -quality[i]))[:limit])
+        for i in wanted:
+            s = self._tracks[track_ids[i]]
+            s.taken += 1
+            s.best = max(s.best, float(quality[i]))
+            s.last_t = t
+        return wanted
+
+    def _wants(self, s: _Shots, q: float, t: float) -> bool:
+        p = self.params
+        if p.every_n == 1:
+            return True
+        if q < p.min_quality and s.taken:
+            return t - s.last_t >= p.refresh_s and q > 0
+        if not s.taken:
+            return q >= p.min_quality or s.seen >= 3  # a track of only poor faces still gets one try
+        if t - s.last_t >= p.refresh_s - _EPS:
+            return True
+        if s.taken < min(p.early, p.budget):
+            # a reacquired track: on consecutive frames, its first clear view must show who it is
+            return (s.reacquired and q > 0) or t - s.last_t >= p.min_gap_s - _EPS
+        return s.taken < p.budget and t - s.last_t >= p.min_gap_s - _EPS and q >= s.best * p.better_ratio
 
     def forget(self, track_ids: list[str] | tuple[str, ...]) -> None:
         for tid in track_ids:

@@ -145,7 +145,8 @@ class TrackHandler:
         track_ids = [update.track_ids[i] for i in keep]
         st.carrier.observe(track_ids, faces, msg.ts)
         quality = face_quality(faces, self._sharpness(msg, keep, chip_of))
-        chosen = [c for c in st.shots.pick(track_ids, quality, msg.ts) if keep[c] in chip_of]
+        limit = self.settings.embed_max_per_live_frame if msg.max_age_s is not None else 0
+        chosen = [c for c in st.shots.pick(track_ids, quality, msg.ts, limit) if keep[c] in chip_of]
         rows = [chip_of[keep[c]] for c in chosen]
         return msg.evolve(
             faces=faces,

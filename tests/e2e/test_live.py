@@ -105,18 +105,21 @@ def test_live_rtsp_camera_latency_reconnect_and_stall(gallery_stack, shared_dir:
             assert int(info[b"state:stalled"]) >= 1
         finally:
             run.send_signal(signal.SIGTERM)  # warm stop, like Ctrl-C
+            slow_stop = False
             try:
-                code = run.wait(120)
+                code = run.wait(45)
             except subprocess.TimeoutExpired:
-                run.kill()
-                code = None
+                # not out yet: its threads' stacks (faulthandler on SIGUSR1) say where it waits; it goes on
+                slow_stop = True
+                run.send_signal(signal.SIGUSR1)
+                try:
+                    code = run.wait(90)  # past its stop_timeout_s (60 s): it gives up on what is in flight
+                except subprocess.TimeoutExpired:
+                    run.kill()
+                    code = None
             stderr.close()
     err = (tmp_path / "run.err").read_text()
-    if code != 0:
-        # seen once in a full-suite run (and not alone): after SIGTERM both cameras reported "stopped", then
-        # the run neither exited nor printed anything within 120 s; the live-camera assertions above all held
-        pytest.xfail(f"warm stop of a live run: exit code {code} (None: still running after 120 s), "
-                     f"an open issue 4 item: {err[-600:]}")
+    assert code == 0, f"warm stop of a live run: exit code {code} (None: still running after 135 s): {err[-3000:]}"
     assert median < 3.0, f"median latency {median:.2f} s"  # the issue's figure is 1 s; printed above
     # the issue's figure is 5 s (printed above); the bound leaves room for one backoff step with jitter
     # on a loaded machine, while still failing a grabber that does not reconnect promptly
@@ -126,3 +129,6 @@ def test_live_rtsp_camera_latency_reconnect_and_stall(gallery_stack, shared_dir:
     texts += [str(client.hgetall("fs:camera:door")), str(_events(client, "door"))]
     assert not any(SECRET in t for t in texts)
     assert "***@127.0.0.1" in client.hget("fs:camera:door", "source").decode()
+    if slow_stop or "stopped waiting" in err:
+        # once in a full-suite run (before `run` handled signals with a flag): still running 120 s after SIGTERM
+        pytest.xfail(f"warm stop of a live run took more than 45 s (issue 4); stacks and log tail: {err[-6000:]}")

@@ -174,6 +174,21 @@ def test_shot_picker_takes_a_reacquired_track_again_on_consecutive_frames():
     assert picks == [[0], [0], [0], []]  # on consecutive frames: who is it now?
 
 
+def test_shot_picker_limit_serves_unnamed_tracks_first_and_defers_the_rest():
+    p = ShotPicker(ShotParams(early=3, min_gap_s=0.2, reacquire_gap_s=9))
+    assert p.pick(["a"], np.array([0.9], np.float32), 0.0) == [0]  # "a" has its first shot
+    # a shot cut: three new faces next to "a", which is due its second early shot; one embedding per frame
+    q = np.array([0.9, 0.3, 0.8, 0.5], np.float32)
+    ids = ["a", "b", "c", "d"]
+    assert p.pick(ids, q, 0.25, limit=1) == [2]  # a new track, the clearest of them
+    assert p.pick(ids, q, 0.30, limit=1) == [3]
+    assert p.pick(ids, q, 0.35, limit=1) == [1]  # nobody passed over is lost: "b" gets its turn
+    assert p.pick(ids, q, 0.40, limit=1) == [0]  # then the named track's due shot
+    assert p.pick(ids, q, 0.40, limit=0) == []  # nothing more was due; 0 = no cap
+    unlimited = ShotPicker(ShotParams(early=3, min_gap_s=0.2))
+    assert unlimited.pick(ids, q, 0.0) == [0, 1, 2, 3]
+
+
 def test_shot_picker_gaps_survive_float_frame_times():
     p = ShotPicker(ShotParams(early=3, min_gap_s=0.2))
     q = np.array([0.5], np.float32)

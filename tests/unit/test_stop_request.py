@@ -1,0 +1,20 @@
+"""`facestream run`'s signal handling: the first SIGTERM/SIGINT asks for a warm stop, the second aborts."""
+
+import os
+import signal
+
+import pytest
+
+from facestream.runner import StopRequest
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_first_signal_sets_a_flag_second_aborts_and_handlers_are_restored(sig):
+    before = signal.getsignal(sig)
+    with StopRequest() as request:
+        assert not request.requested
+        os.kill(os.getpid(), sig)  # delivered to the main thread before kill() returns to Python code
+        assert request.requested  # no exception: the follow loop reads the flag at its own pace
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), sig)
+    assert signal.getsignal(sig) is before
