@@ -61,7 +61,8 @@ class ResultsFollower(threading.Thread):
 
 
 def paced_feed(services: Services, settings: Settings, camera: str, clip: Path, stop: threading.Event) -> int:
-    """Publish the clip at its frame rate with live semantics (capture_time = now); returns the frame count."""
+    """Publish the clip at its frame rate with live semantics (capture_time = now, max_age_s), every frame
+    (the live grabber would skip frames while too many are in flight); returns the frame count."""
     client, bus = services.redis, services.bus
     cap = cv2.VideoCapture(str(clip))
     fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
@@ -82,8 +83,9 @@ def paced_feed(services: Services, settings: Settings, camera: str, clip: Path, 
         ok, buf = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, settings.jpeg_quality])
         scene = scene_histogram(frame)  # as the grabber does
         now = time.time()
+        # max_age_s as the live grabber sets it: it marks a live frame (stale ones skipped, shots capped)
         msg = FrameMsg(camera=camera, run=run, seq=seq, ts=now, capture_time=now, width=w, height=h,
-                       jpeg=buf.tobytes(), scene=scene, cut=cuts(scene))
+                       jpeg=buf.tobytes(), scene=scene, cut=cuts(scene), max_age_s=settings.max_age_s)
         bus.publish(stream, msg.to_bytes(), maxlen=2000)
         client.hincrby(progress, "published", 1)
         seq += 1
@@ -221,9 +223,39 @@ def run_facestream(services: Services, settings: Settings, clip: Path, camera: s
         "settings": {k: getattr(settings, k) for k in ("detect_every_n", "min_face_px", "detect_max_side_px",
                                                        "embed_every_n", "jpeg_quality", "torch_threads")},
     }
+    if paced:
+        row["stage_wait_ms_p50_p95"] = stage_waits(client, camera)
     if clip.name.startswith("hamilton"):
         row.update(precision_recall(records))
     return row
+
+
+def stage_waits(client, camera: str) -> dict[str, list[float]]:
+    """Per stage, [p50, p95] ms from a frame's entry in the stage's input stream to its entry in the next
+    (queueing + work; stream entry ids are Redis's clock at XADD), so the tail of the latency has a culprit."""
+    streams = [keys.frames(camera), keys.DETECTED, keys.TRACKED, keys.EMBEDDED, keys.RESULTS]
+    added: list[dict[int, float]] = []
+    for stream in streams:
+        at: dict[int, float] = {}
+        for eid, fields in client.xrange(stream):
+            try:
+                if stream == keys.RESULTS:
+                    record = msgpack.unpackb(fields[FIELD], raw=False)
+                    seq = None if "event" in record or record.get("camera") != camera else record["frame"]
+                else:
+                    msg = FrameMsg.from_bytes(fields[FIELD])
+                    seq = msg.seq if msg.camera == camera and msg.kind == "frame" else None
+            except Exception:  # noqa: BLE001 - not a message of ours: nothing to time
+                continue
+            if seq is not None:
+                at.setdefault(seq, int(eid.split(b"-")[0]) / 1e3)
+        added.append(at)
+    out = {}
+    for stage, before, after in zip(("detect", "track", "embed", "match"), added, added[1:]):
+        waits = [(after[seq] - t) * 1e3 for seq, t in before.items() if seq in after]
+        out[stage] = [round(_percentile(waits, q) or 0.0, 1) for q in (50, 95)]
+    return out
+
 
 
 def _follow_progress(client, camera: str, holder: dict, started: float, timeout_s: float) -> list[tuple[float, int]]:

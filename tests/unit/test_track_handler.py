@@ -93,3 +93,24 @@ def test_new_run_resets_the_camera():
     first = tracked(h, scene(3), clock)
     again = tracked(h, [m.evolve(run="r2") for m in scene(3)], clock)
     assert not {t for m in first for t in m.track_ids} & {t for m in again for t in m.track_ids}
+
+
+def test_live_frames_embed_at_most_the_cap_per_frame_and_every_face_gets_its_turn():
+    boxes = [[20, 100, 80, 160], [220, 100, 280, 160], [420, 100, 480, 160]]  # three people appear at once
+    msgs = [frame(k, boxes) for k in range(12)]
+
+    def shots(settings, live):
+        clock = Clock()
+        out = tracked(TrackHandler(settings, clock), [m.evolve(max_age_s=1.5) if live else m for m in msgs], clock)
+        return [(m.seq, [m.track_ids[i] for i in m.embed_idx]) for m in sorted(out, key=lambda m: m.seq)]
+
+    file_shots = shots(Settings(), live=False)
+    assert max(len(ids) for _, ids in file_shots) == 3  # a file: throughput, not latency, so no cap
+    live_shots = shots(Settings(embed_max_per_live_frame=1), live=True)
+    assert max(len(ids) for _, ids in live_shots) == 1
+    first = {}
+    for seq, ids in live_shots:
+        for tid in ids:
+            first.setdefault(tid, seq)
+    assert len(first) == 3 and sorted(first.values()) == list(range(min(first.values()), min(first.values()) + 3))
+    assert max(len(ids) for _, ids in shots(Settings(embed_max_per_live_frame=0), live=True)) == 3
