@@ -8,7 +8,8 @@ from tracker.faces import Faces
 from tracker.identity import IdentityVote
 from tracker.ids import TrackIdAllocator
 from tracker.iou import iou_matrix
-from tracker.iou_tracker import IouTracker, TrackUpdate
+from tracker.iou_tracker import IouTracker
+from tracker.track_table import TrackUpdate
 from tracker.kalman import BoxKalman
 from tracker.reorder import ReorderBuffer
 

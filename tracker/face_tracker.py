@@ -33,8 +33,8 @@ from config.errors import ConfigError, MessageError
 from tracker.faces import Faces
 from tracker.ids import TrackIdAllocator
 from tracker.iou import iou_matrix
-from tracker.iou_tracker import TrackUpdate
 from tracker.kalman import BoxKalman
+from tracker.track_table import TrackTable, TrackUpdate
 
 logger = logging.getLogger(__name__)
 
@@ -85,21 +85,15 @@ def _unit(v: np.ndarray) -> np.ndarray:
     return v / n if n > 0 else v
 
 
-class FaceTracker:
+class FaceTracker(TrackTable[Track]):
     """One camera's tracks. ``update`` returns an explicit detection -> track id mapping."""
 
     def __init__(self, camera: str, params: TrackerParams | None = None, ids: TrackIdAllocator | None = None):
-        self.camera = camera
+        super().__init__(camera, ids)
         self.params = params or TrackerParams()
         self.params.check()
-        self._ids = ids if ids is not None else TrackIdAllocator(camera)
-        self._tracks: dict[str, Track] = {}  # insertion order = creation order
         self._t = -math.inf
         self.late = 0  # updates older than the last one: counted, ignored
-
-    @property
-    def live_tracks(self) -> list[str]:
-        return list(self._tracks)
 
     def track(self, track_id: str) -> Track | None:
         return self._tracks.get(track_id)
@@ -180,15 +174,8 @@ class FaceTracker:
                 tr.state = LOST
         return TrackUpdate(track_ids=track_ids, is_new=is_new, hits=hits, ended=ended)
 
-    def finish(self) -> list[str]:
-        """End every live track (end of a file or stream, a shot cut) and return their ids."""
-        ended = list(self._tracks)
-        self._tracks.clear()
-        return ended
-
     def reset(self) -> None:
-        """Forget all tracks for a new run. Ids keep counting: they must never be reused."""
-        self._tracks.clear()
+        super().reset()
         self._t = -math.inf
 
     # ------------------------------------------------------------------------------------

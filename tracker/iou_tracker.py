@@ -20,18 +20,9 @@ from tracker.faces import Faces
 from tracker.ids import TrackIdAllocator
 from tracker.iou import iou_matrix
 from tracker.kalman import BoxKalman
+from tracker.track_table import TrackTable, TrackUpdate
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class TrackUpdate:
-    """What one ``IouTracker.update`` decided; the first three lists are index-aligned with the faces."""
-
-    track_ids: list[str | None]  # track of each detection (None: the face got no track)
-    is_new: list[bool]  # True where the detection started its track
-    hits: list[int]  # detections the track has had, this one included
-    ended: list[str]  # tracks that ended at this update
 
 
 @dataclass
@@ -42,7 +33,7 @@ class _Track:
     hits: int = 1
 
 
-class IouTracker:
+class IouTracker(TrackTable[_Track]):
     def __init__(
         self,
         camera: str,
@@ -54,15 +45,9 @@ class IouTracker:
             raise ConfigError(f"iou_min: expected 0 < iou_min < 1, got {iou_min!r}")
         if not max_lost_s > 0.0:
             raise ConfigError(f"max_lost_s: expected > 0, got {max_lost_s!r}")
-        self.camera = camera
+        super().__init__(camera, ids)
         self.iou_min = iou_min
         self.max_lost_s = max_lost_s
-        self._ids = ids if ids is not None else TrackIdAllocator(camera)
-        self._tracks: dict[str, _Track] = {}  # insertion order = creation order
-
-    @property
-    def live_tracks(self) -> list[str]:
-        return list(self._tracks)
 
     def update(self, faces: Faces, t: float) -> TrackUpdate:
         """Assign the faces seen at frame time ``t`` (seconds) to tracks."""
@@ -108,13 +93,3 @@ class IouTracker:
             track_ids.append(tr.id)
             hits.append(tr.hits)
         return TrackUpdate(track_ids=track_ids, is_new=is_new, hits=hits, ended=ended)
-
-    def finish(self) -> list[str]:
-        """End every live track (end of a file or stream) and return their ids."""
-        ended = list(self._tracks)
-        self._tracks.clear()
-        return ended
-
-    def reset(self) -> None:
-        """Forget all tracks for a new run. Ids keep counting: they must never be reused."""
-        self._tracks.clear()

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import redis
-from pymilvus import DataType, MilvusClient
+from pymilvus import MilvusClient
 
 from workers import keys
+from workers.gallery.vectors import ensure_collection
 
 log = logging.getLogger(__name__)
 
@@ -46,19 +47,9 @@ class UnknownFaces:
         self._ready = False
 
     def ensure(self) -> None:
-        if self._ready:
-            return
-        if not self.milvus.has_collection(self.collection):
-            schema = MilvusClient.create_schema(auto_id=True)
-            schema.add_field("id", DataType.INT64, is_primary=True)
-            schema.add_field("label", DataType.VARCHAR, max_length=64)
-            schema.add_field("vector", DataType.FLOAT_VECTOR, dim=self.dim)
-            index = self.milvus.prepare_index_params()
-            index.add_index(field_name="vector", metric_type="IP", index_type="FLAT")
-            self.milvus.create_collection(self.collection, schema=schema, index_params=index,
-                                          consistency_level="Strong")
-        self.milvus.load_collection(self.collection)
-        self._ready = True
+        if not self._ready:
+            ensure_collection(self.milvus, self.collection, "label", self.dim)
+            self._ready = True
 
     def label_for(self, vector: np.ndarray, camera: str, when: float) -> str:
         """The label of this unknown face (found or new); counts one more track for it."""

@@ -10,6 +10,25 @@ from pymilvus import DataType, MilvusClient
 log = logging.getLogger(__name__)
 
 
+def ensure_collection(client: MilvusClient, collection: str, key_field: str, dim: int) -> bool:
+    """Create (if missing) and load a collection of (auto id, ``key_field`` string, unit vector of ``dim``),
+    searched by inner product; True if it was created. Exact (FLAT) search: galleries of this tool's size
+    are searched in milliseconds, and no index parameters need tuning."""
+    created = False
+    if not client.has_collection(collection):
+        schema = MilvusClient.create_schema(auto_id=True)
+        schema.add_field("id", DataType.INT64, is_primary=True)
+        schema.add_field(key_field, DataType.VARCHAR, max_length=64)
+        schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
+        index = client.prepare_index_params()
+        index.add_index(field_name="vector", metric_type="IP", index_type="FLAT")
+        # Strong: a face added a moment ago is found by the next search
+        client.create_collection(collection, schema=schema, index_params=index, consistency_level="Strong")
+        created = True
+    client.load_collection(collection)
+    return created
+
+
 class VectorIndex:
     def __init__(self, client: MilvusClient, collection: str, dim: int):
         self.client = client
@@ -20,18 +39,8 @@ class VectorIndex:
     def ensure(self) -> None:
         if self._ready:
             return
-        if not self.client.has_collection(self.collection):
-            schema = MilvusClient.create_schema(auto_id=True)
-            schema.add_field("id", DataType.INT64, is_primary=True)
-            schema.add_field("person_id", DataType.VARCHAR, max_length=64)
-            schema.add_field("vector", DataType.FLOAT_VECTOR, dim=self.dim)
-            index = self.client.prepare_index_params()
-            index.add_index(field_name="vector", metric_type="IP", index_type="FLAT")
-            # Strong: a face enrolled a moment ago is found by the next search
-            self.client.create_collection(self.collection, schema=schema, index_params=index,
-                                          consistency_level="Strong")
+        if ensure_collection(self.client, self.collection, "person_id", self.dim):
             log.info("created Milvus collection %s (dim %d)", self.collection, self.dim)
-        self.client.load_collection(self.collection)
         self._ready = True
 
     def invalidate(self) -> None:
