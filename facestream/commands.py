@@ -160,7 +160,7 @@ def cmd_identify(args, settings: Settings) -> int:
 
 
 def cmd_run(args, settings: Settings) -> int:
-    from facestream.report import summarize, summary_table
+    from facestream.report import summary_table
     from facestream.runner import run_sources
 
     cameras = _cameras(args, settings)
@@ -174,13 +174,13 @@ def cmd_run(args, settings: Settings) -> int:
         skipped = {k.split(":", 1)[1]: v for k, v in counters.items() if k.startswith("skipped:") and v}
         if skipped:
             err.print(f"{camera}: live frames never published (newest kept): {skipped}", highlight=False)
-    rows = summarize(result.records, result.fps)
+    rows = result.seen.rows(result.fps)
     if rows:
         out.print(summary_table(rows))
     else:
         out.print("nobody enrolled was seen")
     if args.out:
-        err.print(f"{len(result.records)} records written to {esc(args.out)}", highlight=False)
+        err.print(f"{result.seen.records} records written to {esc(args.out)}", highlight=False)
     return 0
 
 

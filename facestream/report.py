@@ -1,4 +1,4 @@
-"""Who was seen when: the summary table of a run, computed from its result records."""
+"""Who was seen when: the summary table of a run, folded in from its result records."""
 
 from __future__ import annotations
 
@@ -19,22 +19,37 @@ class SeenRow:
     tracks: int
 
 
-def summarize(records: list[dict], fps: dict[str, float]) -> list[SeenRow]:
-    frames: dict[tuple[str, str], set[int]] = {}
-    first: dict[tuple[str, str], float] = {}
-    last: dict[tuple[str, str], float] = {}
-    tracks: dict[tuple[str, str], set[str]] = {}
-    for r in records:
+class Sightings:
+    """Who was seen where, folded in one result record at a time: a live run of days keeps a few numbers
+    per person and camera, never its records."""
+
+    def __init__(self) -> None:
+        self.records = 0
+        self._frames: dict[tuple[str, str], int] = {}  # named frames (a frame with two tracks counts once)
+        self._newest: dict[tuple[str, str], int] = {}  # newest frame counted (records come in frame order)
+        self._first: dict[tuple[str, str], float] = {}
+        self._last: dict[tuple[str, str], float] = {}
+        self._tracks: dict[tuple[str, str], set[str]] = {}
+
+    def add(self, r: dict) -> None:
+        self.records += 1
         if "event" in r or not r.get("name"):
-            continue
+            return
         key = (r["name"], r["camera"])
-        frames.setdefault(key, set()).add(r["frame"])
-        tracks.setdefault(key, set()).add(r["track_id"])
-        first[key] = min(first.get(key, r["ts"]), r["ts"])
-        last[key] = max(last.get(key, r["ts"]), r["ts"])
-    rows = [SeenRow(name, cam, first[(name, cam)], last[(name, cam)], len(f) / fps.get(cam, 25.0),
-                    len(tracks[(name, cam)])) for (name, cam), f in frames.items()]
-    return sorted(rows, key=lambda r: (r.camera, r.first_ts, r.name))
+        if r["frame"] > self._newest.get(key, -1):
+            self._newest[key] = r["frame"]
+            self._frames[key] = self._frames.get(key, 0) + 1
+        self._tracks.setdefault(key, set()).add(r["track_id"])
+        self._first[key] = min(self._first.get(key, r["ts"]), r["ts"])
+        self._last[key] = max(self._last.get(key, r["ts"]), r["ts"])
+
+    def rows(self, fps: dict[str, float]) -> list[SeenRow]:
+        rows = []
+        for key, frames in self._frames.items():
+            name, camera = key
+            rows.append(SeenRow(name, camera, self._first[key], self._last[key], frames / fps.get(camera, 25.0),
+                                len(self._tracks[key])))
+        return sorted(rows, key=lambda r: (r.camera, r.first_ts, r.name))
 
 
 def _when(ts: float) -> str:

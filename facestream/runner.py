@@ -32,6 +32,7 @@ from config.cameras import CameraConfig
 from config.errors import FacestreamError
 from config.settings import Settings
 from facestream.processes import WorkerProcesses
+from facestream.report import Sightings
 from facestream.services import WORKER_KINDS, Services
 from ingest.grabber import Grabber
 from workers import keys
@@ -53,13 +54,14 @@ class CameraRun:
 
 @dataclass
 class RunResult:
-    records: list[dict] = field(default_factory=list)
+    seen: Sightings = field(default_factory=Sightings)  # the summary, folded in record by record
     cameras: dict[str, dict] = field(default_factory=dict)  # camera -> progress counters
     fps: dict[str, float] = field(default_factory=dict)
 
 
 class ResultsReader:
-    """Follows fs:results from a given id, keeping the records of some cameras."""
+    """Follows fs:results from a given id: the records of some cameras go to ``out`` (a JSON line each)
+    and into the run's summary; none is kept in memory (a live run may last for months)."""
 
     def __init__(self, services: Services, cameras: set[str], out: IO[str] | None):
         self.redis = services.redis
@@ -67,7 +69,7 @@ class ResultsReader:
         self.out = out
         last = self.redis.xrevrange(keys.RESULTS, count=1)
         self.last_id = last[0][0].decode() if last else "0-0"
-        self.records: list[dict] = []
+        self.seen = Sightings()
 
     def poll(self, block_ms: int = 200) -> int:
         reply = self.redis.xread({keys.RESULTS: self.last_id}, count=1000, block=block_ms)
@@ -81,7 +83,7 @@ class ResultsReader:
                     log.warning("skipping unreadable result %s: %s", self.last_id, exc)
                     continue
                 if record.get("camera") in self.cameras:
-                    self.records.append(record)
+                    self.seen.add(record)
                     if self.out is not None:
                         self.out.write(json.dumps(record) + "\n")
                     n += 1
@@ -135,7 +137,7 @@ def run_sources(services: Services, settings: Settings, cameras: list[CameraConf
             cam.thread.start()
         with StopRequest() as request:
             _follow(runs, reader, workers, console, client, stop, request, settings.stop_timeout_s)
-        result = RunResult(records=reader.records)
+        result = RunResult(seen=reader.seen)
         for cam in runs:
             result.cameras[cam.camera] = {k.decode(): int(v) for k, v in client.hgetall(
                 keys.progress(cam.camera, cam.grabber.stats.run)).items()}
@@ -210,7 +212,7 @@ def _update(cam: CameraRun, client, reader: ResultsReader, progress: Progress, t
     done = int(counters.get(b"done", 0))
     dropped = sum(int(v) for k, v in counters.items() if k.startswith(b"dropped:"))
     total = stats.total or int(client.hget(keys.camera_info(cam.camera), "expected_frames") or 0)
-    info = f"{len(reader.records)} records" + (f", {dropped} dropped" if dropped else "")
+    info = f"{reader.seen.records} records" + (f", {dropped} dropped" if dropped else "")
     if cam.grabber.live:
         state = client.hget(keys.camera_info(cam.camera), "state")
         info += f", {state.decode() if state else '?'}"
