@@ -34,13 +34,24 @@ class _Server:
         self.stopping = threading.Event()
         self.requests = 0
 
-    def handler(self) -> type:
+    def serve(self, request: SimpleHTTPRequestHandler) -> None:
+        """Answer one GET."""
         raise NotImplementedError
 
     def start(self) -> _Server:
         self.stopping.clear()
+        server = self
+
+        class Handler(SimpleHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802 - the http.server API
+                server.requests += 1
+                server.serve(self)
+
         ThreadingHTTPServer.allow_reuse_address = True
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", self.port), self.handler())
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self.httpd.daemon_threads = True
         threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         return self
@@ -81,31 +92,21 @@ class MjpegServer(_Server):
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/video.mjpg"
 
-    def handler(self) -> type:
-        server = self
-
-        class Handler(SimpleHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:
-                pass
-
-            def do_GET(self) -> None:  # noqa: N802 - the http.server API
-                server.requests += 1
-                self.send_response(200)
-                self.send_header("Content-Type", f"multipart/x-mixed-replace; boundary={BOUNDARY}")
-                self.send_header("Cache-Control", "no-cache")
-                self.end_headers()
-                start, k = time.monotonic(), 0
-                try:
-                    while not server.stopping.is_set():
-                        jpeg = server.jpegs[k % len(server.jpegs)]
-                        self.wfile.write(f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\n"
-                                         f"Content-Length: {len(jpeg)}\r\n\r\n".encode() + jpeg + b"\r\n")
-                        k += 1
-                        time.sleep(max(0.0, start + k / server.fps - time.monotonic()))
-                except (BrokenPipeError, ConnectionResetError, socket.timeout):
-                    return  # the viewer went away
-
-        return Handler
+    def serve(self, request: SimpleHTTPRequestHandler) -> None:
+        request.send_response(200)
+        request.send_header("Content-Type", f"multipart/x-mixed-replace; boundary={BOUNDARY}")
+        request.send_header("Cache-Control", "no-cache")
+        request.end_headers()
+        start, k = time.monotonic(), 0
+        try:
+            while not self.stopping.is_set():
+                jpeg = self.jpegs[k % len(self.jpegs)]
+                request.wfile.write(f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\n"
+                                    f"Content-Length: {len(jpeg)}\r\n\r\n".encode() + jpeg + b"\r\n")
+                k += 1
+                time.sleep(max(0.0, start + k / self.fps - time.monotonic()))
+        except (BrokenPipeError, ConnectionResetError, socket.timeout):
+            return  # the viewer went away
 
 
 class HlsServer(_Server):
@@ -136,18 +137,6 @@ class HlsServer(_Server):
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/live.m3u8"
 
-    def handler(self) -> type:
-        server = self
-
-        class Handler(SimpleHTTPRequestHandler):
-            def __init__(self, *args, **kwargs):
-                super().__init__(*args, directory=str(server.directory), **kwargs)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-            def do_GET(self) -> None:  # noqa: N802 - the http.server API
-                server.requests += 1
-                super().do_GET()
-
-        return Handler
+    def serve(self, request: SimpleHTTPRequestHandler) -> None:
+        request.directory = str(self.directory)  # SimpleHTTPRequestHandler serves files below this
+        SimpleHTTPRequestHandler.do_GET(request)
