@@ -33,6 +33,7 @@ from config.settings import Settings
 from workers import codec, keys, queues
 from workers.backoff import REDIS_DOWN, Backoff
 from workers.bus import Bus, Entry
+from workers.memory import release_free_memory
 from workers.messages import FrameMsg
 from workers.metrics import StageObserver
 
@@ -169,6 +170,7 @@ class Worker:
         now = time.monotonic()
         if now >= self._next_health:
             self._heartbeat()
+            release_free_memory()  # freed tensors' pages back to the OS: RSS stays flat (workers/memory.py)
             self._next_health = now + max(1.0, self.settings.health_ttl_s / 3)
 
     def _prepare(self, entries: list[Entry]) -> None:
