@@ -202,6 +202,14 @@ def test_infinite_embed_idx_raises_message_error(value: object) -> None:
         FrameMsg.from_bytes(broken("embed_idx", value))
 
 
+@pytest.mark.parametrize(("field", "value"), [("chip_scale", [1e300, 1.0]), ("chip_origin", [[0.0, float("nan")]] * 2),
+                                            ("chip_scale", np.array([np.inf, 1.0], "<f4"))],
+                         ids=["scale-overflows-float32", "origin-nan", "scale-inf"])
+def test_non_finite_chip_placement_raises_message_error(field: str, value: object) -> None:
+    with pytest.raises(MessageError, match=field):
+        FrameMsg.from_bytes(broken(field, value))
+
+
 @pytest.mark.parametrize(
     ("field", "value"),
     [
