@@ -257,7 +257,6 @@ def stage_waits(client, camera: str) -> dict[str, list[float]]:
     return out
 
 
-
 def _follow_progress(client, camera: str, holder: dict, started: float, timeout_s: float) -> list[tuple[float, int]]:
     samples: list[tuple[float, int]] = []
     while time.time() - started < timeout_s:

@@ -128,7 +128,9 @@ def main(argv: list[str] | None = None) -> int:
     register_url(args.redis_url)
     register_url(args.milvus_uri)
     if args.command == "run":
-        signal.signal(signal.SIGTERM, _interrupt)  # a service manager's stop = Ctrl-C: finish what is in flight
+        # a service manager's stop = Ctrl-C: while starting up it aborts; once the cameras run,
+        # runner.StopRequest takes both signals over and finishes what is in flight
+        signal.signal(signal.SIGTERM, _interrupt)
     try:
         settings = load_settings(config_file=args.settings_file, data_dir=args.data_dir, redis_url=args.redis_url,
                                  milvus_uri=args.milvus_uri, embedder=args.embedder, device=args.device)

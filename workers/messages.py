@@ -38,13 +38,13 @@ def _ints(values: object, name: str) -> list[int]:
     return list(values)
 
 
-def _coords(values: object, name: str, width: int) -> np.ndarray:
-    """Chip placement numbers as float32 rows of ``width``; a NaN, an infinity or an absurd size is malformed
+def _coords(values: object, name: str, shape: tuple[int, ...]) -> np.ndarray:
+    """Chip placement numbers as float32 in ``shape``; a NaN, an infinity or an absurd size is malformed
     (cast to float32 it would become inf and poison the arithmetic downstream)."""
     arr = np.asarray(values, np.float64)
     if arr.size and not (np.isfinite(arr).all() and np.abs(arr).max() < 1e9):
         raise MessageError(f"message field {name!r}: expected finite numbers below 1e9")
-    return arr.astype(np.float32).reshape(-1, width) if width > 1 else arr.astype(np.float32).reshape(-1)
+    return arr.astype(np.float32).reshape(shape)
 
 
 def _want(d: dict, name: str, types: type | tuple[type, ...]) -> Any:
@@ -147,8 +147,8 @@ class FrameMsg:
                 faces=faces,
                 embed_idx=tuple(_ints(d.get("embed_idx", ()), "embed_idx")),
                 chips=tuple(d.get("chips", ())),
-                chip_origin=_coords(d.get("chip_origin", np.zeros((0, 2))), "chip_origin", 2),
-                chip_scale=_coords(d.get("chip_scale", np.zeros((0,))), "chip_scale", 1),
+                chip_origin=_coords(d.get("chip_origin", np.zeros((0, 2))), "chip_origin", (-1, 2)),
+                chip_scale=_coords(d.get("chip_scale", np.zeros((0,))), "chip_scale", (-1,)),
                 track_ids=tuple(d.get("track_ids", ())),
                 embeddings=d.get("embeddings"),
                 model=d.get("model"),
