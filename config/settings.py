@@ -43,12 +43,14 @@ class Settings(BaseSettings):
 
     # --- models --------------------------------------------------------------
     embedder: EmbedderName = Field("auto", description=(
-        "embedding model: facenet, dlib, or auto (chosen from the weights installed; the choice is logged)"))
+        "embedding model: facenet, dlib, or auto (chosen from the weights installed; "
+        "the choice is logged)"))
     device: str = Field("auto", description="auto, cpu, cuda or cuda:N")
     torch_threads: int = Field(0, ge=0, description=(
         "torch threads per model process; 0 = torch default (`up` gives each process 1)"))
     facenet_weights: Path | None = Field(None, description=(
-        "InceptionResnetV1 weights (.pt); unset = the default place (`facestream models where facenet`)"))
+        "InceptionResnetV1 weights (.pt); unset = the default place "
+        "(`facestream models where facenet`)"))
 
     # --- detector ------------------------------------------------------------
     detect_max_side_px: int = Field(960, ge=160, description="larger frames are detected on a downscaled copy")
@@ -112,7 +114,8 @@ class Settings(BaseSettings):
     claim_idle_ms: int = Field(30_000, ge=100, description="pending entries idle this long are reclaimed")
     max_deliveries: int = Field(3, ge=1, description="after this many deliveries an entry is dead-lettered")
     health_ttl_s: int = Field(15, ge=2, description=(
-        "expiry of a worker's health key, renewed a few times per expiry; a worker whose key expired is dead"))
+        "expiry of a worker's health key, renewed a few times per expiry; "
+        "a worker whose key expired is dead"))
     redis_retry_max_s: float = Field(5.0, gt=0.0, description="cap of the reconnect backoff after a Redis error")
 
     # --- worker processes started by `facestream run` -------------------------
