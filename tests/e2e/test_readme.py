@@ -28,7 +28,7 @@ RUN = {"bash", "sh", "console", "python"}
 SHOWN = {"text", "toml", "yaml", "json"}
 # words about how this project was organised, which mean nothing to a reader
 PROCESS_WORDS = re.compile(r"walking pipeline|done-when|\bissue[ -]\d+|\bsession\b", re.I)
-BLOCK_TIMEOUT_S = 600
+BLOCK_TIMEOUT_S = 300
 
 
 @dataclass(frozen=True)
