@@ -1,4 +1,6 @@
-"""docs/configuration.md, generated from the Settings model: ``python -m config.docgen > docs/configuration.md``.
+"""docs/configuration.md, generated from the Settings model.
+
+Run ``python -m config.docgen > docs/configuration.md``.
 
 The page is printed from the fields themselves (name, environment variable,
 type with its bounds, default, description), so it cannot drift from the code;
@@ -70,7 +72,8 @@ def type_name(annotation: object) -> str:
     if origin is typing.Annotated:
         return type_name(args[0])
     if origin is not None:  # list[int], dict[str, float] ...
-        return f"{getattr(origin, '__name__', str(origin))}[{', '.join(type_name(a) for a in args)}]"
+        inner = ", ".join(type_name(a) for a in args)
+        return f"{getattr(origin, '__name__', str(origin))}[{inner}]"
     if annotation is SecretStr:
         return "secret"
     if isinstance(annotation, type) and issubclass(annotation, PurePath):
@@ -118,16 +121,19 @@ def cell(text: str) -> str:
 
 
 def _section_model(annotation: object) -> type[BaseModel] | None:
-    """The BaseModel class of a nested section field (``Section`` or ``Section | None``), else None."""
+    """The BaseModel class of a nested section field (``S``, ``S | None``), else None."""
     candidates = typing.get_args(annotation) or (annotation,)
     for c in candidates:
-        if isinstance(c, type) and issubclass(c, BaseModel) and not issubclass(c, SecretStr):
+        if isinstance(c, type) and issubclass(c, BaseModel):
             return c
     return None
 
 
+Section = tuple[tuple[str, ...], type[BaseModel], list[Row]]
+
+
 def walk(model: type[BaseModel], env_prefix: str, delimiter: str | None,
-         path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], type[BaseModel], list[Row]]]:
+         path: tuple[str, ...] = ()) -> Iterator[Section]:
     """(section path, model, rows) for a model and, after it, every nested section, depth first."""
     rows: list[Row] = []
     nested: list[tuple[str, type[BaseModel]]] = []
@@ -163,7 +169,8 @@ def render(model: type[BaseModel] = Settings) -> str:
     """The whole page."""
     config = model.model_config
     lines = [INTRO.format(command=REGENERATE)]
-    for path, section, rows in walk(model, config.get("env_prefix", ""), config.get("env_nested_delimiter")):
+    sections = walk(model, config.get("env_prefix", ""), config.get("env_nested_delimiter"))
+    for path, section, rows in sections:
         if not rows:
             continue
         lines.append(f"## {'.'.join(path) if path else 'Settings'}\n")
