@@ -26,7 +26,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FACESTREAM_", extra="forbid")
 
     # --- where things live -------------------------------------------------
-    data_dir: Path = Field(Path(".facestream"), description="all embedded state lives here")
+    data_dir: Path = Field(Path(".facestream"), description=(
+        "all local state: embedded Redis and Milvus data, logs, supervisor files"))
     redis_url: str | None = Field(None, description="external Redis; unset = embedded server")
     milvus_uri: str | None = Field(None, description="external Milvus; unset = embedded milvus-lite")
 
@@ -41,15 +42,21 @@ class Settings(BaseSettings):
     metrics_port: int = Field(0, ge=-1, le=65535, description="Prometheus port: 0 = any free port, -1 = off")
 
     # --- models --------------------------------------------------------------
-    embedder: EmbedderName = "auto"
+    embedder: EmbedderName = Field("auto", description=(
+        "embedding model: facenet, dlib, or auto (chosen from the weights installed; "
+        "the choice is logged)"))
     device: str = Field("auto", description="auto, cpu, cuda or cuda:N")
-    torch_threads: int = Field(0, ge=0, description="0 = torch default")
-    facenet_weights: Path | None = Field(None, description="InceptionResnetV1 vggface2 .pt file")
+    torch_threads: int = Field(0, ge=0, description=(
+        "torch threads per model process; 0 = torch default (`up` gives each process 1)"))
+    facenet_weights: Path | None = Field(None, description=(
+        "InceptionResnetV1 weights (.pt); unset = the default place "
+        "(`facestream models where facenet`)"))
 
     # --- detector ------------------------------------------------------------
     detect_max_side_px: int = Field(960, ge=160, description="larger frames are detected on a downscaled copy")
     min_face_px: int = Field(20, ge=8, description="smallest face side, in source pixels")
-    detect_min_confidence: float = Field(0.90, ge=0.0, le=1.0)
+    detect_min_confidence: float = Field(0.90, ge=0.0, le=1.0, description="MTCNN faces below this "
+                                         "confidence are dropped")
     # shot cuts are flagged by the grabber, so the frames detected do not depend on how many detector
     # processes share the work (issue 3, done-when 4); bench: `python -m bench` rows "detect every n-th"
     detect_every_n: int = Field(4, ge=1, description="run the detector on every n-th frame (and on shot cuts); "
@@ -61,7 +68,8 @@ class Settings(BaseSettings):
     gpu_half: bool = Field(True, description="fp16 networks on CUDA (MTCNN, FaceNet); ignored on CPU")
 
     # --- tracker ------------------------------------------------------------
-    tracker: Literal["face", "iou"] = Field("face", description="face: Kalman + ByteTrack-style; iou: the old one")
+    tracker: Literal["face", "iou"] = Field("face", description="face: Kalman + ByteTrack-style "
+                                                  "association; iou: plain IoU matching")
     track_iou_min: float = Field(0.2, gt=0.0, lt=1.0, description="IoU gate for association")
     track_high_confidence: float = Field(0.95, ge=0.0, le=1.0,
                                          description="faces below this only continue tracks, never start one")
@@ -70,10 +78,12 @@ class Settings(BaseSettings):
     track_max_lost_s: float = Field(1.0, gt=0.0, description="a confirmed track unseen this long ends (by motion)")
     track_reid_window_s: float = Field(5.0, gt=0.0,
                                        description="an ended track comes back under its id when its face does")
-    track_reid_min_similarity: float | None = Field(None, description="cosine for that; unset = match threshold")
+    track_reid_min_similarity: float | None = Field(None, description="cosine similarity for that; "
+                                                    "unset = match threshold")
     embed_every_n: int = Field(10, ge=1, description="1 = embed every face of every frame; else best shots only")
     embed_budget_per_track: int = Field(6, ge=1, description="best shots embedded per track, beyond refreshes")
-    embed_min_gap_s: float = Field(0.2, ge=0.0, description="between two best shots of one track")
+    embed_min_gap_s: float = Field(0.2, ge=0.0, description="least time between two best shots of "
+                                   "one track")
     embed_refresh_s: float = Field(2.0, gt=0.0, description="a track is re-embedded this often whatever else")
     embed_max_per_live_frame: int = Field(
         1, ge=0, description="faces embedded per frame of a live source at most (new tracks first; 0 = no cap): "
@@ -86,21 +96,26 @@ class Settings(BaseSettings):
     # --- matcher ------------------------------------------------------------
     match_threshold: float | None = Field(None, description="cosine similarity to name a face; unset = model default")
     match_margin: float = Field(0.02, ge=0.0, description="best person must beat the second by this much")
-    match_top_k: int = Field(10, ge=1)
+    match_top_k: int = Field(10, ge=1, description=(
+        "gallery vectors fetched per search; each person's best one among them is a vote"))
     unknown_below: float | None = Field(None, description="a track whose best mean stays under this is "
                                         "'unknown' (gets an unknown-... label); unset = threshold - 0.03")
     unknown_min_observations: int = Field(2, ge=1, description="embeddings before a track can be 'unknown'")
 
     # --- bus and ingest -----------------------------------------------------
-    jpeg_quality: int = Field(90, ge=30, le=100)
+    jpeg_quality: int = Field(90, ge=30, le=100, description=(
+        "JPEG quality of frames and face chips on the bus"))
     max_in_flight_frames: int = Field(48, ge=1, description="file sources wait when this many frames are unfinished")
     stream_maxlen: int = Field(20_000, ge=100, description="approximate MAXLEN of intermediate streams")
-    results_maxlen: int = Field(200_000, ge=100)
+    results_maxlen: int = Field(200_000, ge=100, description=(
+        "approximate MAXLEN of the results stream fs:results"))
     read_count: int = Field(8, ge=1, description="entries per XREADGROUP")
-    block_ms: int = Field(500, ge=10)
+    block_ms: int = Field(500, ge=10, description="how long a worker's read waits for new entries")
     claim_idle_ms: int = Field(30_000, ge=100, description="pending entries idle this long are reclaimed")
     max_deliveries: int = Field(3, ge=1, description="after this many deliveries an entry is dead-lettered")
-    health_ttl_s: int = Field(15, ge=2)
+    health_ttl_s: int = Field(15, ge=2, description=(
+        "expiry of a worker's health key, renewed a few times per expiry; "
+        "a worker whose key expired is dead"))
     redis_retry_max_s: float = Field(5.0, gt=0.0, description="cap of the reconnect backoff after a Redis error")
 
     # --- worker processes started by `facestream run` -------------------------
