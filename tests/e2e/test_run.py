@@ -88,7 +88,7 @@ def test_track_ids_are_unique_across_runs(cli, gallery_stack, examples_dir, hami
     assert not {r["track_id"] for r in rows} & {r["track_id"] for r in first_rows}
 
 
-def test_crowd_with_nobody_enrolled_runs_to_the_end(cli, empty_stack, shared_dir, tmp_path) -> None:
+def test_crowd_with_nobody_enrolled_runs_to_the_end(cli, shared_dir, empty_stack, tmp_path) -> None:
     data_dir, endpoints = empty_stack
     out = tmp_path / "crowd.jsonl"
     done = cli(data_dir, endpoints, "run", str(shared_dir / "media" / "crowd_1080p.mp4"), "--out", str(out))
