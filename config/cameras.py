@@ -64,7 +64,7 @@ class CameraConfig(BaseModel):
 
 
 def check_name(name: str) -> str:
-    """The name, if it is a valid camera name; the same rule for run, ingest, cameras add and cameras.toml."""
+    """The name, if valid: the one rule for run, ingest, cameras add and cameras.toml."""
     if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise ConfigError(f"camera name: expected 1-64 of [A-Za-z0-9_.-], got {name!r}")
     return name

@@ -18,8 +18,10 @@ from urllib.parse import unquote, unquote_plus, urlsplit
 MASK = "***"
 # query (or fragment) parameters whose value is a credential, compared case-insensitively with the
 # whole name and with each of its parts ("api_key", "access_token", "X-Amz-Signature" count too)
-SECRET_PARAMS = frozenset({"pwd", "pass", "password", "passwd", "key", "apikey", "token", "secret", "auth",
-                           "sig", "signature", "authorization", "credential", "credentials"})
+SECRET_PARAMS = frozenset({
+    "pwd", "pass", "password", "passwd", "key", "apikey", "token", "secret", "auth", "sig",
+    "signature", "authorization", "credential", "credentials",
+})
 # userinfo runs to the last "@" before the path: a password with a raw "@" is masked whole
 _USERINFO = re.compile(r"(?<=://)[^/\s]*@")
 # name=value after "?", "&" or "#"; the value ends at "&", "#", whitespace, a double quote, or a
@@ -31,7 +33,7 @@ _lock = threading.Lock()
 
 
 def is_secret_param(name: str) -> bool:
-    """True for a query parameter that carries a credential (``pwd``, ``apiKey``, ``access_token`` ...)."""
+    """True for a query parameter carrying a credential: ``pwd``, ``apiKey``, ``access_token``."""
     low = unquote(name).lower()
     return low in SECRET_PARAMS or any(part in SECRET_PARAMS for part in _PART.split(low))
 
@@ -51,7 +53,7 @@ def register_url(url: str | None) -> None:
         return
     try:
         password = urlsplit(url).password
-    except ValueError:  # a malformed netloc (bad IPv6 brackets): its userinfo is still masked when shown
+    except ValueError:  # a malformed netloc (bad IPv6 brackets): still masked when shown
         password = None
     if password:
         register(password, unquote(password))
@@ -61,7 +63,7 @@ def register_url(url: str | None) -> None:
 
 
 def redact_url(url: str | None) -> str:
-    """The URL (or any text holding URLs) with userinfo and credential-like parameter values masked."""
+    """The URL (or any text holding URLs) with userinfo and credential-like values masked."""
     if not url:
         return ""
     return _PARAM.sub(_mask_param, _USERINFO.sub(f"{MASK}@", url))

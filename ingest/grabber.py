@@ -181,8 +181,8 @@ class Grabber:
     def _register(self, fps: float, width: int, height: int, expected: int) -> None:
         info = {"run": self.stats.run, "source": redact_url(self.url), "live": int(self.live), "fps": fps,
                 "width": width, "height": height, "expected_frames": expected, "started": time.time()}
-        log.info("camera %s: %s (%s), run %s", self.camera, redact_url(self.url), "live" if self.live else "file",
-                 self.stats.run)
+        log.info("camera %s: %s (%s), run %s", self.camera, redact_url(self.url),
+                 "live" if self.live else "file", self.stats.run)
 
         def write() -> None:
             pipe = self.redis.pipeline()

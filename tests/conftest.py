@@ -30,7 +30,7 @@ def require(present: bool, missing: str) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "needs(present, reason): a prerequisite, checked by require()")
+    config.addinivalue_line("markers", "needs(present, reason): a prerequisite, see require()")
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
@@ -77,8 +77,9 @@ def milvus_client(stack: Endpoints):
 
 @pytest.fixture(scope="session")
 def examples_dir() -> Path:
-    """The repository's examples/: hamilton_360p.mp4 and gallery/<person>/ (always there in a clone)."""
-    missing = [p for p in ("hamilton_360p.mp4", "gallery/lin_manuel_miranda") if not (EXAMPLES_DIR / p).exists()]
+    """The repository's examples/: hamilton_360p.mp4 and gallery/<person>/ (in every clone)."""
+    wanted = ("hamilton_360p.mp4", "gallery/lin_manuel_miranda")
+    missing = [p for p in wanted if not (EXAMPLES_DIR / p).exists()]
     if missing:
         pytest.fail(f"examples/ is part of the repository, but {missing} are not in {EXAMPLES_DIR}")
     return EXAMPLES_DIR

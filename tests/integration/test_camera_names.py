@@ -45,13 +45,24 @@ def test_cameras_toml_applies_the_same_rule(tmp_path: Path, name: str) -> None:
 
 def _cli(stack, data_dir: Path, *args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FACESTREAM_")}
-    cmd = [sys.executable, "-m", "facestream", "--data-dir", str(data_dir), "--redis-url", stack.redis_url,
-           "--milvus-uri", stack.milvus_uri, *args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "facestream",
+        "--data-dir",
+        str(data_dir),
+        "--redis-url",
+        stack.redis_url,
+        "--milvus-uri",
+        stack.milvus_uri,
+        *args,
+    ]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env)
 
 
 def test_run_ingest_and_cameras_add_refuse_the_same_name_with_the_same_message(
-        stack, redis_client, tmp_path: Path) -> None:
+    stack, redis_client, tmp_path: Path
+) -> None:
     clip = tmp_path / "clip.mp4"
     clip.write_bytes(b"not read: the name is checked first")
     runs = {
@@ -60,7 +71,9 @@ def test_run_ingest_and_cameras_add_refuse_the_same_name_with_the_same_message(
         "cameras add": _cli(stack, tmp_path, "cameras", "add", "cam#1", "rtsp://127.0.0.1:9/s1"),
     }
     for what, done in runs.items():
-        assert done.returncode == 2, f"{what}: expected exit 2, got {done.returncode}\n{done.stderr}"
+        assert done.returncode == 2, (
+            f"{what}: expected exit 2, got {done.returncode}\n{done.stderr}"
+        )
         assert MESSAGE in " ".join(done.stderr.split()), f"{what}: {done.stderr}"
         assert "Traceback" not in done.stderr
     assert not redis_client.hgetall(keys.CAMERA_SOURCES)  # nothing was added

@@ -21,28 +21,46 @@ import redis
 
 from workers import keys
 
-SECRETS = {"pwd": "PwdSecret4821q", "apikey": "ApiKeySecret7731", "userinfo": "UserInfoSecret5519",
-           "sig": "SigSecret2290z", "token": "TokenSecret6604"}
+SECRETS = {
+    "pwd": "PwdSecret4821q",
+    "apikey": "ApiKeySecret7731",
+    "userinfo": "UserInfoSecret5519",
+    "sig": "SigSecret2290z",
+    "token": "TokenSecret6604",
+}
 CAMERAS = {
     "door": f"rtsp://127.0.0.1:9/s1?user=admin&pwd={SECRETS['pwd']}",
     "lobby": f"http://127.0.0.1:9/video.mjpg?APIKEY={SECRETS['apikey']}&res=720",
-    "yard": f"rtsp://viewer:{SECRETS['userinfo']}@127.0.0.1:9/s2?Sig={SECRETS['sig']}&token={SECRETS['token']}",
+    "yard": f"rtsp://viewer:{SECRETS['userinfo']}@127.0.0.1:9/s2"
+    f"?Sig={SECRETS['sig']}&token={SECRETS['token']}",
 }
 
 
 def _env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FACESTREAM_")}
-    # wide enough that rich never folds a URL (a secret split across two lines would hide from a search)
+    # wide enough that rich never folds a URL: a secret split across two lines hides from a search
     return {**env, "FACESTREAM_HEALTH_TTL_S": "3", "COLUMNS": "400"}
 
 
 def _cmd(stack, data_dir: Path, *args: str) -> list[str]:
-    return [sys.executable, "-m", "facestream", "--data-dir", str(data_dir), "--redis-url", stack.redis_url,
-            "--milvus-uri", stack.milvus_uri, *args]
+    return [
+        sys.executable,
+        "-m",
+        "facestream",
+        "--data-dir",
+        str(data_dir),
+        "--redis-url",
+        stack.redis_url,
+        "--milvus-uri",
+        stack.milvus_uri,
+        *args,
+    ]
 
 
 def _cli(stack, data_dir: Path, *args: str) -> str:
-    done = subprocess.run(_cmd(stack, data_dir, *args), capture_output=True, text=True, timeout=120, env=_env())
+    done = subprocess.run(
+        _cmd(stack, data_dir, *args), capture_output=True, text=True, timeout=120, env=_env()
+    )
     assert done.returncode == 0, f"{args}: exit {done.returncode}\n{done.stderr}"
     return done.stdout + done.stderr
 
@@ -75,31 +93,49 @@ def _leaks(text: str) -> list[str]:
     return [name for name, secret in SECRETS.items() if secret in text]
 
 
-def test_query_and_userinfo_secrets_reach_no_output_log_key_or_metric(stack, redis_client, tmp_path) -> None:
+def test_query_and_userinfo_secrets_reach_no_output_log_key_or_metric(
+    stack, redis_client, tmp_path
+) -> None:
     shown = [_cli(stack, tmp_path, "cameras", "add", name, url) for name, url in CAMERAS.items()]
     assert all("added camera" in s for s in shown), shown
     log_path = tmp_path / "logs" / "cameras.log"
     log_path.parent.mkdir()
     with log_path.open("w") as log_file:
-        serve = subprocess.Popen(_cmd(stack, tmp_path, "cameras", "serve"), stdout=log_file,
-                                 stderr=subprocess.STDOUT, env=_env())
+        serve = subprocess.Popen(
+            _cmd(stack, tmp_path, "cameras", "serve"),
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            env=_env(),
+        )
     try:
         deadline = time.monotonic() + 90
         ingest: list[dict] = []
         while time.monotonic() < deadline:
-            ingest = [json.loads(redis_client.get(k)) for k in redis_client.scan_iter(match="fs:health:ingest:*")]
+            ingest = [
+                json.loads(redis_client.get(k))
+                for k in redis_client.scan_iter(match="fs:health:ingest:*")
+            ]
             states = [redis_client.hget(keys.camera_info(name), "state") for name in CAMERAS]
             sources = [redis_client.hget(keys.camera_info(name), "source") for name in CAMERAS]
             if ingest and all(states) and all(sources) and "camera door" in log_path.read_text():
                 break
             time.sleep(0.3)
         assert ingest and ingest[0].get("metrics"), f"no ingest health key with metrics: {ingest}"
-        assert all(states) and all(sources), f"cameras not registered: states {states}, sources {sources}"
+        assert all(states) and all(sources), (
+            f"cameras not registered: states {states}, sources {sources}"
+        )
         time.sleep(2)  # a reconnect attempt or two more in the log
-        scraped = urllib.request.urlopen(f"http://{ingest[0]['metrics']}/metrics", timeout=5).read().decode()
+        scraped = (
+            urllib.request.urlopen(f"http://{ingest[0]['metrics']}/metrics", timeout=5)
+            .read()
+            .decode()
+        )
         assert "facestream_" in scraped
-        shown += [_cli(stack, tmp_path, "cameras"), _cli(stack, tmp_path, "status"),
-                  _cli(stack, tmp_path, "status", "--json")]
+        shown += [
+            _cli(stack, tmp_path, "cameras"),
+            _cli(stack, tmp_path, "status"),
+            _cli(stack, tmp_path, "status", "--json"),
+        ]
         stored = _values(redis_client)
     finally:
         serve.terminate()
@@ -117,4 +153,6 @@ def test_query_and_userinfo_secrets_reach_no_output_log_key_or_metric(stack, red
     # and what is shown is still useful: the URLs, masked
     assert "camera door" in log_text and "pwd=***" in log_text, log_text[-3000:]
     assert "rtsp://***@127.0.0.1:9/s2?Sig=***&token=***" in shown[2], shown[2]
-    assert "http://127.0.0.1:9/video.mjpg?APIKEY=***&res=720" in shown[3], shown[3]  # the `cameras` table
+    assert "http://127.0.0.1:9/video.mjpg?APIKEY=***&res=720" in shown[3], shown[
+        3
+    ]  # the `cameras` table

@@ -27,7 +27,7 @@ GROUP = "g"
 
 
 class ReadsAFile:
-    """Reads a file per frame (as a handler loading a model or a photo would); the file is missing."""
+    """Reads a file per frame, as a handler loading a model or a photo would; it is missing."""
 
     kind = "reader"
     group = GROUP
@@ -46,23 +46,42 @@ class ReadsAFile:
 
 
 def frame(seq: int) -> FrameMsg:
-    return FrameMsg(camera="cam", run="r1", seq=seq, ts=seq / 10, capture_time=0.0, width=640, height=480,
-                    faces=Faces(np.array([[10, 10, 60, 70]], np.float32), np.array([0.99], np.float32)))
+    return FrameMsg(
+        camera="cam",
+        run="r1",
+        seq=seq,
+        ts=seq / 10,
+        capture_time=0.0,
+        width=640,
+        height=480,
+        faces=Faces(np.array([[10, 10, 60, 70]], np.float32), np.array([0.99], np.float32)),
+    )
 
 
 def test_bare_oserror_is_not_counted_as_redis_down() -> None:
     assert not any(issubclass(FileNotFoundError, kind) for kind in REDIS_DOWN)
     assert not any(issubclass(PermissionError, kind) for kind in REDIS_DOWN)
     assert all(issubclass(kind, redis.RedisError) for kind in REDIS_DOWN)
-    assert issubclass(redis.ConnectionError, REDIS_DOWN) and issubclass(redis.TimeoutError, REDIS_DOWN)
+    assert issubclass(redis.ConnectionError, REDIS_DOWN) and issubclass(
+        redis.TimeoutError, REDIS_DOWN
+    )
 
 
 def test_handler_oserror_is_retried_then_dead_lettered_by_the_running_worker(
-        redis_client: redis.Redis, tmp_path: Path) -> None:
+    redis_client: redis.Redis, tmp_path: Path
+) -> None:
     handler = ReadsAFile(tmp_path / "missing.bin")
-    settings = Settings(data_dir=tmp_path, redis_url=None, milvus_uri=None, block_ms=20, claim_idle_ms=100,
-                        max_deliveries=2)
-    worker = Worker(RedisStreamBus(redis_client), handler, settings, client=redis_client, consumer="w1")
+    settings = Settings(
+        data_dir=tmp_path,
+        redis_url=None,
+        milvus_uri=None,
+        block_ms=20,
+        claim_idle_ms=100,
+        max_deliveries=2,
+    )
+    worker = Worker(
+        RedisStreamBus(redis_client), handler, settings, client=redis_client, consumer="w1"
+    )
     eid = RedisStreamBus(redis_client).publish(IN, frame(7).to_bytes())
     thread = threading.Thread(target=worker.run, daemon=True)
     thread.start()
