@@ -3,8 +3,8 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 FS := $(VENV)/bin/facestream
-VIDEO ?= ../shared/media/hamilton_360p.mp4
-PEOPLE ?= ../shared/faces/gallery
+VIDEO ?= examples/hamilton_360p.mp4
+PEOPLE ?= examples/gallery
 DEMO_DIR ?= .facestream/demo
 TORCH ?= torch==2.14.1 torchvision==0.29.1
 PYTEST_ARGS ?=

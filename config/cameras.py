@@ -28,7 +28,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from config.errors import ConfigError
 from config.settings import Settings
 
-_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+# the one camera-name rule: a name becomes part of Redis keys and stream names (fs:frames:NAME),
+# Prometheus labels and track ids, so it stays to characters none of them treats specially
+_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 POLICY_FIELDS = ("open_timeout_s", "stall_timeout_s", "reconnect_initial_s", "reconnect_max_s", "max_age_s",
                  "live_max_in_flight_frames", "rtsp_transport")
 
@@ -62,7 +64,8 @@ class CameraConfig(BaseModel):
 
 
 def check_name(name: str) -> str:
-    if not _NAME.match(name):
+    """The name, if valid: the one rule for run, ingest, cameras add and cameras.toml."""
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise ConfigError(f"camera name: expected 1-64 of [A-Za-z0-9_.-], got {name!r}")
     return name
 

@@ -1,9 +1,11 @@
-"""Keep secrets out of logs, status output, metrics and error messages.
+"""Keep secrets out of logs, status output, metrics and error messages: the one redactor.
 
-Two nets: URLs lose their ``user:password@`` part wherever they are shown
-(:func:`redact_url`), and every secret value the process knows about (the
-Redis password, the Milvus token, camera credentials) is registered here and
-scrubbed from any text, including every log record (:class:`SecretFilter`).
+Two nets: URLs lose their ``user:password@`` part and the values of
+credential-like query parameters (:data:`SECRET_PARAMS`) wherever they are
+shown (:func:`redact_url`), and every secret value the process knows about
+(the Redis password, the Milvus token, camera credentials) is registered here
+and scrubbed from any text, including every log record (:class:`SecretFilter`).
+Nothing else in facestream masks URLs: everything that shows one imports this.
 """
 
 from __future__ import annotations
@@ -11,13 +13,29 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import unquote, unquote_plus, urlsplit
 
 MASK = "***"
-_USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
-_QUERY_SECRET = re.compile(r"(?i)([?&](?:password|passwd|token|secret|auth)=)[^&\s]*")
+# query (or fragment) parameters whose value is a credential, compared case-insensitively with the
+# whole name and with each of its parts ("api_key", "access_token", "X-Amz-Signature" count too)
+SECRET_PARAMS = frozenset({
+    "pwd", "pass", "password", "passwd", "key", "apikey", "token", "secret", "auth", "sig",
+    "signature", "authorization", "credential", "credentials",
+})
+# userinfo runs to the last "@" before the path: a password with a raw "@" is masked whole
+_USERINFO = re.compile(r"(?<=://)[^/\s]*@")
+# name=value after "?", "&" or "#"; the value ends at "&", "#", whitespace, a double quote, or a
+# single quote that closes a quoted URL in a message (a quote inside a value is kept and masked)
+_PARAM = re.compile(r"""([?&#])([^=&#?\s"']+)=((?:[^&#\s"']|'(?![\s:,;)\]}]|$))*)""")
+_PART = re.compile(r"[^a-z0-9]+")
 _secrets: set[str] = set()
 _lock = threading.Lock()
+
+
+def is_secret_param(name: str) -> bool:
+    """True for a query parameter carrying a credential: ``pwd``, ``apiKey``, ``access_token``."""
+    low = unquote(name).lower()
+    return low in SECRET_PARAMS or any(part in SECRET_PARAMS for part in _PART.split(low))
 
 
 def register(*values: object) -> None:
@@ -30,22 +48,30 @@ def register(*values: object) -> None:
 
 
 def register_url(url: str | None) -> None:
-    """Register the password (and the decoded password) and secret query values found in a URL."""
+    """Register the password and the secret query values of a URL, as written and decoded."""
     if not url or "://" not in url:
         return
-    parts = urlsplit(url)
-    if parts.password:
-        register(parts.password, unquote(parts.password))
-    for key, value in parse_qsl(parts.query):
-        if key.lower() in ("password", "passwd", "token", "secret", "auth"):
-            register(value)
+    try:
+        password = urlsplit(url).password
+    except ValueError:  # a malformed netloc (bad IPv6 brackets): still masked when shown
+        password = None
+    if password:
+        register(password, unquote(password))
+    for _, key, value in _PARAM.findall(url):
+        if is_secret_param(key):
+            register(value, unquote_plus(value))
 
 
 def redact_url(url: str | None) -> str:
-    """The URL with any userinfo and secret query values masked."""
+    """The URL (or any text holding URLs) with userinfo and credential-like values masked."""
     if not url:
         return ""
-    return _QUERY_SECRET.sub(rf"\1{MASK}", _USERINFO.sub(f"{MASK}@", url))
+    return _PARAM.sub(_mask_param, _USERINFO.sub(f"{MASK}@", url))
+
+
+def _mask_param(match: re.Match[str]) -> str:
+    sep, name, value = match.groups()
+    return f"{sep}{name}={MASK}" if value and is_secret_param(name) else match.group(0)
 
 
 def scrub(text: str) -> str:

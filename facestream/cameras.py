@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import redis
 
-from config.errors import ConfigError
+from config.cameras import check_name
 from config.redact import redact_url, register_url
 from config.settings import Settings
 from ingest.grabber import Grabber
@@ -29,11 +29,6 @@ from workers.metrics import PUBLISHED
 
 log = logging.getLogger(__name__)
 RESTART_DELAY_S = 5.0
-
-
-def check_name(name: str) -> None:
-    if not name or any(c in name for c in " :*?[]{}/\\"):
-        raise ConfigError(f"camera name: expected letters, digits, '-', '_' or '.', got {name!r}")
 
 
 def add(client: redis.Redis, name: str, url: str) -> None:

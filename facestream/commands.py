@@ -16,7 +16,6 @@ from config.settings import Settings
 from facestream.cli import err, out
 from facestream.services import Services
 from facestream.stack import EmbeddedStack
-from ingest.sources import redact
 
 
 def esc(value: object) -> str:

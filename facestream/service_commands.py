@@ -10,6 +10,7 @@ import time
 
 from rich.table import Table
 
+from config.cameras import check_name
 from config.errors import ConfigError, StackError
 from config.redact import redact_url
 from config.settings import Settings, settings_env
@@ -124,7 +125,7 @@ def cmd_status(args, settings: Settings) -> int:
 def cmd_ingest(args, settings: Settings) -> int:
     from ingest.grabber import Grabber
 
-    cams.check_name(args.camera)
+    check_name(args.camera)
     endpoint = advertised(settings.metrics_host, metrics.serve(settings.metrics_host, settings.metrics_port))
     with EmbeddedStack(settings) as endpoints:
         services = Services(settings, endpoints)

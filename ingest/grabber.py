@@ -31,11 +31,12 @@ import numpy as np
 import redis
 
 from config.cameras import CameraPolicy
+from config.redact import redact_url
 from config.settings import Settings
 from ingest.events import StateReporter
 from ingest.live import LiveReader
 from ingest.scene import CutCheck, scene_histogram
-from ingest.sources import is_live, open_source, redact
+from ingest.sources import is_live, open_source
 from workers import keys
 from workers.backoff import REDIS_DOWN, Backoff
 from workers.bus import Bus
@@ -178,10 +179,10 @@ class Grabber:
 
     # --- shared ----------------------------------------------------------------------------------
     def _register(self, fps: float, width: int, height: int, expected: int) -> None:
-        info = {"run": self.stats.run, "source": redact(self.url), "live": int(self.live), "fps": fps,
+        info = {"run": self.stats.run, "source": redact_url(self.url), "live": int(self.live), "fps": fps,
                 "width": width, "height": height, "expected_frames": expected, "started": time.time()}
-        log.info("camera %s: %s (%s), run %s", self.camera, redact(self.url), "live" if self.live else "file",
-                 self.stats.run)
+        log.info("camera %s: %s (%s), run %s", self.camera, redact_url(self.url),
+                 "live" if self.live else "file", self.stats.run)
 
         def write() -> None:
             pipe = self.redis.pipeline()

@@ -26,7 +26,8 @@ import numpy as np
 
 from config.cameras import CameraPolicy
 from config.errors import SourceError
-from ingest.sources import VideoSource, open_source, redact
+from config.redact import redact_url
+from ingest.sources import VideoSource, open_source
 from workers.backoff import Backoff
 
 log = logging.getLogger(__name__)
@@ -102,7 +103,7 @@ class LiveReader:
             delay = backoff.next_delay()
             if reason.startswith("stalled"):
                 self.report("stalled", reason=reason, frames=conn.frames)
-            log.warning("camera source %s: %s; reconnecting in %.1f s", redact(self.url), reason, delay)
+            log.warning("camera source %s: %s; reconnecting in %.1f s", redact_url(self.url), reason, delay)
             self.reconnects += 1
             state = "reconnecting"
             self.stop.wait(delay)
@@ -158,7 +159,7 @@ class LiveReader:
             finally:
                 source.close()
         except Exception as exc:  # never let a capture thread die silently
-            log.exception("camera source %s: capture thread failed", redact(self.url))
+            log.exception("camera source %s: capture thread failed", redact_url(self.url))
             conn.error = f"capture failed ({type(exc).__name__})"
         finally:
             conn.done.set()

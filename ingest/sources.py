@@ -3,15 +3,14 @@
 Every open has an open timeout and every read a read timeout (FFmpeg's
 interrupt callback, via ``CAP_PROP_OPEN_TIMEOUT_MSEC``/``CAP_PROP_READ_TIMEOUT_MSEC``),
 so a camera that stops answering makes ``read`` return None instead of hanging.
-Credentials in URLs (``user:pw@`` and ``password=``-style query parameters) are
-never logged or stored: use :func:`redact`.
+Credentials in URLs are never logged or stored: everything shown goes through
+:func:`config.redact.redact_url`.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import re
 import threading
 import time
 from dataclasses import dataclass
@@ -21,21 +20,15 @@ import cv2
 import numpy as np
 
 from config.errors import SourceError
+from config.redact import redact_url
 
 log = logging.getLogger(__name__)
 LIVE_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "udp://", "tcp://", "srt://")
 HTTP_SCHEMES = ("http://", "https://")
 # an http(s) URL ending in one of these is a file served over HTTP (finite, lossless); anything else is live
 FILE_SUFFIXES = (".mp4", ".mkv", ".avi", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".ts", ".flv", ".wmv")
-_CREDENTIALS = re.compile(r"(?<=://)[^/@\s]+@")
-_SECRET_PARAMS = re.compile(r"(?i)([?&](?:password|passwd|pwd|pass|token|key|secret|auth)=)[^&#\s]*")
 _FFMPEG_OPTIONS = "OPENCV_FFMPEG_CAPTURE_OPTIONS"
 _open_lock = threading.Lock()  # the FFmpeg options are a process-wide variable read at open time
-
-
-def redact(url: str) -> str:
-    """The URL with any user:password@ and secret query values replaced: credentials are never logged or stored."""
-    return _SECRET_PARAMS.sub(r"\1***", _CREDENTIALS.sub("***@", url))
 
 
 def is_live(url: str) -> bool:
@@ -64,7 +57,7 @@ class VideoSource:
         try:
             ok, frame = self.capture.read()
         except cv2.error as exc:  # a corrupt stream can make the decoder raise instead of returning False
-            log.warning("read failed on %s: %s", redact(self.url), exc)
+            log.warning("read failed on %s: %s", redact_url(self.url), exc)
             return None
         return frame if ok and frame is not None else None
 
@@ -101,9 +94,9 @@ def open_source(url: str, open_timeout_s: float = 10.0, read_timeout_s: float = 
                     os.environ.pop(_FFMPEG_OPTIONS, None)
     if not capture.isOpened():
         capture.release()
-        raise SourceError(f"source {redact(url)!r}: cannot open within {open_timeout_s:.0f} s "
+        raise SourceError(f"source {redact_url(url)!r}: cannot open within {open_timeout_s:.0f} s "
                           "(unreachable, not a video, or unsupported)")
-    log.debug("opened %s in %.2f s", redact(url), time.monotonic() - started)
+    log.debug("opened %s in %.2f s", redact_url(url), time.monotonic() - started)
     fps = capture.get(cv2.CAP_PROP_FPS) or 0.0
     if not 0.5 <= fps <= 240:
         fps = 25.0  # some streams report 0 or 90000: assume a common rate for timestamps

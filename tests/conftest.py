@@ -1,7 +1,9 @@
-"""Shared fixtures: one real embedded stack (Valkey/Redis + milvus-lite) per test session."""
+"""Shared fixtures: one real embedded stack (Valkey/Redis + milvus-lite) per test session, the
+demo data in examples/, the larger data in ../shared, and the rule for missing prerequisites."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,7 +12,31 @@ import pytest
 from config.settings import Settings
 from facestream.stack import EmbeddedStack, Endpoints
 
-SHARED_DIR = Path(__file__).resolve().parents[1].parent / "shared"
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES_DIR = ROOT / "examples"
+SHARED_DIR = ROOT.parent / "shared"
+# CI must run every test: there a missing prerequisite is a broken setup, not a reason to skip
+IN_CI = os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
+def require(present: bool, missing: str) -> None:
+    """A test's prerequisite (data, a Debian package, a Python package, root): when it is absent
+    the test fails under ``CI=true`` and skips on a developer's machine, saying what is missing."""
+    if present:
+        return
+    if IN_CI:
+        pytest.fail(f"missing prerequisite (CI=true, so not skipped): {missing}", pytrace=False)
+    pytest.skip(f"missing prerequisite: {missing}")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "needs(present, reason): a prerequisite, see require()")
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """``@pytest.mark.needs(condition, reason=...)``: skipif's counterpart that fails under CI."""
+    for mark in item.iter_markers("needs"):
+        require(bool(mark.args[0]), mark.kwargs.get("reason", "unnamed prerequisite"))
 
 
 @pytest.fixture(scope="session")
@@ -50,8 +76,19 @@ def milvus_client(stack: Endpoints):
 
 
 @pytest.fixture(scope="session")
+def examples_dir() -> Path:
+    """The repository's examples/: hamilton_360p.mp4 and gallery/<person>/ (in every clone)."""
+    wanted = ("hamilton_360p.mp4", "gallery/lin_manuel_miranda")
+    missing = [p for p in wanted if not (EXAMPLES_DIR / p).exists()]
+    if missing:
+        pytest.fail(f"examples/ is part of the repository, but {missing} are not in {EXAMPLES_DIR}")
+    return EXAMPLES_DIR
+
+
+@pytest.fixture(scope="session")
 def shared_dir() -> Path:
-    """The repo's sibling ../shared folder (media/ clips, faces/ photos)."""
-    if not SHARED_DIR.is_dir():
-        pytest.skip(f"shared test data not found: {SHARED_DIR} (expected media/ and faces/ there)")
+    """The repo's sibling ../shared folder (media/ clips, faces/ probes and singles) for the tests
+    that need more than examples/ holds."""
+    require((SHARED_DIR / "media").is_dir() and (SHARED_DIR / "faces").is_dir(),
+            f"shared test data in {SHARED_DIR} (media/ and faces/; see examples/README.md)")
     return SHARED_DIR

@@ -5,12 +5,15 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-import redis
+from redis import exceptions as redis_errors
 
 from config.errors import ConfigError
 
-# what a lost or restarting Redis raises; a command may have been applied or not (at-least-once covers it)
-REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError, OSError)
+# What a lost or restarting Redis raises; a command may have been applied or not (at-least-once
+# covers it). redis-py wraps its socket errors in these, so a bare OSError never means Redis: it
+# is a handler's own failure (a file it cannot read), retried and dead-lettered like any other.
+REDIS_DOWN: tuple[type[Exception], ...] = (
+    redis_errors.ConnectionError, redis_errors.TimeoutError, redis_errors.BusyLoadingError)
 
 
 @dataclass

@@ -31,11 +31,12 @@ def cli():
 
 
 @pytest.fixture(scope="session")
-def gallery_stack(tmp_path_factory: pytest.TempPathFactory, shared_dir: Path) -> Iterator[tuple[Path, Endpoints]]:
-    """A stack with ../shared/faces/gallery enrolled (dlib embedder)."""
+def gallery_stack(tmp_path_factory: pytest.TempPathFactory,
+                  examples_dir: Path) -> Iterator[tuple[Path, Endpoints]]:
+    """A stack with examples/gallery enrolled (dlib embedder)."""
     data_dir = tmp_path_factory.mktemp("gallery")
     with EmbeddedStack(Settings(data_dir=data_dir, redis_url=None, milvus_uri=None)) as endpoints:
-        done = facestream(data_dir, endpoints, "enroll", "--dir", str(shared_dir / "faces" / "gallery"))
+        done = facestream(data_dir, endpoints, "enroll", "--dir", str(examples_dir / "gallery"))
         assert done.returncode == 0, done.stderr
         yield data_dir, endpoints
 

@@ -62,12 +62,12 @@ def private_stack(tmp_path: Path):
         yield endpoints
 
 
-def test_detector_killed_three_times_loses_and_duplicates_nothing(private_stack, shared_dir: Path,
+def test_detector_killed_three_times_loses_and_duplicates_nothing(private_stack, examples_dir: Path,
                                                                    tmp_path: Path) -> None:
     client = redis.Redis.from_url(private_stack.redis_url)
     out, log = tmp_path / "results.jsonl", tmp_path / "run.err"
     run = _start_run(tmp_path / "data", private_stack.redis_url, private_stack.milvus_uri,
-                     shared_dir / "media" / "hamilton_360p.mp4", out, log,
+                     examples_dir / "hamilton_360p.mp4", out, log,
                      # every frame detected: the run must last long enough for three kills and restarts
                      detect_workers=2, claim_idle_ms=3000, worker_restart_max_s=2, detect_every_n=1)
     kills = 0
@@ -110,7 +110,7 @@ def test_detector_killed_three_times_loses_and_duplicates_nothing(private_stack,
     assert pending and not any(pending.values()), pending
 
 
-def test_redis_killed_and_restarted_during_a_file_run(shared_dir: Path, tmp_path: Path) -> None:
+def test_redis_killed_and_restarted_during_a_file_run(examples_dir: Path, tmp_path: Path) -> None:
     redis_dir = tmp_path / "redis-data"
     server = servers.start_redis(redis_dir)
     port = server.port
@@ -119,7 +119,7 @@ def test_redis_killed_and_restarted_during_a_file_run(shared_dir: Path, tmp_path
     endpoints = milvus.start()
     client = redis.Redis.from_url(url)
     out, log = tmp_path / "results.jsonl", tmp_path / "run.err"
-    run = _start_run(tmp_path / "data", url, endpoints.milvus_uri, shared_dir / "media" / "hamilton_360p.mp4",
+    run = _start_run(tmp_path / "data", url, endpoints.milvus_uri, examples_dir / "hamilton_360p.mp4",
                      out, log, claim_idle_ms=3000, reorder_wait_file_s=15)
     try:
         assert wait_for(lambda: _progress(client, "hamilton_360p").get("done", 0) >= 80, 300)

@@ -32,7 +32,7 @@ GARBAGE = st.one_of(st.none(), st.booleans(), st.integers(-2**63, 2**64 - 1), st
 
 
 @pytest.fixture(scope="module")
-def chain(stack: Endpoints, shared_dir, tmp_path_factory):
+def chain(stack: Endpoints, examples_dir, tmp_path_factory):
     """The four workers in this process, and one valid message per stream to mutate."""
     import redis
 
@@ -45,7 +45,7 @@ def chain(stack: Endpoints, shared_dir, tmp_path_factory):
     client.sadd(keys.CAMERAS, CAMERA)
     workers = {kind: Worker(services.bus, services.handler(kind), s, client=client, consumer=f"fuzz-{kind}")
                for kind in ("detect", "track", "embed", "match")}
-    cap = cv2.VideoCapture(str(shared_dir / "media" / "hamilton_360p.mp4"))
+    cap = cv2.VideoCapture(str(examples_dir / "hamilton_360p.mp4"))
     cap.set(cv2.CAP_PROP_POS_FRAMES, 120)
     ok, frame = cap.read()
     cap.release()
@@ -137,8 +137,8 @@ def test_fuzzed_entries_never_crash_a_worker_and_bad_ones_are_dead_lettered(chai
 
 @hsettings(max_examples=12, deadline=None, database=None)
 @given(cut=st.one_of(st.just(1.0), st.floats(0.05, 1.0)), flips=st.lists(st.integers(0, 10**7), max_size=200))
-def test_corrupt_video_files_never_crash_the_decoder(shared_dir_path, tmp_path_factory, cut, flips) -> None:
-    data = bytearray(shared_dir_path.read_bytes())
+def test_corrupt_video_files_never_crash_the_decoder(hamilton_path, tmp_path_factory, cut, flips) -> None:
+    data = bytearray(hamilton_path.read_bytes())
     data = data[: max(16, int(len(data) * cut))]
     for p in flips:
         data[p % len(data)] ^= 0x5A
@@ -157,5 +157,5 @@ def test_corrupt_video_files_never_crash_the_decoder(shared_dir_path, tmp_path_f
 
 
 @pytest.fixture(scope="module")
-def shared_dir_path(shared_dir):
-    return shared_dir / "media" / "hamilton_360p.mp4"
+def hamilton_path(examples_dir):
+    return examples_dir / "hamilton_360p.mp4"

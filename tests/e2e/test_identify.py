@@ -20,7 +20,7 @@ EXPECTED = {
 
 
 @pytest.fixture(scope="module")
-def identified(cli, gallery_stack, shared_dir: Path) -> dict[str, list[dict]]:
+def identified(cli, shared_dir: Path, gallery_stack) -> dict[str, list[dict]]:
     data_dir, endpoints = gallery_stack
     probes = shared_dir / "faces" / "probes"
     names = [*EXPECTED, "multiface.jpg", "obama_and_biden.jpg", "32bit.png"]
@@ -62,7 +62,7 @@ def test_rows_carry_bbox_inside_the_image_and_score(identified) -> None:
             assert 0.0 <= r["score"] <= 1.0
 
 
-def test_unreadable_photo_is_reported_and_the_rest_still_identified(cli, gallery_stack, shared_dir, tmp_path) -> None:
+def test_unreadable_photo_is_reported_and_the_rest_still_identified(cli, shared_dir, gallery_stack, tmp_path) -> None:
     data_dir, endpoints = gallery_stack
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
@@ -71,3 +71,21 @@ def test_unreadable_photo_is_reported_and_the_rest_still_identified(cli, gallery
     assert done.returncode == 0
     assert "broken.jpg" in done.stderr and "not a readable image" in done.stderr
     assert [json.loads(x)["name"] for x in done.stdout.splitlines() if x.startswith("{")] == ["obama"]
+
+
+def test_a_frame_of_the_demo_clip_names_lin_manuel_miranda(cli, examples_dir, gallery_stack, tmp_path) -> None:
+    """Enrol and identify with nothing but the repository (examples/): runs on a bare clone."""
+    import cv2
+
+    data_dir, endpoints = gallery_stack
+    cap = cv2.VideoCapture(str(examples_dir / "hamilton_360p.mp4"))
+    cap.set(cv2.CAP_PROP_POS_FRAMES, 150)  # the frontal medium shot (frames 82-210)
+    ok, frame = cap.read()
+    cap.release()
+    assert ok, "cannot read frame 150 of examples/hamilton_360p.mp4"
+    photo = tmp_path / "frame150.jpg"
+    assert cv2.imwrite(str(photo), frame)
+    done = cli(data_dir, endpoints, "identify", "--json", str(photo))
+    assert done.returncode == 0, done.stderr
+    names = [json.loads(x)["name"] for x in done.stdout.splitlines() if x.startswith("{")]
+    assert "lin_manuel_miranda" in names and set(names) <= {"lin_manuel_miranda", None}, names

@@ -24,7 +24,7 @@ import redis
 from tests.support.rtsp import RtspServer, SilentServer, gst_rtsp_available, wait_for
 
 pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(not gst_rtsp_available(), reason="GStreamer RTSP server (Debian packages) missing")]
+              pytest.mark.needs(gst_rtsp_available(), reason="GStreamer RTSP server (make system-deps)")]
 SECRET = "s3cret-pw"
 
 
@@ -52,10 +52,10 @@ class Results:
         return [(t, r) for t, r in self.rows if "event" not in r and r.get("name") and r["capture_time"] >= since]
 
 
-def test_live_rtsp_camera_latency_reconnect_and_stall(gallery_stack, shared_dir: Path, tmp_path: Path) -> None:
+def test_live_rtsp_camera_latency_reconnect_and_stall(gallery_stack, examples_dir: Path, tmp_path: Path) -> None:
     data_dir, endpoints = gallery_stack
     client = redis.Redis.from_url(endpoints.redis_url)
-    server = RtspServer(shared_dir / "media" / "hamilton_360p.mp4", log_path=tmp_path / "rtsp.log",
+    server = RtspServer(examples_dir / "hamilton_360p.mp4", log_path=tmp_path / "rtsp.log",
                         user="viewer", password=SECRET)
     with server, SilentServer() as mute:
         config = tmp_path / "cameras.toml"

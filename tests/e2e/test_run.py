@@ -27,10 +27,10 @@ def _progress(endpoints, camera: str) -> dict[str, int]:
 
 
 @pytest.fixture(scope="module")
-def hamilton(cli, gallery_stack, shared_dir: Path, tmp_path_factory) -> tuple[object, list[dict], list[dict]]:
+def hamilton(cli, gallery_stack, examples_dir: Path, tmp_path_factory) -> tuple[object, list[dict], list[dict]]:
     data_dir, endpoints = gallery_stack
     out = tmp_path_factory.mktemp("hamilton") / "results.jsonl"
-    done = cli(data_dir, endpoints, "run", str(shared_dir / "media" / "hamilton_360p.mp4"), "--out", str(out))
+    done = cli(data_dir, endpoints, "run", str(examples_dir / "hamilton_360p.mp4"), "--out", str(out))
     assert done.returncode == 0, done.stderr[-3000:]
     return done, *_records(out)
 
@@ -75,12 +75,12 @@ def test_records_follow_the_schema(hamilton) -> None:
     assert LIN in identified.values()
 
 
-def test_track_ids_are_unique_across_runs(cli, gallery_stack, shared_dir, hamilton, tmp_path) -> None:
+def test_track_ids_are_unique_across_runs(cli, gallery_stack, examples_dir, hamilton, tmp_path) -> None:
     """A second run of the same camera allocates new track ids (the tracker restarts)."""
     data_dir, endpoints = gallery_stack
     _, first_rows, _ = hamilton
     out = tmp_path / "again.jsonl"
-    done = cli(data_dir, endpoints, "run", str(shared_dir / "media" / "hamilton_360p.mp4"), "--camera", "stage",
+    done = cli(data_dir, endpoints, "run", str(examples_dir / "hamilton_360p.mp4"), "--camera", "stage",
                "--out", str(out))
     assert done.returncode == 0, done.stderr[-3000:]
     rows, _ = _records(out)
@@ -88,7 +88,7 @@ def test_track_ids_are_unique_across_runs(cli, gallery_stack, shared_dir, hamilt
     assert not {r["track_id"] for r in rows} & {r["track_id"] for r in first_rows}
 
 
-def test_crowd_with_nobody_enrolled_runs_to_the_end(cli, empty_stack, shared_dir, tmp_path) -> None:
+def test_crowd_with_nobody_enrolled_runs_to_the_end(cli, shared_dir, empty_stack, tmp_path) -> None:
     data_dir, endpoints = empty_stack
     out = tmp_path / "crowd.jsonl"
     done = cli(data_dir, endpoints, "run", str(shared_dir / "media" / "crowd_1080p.mp4"), "--out", str(out))

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
+from importlib.util import find_spec
+
 import pytest
 
-pytest.importorskip("motmetrics")
-
-from bench.run import evaluate, gallery, load_videos  # noqa: E402
-from bench.scenes import SD, scenes  # noqa: E402
-
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.needs(find_spec("motmetrics"), reason="motmetrics (pip, .[test])")]
 
 
 @pytest.fixture(scope="module")
 def figures(tmp_path_factory, shared_dir, monkeypatch_module):
+    from bench.run import evaluate, gallery, load_videos
+    from bench.scenes import SD, scenes
+
     cache = tmp_path_factory.mktemp("bench")
     # the slim version: two scenes (crossing; leaving and re-entering), 360p, 5 fps
     slim = [s for s in scenes() if s.name in ("cross2", "reenter")]

@@ -32,10 +32,10 @@ def _canonical(rows: list[dict]) -> list[tuple]:
 
 
 @pytest.fixture(scope="module")
-def one_detector(cli, gallery_stack, shared_dir, tmp_path_factory) -> list[dict]:
+def one_detector(cli, gallery_stack, examples_dir, tmp_path_factory) -> list[dict]:
     data_dir, endpoints = gallery_stack
     out = tmp_path_factory.mktemp("one") / "results.jsonl"
-    done = cli(data_dir, endpoints, "run", str(shared_dir / "media" / "hamilton_360p.mp4"), "--camera", "one",
+    done = cli(data_dir, endpoints, "run", str(examples_dir / "hamilton_360p.mp4"), "--camera", "one",
                "--out", str(out))
     assert done.returncode == 0, done.stderr[-3000:]
     return _rows(out)
@@ -54,7 +54,7 @@ def test_frontal_shot_is_one_track_named_lin_and_no_wrong_name(one_detector) -> 
     assert max(per_frame.values()) == 1  # never two faces with one name in a frame
 
 
-def test_three_detector_processes_give_the_same_names_and_tracks(cli, gallery_stack, shared_dir, one_detector,
+def test_three_detector_processes_give_the_same_names_and_tracks(cli, gallery_stack, examples_dir, one_detector,
                                                                   tmp_path) -> None:
     data_dir, endpoints = gallery_stack
     env = {k: v for k, v in os.environ.items() if not k.startswith("FACESTREAM_")}
@@ -71,7 +71,7 @@ def test_three_detector_processes_give_the_same_names_and_tracks(cli, gallery_st
             assert all(p.poll() is None for p in detectors), "a detector worker died"
             time.sleep(0.5)
         out = tmp_path / "three.jsonl"
-        done = cli(data_dir, endpoints, "run", str(shared_dir / "media" / "hamilton_360p.mp4"), "--camera", "three",
+        done = cli(data_dir, endpoints, "run", str(examples_dir / "hamilton_360p.mp4"), "--camera", "three",
                    "--out", str(out))
         assert done.returncode == 0, done.stderr[-3000:]
         assert "started workers: track, embed, match" in done.stderr  # the three detectors did the detecting

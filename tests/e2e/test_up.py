@@ -59,9 +59,9 @@ def _short_clip(src: Path, dst: Path, frames: int) -> Path:
     return dst
 
 
-def test_up_two_files_and_a_live_camera_status_kill_restart_scale_down(shared_dir, tmp_path) -> None:
+def test_up_two_files_and_a_live_camera_status_kill_restart_scale_down(examples_dir, tmp_path) -> None:
     data_dir = tmp_path / "stack"
-    clip = shared_dir / "media" / "hamilton_360p.mp4"
+    clip = examples_dir / "hamilton_360p.mp4"
     short = _short_clip(clip, tmp_path / "first60.mp4", 60)  # 2 cores: keep the files short
     with LiveTcpSource(clip, width=320, fps=2) as live:
         try:

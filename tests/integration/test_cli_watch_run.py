@@ -57,8 +57,8 @@ def test_run_of_a_missing_file_fails_fast_with_a_clear_message(stack, tmp_path) 
     assert "Traceback" not in done.stderr
 
 
-def test_run_with_a_camera_name_per_source_is_checked(stack, tmp_path, shared_dir) -> None:
-    clip = str(shared_dir / "media" / "hamilton_360p.mp4")
+def test_run_with_a_camera_name_per_source_is_checked(stack, tmp_path, examples_dir) -> None:
+    clip = str(examples_dir / "hamilton_360p.mp4")
     done = subprocess.run(_cli(stack, tmp_path, "run", clip, clip, "--camera", "a"), capture_output=True, text=True,
                           env=_env(), timeout=120)
     assert done.returncode == 2

@@ -57,8 +57,8 @@ def _frames(client, camera: str) -> list[FrameMsg]:
     return [m for m in msgs if m.kind == "frame"]
 
 
-def test_mjpeg_camera_streams_goes_away_and_is_read_again(settings, redis_client, shared_dir: Path) -> None:
-    with MjpegServer(shared_dir / "media" / "hamilton_360p.mp4", fps=15) as camera:
+def test_mjpeg_camera_streams_goes_away_and_is_read_again(settings, redis_client, examples_dir: Path) -> None:
+    with MjpegServer(examples_dir / "hamilton_360p.mp4", fps=15) as camera:
         with Running(redis_client, "gate", camera.url, settings) as grabber:
             assert grabber.live  # an http URL that is not a video file
             assert wait_for(lambda: _published(redis_client, grabber) >= 20, 30), _states(redis_client, "gate")
@@ -80,9 +80,9 @@ def test_mjpeg_camera_streams_goes_away_and_is_read_again(settings, redis_client
     assert all(m.max_age_s is not None for m in frames)  # live frames: workers skip them once too old
 
 
-@pytest.mark.skipif(not hls_available(), reason="GStreamer's hlssink2 (Debian packages) missing")
-def test_hls_playlist_is_read_as_a_live_camera(settings, redis_client, shared_dir: Path, tmp_path: Path) -> None:
-    with HlsServer(shared_dir / "media" / "hamilton_360p.mp4", tmp_path / "hls") as camera:
+@pytest.mark.needs(hls_available(), reason="GStreamer's hlssink2 (Debian packages; make system-deps)")
+def test_hls_playlist_is_read_as_a_live_camera(settings, redis_client, examples_dir: Path, tmp_path: Path) -> None:
+    with HlsServer(examples_dir / "hamilton_360p.mp4", tmp_path / "hls") as camera:
         with Running(redis_client, "lobby", camera.url, settings) as grabber:
             assert grabber.live  # .m3u8
             assert wait_for(lambda: _published(redis_client, grabber) >= 20, 30), _states(redis_client, "lobby")

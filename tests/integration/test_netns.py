@@ -26,7 +26,7 @@ from workers.bus import RedisStreamBus
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("ip"), reason="needs root and iproute2 (ip netns)"),
+    pytest.mark.needs(os.geteuid() == 0 and shutil.which("ip"), reason="root and iproute2 (ip netns)"),
 ]
 FRAMES = 40
 
@@ -87,7 +87,7 @@ def shared_servers(netns, tmp_path: Path) -> Iterator[tuple[str, str]]:
             p.wait(timeout=20)
 
 
-def test_worker_in_another_namespace_joins_the_group_and_shares_the_work(netns, shared_servers, shared_dir,
+def test_worker_in_another_namespace_joins_the_group_and_shares_the_work(netns, shared_servers, examples_dir,
                                                                         tmp_path) -> None:
     ns, _host_addr, ns_addr = netns
     redis_url, milvus_uri = shared_servers
@@ -101,7 +101,7 @@ def test_worker_in_another_namespace_joins_the_group_and_shares_the_work(netns, 
     assert probe.returncode == 0, probe.stderr
     # 40 frames of the clip on fs:frames:stage, then one detector here and one "on the other host"
     source = tmp_path / "clip.mp4"
-    shutil.copy(shared_dir / "media" / "hamilton_360p.mp4", source)
+    shutil.copy(examples_dir / "hamilton_360p.mp4", source)
     grabber = Grabber(client, RedisStreamBus(client), "stage", str(source), settings)
     _publish_first_frames(grabber, FRAMES)
     env = {k: v for k, v in os.environ.items() if not k.startswith("FACESTREAM_")}

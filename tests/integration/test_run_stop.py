@@ -23,10 +23,10 @@ from workers.bus import RedisStreamBus
 
 
 def test_a_stop_with_frames_nobody_finishes_gives_up_after_stop_timeout(settings, redis_client, stack: Endpoints,
-                                                                        shared_dir: Path) -> None:
+                                                                        examples_dir: Path) -> None:
     services = Services(settings, stack)
     stop = threading.Event()
-    with MjpegServer(shared_dir / "media" / "hamilton_360p.mp4", fps=15) as camera:
+    with MjpegServer(examples_dir / "hamilton_360p.mp4", fps=15) as camera:
         grabber = Grabber(redis_client, RedisStreamBus(redis_client), "hall", camera.url, settings, stop=stop,
                           policy=CameraPolicy(live_max_in_flight_frames=5))
         cam = CameraRun("hall", camera.url, grabber, threading.Thread(target=lambda: None))

@@ -8,8 +8,9 @@ import pytest
 
 from config.cameras import CameraPolicy, load_cameras
 from config.errors import ConfigError
+from config.redact import redact_url
 from config.settings import Settings
-from ingest.sources import is_live, redact
+from ingest.sources import is_live
 from workers.backoff import Backoff
 
 
@@ -25,9 +26,9 @@ def test_backoff_doubles_up_to_the_cap_with_bounded_jitter() -> None:
 
 
 def test_credentials_never_survive_redaction() -> None:
-    assert redact("rtsp://admin:hunter2@10.0.0.7:554/s1") == "rtsp://***@10.0.0.7:554/s1"
-    assert "hunter2" not in redact("http://cam/video.mjpg?user=a&password=hunter2&x=1")
-    assert "tok3n" not in redact("https://cam/live.m3u8?token=tok3n")
+    assert redact_url("rtsp://admin:hunter2@10.0.0.7:554/s1") == "rtsp://***@10.0.0.7:554/s1"
+    assert "hunter2" not in redact_url("http://cam/video.mjpg?user=a&password=hunter2&x=1")
+    assert "tok3n" not in redact_url("https://cam/live.m3u8?token=tok3n")
 
 
 @pytest.mark.parametrize(("url", "live"), [
