@@ -32,7 +32,7 @@ FORMAT = 1
 
 
 class CameraUrlError(ConfigError):
-    """A stored camera URL cannot be opened (key file missing, unreadable or not the sealing key)."""
+    """A stored camera URL cannot be opened (key file missing, unreadable, or another key)."""
 
 
 def key_path(data_dir: Path) -> Path:
@@ -45,20 +45,41 @@ def _fernet(data_dir: Path, create: bool) -> Fernet:
         raw = path.read_bytes().strip()
     except FileNotFoundError:
         if not create:
-            raise CameraUrlError(f"camera key file {path}: expected the key that sealed the camera URLs, "
-                                 "got no such file") from None
-        private_dir(path.parent)
-        raw = Fernet.generate_key()
-        write_private(path, raw.decode() + "\n")
-        log.info("created the camera key %s (0600): keep it with the data dir", path)
+            raise CameraUrlError(
+                f"camera key file {path}: expected the key that sealed the camera URLs, "
+                "got no such file"
+            ) from None
+        raw = _create_key(path)
     if os.stat(path).st_mode & 0o077:
         os.chmod(path, 0o600)
     try:
         return Fernet(raw)
     except ValueError:
-        raise CameraUrlError(f"camera key file {path}: expected a Fernet key (32 url-safe base64-encoded "
-                             f"bytes), got {len(raw)} bytes of something else; remove it and add the "
-                             "cameras again") from None
+        raise CameraUrlError(
+            f"camera key file {path}: expected a Fernet key (32 url-safe base64-encoded "
+            f"bytes), got {len(raw)} bytes of something else; remove it and add the "
+            "cameras again"
+        ) from None
+
+
+def _create_key(path: Path) -> bytes:
+    """A new key at ``path``, unless another ``cameras add`` made one first: then that one.
+
+    Written whole to a private temporary file, then linked into place: ``link`` fails when the
+    path exists, so two racing processes never seal with two different keys.
+    """
+    private_dir(path.parent)
+    raw = Fernet.generate_key()
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    write_private(tmp, raw.decode() + "\n")
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        return path.read_bytes().strip()
+    finally:
+        tmp.unlink(missing_ok=True)
+    log.info("created the camera key %s (0600): keep it with the data dir", path)
+    return raw
 
 
 def seal(data_dir: Path, url: str) -> str:
@@ -82,7 +103,7 @@ def shown(value: str) -> str:
 
 
 def unseal(data_dir: Path, camera: str, value: str) -> str:
-    """The camera's URL; :class:`CameraUrlError` naming the camera and what to do when it cannot be."""
+    """The camera's URL, or :class:`CameraUrlError` naming the camera and what to do."""
     if not is_sealed(value):
         return value
     again = f"add it again with `facestream cameras add {camera} URL`"
@@ -90,8 +111,10 @@ def unseal(data_dir: Path, camera: str, value: str) -> str:
         data = json.loads(value)
         token = data["sealed"].encode()
     except (ValueError, KeyError, TypeError, AttributeError):
-        raise CameraUrlError(f"camera {camera}: expected a sealed URL in {keys.CAMERA_SOURCES}, got an "
-                             f"unreadable value; {again}") from None
+        raise CameraUrlError(
+            f"camera {camera}: expected a sealed URL in {keys.CAMERA_SOURCES}, got an "
+            f"unreadable value; {again}"
+        ) from None
     try:
         fernet = _fernet(data_dir, create=False)
     except CameraUrlError as exc:
@@ -99,8 +122,10 @@ def unseal(data_dir: Path, camera: str, value: str) -> str:
     try:
         return fernet.decrypt(token).decode()
     except InvalidToken:
-        raise CameraUrlError(f"camera {camera}: its URL was sealed with another key than "
-                             f"{key_path(data_dir)} (replaced, or another data dir's); {again}") from None
+        raise CameraUrlError(
+            f"camera {camera}: its URL was sealed with another key than "
+            f"{key_path(data_dir)} (replaced, or another data dir's); {again}"
+        ) from None
 
 
 def add(client: redis.Redis, data_dir: Path, name: str, url: str) -> None:
@@ -112,7 +137,7 @@ def stored(client: redis.Redis) -> dict[str, str]:
 
 
 class Opener:
-    """The camera manager's view of ``fs:camera-sources``: camera -> URL, for the cameras it can open.
+    """The camera manager's view of ``fs:camera-sources``: camera -> URL, for those it can open.
 
     A camera whose URL cannot be opened is left out, marked ``failed`` and logged once per stored
     value; one stored in clear by an older version is sealed in place.
@@ -142,9 +167,15 @@ class Opener:
         if self.redis.hget(keys.CAMERA_SOURCES, name) != url.encode():
             return
         self.redis.hset(keys.CAMERA_SOURCES, name, seal(self.data_dir, url))
-        log.warning("camera %s: its URL was stored in clear (an older facestream); sealed it now", name)
+        log.warning(
+            "camera %s: its URL was stored in clear (an older facestream); sealed it now", name
+        )
         try:  # drop the clear value from the AOF too; a managed Redis may not allow it
             self.redis.bgrewriteaof()
         except redis.ResponseError as exc:
-            log.warning("camera %s: the Redis AOF still holds its old clear URL until Redis rewrites "
-                        "it (BGREWRITEAOF: %s)", name, exc)
+            log.warning(
+                "camera %s: the Redis AOF still holds its old clear URL until Redis rewrites "
+                "it (BGREWRITEAOF: %s)",
+                name,
+                exc,
+            )

@@ -38,18 +38,30 @@ def secure_data_dir(data_dir: Path) -> int:
     """
     data_dir = Path(data_dir)
     data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    changed = _tighten(data_dir)
+    denied: list[Path] = []
+    changed = _tighten(data_dir, denied)
     for root, dirs, files in os.walk(data_dir):
         for name in dirs + files:
-            changed += _tighten(Path(root) / name)
+            changed += _tighten(Path(root) / name, denied)
+    if denied:
+        log.warning(
+            "data dir %s: %d entries readable by other local users are not ours to change "
+            "(first: %s); make them private by hand",
+            data_dir,
+            len(denied),
+            denied[0],
+        )
     if changed:
-        log.warning("data dir %s: %d files and directories were readable by other local users "
-                    "(left by an older facestream); made them private (directories 0700, files 0600)",
-                    data_dir, changed)
+        log.warning(
+            "data dir %s: %d files and directories were readable by other local users "
+            "(left by an older facestream); made them private (directories 0700, files 0600)",
+            data_dir,
+            changed,
+        )
     return changed
 
 
-def _tighten(path: Path) -> int:
+def _tighten(path: Path, denied: list[Path]) -> int:
     try:
         st = path.lstat()
     except FileNotFoundError:  # removed meanwhile (a rotated log, a compacted segment)
@@ -59,8 +71,7 @@ def _tighten(path: Path) -> int:
     try:
         os.chmod(path, stat.S_IMODE(st.st_mode) & ~_GROUP_OTHER)
     except PermissionError:
-        log.warning("cannot make %s private (owner uid %d, we are uid %d): do it by hand",
-                    path, st.st_uid, os.geteuid())
+        denied.append(path)
         return 0
     except FileNotFoundError:
         return 0
@@ -91,7 +102,9 @@ def socket_dir(data_dir: Path) -> Path:
         pass
     st = there.lstat()
     if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid():
-        raise StackError(f"socket directory {there}: expected a directory owned by uid {os.geteuid()}, "
-                         f"got one owned by uid {st.st_uid}; remove it, or use a shorter --data-dir")
+        raise StackError(
+            f"socket directory {there}: expected a directory owned by uid {os.geteuid()}, "
+            f"got one owned by uid {st.st_uid}; remove it, or use a shorter --data-dir"
+        )
     os.chmod(there, 0o700)
     return there

@@ -32,12 +32,16 @@ def test_sealed_in_redis_shown_redacted_opened_with_the_key(redis_client, tmp_pa
     assert camera_urls.Opener(redis_client, tmp_path).urls() == {"door": URL}
     # a second camera reuses the key
     cameras.add(redis_client, "yard", "/videos/yard.mp4", tmp_path)
-    assert camera_urls.Opener(redis_client, tmp_path).urls() == {"door": URL, "yard": "/videos/yard.mp4"}
+    assert camera_urls.Opener(redis_client, tmp_path).urls() == {
+        "door": URL,
+        "yard": "/videos/yard.mp4",
+    }
 
 
 @pytest.mark.parametrize("damage", ["missing", "replaced", "garbage"])
 def test_a_key_that_cannot_open_the_url_fails_that_camera_with_a_clear_error(
-        redis_client, tmp_path: Path, caplog, damage: str) -> None:
+    redis_client, tmp_path: Path, caplog, damage: str
+) -> None:
     cameras.add(redis_client, "door", URL, tmp_path)
     key = camera_urls.key_path(tmp_path)
     if damage == "missing":
@@ -47,12 +51,17 @@ def test_a_key_that_cannot_open_the_url_fails_that_camera_with_a_clear_error(
     else:
         key.write_text("not a key\n")
     with pytest.raises(CameraUrlError) as info:
-        camera_urls.unseal(tmp_path, "door", redis_client.hget(keys.CAMERA_SOURCES, "door").decode())
+        camera_urls.unseal(
+            tmp_path, "door", redis_client.hget(keys.CAMERA_SOURCES, "door").decode()
+        )
     message = str(info.value)
     assert str(key) in message and "camera door" in message
     assert "facestream cameras add door URL" in message or "add the cameras again" in message
-    expected = {"missing": "got no such file", "replaced": "sealed with another key",
-                "garbage": "expected a Fernet key"}[damage]
+    expected = {
+        "missing": "got no such file",
+        "replaced": "sealed with another key",
+        "garbage": "expected a Fernet key",
+    }[damage]
     assert expected in message
     assert SECRET not in message
     # the manager leaves the camera out, marks it failed and says so once
@@ -67,7 +76,9 @@ def test_a_key_that_cannot_open_the_url_fails_that_camera_with_a_clear_error(
         assert camera_urls.Opener(redis_client, tmp_path).urls() == {"door": URL}
 
 
-def test_a_url_stored_in_clear_by_an_older_version_is_sealed_in_place(redis_client, tmp_path: Path) -> None:
+def test_a_url_stored_in_clear_by_an_older_version_is_sealed_in_place(
+    redis_client, tmp_path: Path
+) -> None:
     redis_client.hset(keys.CAMERA_SOURCES, "door", URL)
     assert cameras.sources(redis_client) == {"door": "rtsp://***@10.0.0.7:554/stream1"}
     assert camera_urls.Opener(redis_client, tmp_path).urls() == {"door": URL}
@@ -77,12 +88,32 @@ def test_a_url_stored_in_clear_by_an_older_version_is_sealed_in_place(redis_clie
 
 def test_cli_cameras_add_seals_and_lists_redacted(stack, redis_client, tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FACESTREAM_")}
-    base = [sys.executable, "-m", "facestream", "--data-dir", str(tmp_path), "--redis-url", stack.redis_url,
-            "--milvus-uri", stack.milvus_uri, "cameras"]
-    added = subprocess.run([*base, "add", "door", URL], capture_output=True, text=True, timeout=60, env=env)
+    base = [
+        sys.executable,
+        "-m",
+        "facestream",
+        "--data-dir",
+        str(tmp_path),
+        "--redis-url",
+        stack.redis_url,
+        "--milvus-uri",
+        stack.milvus_uri,
+        "cameras",
+    ]
+    added = subprocess.run(
+        [*base, "add", "door", URL],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
     assert added.returncode == 0, added.stderr
-    listed = subprocess.run(base, capture_output=True, text=True, timeout=60, env=env)
+    listed = subprocess.run(base, check=False, capture_output=True, text=True, timeout=60, env=env)
     assert listed.returncode == 0, listed.stderr
-    assert "rtsp://***@10.0.0.7:554/stream1" in listed.stdout and SECRET not in listed.stdout + added.stdout
+    assert (
+        "rtsp://***@10.0.0.7:554/stream1" in listed.stdout
+        and SECRET not in listed.stdout + added.stdout
+    )
     assert SECRET not in redis_client.hget(keys.CAMERA_SOURCES, "door").decode()
     assert camera_urls.Opener(redis_client, tmp_path).urls() == {"door": URL}

@@ -89,10 +89,24 @@ def _as_nobody() -> list[str]:
     setpriv = shutil.which("setpriv")
     _prerequisite(setpriv is not None, "needs setpriv (util-linux)")
     become = [setpriv, f"--reuid={nobody.pw_uid}", f"--regid={nobody.pw_gid}", "--clear-groups"]
-    for python in dict.fromkeys([sys.executable, os.path.realpath(sys.executable), "/usr/bin/python3",
-                                 shutil.which("python3") or "python3"]):
-        if subprocess.run([*become, python, "-c", "import json, socket"], capture_output=True,
-                          timeout=30, cwd="/").returncode == 0:
+    for python in dict.fromkeys(
+        [
+            sys.executable,
+            os.path.realpath(sys.executable),
+            "/usr/bin/python3",
+            shutil.which("python3") or "python3",
+        ]
+    ):
+        if (
+            subprocess.run(
+                [*become, python, "-c", "import json, socket"],
+                check=False,
+                capture_output=True,
+                timeout=30,
+                cwd="/",
+            ).returncode
+            == 0
+        ):
             return [*become, python]
     _prerequisite(False, "needs a Python that the user nobody may run")
     raise AssertionError("unreachable")
@@ -100,7 +114,7 @@ def _as_nobody() -> list[str]:
 
 @pytest.fixture
 def open_parent() -> Iterator[Path]:
-    """A folder other users may enter, as a home or project folder often is (pytest's tmp is 0700)."""
+    """A folder other users may enter, as home or project folders often are (pytest's is 0700)."""
     parent = Path(tempfile.mkdtemp(prefix="fs-privacy-", dir="/tmp"))
     os.chmod(parent, 0o755)
     yield parent
@@ -113,16 +127,21 @@ def _cli(data_dir: Path, *args: str) -> list[str]:
 
 def _env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FACESTREAM_")}
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(Path(__file__).resolve().parents[2]),
-                                                     env.get("PYTHONPATH")) if p)
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(Path(__file__).resolve().parents[2]), env.get("PYTHONPATH")) if p
+    )
     return env
 
 
 def _wait_for(proc: subprocess.Popen, log: Path, text: str, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
     while text not in log.read_text(errors="replace"):
-        assert proc.poll() is None, f"exited {proc.returncode}:\n{log.read_text(errors='replace')[-3000:]}"
-        assert time.monotonic() < deadline, f"no {text!r} in {timeout_s:.0f} s:\n{log.read_text()[-3000:]}"
+        assert proc.poll() is None, (
+            f"exited {proc.returncode}:\n{log.read_text(errors='replace')[-3000:]}"
+        )
+        assert time.monotonic() < deadline, (
+            f"no {text!r} in {timeout_s:.0f} s:\n{log.read_text()[-3000:]}"
+        )
         time.sleep(0.2)
 
 
@@ -139,20 +158,40 @@ def test_another_local_user_reads_nothing(open_parent: Path, shared_dir: Path) -
 
     watch_log = open_parent / "watch.log"  # outside the data dir: the test reads it
     with open(watch_log, "wb") as fh:
-        watch = subprocess.Popen(_cli(data_dir, "watch"), stdout=fh, stderr=subprocess.STDOUT, env=_env())
+        watch = subprocess.Popen(
+            _cli(data_dir, "watch"), stdout=fh, stderr=subprocess.STDOUT, env=_env()
+        )
     try:
         _wait_for(watch, watch_log, "watching", 120)
-        enrolled = subprocess.run(_cli(data_dir, "enroll", "ada", str(shared_dir / "faces" / "gallery" / "obama"
-                                                                      / "obama.jpg")),
-                                  capture_output=True, text=True, timeout=600, env=_env())
+        enrolled = subprocess.run(
+            _cli(
+                data_dir,
+                "enroll",
+                "ada",
+                str(shared_dir / "faces" / "gallery" / "obama" / "obama.jpg"),
+            ),
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            env=_env(),
+        )
         assert enrolled.returncode == 0, enrolled.stderr
         camera_url = f"rtsp://admin:{CAMERA_SECRET}@127.0.0.1:9/stream"
-        added = subprocess.run(_cli(data_dir, "cameras", "add", "door", camera_url), capture_output=True,
-                               text=True, timeout=120, env=_env())
+        added = subprocess.run(
+            _cli(data_dir, "cameras", "add", "door", camera_url),
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=_env(),
+        )
         assert added.returncode == 0, added.stderr
 
-        records = {name: json.loads((data_dir / "stack" / f"{name}.json").read_text())
-                   for name in ("redis", "milvus")}
+        records = {
+            name: json.loads((data_dir / "stack" / f"{name}.json").read_text())
+            for name in ("redis", "milvus")
+        }
         dirs, files, loose = [str(data_dir)], [], []
         for root, dnames, fnames in os.walk(data_dir):
             for name in dnames + fnames:
@@ -165,17 +204,31 @@ def test_another_local_user_reads_nothing(open_parent: Path, shared_dir: Path) -
         assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
         assert stat.S_IMODE((data_dir / "secrets" / "cameras.key").stat().st_mode) == 0o600
         # the camera's password is nowhere on disk in clear (the AOF holds the sealed URL)
-        with_secret = [p for p in files if Path(p).is_file() and CAMERA_SECRET.encode() in Path(p).read_bytes()]
+        with_secret = [
+            p for p in files if Path(p).is_file() and CAMERA_SECRET.encode() in Path(p).read_bytes()
+        ]
         assert with_secret == [], f"camera password in clear in {with_secret}"
 
-        target = {"dirs": dirs, "files": files, "redis_port": records["redis"]["port"],
-                  "milvus": records["milvus"]["url"]}
-        probe = subprocess.run([*nobody, "-c", PROBE, json.dumps(target)], capture_output=True, text=True,
-                               timeout=60, cwd="/")
+        target = {
+            "dirs": dirs,
+            "files": files,
+            "redis_port": records["redis"]["port"],
+            "milvus": records["milvus"]["url"],
+        }
+        probe = subprocess.run(
+            [*nobody, "-c", PROBE, json.dumps(target)],
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd="/",
+        )
         assert probe.returncode == 0, probe.stderr
         reached = json.loads(probe.stdout)
         assert reached == [], "the user nobody reached:\n" + "\n".join(reached)
-        assert len(files) >= 5, files  # the probe had something to try: AOF, Milvus files, logs, key
+        assert len(files) >= 5, (
+            files
+        )  # the probe had something to try: AOF, Milvus files, logs, key
     finally:
         watch.send_signal(signal.SIGINT)
         try:
