@@ -81,6 +81,8 @@ class Supervisor:
     def write(self, counts: dict[str, int], settings_env: dict[str, str]) -> None:
         private_dir(self.dir)
         private_dir(self.data_dir / "logs")
+        # supervisord opens its log before it applies its umask: create the file 0600 first
+        os.close(os.open(self.data_dir / "logs" / "supervisord.log", os.O_WRONLY | os.O_CREAT, 0o600))
         values = {k.removeprefix("FACESTREAM_").lower(): v for k, v in settings_env.items()}
         write_private(self.settings_file, json.dumps(values, indent=1))
         write_private(self.counts_file, json.dumps(counts))

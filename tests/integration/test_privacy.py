@@ -238,3 +238,42 @@ def test_another_local_user_reads_nothing(open_parent: Path, shared_dir: Path) -
         EmbeddedStack(Settings(data_dir=data_dir, redis_url=None, milvus_uri=None)).stop_recorded()
     said = watch_log.read_text(errors="replace")
     assert "readable by other local users" in said and str(data_dir) in said, said[-3000:]
+
+
+def test_supervisord_and_its_programs_create_private_files(tmp_path: Path) -> None:
+    """``up``'s supervisord config, with one program that writes a file in place of the workers."""
+    import configparser
+
+    from facestream.servers import write_private
+    from facestream.supervise import Supervisor
+
+    sup = Supervisor(Settings(data_dir=tmp_path / "data", redis_url=None, milvus_uri=None))
+    sup.write({}, {})
+    parser = configparser.RawConfigParser()
+    parser.read_string(sup.render({}))
+    for section in [s for s in parser.sections() if s.startswith("program:")]:
+        parser.remove_section(section)
+    made = tmp_path / "data" / "made-by-a-program"
+    parser["program:probe"] = {"command": f"/bin/sh -c 'echo ada > {made}; exec sleep 60'",
+                               "autostart": "true", "startsecs": "0",
+                               "stdout_logfile": str(tmp_path / "data" / "logs" / "probe.log")}
+    lines = []
+    for section in parser.sections():
+        lines += [f"[{section}]", *(f"{k}={v}" for k, v in parser[section].items()), ""]
+    write_private(sup.conf, "\n".join(lines))
+    old = os.umask(0o022)  # as a shell would start it: supervisord must not inherit privacy
+    try:
+        sup.start()
+    finally:
+        os.umask(old)
+    try:
+        deadline = time.monotonic() + 30
+        while not made.exists():
+            assert time.monotonic() < deadline, "the program never ran"
+            time.sleep(0.2)
+        log = tmp_path / "data" / "logs" / "supervisord.log"
+        probe_log = log.with_name("probe.log")
+        modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in (made, log, probe_log)}
+        assert modes == {made.name: 0o600, log.name: 0o600, probe_log.name: 0o600}
+    finally:
+        sup.shutdown()
