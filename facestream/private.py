@@ -25,24 +25,32 @@ _GROUP_OTHER = 0o077
 MAX_SOCKET_PATH = 107
 
 
+# what facestream keeps in a data dir; anything else there is the user's, and left as it is
+# (a data dir set to a project folder must not have the whole project's modes changed)
+OWNED = ("stack", "redis", "milvus", "logs", "supervisor", "secrets")
+
+
 def restrict_umask() -> None:
     """Files 0600 and directories 0700 from here on, in this process and every child it starts."""
     os.umask(UMASK)
 
 
 def secure_data_dir(data_dir: Path) -> int:
-    """Create ``data_dir`` 0700, or take group and other bits off it and everything under it.
+    """Create ``data_dir`` 0700, or take group and other bits off it and what facestream keeps
+    in it (:data:`OWNED`); symlinks are neither followed nor changed.
 
-    Symlinks are neither followed nor changed. Returns how many entries were tightened; a data
-    dir written by a version before the umask (0755 directories, 0644 files) is said in the log.
+    Returns how many entries were tightened; a data dir written by a version before the umask
+    (0755 directories, 0644 files) is said in the log.
     """
     data_dir = Path(data_dir)
     data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     denied: list[Path] = []
     changed = _tighten(data_dir, denied)
-    for root, dirs, files in os.walk(data_dir):
-        for name in dirs + files:
-            changed += _tighten(Path(root) / name, denied)
+    for top in OWNED:
+        changed += _tighten(data_dir / top, denied)
+        for root, dirs, files in os.walk(data_dir / top):
+            for name in dirs + files:
+                changed += _tighten(Path(root) / name, denied)
     if denied:
         log.warning(
             "data dir %s: %d entries readable by other local users are not ours to change "

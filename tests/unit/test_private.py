@@ -46,9 +46,13 @@ def test_a_data_dir_left_open_is_tightened_and_said_once(tmp_path: Path, caplog)
     aof.write_text("HSET fs:people ada")
     outside = tmp_path / "outside.txt"
     outside.write_text("not ours to change")
-    (data / "link").symlink_to(outside)
-    for path, mode in ((data, 0o755), (data / "redis", 0o755), (data / "redis" / "appendonlydir", 0o750),
-                       (aof, 0o644), (outside, 0o644)):
+    (data / "redis" / "link").symlink_to(outside)
+    users = data / "notes.txt"  # not facestream's: a data dir may be a project folder
+    users.write_text("the user's own")
+    os.chmod(users, 0o644)
+    old_modes = ((data, 0o755), (data / "redis", 0o755), (data / "redis" / "appendonlydir", 0o750),
+                 (aof, 0o644), (outside, 0o644))
+    for path, mode in old_modes:
         os.chmod(path, mode)
     with caplog.at_level(logging.WARNING, logger="facestream.private"):
         assert secure_data_dir(data) == 4
@@ -56,6 +60,7 @@ def test_a_data_dir_left_open_is_tightened_and_said_once(tmp_path: Path, caplog)
     assert [_mode(p) for p in (data, data / "redis", data / "redis" / "appendonlydir", aof)] == [
         0o700, 0o700, 0o700, 0o600]
     assert _mode(outside) == 0o644  # a symlink is not followed
+    assert _mode(users) == 0o644
     said = [r.getMessage() for r in caplog.records]
     assert len(said) == 1 and "readable by other local users" in said[0] and str(data) in said[0]
 
