@@ -166,7 +166,14 @@ class Opener:
     def _seal_in_place(self, name: str, url: str) -> None:
         if self.redis.hget(keys.CAMERA_SOURCES, name) != url.encode():
             return
-        self.redis.hset(keys.CAMERA_SOURCES, name, seal(self.data_dir, url))
+        try:
+            sealed = seal(self.data_dir, url)
+        except CameraUrlError as exc:  # an unusable key file: the camera runs, the URL stays
+            if self._reported.get(name) != url:
+                self._reported[name] = url
+                log.error("camera %s: its URL is stored in clear, cannot seal it: %s", name, exc)
+            return
+        self.redis.hset(keys.CAMERA_SOURCES, name, sealed)
         log.warning(
             "camera %s: its URL was stored in clear (an older facestream); sealed it now", name
         )

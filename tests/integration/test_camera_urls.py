@@ -117,3 +117,16 @@ def test_cli_cameras_add_seals_and_lists_redacted(stack, redis_client, tmp_path:
     )
     assert SECRET not in redis_client.hget(keys.CAMERA_SOURCES, "door").decode()
     assert camera_urls.Opener(redis_client, tmp_path).urls() == {"door": URL}
+
+
+def test_a_clear_url_with_an_unusable_key_file_still_runs(redis_client, tmp_path, caplog) -> None:
+    key = camera_urls.key_path(tmp_path)
+    key.parent.mkdir(parents=True)
+    key.write_text("not a key\n")
+    redis_client.hset(keys.CAMERA_SOURCES, "door", URL)
+    opener = camera_urls.Opener(redis_client, tmp_path)
+    with caplog.at_level(logging.ERROR, logger="facestream.camera_urls"):
+        assert opener.urls() == {"door": URL}
+        assert opener.urls() == {"door": URL}
+    said = [r.getMessage() for r in caplog.records]
+    assert len(said) == 1 and "cannot seal it" in said[0] and str(key) in said[0]
