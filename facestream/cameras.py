@@ -3,8 +3,8 @@
 ``facestream cameras add NAME URL`` / ``rm NAME`` edit the hash
 ``fs:camera-sources``; the ``cameras serve`` process (one per stack, run by
 supervisor) follows it and starts or stops a :class:`~ingest.grabber.Grabber`
-per camera. Source URLs may carry credentials: they stay in Redis and are
-shown only redacted.
+per camera. Source URLs may carry credentials: Redis holds them sealed
+(:mod:`facestream.camera_urls`) and they are shown only redacted.
 """
 
 from __future__ import annotations
@@ -16,12 +16,14 @@ import socket
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import redis
 
 from config.cameras import check_name
 from config.redact import redact_url, register_url
 from config.settings import Settings
+from facestream import camera_urls
 from ingest.grabber import Grabber
 from workers import keys
 from workers.bus import Bus
@@ -31,9 +33,9 @@ log = logging.getLogger(__name__)
 RESTART_DELAY_S = 5.0
 
 
-def add(client: redis.Redis, name: str, url: str) -> None:
+def add(client: redis.Redis, name: str, url: str, data_dir: Path) -> None:
     check_name(name)
-    client.hset(keys.CAMERA_SOURCES, name, url)
+    camera_urls.add(client, data_dir, name, url)
 
 
 def remove(client: redis.Redis, name: str) -> bool:
@@ -41,7 +43,8 @@ def remove(client: redis.Redis, name: str) -> bool:
 
 
 def sources(client: redis.Redis) -> dict[str, str]:
-    return {k.decode(): v.decode() for k, v in client.hgetall(keys.CAMERA_SOURCES).items()}
+    """Camera -> its URL as shown (redacted); only the camera manager opens the real one."""
+    return {name: camera_urls.shown(value) for name, value in camera_urls.stored(client).items()}
 
 
 class CountingBus:
@@ -87,6 +90,7 @@ class CameraManager:
         self.endpoint = endpoint
         self.running: dict[str, Running] = {}
         self.stopping = threading.Event()
+        self.urls = camera_urls.Opener(client, Path(settings.data_dir))
 
     def run(self, poll_s: float = 1.0) -> None:
         log.info("camera manager started")
@@ -100,7 +104,7 @@ class CameraManager:
         log.info("camera manager stopped")
 
     def step(self) -> None:
-        wanted = sources(self.redis)
+        wanted = self.urls.urls()
         for name, cam in list(self.running.items()):
             if wanted.get(name) != cam.url:
                 log.info("camera %s removed or changed: stopping its grabber", name)

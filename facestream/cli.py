@@ -17,6 +17,7 @@ from rich.table import Table
 from config.errors import FacestreamError
 from config.redact import install_log_filter, register, register_url, scrub
 from config.settings import load_settings
+from facestream.private import restrict_umask
 
 log = logging.getLogger("facestream")
 # piped output (files, CI logs, tests) gets wide tables instead of names folded at 80 columns
@@ -109,6 +110,7 @@ def _interrupt(_signum: int, _frame: object) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    restrict_umask()  # biometric data: whatever this process and its children create is private
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["bench"]:  # the harness has its own options: hand them over untouched
         from bench.__main__ import main as bench_main

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from config.errors import StackError
+from facestream.private import UMASK, private_dir, socket_dir
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +129,12 @@ def open_milvus_client(uri: str, timeout: float = 10, **options: object):
 
 def milvus_ready(url: str, port: int) -> bool:
     try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        if url.startswith("unix:"):
+            with socket.socket(socket.AF_UNIX) as s:
+                s.settimeout(1)
+                s.connect(url.removeprefix("unix:"))
+        else:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
     except OSError:
         return False
     try:
@@ -156,14 +162,14 @@ def wait_ready(server: Server, ready: Callable[[], bool], timeout_s: float, what
     while time.monotonic() < deadline:
         if server.proc is not None and server.proc.poll() is not None:
             raise StackError(
-                f"{what} exited with code {server.proc.returncode} while starting on port "
-                f"{server.port}; see {log_path}:\n{_tail(log_path)}"
+                f"{what} exited with code {server.proc.returncode} while starting at "
+                f"{server.url}; see {log_path}:\n{_tail(log_path)}"
             )
         if ready():
             return
         time.sleep(0.1)
     stop(server)
-    raise StackError(f"{what} did not answer on port {server.port} within {timeout_s:.0f} s; see {log_path}:\n{_tail(log_path)}")
+    raise StackError(f"{what} did not answer at {server.url} within {timeout_s:.0f} s; see {log_path}:\n{_tail(log_path)}")
 
 
 def _tail(path: Path, lines: int = 15) -> str:
@@ -177,13 +183,14 @@ def _tail(path: Path, lines: int = 15) -> str:
 
 
 def _spawn(name: str, cmd: list[str], log_path: Path) -> subprocess.Popen:
-    log_path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(log_path.parent)
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    with open(log_path, "ab") as out:
+    # 0600 whatever the caller's umask (a library user's, a test's): server logs name what they store
+    with os.fdopen(os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab") as out:
         try:
             return subprocess.Popen(
                 cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                start_new_session=True, env=env, close_fds=True,
+                start_new_session=True, env=env, close_fds=True, umask=UMASK,
             )
         except OSError as exc:
             raise StackError(f"cannot run {name} ({cmd[0]}): {exc}") from exc
@@ -220,7 +227,7 @@ def start_redis(data_dir: Path, port: int | None = None) -> Server:
     file rather than on the command line, where every local user could read it."""
     binary = redis_binary()
     port = port or free_port()
-    (data_dir / "redis").mkdir(parents=True, exist_ok=True)
+    private_dir(data_dir / "redis")
     log_path = data_dir / "logs" / "redis.log"
     conf = data_dir / "stack" / "redis.conf"
     write_private(conf, f"requirepass {redis_password(data_dir)}\n")
@@ -239,11 +246,22 @@ def start_redis(data_dir: Path, port: int | None = None) -> Server:
 
 
 def start_milvus(data_dir: Path, port: int | None = None) -> Server:
+    """milvus-lite on a unix socket in a 0700 directory; a ``port``: on 127.0.0.1:port instead.
+
+    milvus-lite has no authentication: on a TCP port, even loopback, every local user could read,
+    alter and delete the gallery. A unix socket is reachable only through its directory, so the
+    file system keeps other users out. milvus-lite joins ``--host`` and ``--port`` as
+    ``host:port``, hence the socket's file name ends in ``:0``; pymilvus takes ``unix:`` URIs.
+    """
     base = milvus_command()
-    port = port or free_port()
     log_path = data_dir / "logs" / "milvus.log"
-    cmd = [*base, "server", "--data-dir", str(data_dir / "milvus"), "--host", "127.0.0.1", "--port", str(port)]
-    url = f"http://127.0.0.1:{port}"
+    if not port:
+        sock = socket_dir(data_dir) / "milvus.sock"
+        host, port, url = f"unix:{sock}", 0, f"unix:{sock}:0"
+    else:
+        host, url = "127.0.0.1", f"http://127.0.0.1:{port}"
+    private_dir(data_dir / "milvus")
+    cmd = [*base, "server", "--data-dir", str(data_dir / "milvus"), "--host", host, "--port", str(port)]
     proc = _spawn("milvus-lite", cmd, log_path)
     server = Server("milvus", proc.pid, port, url, proc)
     wait_ready(server, lambda: milvus_ready(url, port), MILVUS_START_TIMEOUT_S, " ".join(base), log_path)
@@ -301,9 +319,7 @@ def load_record(path: Path) -> Server | None:
 
 
 def save_record(path: Path, server: Server) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(server.record()))
-    os.replace(tmp, path)
+    write_private(path, json.dumps(server.record()))
 
 
 def cmdline_matches(pid: int, needle: str) -> bool:

@@ -160,7 +160,7 @@ def cmd_cameras(args, settings: Settings) -> int:
         if args.action == "add":
             if not args.name or not args.url:
                 raise ConfigError("cameras add: expected NAME URL")
-            cams.add(client, args.name, args.url)
+            cams.add(client, args.name, args.url, settings.data_dir)
             out.print(f"added camera {args.name}: {redact_url(args.url)}", highlight=False)
         elif args.action == "rm":
             if not args.name:

@@ -22,6 +22,7 @@ from config.errors import StackError
 from config.redact import redact_url, register
 from config.settings import Settings
 from facestream import servers
+from facestream.private import private_dir, secure_data_dir
 from facestream.servers import Server
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,7 @@ class EmbeddedStack:
     def start(self) -> Endpoints:
         if self._endpoints is not None:
             return self._endpoints
+        secure_data_dir(self._data_dir)
         redis_url, milvus_uri = self._settings.redis_url, self._settings.milvus_uri
         if redis_url:
             log.info("using external Redis at %s", redact_url(redis_url))
@@ -127,7 +129,7 @@ class EmbeddedStack:
 
     @contextmanager
     def _lock(self) -> Iterator[None]:
-        self._stack_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self._stack_dir)
         with open(self._stack_dir / "lock", "a+b") as fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
             try:

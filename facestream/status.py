@@ -15,7 +15,7 @@ from rich.console import Group
 from rich.table import Table
 
 from config.redact import redact_url, scrub
-from facestream import health
+from facestream import camera_urls, health
 from workers import keys, queues
 
 STAGES = ("detect", "track", "embed", "match")
@@ -75,7 +75,7 @@ def gather(client: redis.Redis, processes: list[dict] | None = None) -> dict:
     known = {c["camera"] for c in cameras}
     for name in sorted(n.decode() for n in configured):
         if name not in known:
-            cameras.append({"camera": name, "state": "starting", "source": redact_url(
+            cameras.append({"camera": name, "state": "starting", "source": camera_urls.shown(
                 (client.hget(keys.CAMERA_SOURCES, name) or b"").decode()), "fps": None, "published": 0,
                 "done": 0, "total": None, "dropped": {}})
     trimmed = sum(s["trimmed"] for s in stages.values())

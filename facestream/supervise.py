@@ -22,6 +22,7 @@ from pathlib import Path
 
 from config.errors import ConfigError, StackError
 from config.settings import Settings
+from facestream.private import private_dir
 from facestream.servers import pid_alive, write_private
 
 log = logging.getLogger(__name__)
@@ -78,9 +79,10 @@ class Supervisor:
             return {}
 
     def write(self, counts: dict[str, int], settings_env: dict[str, str]) -> None:
-        self.dir.mkdir(parents=True, exist_ok=True)
-        os.chmod(self.dir, 0o700)
-        (self.data_dir / "logs").mkdir(parents=True, exist_ok=True)
+        private_dir(self.dir)
+        private_dir(self.data_dir / "logs")
+        # supervisord opens its log before it applies its umask: create the file 0600 first
+        os.close(os.open(self.data_dir / "logs" / "supervisord.log", os.O_WRONLY | os.O_CREAT, 0o600))
         values = {k.removeprefix("FACESTREAM_").lower(): v for k, v in settings_env.items()}
         write_private(self.settings_file, json.dumps(values, indent=1))
         write_private(self.counts_file, json.dumps(counts))
@@ -93,6 +95,8 @@ class Supervisor:
             "[unix_http_server]", f"file={_esc(self.sock)}", "chmod=0700", "",
             "[supervisord]", f"logfile={_esc(logs / 'supervisord.log')}", f"pidfile={_esc(self.pidfile)}",
             "logfile_maxbytes=10MB", "logfile_backups=3", "loglevel=info", "nodaemon=false",
+            # supervisord's own default is 022: its logs and its programs' files would be world-readable
+            "umask=077",
             f"directory={_esc(Path.cwd())}", f"childlogdir={_esc(logs)}", "", "[rpcinterface:supervisor]",
             "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface", "",
             "[supervisorctl]", f"serverurl=unix://{_esc(self.sock)}", "",
