@@ -5,7 +5,7 @@ import signal
 
 import pytest
 
-from facestream.runner import StopRequest
+from facestream.stopping import StopRequest
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
