@@ -43,7 +43,7 @@ log = logging.getLogger("bench")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    # installed as the `facestream-bench` console script, or run as `python -m bench` from a checkout
+    # the `facestream-bench` console script, or `python -m bench` in a checkout
     prog = "facestream-bench" if Path(sys.argv[0]).name == "facestream-bench" else "python -m bench"
     p = argparse.ArgumentParser(prog=prog, description=__doc__)
     p.add_argument("clips", nargs="*", type=Path, help="videos (default: ../shared/media hamilton and crowd)")

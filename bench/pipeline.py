@@ -86,7 +86,8 @@ def paced_feed(services: Services, settings: Settings, camera: str, clip: Path, 
         now = time.time()
         # max_age_s as the live grabber sets it: it marks a live frame (stale ones skipped, shots capped)
         msg = FrameMsg(camera=camera, run=run, seq=seq, ts=now, capture_time=now, width=w, height=h,
-                       jpeg=buf.tobytes(), scene=scene, cut=cuts.is_cut(scene), max_age_s=settings.max_age_s)
+                       jpeg=buf.tobytes(), scene=scene, cut=cuts.is_cut(scene),
+                       max_age_s=settings.max_age_s)
         bus.publish(stream, msg.to_bytes(), maxlen=2000)
         progress.count_published()
         seq += 1
@@ -136,7 +137,8 @@ class Workers:
         while time.monotonic() < deadline:
             if any(p.poll() is not None for p in self.procs):
                 raise RuntimeError("a bench worker exited during start-up (see its log)")
-            if all(len(health.alive(self.services.redis, k)) >= n for k, n in self.expected.items()):
+            client = self.services.redis
+            if all(len(health.alive(client, k)) >= n for k, n in self.expected.items()):
                 return
             time.sleep(0.2)
         raise RuntimeError(f"bench workers not ready after {timeout_s:.0f} s")

@@ -94,7 +94,8 @@ def main() -> int:
                 print(" ".join(f"{k}={v:.1f}" for k, v in s.items() if not k.endswith("fds") or k == "run.fds"),
                       flush=True)
             results = client.xlen("fs:results")
-            progress = {k.decode(): v.decode() for key in client.scan_iter(match=keys.progress("soak", "*"))
+            progress = {k.decode(): v.decode()
+                        for key in client.scan_iter(match=keys.progress("soak", "*"))
                         for k, v in client.hgetall(key).items()}
             run.send_signal(signal.SIGTERM)
             run.wait(120)

@@ -59,7 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--from-start", action="store_true", help="replay the results stream from its start")
     w.set_defaults(func=commands.cmd_watch)
 
-    un = sub.add_parser("unknowns", help="list the unknown faces seen, with counts, first and last seen")
+    un = sub.add_parser("unknowns",
+                        help="list the unknown faces seen, with counts, first and last seen")
     un.set_defaults(func=commands.cmd_unknowns)
 
     wk = sub.add_parser("worker", help="run one worker process of a kind")
@@ -128,9 +129,10 @@ def main(argv: list[str] | None = None) -> int:
         pass
     register_url(args.redis_url)
     register_url(args.milvus_uri)
-    # a service manager's stop = Ctrl-C, in every command: while starting up it aborts (and the embedded
-    # servers this process started are stopped on the way out); the long-lived commands then take both
-    # signals over with a StopRequest (facestream/stopping.py) and stop what they started, warm
+    # a service manager's stop = Ctrl-C, in every command: while starting up it aborts (and the
+    # embedded servers this process started are stopped on the way out); the long-lived commands
+    # then take both signals over with a StopRequest (facestream/stopping.py) and stop what they
+    # started, warm
     previous = signal.signal(signal.SIGTERM, _interrupt) if _in_main_thread() else None
     try:
         settings = load_settings(config_file=args.settings_file, data_dir=args.data_dir, redis_url=args.redis_url,

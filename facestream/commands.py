@@ -188,7 +188,8 @@ def cmd_watch(args, settings: Settings) -> int:
         err.print(f"watching {keys.RESULTS} on {esc(redact_url(endpoints.redis_url))} (Ctrl-C to stop)", highlight=False)
         with StopRequest() as request:  # a blocking read ends within a second of a stop request
             while not request.requested:
-                for _stream, entries in client.xread({keys.RESULTS: last}, block=1000, count=100) or []:
+                reply = client.xread({keys.RESULTS: last}, block=1000, count=100)
+                for _stream, entries in reply or []:
                     for eid, fields in entries:
                         last = eid
                         _print_record(msgpack.unpackb(fields[FIELD], raw=False), args.all)

@@ -100,7 +100,7 @@ class WorkerProcesses:
     def check(self, client: redis.Redis | None = None) -> None:
         """Restart dead workers (after a backoff); raise with the log's tail on a crash loop."""
         now = time.monotonic()
-        healthy = {info.get("pid") for info in health.alive(client)} if client is not None else set()
+        healthy = {w.get("pid") for w in health.alive(client)} if client is not None else set()
         for proc in self.procs.values():
             if proc.restart_at is not None:
                 if now >= proc.restart_at:

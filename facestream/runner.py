@@ -91,7 +91,8 @@ def run_sources(services: Services, settings: Settings, cameras: list[CameraConf
         with GrabberHost(client, services.bus, settings) as host:
             runs = [host.start(c.name, c.url, policy=c.policy, stop=stop) for c in cameras]
             with StopRequest() as request:
-                _follow(runs, reader, workers, console, client, stop, request, settings.stop_timeout_s)
+                _follow(runs, reader, workers, console, client, stop, request,
+                        settings.stop_timeout_s)
         result = RunResult(seen=reader.seen)
         for cam in runs:
             result.cameras[cam.camera] = _progress(client, cam).read()
@@ -109,8 +110,9 @@ def _progress(client, cam: GrabberThread) -> RunProgress:
     return RunProgress(client, cam.camera, cam.grabber.stats.run)
 
 
-def _follow(runs: list[GrabberThread], reader: ResultsReader, workers: WorkerProcesses, console: Console,
-            client, stop: threading.Event, request: StopRequest, stop_timeout_s: float) -> None:
+def _follow(runs: list[GrabberThread], reader: ResultsReader, workers: WorkerProcesses,
+            console: Console, client, stop: threading.Event, request: StopRequest,
+            stop_timeout_s: float) -> None:
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
                TimeElapsedColumn())
     with Progress(*columns, console=console, transient=False) as progress:

@@ -126,15 +126,18 @@ def cmd_ingest(args, settings: Settings) -> int:
     endpoint = advertised(settings.metrics_host, metrics.serve(settings.metrics_host, settings.metrics_port))
     with EmbeddedStack(settings) as endpoints:
         services = Services(settings, endpoints)
-        with GrabberHost(services.redis, services.bus, settings, endpoint) as host, StopRequest() as request:
+        host = GrabberHost(services.redis, services.bus, settings, endpoint)
+        with host, StopRequest() as request:
             hosted = host.start(args.camera, args.source)
             request.wait(float("inf"), until=lambda: not hosted.alive())
             if request.requested:
-                err.print(f"camera {args.camera}: stopping (Ctrl-C again to abort)", highlight=False)
+                err.print(f"camera {args.camera}: stopping (Ctrl-C again to abort)",
+                          highlight=False)
             host.stop_all()
         if hosted.error is not None:
             raise hosted.error
-    err.print(f"camera {args.camera}: {hosted.grabber.stats.published} frames published", highlight=False)
+    published = hosted.grabber.stats.published
+    err.print(f"camera {args.camera}: {published} frames published", highlight=False)
     return 0
 
 
@@ -170,6 +173,7 @@ def _serve_cameras(settings: Settings) -> int:
     endpoint = advertised(settings.metrics_host, metrics.serve(settings.metrics_host, settings.metrics_port))
     with EmbeddedStack(settings) as endpoints:
         services = Services(settings, endpoints)
-        with GrabberHost(services.redis, services.bus, settings, endpoint) as host, StopRequest() as request:
+        host = GrabberHost(services.redis, services.bus, settings, endpoint)
+        with host, StopRequest() as request:
             cams.CameraManager(host).run(request)
     return 0

@@ -68,7 +68,8 @@ def gather(client: redis.Redis, processes: list[dict] | None = None) -> dict:
         cameras.append({
             "camera": name, "state": info.get("state", "unknown"), "source": redact_url(info.get("source", "")),
             "fps": _num(info.get("fps"), None), "published": progress.published,
-            "done": progress.done, "total": _num(info.get("total"), None), "dropped": dict(progress.dropped),
+            "done": progress.done, "total": _num(info.get("total"), None),
+            "dropped": dict(progress.dropped),
         })
     configured = set(client.hkeys(keys.CAMERA_SOURCES))
     known = {c["camera"] for c in cameras}

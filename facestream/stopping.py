@@ -29,7 +29,9 @@ class StopRequest:
         self._previous: dict[int, object] = {}
 
     def __enter__(self) -> StopRequest:
-        if threading.current_thread() is threading.main_thread():  # signal handlers live in the main thread
+        if (
+            threading.current_thread() is threading.main_thread()
+        ):  # signal handlers live in the main thread
             for sig in self.SIGNALS:
                 self._previous[sig] = signal.signal(sig, self._on_signal)
         return self
@@ -41,10 +43,15 @@ class StopRequest:
     def _on_signal(self, _signum: int, _frame: object) -> None:
         if self.requested:
             raise KeyboardInterrupt
-        self.requested = True  # a plain flag: setting an Event here could wait on a lock the main thread holds
+        self.requested = (
+            True  # a plain flag: setting an Event here could wait on a lock the main thread holds
+        )
 
-    def wait(self, seconds: float, until: Callable[[], bool] = lambda: False, step_s: float = 0.1) -> bool:
-        """Sleep up to ``seconds`` in short steps; True as soon as a stop is requested or ``until()`` holds."""
+    def wait(
+        self, seconds: float, until: Callable[[], bool] = lambda: False, step_s: float = 0.1
+    ) -> bool:
+        """Sleep up to ``seconds`` in short steps; True as soon as a stop is requested or
+        ``until()`` holds."""
         deadline = time.monotonic() + seconds
         while not (self.requested or until()):
             left = deadline - time.monotonic()

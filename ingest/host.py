@@ -45,7 +45,7 @@ class CountingBus:
 
 
 class GrabberThread:
-    """One grabber in its own thread; ``error`` holds what ended it, ``ended_at`` when (monotonic)."""
+    """One grabber in its own thread; ``error`` holds what ended it, ``ended_at`` when."""
 
     def __init__(self, grabber: Grabber, on_error: Callable[[BaseException], None] | None = None):
         self.grabber = grabber
@@ -73,7 +73,7 @@ class GrabberThread:
     def _run(self) -> None:
         try:
             self.grabber.run()
-        except BaseException as exc:  # noqa: BLE001 - kept for the owner, which decides what it means
+        except BaseException as exc:  # noqa: BLE001 - the owner decides what it means
             self.error = exc
             if self._on_error is not None:
                 self._on_error(exc)
@@ -82,10 +82,13 @@ class GrabberThread:
 
 
 class GrabberHost:
-    """The grabbers of this process, and its health key. Use as a context manager: leaving it stops
-    every grabber (each finishes its current frame and sends its end of stream) and the heartbeat."""
+    """The grabbers of this process, and its health key. Use as a context manager: leaving it
+    stops every grabber (each finishes its current frame and sends its end of stream) and the
+    heartbeat."""
 
-    def __init__(self, client: redis.Redis, bus: Bus, settings: Settings, endpoint: str | None = None):
+    def __init__(
+        self, client: redis.Redis, bus: Bus, settings: Settings, endpoint: str | None = None
+    ):
         self.redis = client
         self.bus = bus
         self.settings = settings
@@ -105,12 +108,24 @@ class GrabberHost:
         # leaving on an error or a second Ctrl-C: don't wait long for a grabber stuck in a read
         self.stop_all(10.0 if exc_type is None else 1.0)
 
-    def start(self, camera: str, url: str, policy: CameraPolicy | None = None,
-              stop: threading.Event | None = None,
-              on_error: Callable[[BaseException], None] | None = None) -> GrabberThread:
+    def start(
+        self,
+        camera: str,
+        url: str,
+        policy: CameraPolicy | None = None,
+        stop: threading.Event | None = None,
+        on_error: Callable[[BaseException], None] | None = None,
+    ) -> GrabberThread:
         """Start grabbing ``url`` as ``camera`` (``stop``: an event shared with other grabbers)."""
-        grabber = Grabber(self.redis, CountingBus(self.bus, camera), camera, url, self.settings,
-                          stop=stop, policy=policy)
+        grabber = Grabber(
+            self.redis,
+            CountingBus(self.bus, camera),
+            camera,
+            url,
+            self.settings,
+            stop=stop,
+            policy=policy,
+        )
         hosted = GrabberThread(grabber, on_error)
         with self._lock:
             self.grabbers[camera] = hosted
@@ -153,7 +168,13 @@ class GrabberHost:
 
     def _beat_once(self) -> None:
         try:
-            health.beat(self.redis, KIND, self.consumer, self.settings.health_ttl_s,
-                        cameras=self.cameras(), metrics=self.endpoint)
+            health.beat(
+                self.redis,
+                KIND,
+                self.consumer,
+                self.settings.health_ttl_s,
+                cameras=self.cameras(),
+                metrics=self.endpoint,
+            )
         except REDIS_DOWN as exc:  # the grabbers wait for Redis with backoff; the next beat retries
             log.warning("ingest health key not written (Redis unreachable: %s)", exc)

@@ -39,7 +39,13 @@ def refresh_s(ttl_s: float) -> float:
 
 
 def beat(client: redis.Redis, kind: str, consumer: str, ttl_s: int, **figures: object) -> None:
-    info = {"pid": os.getpid(), "host": socket.gethostname(), "kind": kind, "time": time.time(), **figures}
+    info = {
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "kind": kind,
+        "time": time.time(),
+        **figures,
+    }
     client.set(keys.health(kind, consumer), json.dumps(info), ex=ttl_s)
 
 
@@ -94,8 +100,11 @@ def check(client: redis.Redis, kind: str, any_host: bool = False) -> tuple[bool,
     live = [w for w in found if w["state"] == "alive"]
     where = "anywhere" if any_host else f"on {here}"
     if live:
-        return True, f"{len(live)} {kind} worker(s) alive {where}: " + ", ".join(w["consumer"] for w in live)
+        return True, f"{len(live)} {kind} worker(s) alive {where}: " + ", ".join(
+            w["consumer"] for w in live
+        )
     if found:
         return False, f"{kind} worker(s) {where} not alive: " + ", ".join(
-            f"{w['consumer']} ({w['state']})" for w in found)
+            f"{w['consumer']} ({w['state']})" for w in found
+        )
     return False, f"no {kind} worker has a health key {where}"

@@ -46,11 +46,18 @@ class Counts:
     @classmethod
     def parse(cls, raw: dict) -> Counts:
         text = {_text(k): _text(v) for k, v in raw.items()}
-        reasons = lambda prefix: {k[len(prefix):]: int(v) for k, v in text.items()  # noqa: E731
-                                  if k.startswith(prefix)}
-        return cls(published=int(text.get("published", 0)), done=int(text.get("done", 0)),
-                   total=int(text["total"]) if "total" in text else None, finished=bool(int(
-                       text.get("finished", 0))), dropped=reasons("dropped:"), skipped=reasons("skipped:"))
+
+        def reasons(prefix: str) -> dict[str, int]:
+            return {k.removeprefix(prefix): int(v) for k, v in text.items() if k.startswith(prefix)}
+
+        return cls(
+            published=int(text.get("published", 0)),
+            done=int(text.get("done", 0)),
+            total=int(text["total"]) if "total" in text else None,
+            finished=bool(int(text.get("finished", 0))),
+            dropped=reasons("dropped:"),
+            skipped=reasons("skipped:"),
+        )
 
     @property
     def complete(self) -> bool:

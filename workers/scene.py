@@ -19,7 +19,8 @@ import numpy as np
 
 
 def scene_histogram(image: np.ndarray, rgb: bool = False) -> np.ndarray:
-    """128-bin HSV histogram of a thumbnail (OpenCV's BGR unless ``rgb``): cheap, and enough to see a cut."""
+    """128-bin HSV histogram of a thumbnail (OpenCV's BGR unless ``rgb``): cheap, and enough to
+    see a cut."""
     small = cv2.resize(image, (160, 90), interpolation=cv2.INTER_AREA)
     hsv = cv2.cvtColor(small, cv2.COLOR_RGB2HSV if rgb else cv2.COLOR_BGR2HSV)
     hist = cv2.calcHist([hsv], [0, 1, 2], None, [8, 4, 4], [0, 180, 0, 256, 0, 256]).reshape(-1)

@@ -29,7 +29,8 @@ def test_a_stop_with_frames_nobody_finishes_gives_up_after_stop_timeout(settings
     stop = threading.Event()
     with MjpegServer(shared_dir / "media" / "hamilton_360p.mp4", fps=15) as camera, \
             GrabberHost(redis_client, RedisStreamBus(redis_client), settings) as host:
-        cam = host.start("hall", camera.url, policy=CameraPolicy(live_max_in_flight_frames=5), stop=stop)
+        policy = CameraPolicy(live_max_in_flight_frames=5)
+        cam = host.start("hall", camera.url, policy=policy, stop=stop)
         grabber = cam.grabber
         # no worker runs: the frames it publishes are never done
         ledger = RunProgress(redis_client, "hall", grabber.stats.run)
