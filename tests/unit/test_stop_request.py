@@ -1,4 +1,4 @@
-"""`facestream run`'s signal handling: the first SIGTERM/SIGINT asks for a warm stop, the second aborts."""
+"""How the long-lived commands stop: the first SIGTERM/SIGINT asks for a warm stop, the second aborts."""
 
 import os
 import signal
@@ -18,3 +18,11 @@ def test_first_signal_sets_a_flag_second_aborts_and_handlers_are_restored(sig):
         with pytest.raises(KeyboardInterrupt):
             os.kill(os.getpid(), sig)
     assert signal.getsignal(sig) is before
+
+
+def test_wait_returns_at_once_on_a_request_or_a_condition_and_false_after_the_time():
+    request = StopRequest()
+    assert request.wait(0.05) is False
+    assert request.wait(60, until=lambda: True) is True
+    request.requested = True
+    assert request.wait(60) is True
