@@ -1,4 +1,5 @@
-"""How the long-lived commands stop: the first SIGTERM/SIGINT asks for a warm stop, the second aborts."""
+"""How long-lived commands stop: the first SIGTERM or SIGINT asks for a warm stop, the second
+aborts."""
 
 import os
 import signal
