@@ -20,18 +20,22 @@ from collections.abc import Callable
 
 
 class StopRequest:
-    """SIGINT/SIGTERM while a command runs: the first asks for a warm stop, the second aborts."""
+    """SIGINT/SIGTERM while a command runs: the first asks for a warm stop, the second aborts.
+
+    ``on_request`` is called in the signal handler on the first signal: it may set a flag of its
+    own (a worker's ``stopping``), nothing that takes a lock -- not even a log call.
+    """
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
-    def __init__(self) -> None:
+    def __init__(self, on_request: Callable[[], None] | None = None) -> None:
         self.requested = False
+        self._on_request = on_request
         self._previous: dict[int, object] = {}
 
     def __enter__(self) -> StopRequest:
-        if (
-            threading.current_thread() is threading.main_thread()
-        ):  # signal handlers live in the main thread
+        # signal handlers live in the main thread; elsewhere (tests) the flag is set by hand
+        if threading.current_thread() is threading.main_thread():
             for sig in self.SIGNALS:
                 self._previous[sig] = signal.signal(sig, self._on_signal)
         return self
@@ -43,9 +47,10 @@ class StopRequest:
     def _on_signal(self, _signum: int, _frame: object) -> None:
         if self.requested:
             raise KeyboardInterrupt
-        self.requested = (
-            True  # a plain flag: setting an Event here could wait on a lock the main thread holds
-        )
+        # a plain flag: setting an Event here could wait on a lock the main thread holds
+        self.requested = True
+        if self._on_request is not None:
+            self._on_request()
 
     def wait(
         self, seconds: float, until: Callable[[], bool] = lambda: False, step_s: float = 0.1

@@ -27,3 +27,13 @@ def test_wait_returns_at_once_on_a_request_or_a_condition_and_false_after_the_ti
     assert request.wait(60, until=lambda: True) is True
     request.requested = True
     assert request.wait(60) is True
+
+
+def test_on_request_is_called_once_on_the_first_signal():
+    calls = []
+    with StopRequest(on_request=lambda: calls.append(1)) as request:
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert request.requested and calls == [1]
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGTERM)
+    assert calls == [1]
