@@ -176,5 +176,5 @@ class GrabberHost:
                 cameras=self.cameras(),
                 metrics=self.endpoint,
             )
-        except REDIS_DOWN as exc:  # the grabbers wait for Redis with backoff; the next beat retries
-            log.warning("ingest health key not written (Redis unreachable: %s)", exc)
+        except REDIS_DOWN as exc:  # the grabbers already warn, with backoff; the next beat retries
+            log.info("ingest health key not written (Redis unreachable: %s)", exc)
