@@ -178,3 +178,5 @@ class GrabberHost:
             )
         except REDIS_DOWN as exc:  # the grabbers already warn, with backoff; the next beat retries
             log.info("ingest health key not written (Redis unreachable: %s)", exc)
+        except redis.RedisError as exc:  # never let the beat thread die: its key would expire
+            log.warning("ingest health key not written: %s", exc)
