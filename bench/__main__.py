@@ -1,4 +1,5 @@
-"""``python -m bench``: facestream against the naive loop and face_recognition, plus scaling rows.
+"""``facestream-bench`` (or ``python -m bench``): facestream against the naive loop and
+face_recognition, plus scaling rows.
 
 Prints a short table and writes every figure to a JSON file (``--out``). See the
 README's "Benchmarks" section for what each column means.
@@ -42,7 +43,9 @@ log = logging.getLogger("bench")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    # the `facestream-bench` console script, or `python -m bench` in a checkout
+    prog = "facestream-bench" if Path(sys.argv[0]).name == "facestream-bench" else "python -m bench"
+    p = argparse.ArgumentParser(prog=prog, description=__doc__)
     p.add_argument("clips", nargs="*", type=Path, help="videos (default: ../shared/media hamilton and crowd)")
     p.add_argument("--gallery-dir", type=Path, default=SHARED / "faces" / "gallery")
     p.add_argument("--sections", default=",".join(SECTIONS), help=f"comma list of {', '.join(SECTIONS)}")

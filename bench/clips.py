@@ -27,7 +27,7 @@ LIN = "lin_manuel_miranda"
 
 
 def clip(name: str, cache: Path, models: Models | None) -> tuple[Video, Models | None]:
-    from ingest.scene import scene_histogram
+    from workers.scene import scene_histogram
 
     path = cache / f"clip-{name}.npz"
     hist_path = cache / f"clip-{name}-scene.npy"

@@ -25,13 +25,14 @@ import numpy as np
 from bench import procstat
 from bench.accuracy import precision_recall
 from config.settings import Settings
-from facestream.processes import child_env, live_workers
+from facestream.processes import child_env
 from facestream.services import Services
 from ingest.grabber import Grabber
-from ingest.scene import CutCheck, scene_histogram
-from workers import keys
+from workers import health, keys
 from workers.bus import FIELD
 from workers.messages import FrameMsg
+from workers.progress import RunProgress
+from workers.scene import CutDetector, scene_histogram
 
 log = logging.getLogger(__name__)
 KINDS = ("detect", "track", "embed", "match")
@@ -68,11 +69,11 @@ def paced_feed(services: Services, settings: Settings, camera: str, clip: Path, 
     fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
     w, h = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
     run = f"paced-{int(time.time() * 1000)}"
-    progress, stream = keys.progress(camera, run), keys.frames(camera)
+    progress, stream = RunProgress(client, camera, run), keys.frames(camera)
     client.sadd(keys.CAMERAS, camera)
     client.hset(keys.camera_info(camera), mapping={"run": run, "fps": fps, "width": w, "height": h})
     _wait_for_readers(client, stream)
-    start, seq, cuts = time.time(), 0, CutCheck(settings.scene_cut_threshold)
+    start, seq, cuts = time.time(), 0, CutDetector(settings.scene_cut_threshold)
     while not stop.is_set():
         due = start + seq / fps
         if due > time.time():
@@ -85,15 +86,16 @@ def paced_feed(services: Services, settings: Settings, camera: str, clip: Path, 
         now = time.time()
         # max_age_s as the live grabber sets it: it marks a live frame (stale ones skipped, shots capped)
         msg = FrameMsg(camera=camera, run=run, seq=seq, ts=now, capture_time=now, width=w, height=h,
-                       jpeg=buf.tobytes(), scene=scene, cut=cuts(scene), max_age_s=settings.max_age_s)
+                       jpeg=buf.tobytes(), scene=scene, cut=cuts.is_cut(scene),
+                       max_age_s=settings.max_age_s)
         bus.publish(stream, msg.to_bytes(), maxlen=2000)
-        client.hincrby(progress, "published", 1)
+        progress.count_published()
         seq += 1
     cap.release()
     eos = FrameMsg(camera=camera, run=run, seq=seq, ts=time.time(), capture_time=time.time(), width=w, height=h,
                    kind="eos")
     bus.publish(stream, eos.to_bytes(), maxlen=2000)
-    client.hset(progress, "total", seq)
+    progress.set_total(seq)
     return seq
 
 
@@ -135,7 +137,8 @@ class Workers:
         while time.monotonic() < deadline:
             if any(p.poll() is not None for p in self.procs):
                 raise RuntimeError("a bench worker exited during start-up (see its log)")
-            if all(live_workers(self.services.redis, k) >= n for k, n in self.expected.items()):
+            client = self.services.redis
+            if all(len(health.alive(client, k)) >= n for k, n in self.expected.items()):
                 return
             time.sleep(0.2)
         raise RuntimeError(f"bench workers not ready after {timeout_s:.0f} s")
@@ -262,10 +265,9 @@ def _follow_progress(client, camera: str, holder: dict, started: float, timeout_
     while time.time() - started < timeout_s:
         run = client.hget(keys.camera_info(camera), "run")
         if run:
-            counters = client.hgetall(keys.progress(camera, run.decode()))
-            done, total = int(counters.get(b"done", 0)), counters.get(b"total")
-            samples.append((time.time(), done))
-            if total is not None and done >= int(total) and counters.get(b"finished"):
+            counts = RunProgress(client, camera, run.decode()).read()
+            samples.append((time.time(), counts.done))
+            if counts.complete:
                 return samples
         time.sleep(0.05)
     raise TimeoutError(f"bench: {camera} did not finish in {timeout_s:.0f} s")

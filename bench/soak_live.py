@@ -31,6 +31,7 @@ import redis
 from config.settings import Settings
 from facestream.stack import EmbeddedStack
 from tests.support.rtsp import RtspServer
+from workers import keys
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
@@ -93,7 +94,8 @@ def main() -> int:
                 print(" ".join(f"{k}={v:.1f}" for k, v in s.items() if not k.endswith("fds") or k == "run.fds"),
                       flush=True)
             results = client.xlen("fs:results")
-            progress = {k.decode(): v.decode() for key in client.scan_iter(match="fs:progress:soak:*")
+            progress = {k.decode(): v.decode()
+                        for key in client.scan_iter(match=keys.progress("soak", "*"))
                         for k, v in client.hgetall(key).items()}
             run.send_signal(signal.SIGTERM)
             run.wait(120)

@@ -21,9 +21,9 @@ from tracker.face_tracker import FaceTracker
 from tracker.identity import IdentityVote
 from tracker.iou_tracker import IouTracker
 from tracker.quality import face_quality
-from tracker.scene import CutDetector
 from tracker.shots import ShotPicker
 from tracker.track_book import TrackBook
+from workers.scene import CutDetector
 
 THRESHOLD, MARGIN, TOP_K = 0.92, 0.02, 10  # the pipeline's dlib defaults
 

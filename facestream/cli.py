@@ -4,25 +4,20 @@ from __future__ import annotations
 
 import argparse
 import faulthandler
-import json
 import logging
 import signal
 import sys
+import threading
 from pathlib import Path
-
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
 from config.errors import FacestreamError
 from config.redact import install_log_filter, register, register_url, scrub
 from config.settings import load_settings
+from facestream import commands, service_commands
+from facestream.console import err, esc
 from facestream.private import restrict_umask
 
 log = logging.getLogger("facestream")
-# piped output (files, CI logs, tests) gets wide tables instead of names folded at 80 columns
-out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else 160)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,26 +36,33 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("name", nargs="?", help="the person's name")
     e.add_argument("images", nargs="*", type=Path, help="photos of the person")
     e.add_argument("--dir", type=Path, help="folder with one sub-folder of photos per person")
+    e.set_defaults(func=commands.cmd_enroll)
 
     pe = sub.add_parser("people", help="list enrolled people; 'people rm NAME' removes one")
     pe.add_argument("action", nargs="?", choices=["rm"])
     pe.add_argument("name", nargs="?")
+    pe.set_defaults(func=commands.cmd_people)
 
     i = sub.add_parser("identify", help="name every face in photos")
     i.add_argument("images", nargs="+", type=Path)
     i.add_argument("--json", action="store_true", help="one JSON object per face")
+    i.set_defaults(func=commands.cmd_identify)
 
     r = sub.add_parser("run", help="run video sources through the pipeline")
     r.add_argument("sources", nargs="*", help="file paths, rtsp:// http(s):// (MJPEG, HLS) URLs, or webcam indexes")
     r.add_argument("--camera", action="append", help="camera name (repeat once per source)")
     r.add_argument("--config", type=Path, help="a cameras.toml with [cameras.NAME] tables (url and policy)")
     r.add_argument("--out", type=Path, help="write every result record to this JSONL file")
+    r.set_defaults(func=commands.cmd_run)
 
     w = sub.add_parser("watch", help="print named tracks as they arrive")
     w.add_argument("--all", action="store_true", help="also print unnamed faces")
     w.add_argument("--from-start", action="store_true", help="replay the results stream from its start")
+    w.set_defaults(func=commands.cmd_watch)
 
-    sub.add_parser("unknowns", help="list the unknown faces seen, with counts, first and last seen")
+    un = sub.add_parser("unknowns",
+                        help="list the unknown faces seen, with counts, first and last seen")
+    un.set_defaults(func=commands.cmd_unknowns)
 
     wk = sub.add_parser("worker", help="run one worker process of a kind")
     wk.add_argument("kind", choices=["detect", "track", "embed", "match", "ingest"],
@@ -68,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     wk.add_argument("--check", action="store_true",
                     help="exit 0 when a worker of KIND on this host has a live health key, else 1 (health checks)")
     wk.add_argument("--any-host", action="store_true", help="with --check: a live worker on any host will do")
+    wk.set_defaults(func=commands.cmd_worker)
 
     up = sub.add_parser("up", help="start the stack under supervisor (servers, workers, camera grabbers)")
     up.add_argument("--detectors", type=int, help="detector processes (default 1, or as before)")
@@ -76,32 +79,36 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--config", type=Path, dest="settings_file", default=argparse.SUPPRESS,
                     help="TOML settings file")
     up.add_argument("--wait-s", type=float, default=300.0, help="how long to wait for healthy workers")
+    up.set_defaults(func=service_commands.cmd_up)
 
     dn = sub.add_parser("down", help="stop the stack's workers and its embedded servers")
     dn.add_argument("--keep-servers", action="store_true", help="leave the embedded Redis and Milvus running")
+    dn.set_defaults(func=service_commands.cmd_down)
 
     sc = sub.add_parser("scale", help="change process counts on a running stack, e.g. scale detector=4")
     sc.add_argument("counts", nargs="+", metavar="KIND=N")
     sc.add_argument("--wait-s", type=float, default=300.0)
+    sc.set_defaults(func=service_commands.cmd_scale)
 
     st = sub.add_parser("status", help="streams, groups, workers, stages, drops and cameras of a running stack")
     st.add_argument("--json", action="store_true")
+    st.set_defaults(func=service_commands.cmd_status)
 
     ing = sub.add_parser("ingest", help="run one grabber: SOURCE -> fs:frames:CAMERA (file, rtsp://, http://)")
     ing.add_argument("source")
     ing.add_argument("--camera", required=True)
+    ing.set_defaults(func=service_commands.cmd_ingest)
 
     ca = sub.add_parser("cameras", help="cameras of a running stack: list, 'add NAME URL', 'rm NAME'")
     ca.add_argument("action", nargs="?", choices=["add", "rm", "serve"])
     ca.add_argument("name", nargs="?")
     ca.add_argument("url", nargs="?")
-
-    sub.add_parser("bench", help="benchmarks: facestream vs the naive loop (see 'facestream bench --help')",
-                   add_help=False)
+    ca.set_defaults(func=service_commands.cmd_cameras)
 
     m = sub.add_parser("models", help="model weights")
     m.add_argument("action", choices=["fetch", "where"])
     m.add_argument("model", choices=["facenet"])
+    m.set_defaults(func=commands.cmd_models)
     return p
 
 
@@ -111,12 +118,7 @@ def _interrupt(_signum: int, _frame: object) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     restrict_umask()  # biometric data: whatever this process and its children create is private
-    argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["bench"]:  # the harness has its own options: hand them over untouched
-        from bench.__main__ import main as bench_main
-
-        return bench_main(argv[1:])
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
     long_lived = (args.command in ("worker", "ingest") and not getattr(args, "check", False)) or (
         args.command == "cameras" and args.action == "serve")
     logging.basicConfig(level="INFO" if long_lived else args.log_level.upper(),
@@ -129,25 +131,28 @@ def main(argv: list[str] | None = None) -> int:
         pass
     register_url(args.redis_url)
     register_url(args.milvus_uri)
-    if args.command == "run":
-        # a service manager's stop = Ctrl-C: while starting up it aborts; once the cameras run,
-        # runner.StopRequest takes both signals over and finishes what is in flight
-        signal.signal(signal.SIGTERM, _interrupt)
+    # a service manager's stop = Ctrl-C, in every command: while starting up it aborts (and the
+    # embedded servers this process started are stopped on the way out); the long-lived commands
+    # then take both signals over with a StopRequest (facestream/stopping.py) and stop what they
+    # started, warm
+    previous = signal.signal(signal.SIGTERM, _interrupt) if _in_main_thread() else None
     try:
         settings = load_settings(config_file=args.settings_file, data_dir=args.data_dir, redis_url=args.redis_url,
                                  milvus_uri=args.milvus_uri, embedder=args.embedder, device=args.device)
         register_url(settings.redis_url)
         register_url(settings.milvus_uri)
         register(settings.milvus_token)
-        from facestream import commands
-
-        return getattr(commands, f"cmd_{args.command}")(args, settings)
+        return args.func(args, settings)
     except FacestreamError as exc:
-        err.print(f"[red]error:[/red] {escape(scrub(str(exc)))}", highlight=False)
+        err.print(f"[red]error:[/red] {esc(scrub(str(exc)))}", highlight=False)
         return 2
     except KeyboardInterrupt:
         err.print("interrupted")
         return 130
+    finally:
+        if previous is not None:  # called from Python (tests): leave the caller's handler as it was
+            signal.signal(signal.SIGTERM, previous)
 
 
-__all__ = ["main", "build_parser", "out", "err", "Table", "json"]
+def _in_main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()  # where signal handlers live

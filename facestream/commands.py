@@ -7,20 +7,15 @@ import time
 from pathlib import Path
 
 import msgpack
-from rich.markup import escape
 from rich.table import Table
 
 from config.errors import ConfigError, ImageError, StackError
 from config.redact import redact_url
 from config.settings import Settings
-from facestream.cli import err, out
+from facestream.console import err, esc, out
 from facestream.services import Services
 from facestream.stack import EmbeddedStack
-
-
-def esc(value: object) -> str:
-    """User text (names, paths, errors) printed literally, never read as rich markup."""
-    return escape(str(value))
+from facestream.stopping import StopRequest
 
 
 def _cameras(args, settings: Settings) -> list:
@@ -166,11 +161,11 @@ def cmd_run(args, settings: Settings) -> int:
     with EmbeddedStack(settings) as endpoints:
         services = Services(settings, endpoints)
         result = run_sources(services, settings, cameras, args.out, err)
-    for camera, counters in result.cameras.items():
-        dropped = {k.split(":", 1)[1]: v for k, v in counters.items() if k.startswith("dropped:")}
-        err.print(f"{camera}: {counters.get('done', 0)}/{counters.get('total', '?')} frames accounted for"
-                  + (f", dropped {dropped}" if dropped else ""), highlight=False)
-        skipped = {k.split(":", 1)[1]: v for k, v in counters.items() if k.startswith("skipped:") and v}
+    for camera, counts in result.cameras.items():
+        total = "?" if counts.total is None else counts.total
+        err.print(f"{camera}: {counts.done}/{total} frames accounted for"
+                  + (f", dropped {counts.dropped}" if counts.dropped else ""), highlight=False)
+        skipped = {reason: n for reason, n in counts.skipped.items() if n}
         if skipped:
             err.print(f"{camera}: live frames never published (newest kept): {skipped}", highlight=False)
     rows = result.seen.rows(result.fps)
@@ -191,17 +186,23 @@ def cmd_watch(args, settings: Settings) -> int:
         client = Services(settings, endpoints).redis
         last = "0-0" if args.from_start else "$"
         err.print(f"watching {keys.RESULTS} on {esc(redact_url(endpoints.redis_url))} (Ctrl-C to stop)", highlight=False)
-        while True:
-            for _stream, entries in client.xread({keys.RESULTS: last}, block=1000, count=100) or []:
-                for eid, fields in entries:
-                    last = eid
-                    rec = msgpack.unpackb(fields[FIELD], raw=False)
-                    if "event" in rec:
-                        out.print(f"{rec['camera']} {rec['ts']:>10} {rec['event']:<10} {rec['track_id']} "
-                                  f"{rec['name'] or ''}", highlight=False)
-                    elif rec.get("name") or args.all:
-                        out.print(f"{rec['camera']} {rec['ts']:>10} frame {rec['frame']:<6} {rec['track_id']} "
-                                  f"{rec['name'] or 'unknown'} {rec['score']:.3f} {rec['bbox']}", highlight=False)
+        with StopRequest() as request:  # a blocking read ends within a second of a stop request
+            while not request.requested:
+                reply = client.xread({keys.RESULTS: last}, block=1000, count=100)
+                for _stream, entries in reply or []:
+                    for eid, fields in entries:
+                        last = eid
+                        _print_record(msgpack.unpackb(fields[FIELD], raw=False), args.all)
+    return 0
+
+
+def _print_record(rec: dict, unnamed: bool) -> None:
+    if "event" in rec:
+        out.print(f"{rec['camera']} {rec['ts']:>10} {rec['event']:<10} {rec['track_id']} "
+                  f"{rec['name'] or ''}", highlight=False)
+    elif rec.get("name") or unnamed:
+        out.print(f"{rec['camera']} {rec['ts']:>10} frame {rec['frame']:<6} {rec['track_id']} "
+                  f"{rec['name'] or 'unknown'} {rec['score']:.3f} {rec['bbox']}", highlight=False)
 
 
 def cmd_unknowns(args, settings: Settings) -> int:
@@ -229,8 +230,8 @@ def cmd_worker(args, settings: Settings) -> int:
     from facestream.services import run_worker
 
     if args.check:
-        from facestream import health
         from facestream.services import connect_redis
+        from workers import health
 
         try:
             with EmbeddedStack(settings, start_servers=False) as endpoints:
@@ -260,12 +261,3 @@ def cmd_models(args, settings: Settings) -> int:
     out.print(f"FaceNet weights saved to {path} in {time.monotonic() - started:.0f} s")
     return 0
 
-
-from facestream.service_commands import (  # noqa: E402,F401 - the stack commands, dispatched by name
-    cmd_cameras,
-    cmd_down,
-    cmd_ingest,
-    cmd_scale,
-    cmd_status,
-    cmd_up,
-)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import signal
@@ -17,14 +16,10 @@ import redis
 from config.errors import FacestreamError
 from config.settings import Settings, settings_env
 from facestream.stack import Endpoints
-from workers import keys
+from workers import health
 from workers.backoff import Backoff
 
 log = logging.getLogger(__name__)
-
-
-def live_workers(client: redis.Redis, kind: str) -> int:
-    return sum(1 for _ in client.scan_iter(match=keys.health_pattern(kind), count=100))
 
 
 def child_env(settings: Settings, endpoints: Endpoints) -> dict[str, str]:
@@ -80,7 +75,7 @@ class WorkerProcesses:
         log_dir.mkdir(parents=True, exist_ok=True)
         started = []
         for kind in kinds:
-            running = live_workers(client, kind)
+            running = len(health.alive(client, kind))
             if running:
                 log.info("%d %s worker(s) already running", running, kind)
             for i in range(running, self.wanted(kind)):
@@ -105,7 +100,7 @@ class WorkerProcesses:
     def check(self, client: redis.Redis | None = None) -> None:
         """Restart dead workers (after a backoff); raise with the log's tail on a crash loop."""
         now = time.monotonic()
-        healthy = {info.get("pid") for info in worker_health(client)} if client is not None else set()
+        healthy = {w.get("pid") for w in health.alive(client)} if client is not None else set()
         for proc in self.procs.values():
             if proc.restart_at is not None:
                 if now >= proc.restart_at:
@@ -142,12 +137,3 @@ class WorkerProcesses:
                 popen.kill()
                 popen.wait()
         self.procs.clear()
-
-
-def worker_health(client: redis.Redis) -> list[dict]:
-    out = []
-    for key in client.scan_iter(match=keys.health_pattern(), count=100):
-        raw = client.get(key)
-        if raw:
-            out.append(json.loads(raw))
-    return out

@@ -5,19 +5,13 @@ dropped with a counted reason) and its end-of-stream has gone through; a live
 run ends on Ctrl-C or SIGTERM, after the frames in flight have finished (for at
 most ``stop_timeout_s``; what was left is reported). A second signal aborts.
 Worker processes that die are restarted; a Redis that goes away is waited for
-(with backoff).
-
-The first signal only sets a flag that the follow loop reads: an exception
-raised at an arbitrary point of the main thread (Python's default for SIGINT)
-can leave a lock of the logging or Redis client taken, and the grabber threads
-then wait on it forever.
+(with backoff). Signals: facestream/stopping.py.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import signal
 import threading
 import time
 from dataclasses import dataclass, field
@@ -34,28 +28,20 @@ from config.settings import Settings
 from facestream.processes import WorkerProcesses
 from facestream.report import Sightings
 from facestream.services import WORKER_KINDS, Services
-from ingest.grabber import Grabber
+from facestream.stopping import StopRequest
+from ingest.host import GrabberHost, GrabberThread
 from workers import keys
 from workers.backoff import REDIS_DOWN, Backoff
 from workers.bus import FIELD
+from workers.progress import Counts, RunProgress
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
-class CameraRun:
-    camera: str
-    url: str
-    grabber: Grabber
-    thread: threading.Thread
-    error: BaseException | None = None
-    fps: float = 25.0
-
-
-@dataclass
 class RunResult:
     seen: Sightings = field(default_factory=Sightings)  # the summary, folded in record by record
-    cameras: dict[str, dict] = field(default_factory=dict)  # camera -> progress counters
+    cameras: dict[str, Counts] = field(default_factory=dict)  # camera -> its run's progress ledger
     fps: dict[str, float] = field(default_factory=dict)
 
 
@@ -90,31 +76,6 @@ class ResultsReader:
         return n
 
 
-class StopRequest:
-    """SIGINT/SIGTERM while `run` follows its cameras: the first asks for a warm stop, the second aborts."""
-
-    SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-    def __init__(self) -> None:
-        self.requested = False
-        self._previous: dict[int, object] = {}
-
-    def __enter__(self) -> StopRequest:
-        if threading.current_thread() is threading.main_thread():  # signal handlers live in the main thread
-            for sig in self.SIGNALS:
-                self._previous[sig] = signal.signal(sig, self._on_signal)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
-
-    def _on_signal(self, _signum: int, _frame: object) -> None:
-        if self.requested:
-            raise KeyboardInterrupt
-        self.requested = True  # a plain flag: setting an Event here could wait on a lock the main thread holds
-
-
 def run_sources(services: Services, settings: Settings, cameras: list[CameraConfig],
                 out_path: Path | None = None, console: Console | None = None) -> RunResult:
     console = console or Console(stderr=True)
@@ -126,21 +87,15 @@ def run_sources(services: Services, settings: Settings, cameras: list[CameraConf
     stop = threading.Event()
     out = open(out_path, "w", encoding="utf-8") if out_path else None
     reader = ResultsReader(services, {c.name for c in cameras}, out)
-    runs: list[CameraRun] = []
     try:
-        for config in cameras:
-            grabber = Grabber(services.redis, services.bus, config.name, config.url, settings, stop=stop,
-                              policy=config.policy)
-            cam = CameraRun(config.name, config.url, grabber, threading.Thread(target=lambda: None))
-            cam.thread = threading.Thread(target=_grab, args=(cam,), name=f"grab-{config.name}", daemon=True)
-            runs.append(cam)
-            cam.thread.start()
-        with StopRequest() as request:
-            _follow(runs, reader, workers, console, client, stop, request, settings.stop_timeout_s)
+        with GrabberHost(client, services.bus, settings) as host:
+            runs = [host.start(c.name, c.url, policy=c.policy, stop=stop) for c in cameras]
+            with StopRequest() as request:
+                _follow(runs, reader, workers, console, client, stop, request,
+                        settings.stop_timeout_s)
         result = RunResult(seen=reader.seen)
         for cam in runs:
-            result.cameras[cam.camera] = {k.decode(): int(v) for k, v in client.hgetall(
-                keys.progress(cam.camera, cam.grabber.stats.run)).items()}
+            result.cameras[cam.camera] = _progress(client, cam).read()
             fps = client.hget(keys.camera_info(cam.camera), "fps")
             result.fps[cam.camera] = float(fps) if fps else 25.0
         return result
@@ -151,15 +106,13 @@ def run_sources(services: Services, settings: Settings, cameras: list[CameraConf
         workers.stop()
 
 
-def _grab(cam: CameraRun) -> None:
-    try:
-        cam.grabber.run()
-    except BaseException as exc:  # reported by the follower, which owns the console
-        cam.error = exc
+def _progress(client, cam: GrabberThread) -> RunProgress:
+    return RunProgress(client, cam.camera, cam.grabber.stats.run)
 
 
-def _follow(runs: list[CameraRun], reader: ResultsReader, workers: WorkerProcesses, console: Console,
-            client, stop: threading.Event, request: StopRequest, stop_timeout_s: float) -> None:
+def _follow(runs: list[GrabberThread], reader: ResultsReader, workers: WorkerProcesses,
+            console: Console, client, stop: threading.Event, request: StopRequest,
+            stop_timeout_s: float) -> None:
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
                TimeElapsedColumn())
     with Progress(*columns, console=console, transient=False) as progress:
@@ -193,28 +146,27 @@ def _follow(runs: list[CameraRun], reader: ResultsReader, workers: WorkerProcess
         reader.poll(block_ms=50)  # records published together with the last 'finished' flag
 
 
-def _unfinished(cam: CameraRun, client) -> str:
+def _unfinished(cam: GrabberThread, client) -> str:
     """What one camera still had in flight when `run` stopped waiting for it."""
     stats = cam.grabber.stats
     if stats.total is None:
         return f"{cam.camera}: its grabber had not finished ({stats.published} frames published)"
     try:
-        done = int(client.hget(keys.progress(cam.camera, stats.run), "done") or 0)
+        done = _progress(client, cam).done()
     except REDIS_DOWN:
         return f"{cam.camera}: Redis unreachable"
     return f"{cam.camera}: {max(stats.total - done, 0)} of {stats.total} frames not accounted for"
 
 
-def _update(cam: CameraRun, client, reader: ResultsReader, progress: Progress, task) -> bool:
+def _update(cam: GrabberThread, client, reader: ResultsReader, progress: Progress, task) -> bool:
     """Refresh one camera's progress line; True once its run is finished."""
     stats = cam.grabber.stats
-    counters = client.hgetall(keys.progress(cam.camera, stats.run))
-    done = int(counters.get(b"done", 0))
-    dropped = sum(int(v) for k, v in counters.items() if k.startswith(b"dropped:"))
+    counts = _progress(client, cam).read()
+    dropped = sum(counts.dropped.values())
     total = stats.total or int(client.hget(keys.camera_info(cam.camera), "expected_frames") or 0)
     info = f"{reader.seen.records} records" + (f", {dropped} dropped" if dropped else "")
     if cam.grabber.live:
         state = client.hget(keys.camera_info(cam.camera), "state")
         info += f", {state.decode() if state else '?'}"
-    progress.update(task, completed=done, total=total or None, info=info)
-    return stats.total is not None and done >= stats.total and bool(counters.get(b"finished"))
+    progress.update(task, completed=counts.done, total=total or None, info=info)
+    return stats.total is not None and counts.done >= stats.total and counts.finished

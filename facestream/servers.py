@@ -25,6 +25,7 @@ from pathlib import Path
 
 from config.errors import StackError
 from facestream.private import UMASK, private_dir, socket_dir
+from workers.health import pid_alive
 
 log = logging.getLogger(__name__)
 
@@ -88,16 +89,6 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    return True
 
 
 def redis_ready(url: str, password: str | None = None) -> bool:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import socket
-import threading
 import time
 
 from rich.table import Table
@@ -15,12 +14,13 @@ from config.errors import ConfigError, StackError
 from config.redact import redact_url
 from config.settings import Settings, settings_env
 from facestream import cameras as cams
-from facestream import health
-from facestream.cli import err, out
+from facestream.console import err, out
 from facestream.services import Services
 from facestream.stack import EmbeddedStack
+from facestream.stopping import StopRequest
 from facestream.supervise import PROGRAMS, SCALABLE, Supervisor, parse_scale
-from workers import keys, metrics
+from ingest.host import GrabberHost
+from workers import health, keys, metrics
 
 log = logging.getLogger(__name__)
 UP_WAIT_S = 300.0
@@ -73,7 +73,7 @@ def _wait_healthy(client, counts: dict[str, int], wait_s: float) -> None:
         while True:
             missing = {}
             for kind in (*SCALABLE, "track"):
-                alive = sum(1 for w in health.workers(client, kind) if w["state"] == "alive")
+                alive = len(health.alive(client, kind))
                 if alive < counts.get(kind, 1):
                     missing[kind] = f"{alive}/{counts.get(kind, 1)}"
             if not missing:
@@ -123,33 +123,23 @@ def cmd_status(args, settings: Settings) -> int:
 
 
 def cmd_ingest(args, settings: Settings) -> int:
-    from ingest.grabber import Grabber
-
     check_name(args.camera)
     endpoint = advertised(settings.metrics_host, metrics.serve(settings.metrics_host, settings.metrics_port))
     with EmbeddedStack(settings) as endpoints:
         services = Services(settings, endpoints)
-        stop = threading.Event()
-        grabber = Grabber(services.redis, cams.CountingBus(services.bus, args.camera), args.camera, args.source,
-                          settings, stop=stop)
-        beat = threading.Thread(target=_beat, args=(services.redis, settings, args.camera, endpoint, stop),
-                                daemon=True)
-        beat.start()
-        try:
-            stats = grabber.run()
-        except KeyboardInterrupt:
-            stop.set()
-            raise
-        finally:
-            stop.set()
-    err.print(f"camera {args.camera}: {stats.published} frames published", highlight=False)
+        host = GrabberHost(services.redis, services.bus, settings, endpoint)
+        with host, StopRequest() as request:
+            hosted = host.start(args.camera, args.source)
+            request.wait(float("inf"), until=lambda: not hosted.alive())
+            if request.requested:
+                err.print(f"camera {args.camera}: stopping (Ctrl-C again to abort)",
+                          highlight=False)
+            host.stop_all()
+        if hosted.error is not None:
+            raise hosted.error
+    published = hosted.grabber.stats.published
+    err.print(f"camera {args.camera}: {published} frames published", highlight=False)
     return 0
-
-
-def _beat(client, settings: Settings, camera: str, endpoint: str | None, stop: threading.Event) -> None:
-    while not stop.is_set():
-        cams.heartbeat(client, settings, [camera], endpoint)
-        stop.wait(max(1.0, settings.health_ttl_s / 3))
 
 
 def cmd_cameras(args, settings: Settings) -> int:
@@ -181,13 +171,10 @@ def cmd_cameras(args, settings: Settings) -> int:
 
 
 def _serve_cameras(settings: Settings) -> int:
-    import signal
-
     endpoint = advertised(settings.metrics_host, metrics.serve(settings.metrics_host, settings.metrics_port))
     with EmbeddedStack(settings) as endpoints:
         services = Services(settings, endpoints)
-        manager = cams.CameraManager(services.redis, services.bus, settings, endpoint)
-        signal.signal(signal.SIGTERM, lambda *_: manager.stopping.set())
-        signal.signal(signal.SIGINT, lambda *_: manager.stopping.set())
-        manager.run()
+        host = GrabberHost(services.redis, services.bus, settings, endpoint)
+        with host, StopRequest() as request:
+            cams.CameraManager(host).run(request)
     return 0

@@ -21,6 +21,7 @@ from config.redact import redact_url, register, register_url, scrub
 from config.settings import Settings
 from facestream import servers
 from facestream.stack import Endpoints
+from facestream.stopping import StopRequest
 from workers import keys
 from workers.bus import RedisStreamBus
 from workers.gallery import People, VectorIndex
@@ -170,5 +171,9 @@ def run_worker(kind: str, settings: Settings, endpoints: Endpoints) -> None:
         host = settings.metrics_host
         observer.endpoint = f"{socket.gethostname() if host in ('0.0.0.0', '::', '') else host}:{port}"
     worker = Worker(services.bus, handler, settings, client=services.redis, observer=observer)
-    worker.install_signal_handlers()
-    worker.run()
+
+    def finish_the_batch() -> None:  # in the signal handler: a flag the worker's loop reads
+        worker.stopping = True
+
+    with StopRequest(on_request=finish_the_batch):  # the same two-step stop as every command
+        worker.run()

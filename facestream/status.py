@@ -15,8 +15,9 @@ from rich.console import Group
 from rich.table import Table
 
 from config.redact import redact_url, scrub
-from facestream import camera_urls, health
-from workers import keys, queues
+from facestream import camera_urls
+from workers import health, keys, queues
+from workers.progress import Counts, RunProgress
 
 STAGES = ("detect", "track", "embed", "match")
 
@@ -62,14 +63,14 @@ def gather(client: redis.Redis, processes: list[dict] | None = None) -> dict:
     cameras, drops = [], {}
     for name in sorted(c.decode() for c in client.smembers(keys.CAMERAS)):
         info = _d(client.hgetall(keys.camera_info(name)))
-        progress = _d(client.hgetall(keys.progress(name, info["run"]))) if info.get("run") else {}
-        dropped = {k.split(":", 1)[1]: _num(v) for k, v in progress.items() if k.startswith("dropped:")}
-        for reason, n in dropped.items():
+        progress = RunProgress(client, name, info["run"]).read() if info.get("run") else Counts()
+        for reason, n in progress.dropped.items():
             drops[reason] = drops.get(reason, 0) + n
         cameras.append({
             "camera": name, "state": info.get("state", "unknown"), "source": redact_url(info.get("source", "")),
-            "fps": _num(info.get("fps"), None), "published": _num(progress.get("published")),
-            "done": _num(progress.get("done")), "total": _num(info.get("total"), None), "dropped": dropped,
+            "fps": _num(info.get("fps"), None), "published": progress.published,
+            "done": progress.done, "total": _num(info.get("total"), None),
+            "dropped": dict(progress.dropped),
         })
     configured = set(client.hkeys(keys.CAMERA_SOURCES))
     known = {c["camera"] for c in cameras}

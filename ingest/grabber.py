@@ -35,12 +35,13 @@ from config.redact import redact_url
 from config.settings import Settings
 from ingest.events import StateReporter
 from ingest.live import LiveReader
-from ingest.scene import CutCheck, scene_histogram
 from ingest.sources import is_live, open_source
 from workers import keys
 from workers.backoff import REDIS_DOWN, Backoff
 from workers.bus import Bus
 from workers.messages import FrameMsg
+from workers.progress import RunProgress
+from workers.scene import CutDetector, scene_histogram
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -71,9 +72,9 @@ class Grabber:
         self.stats = GrabStats(camera, run=f"{int(time.time())}-{secrets.token_hex(4)}")
         self.events = StateReporter(client, camera, self.stats.run)
         self.reader: LiveReader | None = None
-        self._progress = keys.progress(camera, self.stats.run)
+        self.progress = RunProgress(client, camera, self.stats.run)
         self._stream = keys.frames(camera)
-        self._cuts = CutCheck(settings.scene_cut_threshold)
+        self._cuts = CutDetector(settings.scene_cut_threshold)
 
     def run(self) -> GrabStats:
         self._until_ok(lambda: self.redis.sadd(keys.CAMERAS, self.camera))
@@ -109,7 +110,7 @@ class Grabber:
 
     def _wait_for_room(self, published: int) -> None:
         while not self.stop.is_set():
-            done = int(self._until_ok(lambda: self.redis.hget(self._progress, "done")) or 0)
+            done = self._until_ok(self.progress.done)
             if published - done < self.settings.max_in_flight_frames:
                 return
             time.sleep(0.02)
@@ -117,13 +118,13 @@ class Grabber:
     def _end(self, eos: FrameMsg, maxlen: int) -> None:
         self.bus.publish(self._stream, eos.to_bytes(), maxlen=maxlen)
         self.redis.hset(keys.camera_info(self.camera), mapping={"total": eos.seq, "state": "ended"})
-        self.redis.hset(self._progress, "total", eos.seq)
+        self.progress.set_total(eos.seq)
 
     def _resend_eos_until_finished(self, eos: FrameMsg, maxlen: int) -> None:
         """A Redis crash can lose the eos with the last second of writes: send it again until the run ends."""
         next_send = time.monotonic() + EOS_RESEND_S
         while not self.stop.wait(0.2):
-            if self._until_ok(lambda: self.redis.hget(self._progress, "finished")):
+            if self._until_ok(self.progress.finished):
                 return
             if time.monotonic() >= next_send:
                 log.info("camera %s: run not finished yet: sending the end of stream again", self.camera)
@@ -150,7 +151,7 @@ class Grabber:
             if not registered and reader.info:
                 self._until_ok(lambda: self.redis.hset(keys.camera_info(self.camera), mapping=reader.info))
                 registered = True
-            done = int(self._until_ok(lambda: self.redis.hget(self._progress, "done")) or 0)
+            done = self._until_ok(self.progress.done)
             if done != done_seen:
                 done_seen, done_changed = done, now
             if seq - done >= p.live_max_in_flight_frames:
@@ -172,10 +173,7 @@ class Grabber:
 
     def _flush_skips(self, skipped: int, overwritten: int) -> None:
         if skipped or overwritten:
-            pipe = self.redis.pipeline()
-            pipe.hincrby(self._progress, "skipped:backlog", skipped)
-            pipe.hincrby(self._progress, "skipped:overwritten", overwritten)
-            pipe.execute()
+            self.progress.count_skipped({"backlog": skipped, "overwritten": overwritten})
 
     # --- shared ----------------------------------------------------------------------------------
     def _register(self, fps: float, width: int, height: int, expected: int) -> None:
@@ -199,14 +197,14 @@ class Grabber:
         return FrameMsg(camera=self.camera, run=self.stats.run, seq=seq, capture_time=capture_time, ts=ts,
                         width=frame.shape[1], height=frame.shape[0], jpeg=buf.tobytes() if ok else None,
                         dropped=None if ok else "encode_error", max_age_s=max_age_s,
-                        scene=scene, cut=self._cuts(scene))
+                        scene=scene, cut=self._cuts.is_cut(scene))
 
     def _publish(self, msg: FrameMsg, maxlen: int) -> None:
         payload = msg.to_bytes()
 
         def send() -> None:
             self.bus.publish(self._stream, payload, maxlen=maxlen)
-            self.redis.hincrby(self._progress, "published", 1)
+            self.progress.count_published()
 
         self._until_ok(send)
         self.stats.published = msg.seq + 1

@@ -21,12 +21,11 @@ import numpy as np
 
 from config.errors import ImageError, MessageError
 from tracker.faces import Faces
-from ingest.scene import scene_histogram
-from tracker.scene import histogram_distance
 from workers import keys
 from workers.messages import FrameMsg
 from workers.models.chips import decode_jpeg, encode_jpeg, make_chips
 from workers.runtime import Output
+from workers.scene import histogram_distance, scene_histogram
 
 log = logging.getLogger(__name__)
 

@@ -38,19 +38,10 @@ from workers.backoff import REDIS_DOWN, Backoff
 from workers.gallery import People, VectorIndex
 from workers.gallery.unknowns import UnknownFaces
 from workers.messages import FrameMsg, event_record, result_record
+from workers.progress import RunProgress
 from workers.runtime import Output
 
 log = logging.getLogger(__name__)
-PROGRESS_TTL_S = 7 * 24 * 3600
-# KEYS: done bitmap, progress hash; ARGV: bit, drop reason or ''. Returns 1 the first time only.
-_COMMIT = """
-if redis.call('SETBIT', KEYS[1], ARGV[1], 1) == 0 then
-  redis.call('HINCRBY', KEYS[2], 'done', 1)
-  if ARGV[2] ~= '' then redis.call('HINCRBY', KEYS[2], 'dropped:' .. ARGV[2], 1) end
-  return 1
-end
-return 0
-"""
 DIMS = {"dlib": 128, "facenet": 512}
 
 
@@ -76,7 +67,6 @@ class MatchHandler:
         self.unknowns_for = unknowns_for  # model name -> its unknown faces; None: no unknown labels
         self.cameras: dict[str, CameraState] = {}
         self._names: dict[str, tuple[float, str | None]] = {}  # person id -> (fetched at, name)
-        self._commit = client.register_script(_COMMIT)
         self._milvus_backoff = Backoff(0.5, 10.0)
         self._milvus_retry_at = 0.0
         self.unsearched = 0  # embeddings not searched while Milvus was unreachable
@@ -122,23 +112,15 @@ class MatchHandler:
 
     def committed(self, msg: FrameMsg) -> None:
         """After publishing: count the frame as done, once, even if redelivered."""
-        progress = keys.progress(msg.camera, msg.run)
+        progress = RunProgress(self.redis, msg.camera, msg.run)
         if msg.kind == "eos":
-            pipe = self.redis.pipeline()
-            pipe.hset(progress, "finished", 1)
-            # a finished run's counters are kept for a while for `run` and status, then go
-            pipe.expire(progress, PROGRESS_TTL_S)
-            for chunk in range(min(msg.seq // keys.DONE_CHUNK, 1023) + 1):  # 67 M frames; bounds a bogus seq
-                pipe.expire(keys.done_bits(msg.camera, msg.run, chunk * keys.DONE_CHUNK)[0], PROGRESS_TTL_S)
-            pipe.execute()
-            return
-        bits, bit = keys.done_bits(msg.camera, msg.run, msg.seq)
-        self._commit(keys=[bits, progress], args=[bit, msg.dropped or ""])
+            progress.finish(msg.seq)
+        else:
+            progress.commit(msg.seq, msg.dropped)
 
     # --------------------------------------------------------------------------------
     def _is_done(self, msg: FrameMsg) -> bool:
-        bits, bit = keys.done_bits(msg.camera, msg.run, msg.seq)
-        return bool(self.redis.getbit(bits, bit))
+        return RunProgress(self.redis, msg.camera, msg.run).is_done(msg.seq)
 
     def _new_book(self, model: str | None) -> TrackBook:
         s = self.settings

@@ -17,11 +17,8 @@ falls further and further behind a live camera.
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import signal
-import socket
 import time
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -30,7 +27,7 @@ import redis
 
 from config.errors import MessageError
 from config.settings import Settings
-from workers import codec, keys, queues
+from workers import codec, health, keys, queues
 from workers.backoff import REDIS_DOWN, Backoff
 from workers.bus import Bus, Entry
 from workers.memory import release_free_memory
@@ -71,7 +68,7 @@ class Worker:
         self.handler = handler
         self.settings = settings
         self.redis = client  # for health keys and counters; None in unit tests
-        self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}"
+        self.consumer = consumer or health.consumer_name()
         self.counters = Counters()
         self.stopping = False
         self._streams: list[str] = []
@@ -114,7 +111,7 @@ class Worker:
         try:
             self._flush_stats()
             if self.redis is not None:
-                self.redis.delete(keys.health(self.handler.kind, self.consumer))
+                health.clear(self.redis, self.handler.kind, self.consumer)
         except REDIS_DOWN:
             log.warning("Redis unreachable at shutdown: health key left to expire")
         log.info("%s worker %s stopped (%s)", self.handler.kind, self.consumer, self.counters)
@@ -171,7 +168,7 @@ class Worker:
         if now >= self._next_health:
             self._heartbeat()
             release_free_memory()  # freed tensors' pages back to the OS: RSS stays flat (workers/memory.py)
-            self._next_health = now + max(1.0, self.settings.health_ttl_s / 3)
+            self._next_health = now + health.refresh_s(self.settings.health_ttl_s)
 
     def _prepare(self, entries: list[Entry]) -> None:
         """Optional handler hook: see a whole read at once (batched inference); handle() still runs per entry."""
@@ -273,10 +270,9 @@ class Worker:
     def _heartbeat(self) -> None:
         if self.redis is None:
             return
-        info = {"pid": os.getpid(), "host": socket.gethostname(), "kind": self.handler.kind, "time": time.time(),
-                **self.counters.__dict__, **self.observer.summary()}
         self.observer.queues([g for s in self._streams for g in queues.groups(self.redis, s, self.handler.group)])
-        self.redis.set(keys.health(self.handler.kind, self.consumer), json.dumps(info), ex=self.settings.health_ttl_s)
+        health.beat(self.redis, self.handler.kind, self.consumer, self.settings.health_ttl_s,
+                    **self.counters.__dict__, **self.observer.summary())
         self._flush_stats()
 
     def _flush_stats(self) -> None:

@@ -26,7 +26,6 @@ from tracker.face_tracker import FaceTracker, TrackerParams
 from tracker.iou_tracker import IouTracker
 from tracker.quality import face_quality
 from tracker.reorder import ReorderBuffer
-from tracker.scene import CutDetector
 from tracker.shots import ShotParams, ShotPicker
 from workers import keys
 from workers.carry import BoxCarrier
@@ -34,6 +33,7 @@ from workers.messages import FrameMsg
 from workers.models.chips import decode_jpeg, to_chip_coords
 from workers.quality import chip_sharpness
 from workers.runtime import Output
+from workers.scene import CutDetector
 
 log = logging.getLogger(__name__)
 MAX_GAP_FILL = 4096  # in-flight windows are ~50 frames; a larger gap is a restart or garbage

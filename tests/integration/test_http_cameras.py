@@ -31,7 +31,7 @@ def _states(client, camera: str, since: float = 0.0) -> list[str]:
 
 
 def _published(client, grabber: Grabber) -> int:
-    return int(client.hget(keys.progress(grabber.camera, grabber.stats.run), "published") or 0)
+    return grabber.progress.read().published
 
 
 class Running:

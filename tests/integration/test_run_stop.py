@@ -12,29 +12,29 @@ from rich.console import Console
 
 from config.cameras import CameraPolicy
 from facestream.processes import WorkerProcesses
-from facestream.runner import CameraRun, ResultsReader, StopRequest, _follow, _grab
+from facestream.runner import ResultsReader, _follow
 from facestream.services import Services
 from facestream.stack import Endpoints
-from ingest.grabber import Grabber
+from facestream.stopping import StopRequest
+from ingest.host import GrabberHost
 from tests.support.http_video import MjpegServer
 from tests.support.rtsp import wait_for
-from workers import keys
 from workers.bus import RedisStreamBus
+from workers.progress import RunProgress
 
 
 def test_a_stop_with_frames_nobody_finishes_gives_up_after_stop_timeout(settings, redis_client, stack: Endpoints,
                                                                         examples_dir: Path) -> None:
     services = Services(settings, stack)
     stop = threading.Event()
-    with MjpegServer(examples_dir / "hamilton_360p.mp4", fps=15) as camera:
-        grabber = Grabber(redis_client, RedisStreamBus(redis_client), "hall", camera.url, settings, stop=stop,
-                          policy=CameraPolicy(live_max_in_flight_frames=5))
-        cam = CameraRun("hall", camera.url, grabber, threading.Thread(target=lambda: None))
-        cam.thread = threading.Thread(target=_grab, args=(cam,), daemon=True)
-        cam.thread.start()
+    with MjpegServer(examples_dir / "hamilton_360p.mp4", fps=15) as camera, \
+            GrabberHost(redis_client, RedisStreamBus(redis_client), settings) as host:
+        policy = CameraPolicy(live_max_in_flight_frames=5)
+        cam = host.start("hall", camera.url, policy=policy, stop=stop)
+        grabber = cam.grabber
         # no worker runs: the frames it publishes are never done
-        assert wait_for(lambda: int(redis_client.hget(keys.progress("hall", grabber.stats.run), "published") or 0)
-                        >= 5, 30)
+        ledger = RunProgress(redis_client, "hall", grabber.stats.run)
+        assert wait_for(lambda: ledger.read().published >= 5, 30)
         out = io.StringIO()
         request = StopRequest()
         request.requested = True  # as the first Ctrl-C/SIGTERM does

@@ -64,13 +64,13 @@ def test_detector_skips_frames_but_not_shot_cuts() -> None:
 
 def _grabbed(colours: list[tuple[int, int, int]]) -> list[FrameMsg]:
     """Frames as the grabber publishes them: with its histogram and cut flag."""
-    from ingest.scene import CutCheck, scene_histogram
+    from workers.scene import CutDetector, scene_histogram
 
-    cuts, out = CutCheck(0.25), []
+    cuts, out = CutDetector(0.25), []
     for i, colour in enumerate(colours):
         msg = _frame(i, colour)
         scene = scene_histogram(np.full((90, 160, 3), colour[::-1], np.uint8))  # BGR, as OpenCV decodes
-        out.append(msg.evolve(scene=scene, cut=cuts(scene)))
+        out.append(msg.evolve(scene=scene, cut=cuts.is_cut(scene)))
     return out
 
 

@@ -1,0 +1,21 @@
+"""The CLI's two consoles and its escaping rule: every command prints through these.
+
+Its own module so that the commands and the parser both import it from below,
+instead of the commands importing the parser's module that dispatches to them.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from rich.console import Console
+from rich.markup import escape
+
+# piped output (files, CI logs, tests) gets wide tables instead of names folded at 80 columns
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else 160)
+
+
+def esc(value: object) -> str:
+    """User text (names, paths, errors) printed literally, never read as rich markup."""
+    return escape(str(value))
