@@ -25,9 +25,9 @@ def _counted(camera: str) -> float:
 
 
 def test_the_host_counts_what_it_publishes_beats_once_and_stops_its_grabbers(
-    settings, redis_client, shared_dir: Path
+    settings, redis_client, examples_dir: Path
 ) -> None:
-    clip = str(shared_dir / "media" / "hamilton_360p.mp4")
+    clip = str(examples_dir / "hamilton_360p.mp4")
     before = _counted("hosted")
     with GrabberHost(redis_client, RedisStreamBus(redis_client), settings) as host:
         hosted = host.start("hosted", clip)
@@ -79,13 +79,13 @@ def _cli(stack, tmp_path: Path, *args: str) -> subprocess.Popen:
 
 
 def test_sigterm_stops_ingest_warm_like_ctrl_c(
-    stack, redis_client, tmp_path, shared_dir: Path
+    stack, redis_client, tmp_path, examples_dir: Path
 ) -> None:
     proc = _cli(
         stack,
         tmp_path,
         "ingest",
-        str(shared_dir / "media" / "hamilton_360p.mp4"),
+        str(examples_dir / "hamilton_360p.mp4"),
         "--camera",
         "ing",
     )
@@ -104,9 +104,10 @@ def test_sigterm_stops_ingest_warm_like_ctrl_c(
 
 
 def test_sigterm_stops_cameras_serve_and_its_grabbers(
-    stack, redis_client, tmp_path, shared_dir: Path
+    stack, redis_client, tmp_path, examples_dir: Path
 ) -> None:
-    cameras.add(redis_client, "served", str(shared_dir / "media" / "hamilton_360p.mp4"))
+    # sealed with the key under the data dir that `cameras serve` below opens it with
+    cameras.add(redis_client, "served", str(examples_dir / "hamilton_360p.mp4"), tmp_path)
     proc = _cli(stack, tmp_path, "cameras", "serve")
     try:
         assert wait_for(

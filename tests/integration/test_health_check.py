@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 
-from facestream import health
+from workers import health
 from workers import keys
 
 
