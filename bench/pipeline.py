@@ -31,7 +31,7 @@ from ingest.grabber import Grabber
 from ingest.scene import CutCheck, scene_histogram
 from workers import keys
 from workers.bus import FIELD
-from workers.messages import FrameMsg
+from workers.messages import FrameMeta, FrameMsg
 
 log = logging.getLogger(__name__)
 KINDS = ("detect", "track", "embed", "match")
@@ -84,14 +84,14 @@ def paced_feed(services: Services, settings: Settings, camera: str, clip: Path, 
         scene = scene_histogram(frame)  # as the grabber does
         now = time.time()
         # max_age_s as the live grabber sets it: it marks a live frame (stale ones skipped, shots capped)
-        msg = FrameMsg(camera=camera, run=run, seq=seq, ts=now, capture_time=now, width=w, height=h,
-                       jpeg=buf.tobytes(), scene=scene, cut=cuts(scene), max_age_s=settings.max_age_s)
+        msg = FrameMsg(FrameMeta(camera=camera, run=run, seq=seq, ts=now, capture_time=now, width=w, height=h,
+                                 cut=cuts(scene), max_age_s=settings.max_age_s), jpeg=buf.tobytes(), scene=scene)
         bus.publish(stream, msg.to_bytes(), maxlen=2000)
         client.hincrby(progress, "published", 1)
         seq += 1
     cap.release()
-    eos = FrameMsg(camera=camera, run=run, seq=seq, ts=time.time(), capture_time=time.time(), width=w, height=h,
-                   kind="eos")
+    eos = FrameMsg.end_of_stream(FrameMeta(camera=camera, run=run, seq=seq, ts=time.time(),
+                                           capture_time=time.time(), width=w, height=h))
     bus.publish(stream, eos.to_bytes(), maxlen=2000)
     client.hset(progress, "total", seq)
     return seq
@@ -244,7 +244,7 @@ def stage_waits(client, camera: str) -> dict[str, list[float]]:
                     seq = None if "event" in record or record.get("camera") != camera else record["frame"]
                 else:
                     msg = FrameMsg.from_bytes(fields[FIELD])
-                    seq = msg.seq if msg.camera == camera and msg.kind == "frame" else None
+                    seq = msg.seq if msg.camera == camera and not msg.is_eos else None
             except Exception:  # noqa: BLE001 - not a message of ours: nothing to time
                 continue
             if seq is not None:
