@@ -159,6 +159,7 @@ class FrameMsg:
     width = property(lambda self: self.meta.width)
     height = property(lambda self: self.meta.height)
     max_age_s = property(lambda self: self.meta.max_age_s)
+    cut = property(lambda self: self.meta.cut)
 
     @property
     def is_eos(self) -> bool:
