@@ -1,4 +1,4 @@
-"""What every tracker of one camera is: ``update`` with the faces of a frame, ``reset`` at a cut or an end.
+"""What every tracker of one camera is: ``update`` with a frame's faces, ``reset`` at a cut or end.
 
 ``Tracker`` holds the camera's live tracks by id (ids from a per-instance
 ``TrackIdAllocator``, never reused) and declares the two methods the tracker

@@ -80,8 +80,9 @@ class Track:
 class FaceTracker(Tracker[Track]):
     """One camera's tracks. ``update`` returns an explicit detection -> track id mapping."""
 
-    def __init__(self, camera: str, params: TrackerParams | None = None,
-                 ids: TrackIdAllocator | None = None):
+    def __init__(
+        self, camera: str, params: TrackerParams | None = None, ids: TrackIdAllocator | None = None
+    ):
         super().__init__(camera, ids)
         self.params = params or TrackerParams()
         self.params.check()
@@ -123,11 +124,14 @@ class FaceTracker(Tracker[Track]):
         self._mark_lost(t)
         return TrackUpdate(track_ids=track_ids, is_new=is_new, hits=hits, ended=ended)
 
-    # --- the steps of one update --------------------------------------------------------------------
+    # --- the steps of one update ------------------------------------------------------------
     def _age_out(self, t: float) -> list[str]:
         p = self.params
-        ended = [tid for tid, tr in self._tracks.items()
-                 if t - tr.last_seen > (p.tentative_lost_s if tr.state == TENTATIVE else p.lost_window_s)]
+        ended = [
+            tid
+            for tid, tr in self._tracks.items()
+            if t - tr.last_seen > (p.tentative_lost_s if tr.state == TENTATIVE else p.lost_window_s)
+        ]
         for tid in ended:
             del self._tracks[tid]
             logger.debug("%s: track %s removed", self.camera, tid)
@@ -139,7 +143,9 @@ class FaceTracker(Tracker[Track]):
             return np.zeros((0, 4), np.float32)
         return np.stack([tr.kalman.predict(t) for tr in tracks])
 
-    def _associate(self, tracks: list[Track], predicted: np.ndarray, faces: Faces) -> dict[int, Track]:
+    def _associate(
+        self, tracks: list[Track], predicted: np.ndarray, faces: Faces
+    ) -> dict[int, Track]:
         """Face index -> its track, by the three assignment stages."""
         p = self.params
         high = faces.confidence >= p.high_confidence
@@ -153,12 +159,21 @@ class FaceTracker(Tracker[Track]):
             return [i for i, tr in enumerate(tracks) if tr.state in states and id(tr) not in taken]
 
         # each stage sees what the earlier ones left
-        assigned.update(self._assign(tracks, predicted, faces, free_tracks(CONFIRMED, LOST), free_faces(high),
-                                     p.iou_min))
-        assigned.update(self._assign(tracks, predicted, faces, free_tracks(CONFIRMED), free_faces(~high),
-                                     p.low_iou_min))
-        assigned.update(self._assign(tracks, predicted, faces, free_tracks(TENTATIVE), free_faces(high),
-                                     p.iou_min))
+        assigned.update(
+            self._assign(
+                tracks, predicted, faces, free_tracks(CONFIRMED, LOST), free_faces(high), p.iou_min
+            )
+        )
+        assigned.update(
+            self._assign(
+                tracks, predicted, faces, free_tracks(CONFIRMED), free_faces(~high), p.low_iou_min
+            )
+        )
+        assigned.update(
+            self._assign(
+                tracks, predicted, faces, free_tracks(TENTATIVE), free_faces(high), p.iou_min
+            )
+        )
         return assigned
 
     def _update_matched(self, tr: Track, box: np.ndarray, t: float) -> None:
@@ -184,12 +199,17 @@ class FaceTracker(Tracker[Track]):
                 tr.state = LOST
 
     @staticmethod
-    def _assign(tracks: list[Track], predicted: np.ndarray, faces: Faces, track_idx: list[int],
-                face_idx: list[int], gate: float) -> dict[int, Track]:
+    def _assign(
+        tracks: list[Track],
+        predicted: np.ndarray,
+        faces: Faces,
+        track_idx: list[int],
+        face_idx: list[int],
+        gate: float,
+    ) -> dict[int, Track]:
         """One stage: the globally best pairs of ``1 - IoU`` with IoU at least ``gate``."""
         if not track_idx or not face_idx:
             return {}
         iou = iou_matrix(predicted[track_idx], faces.xyxy[face_idx])
         rows, cols = linear_sum_assignment(np.where(iou >= gate, 1.0 - iou, _INFEASIBLE))
         return {face_idx[c]: tracks[track_idx[r]] for r, c in zip(rows, cols) if iou[r, c] >= gate}
-

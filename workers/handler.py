@@ -33,7 +33,7 @@ class Handler:
         """Before the entries of one read are handled: a chance to batch their work."""
 
     def stale(self, msg: FrameMsg) -> FrameMsg:
-        """A live frame older than its ``max_age_s``: what to handle instead (default: the frame as is)."""
+        """A live frame older than its ``max_age_s``: what to handle instead (default: itself)."""
         return msg
 
     def idle(self) -> list[Output]:

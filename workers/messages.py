@@ -40,13 +40,15 @@ MAX_SEQ = 1 << 40  # 35 years of frames at 1000 fps
 
 def _ints(values: object, name: str) -> tuple[int, ...]:
     if not isinstance(values, (list, tuple)) or not all(type(v) is int for v in values):
-        raise MessageError(f"message field {name!r}: expected a list of integers, got {values!r:.80}")
+        raise MessageError(
+            f"message field {name!r}: expected a list of integers, got {values!r:.80}"
+        )
     return tuple(values)
 
 
 def _coords(values: object, name: str, shape: tuple[int, ...]) -> np.ndarray:
-    """Chip placement numbers as float32 in ``shape``; a NaN, an infinity or an absurd size is malformed
-    (cast to float32 it would become inf and poison the arithmetic downstream)."""
+    """Chip placement numbers as float32 in ``shape``; a NaN, an infinity or an absurd size is
+    malformed (cast to float32 it would become inf and poison the arithmetic downstream)."""
     arr = np.asarray(values, np.float64)
     if arr.size and not (np.isfinite(arr).all() and np.abs(arr).max() < 1e9):
         raise MessageError(f"message field {name!r}: expected finite numbers below 1e9")
@@ -78,22 +80,29 @@ class FrameMeta:
     capture_time: float  # epoch seconds when the grabber decoded it (latency is measured from here)
     width: int
     height: int
-    max_age_s: float | None = None  # live sources: skip the frame once capture_time is older (None: files)
+    max_age_s: float | None = (
+        None  # live sources: skip the frame once capture_time is older (None: files)
+    )
     cut: bool = False  # the grabber saw a shot cut since the frame it published before this one
 
     def __post_init__(self) -> None:
         if not 0 <= self.seq < MAX_SEQ:
-            raise MessageError(f"message field 'frame.seq': expected 0 <= seq < {MAX_SEQ}, got {self.seq}")
+            raise MessageError(
+                f"message field 'frame.seq': expected 0 <= seq < {MAX_SEQ}, got {self.seq}"
+            )
         if self.max_age_s is not None and not isinstance(self.max_age_s, (int, float)):
-            raise MessageError(f"message field 'frame.max_age_s': expected a number, "
-                               f"got {type(self.max_age_s).__name__}")
+            raise MessageError(
+                f"message field 'frame.max_age_s': expected a number, "
+                f"got {type(self.max_age_s).__name__}"
+            )
 
 
 @dataclass(frozen=True, eq=False)
 class Shots:
     """The rows of ``faces`` that are embedded: chips on the way to the embedder, vectors after it.
 
-    ``origin``/``scale`` map source pixels into each chip: ``chip_xy = (source_xy - origin) * scale``."""
+    ``origin``/``scale`` map source pixels into each chip:
+    ``chip_xy = (source_xy - origin) * scale``."""
 
     rows: tuple[int, ...] = ()
     chips: tuple[bytes, ...] = ()  # JPEG, aligned with rows; empty after the embedder
@@ -109,18 +118,28 @@ class Shots:
         if any(not isinstance(c, bytes) for c in self.chips):
             raise MessageError("message field 'shots.chips': expected JPEG bytes for every chip")
         if self.chips and (len(self.origin) != k or len(self.scale) != k):
-            raise MessageError(f"message fields 'shots.origin'/'shots.scale': expected {k} rows, "
-                               f"got {len(self.origin)}/{len(self.scale)}")
+            raise MessageError(
+                f"message fields 'shots.origin'/'shots.scale': expected {k} rows, "
+                f"got {len(self.origin)}/{len(self.scale)}"
+            )
         emb = self.embeddings
         if emb is not None and (not isinstance(emb, np.ndarray) or emb.ndim != 2):
-            raise MessageError(f"message field 'shots.embeddings': expected a 2-d array, got {type(emb).__name__}")
+            raise MessageError(
+                f"message field 'shots.embeddings': expected a 2-d array, got {type(emb).__name__}"
+            )
         if emb is not None and len(emb) != k:
-            raise MessageError(f"message field 'shots.embeddings': expected {k} rows, got {len(emb)}")
+            raise MessageError(
+                f"message field 'shots.embeddings': expected {k} rows, got {len(emb)}"
+            )
 
     def take(self, positions: list[int], rows: list[int]) -> Shots:
         """The shots at ``positions`` (indices into these shots), renumbered to ``rows``."""
-        return Shots(tuple(rows), tuple(self.chips[j] for j in positions) if self.chips else (),
-                     self.origin[positions], self.scale[positions])
+        return Shots(
+            tuple(rows),
+            tuple(self.chips[j] for j in positions) if self.chips else (),
+            self.origin[positions],
+            self.scale[positions],
+        )
 
 
 @dataclass(frozen=True, eq=False)
@@ -130,25 +149,36 @@ class FrameMsg:
     reason: str | None = None  # why a dropped frame was dropped
     jpeg: bytes | None = None
     scene: np.ndarray | None = None  # small colour histogram of the frame, for shot-cut detection
-    detector_ran: bool = True  # False: detection skipped (detect_every_n); the tracker carries boxes over
+    # False: detection skipped (detect_every_n); the tracker carries its boxes over the frame
+    detector_ran: bool = True
     faces: Faces = field(default_factory=Faces.empty)
     shots: Shots = field(default_factory=Shots)
     ended: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
-            raise MessageError(f"message field 'status': expected one of {STATUSES}, got {self.status!r}")
+            raise MessageError(
+                f"message field 'status': expected one of {STATUSES}, got {self.status!r}"
+            )
         if (self.status == DROPPED) != isinstance(self.reason, str):
-            raise MessageError(f"message field 'reason': expected a reason exactly when dropped, got "
-                               f"{self.reason!r} with status {self.status!r}")
+            raise MessageError(
+                f"message field 'reason': expected a reason exactly when dropped, got "
+                f"{self.reason!r} with status {self.status!r}"
+            )
         if self.status != FRAME and (len(self.faces) or self.shots.rows):
-            raise MessageError(f"message field 'faces': expected none with status {self.status!r}, "
-                               f"got {len(self.faces)}")
+            raise MessageError(
+                f"message field 'faces': expected none with status {self.status!r}, "
+                f"got {len(self.faces)}"
+            )
         n = len(self.faces)
         if any(not 0 <= i < n for i in self.shots.rows):
-            raise MessageError(f"message field 'shots.rows': expected indices < {n}, got {list(self.shots.rows)}")
+            raise MessageError(
+                f"message field 'shots.rows': expected indices < {n}, got {list(self.shots.rows)}"
+            )
         if self.ended and not all(isinstance(t, str) for t in self.ended):
-            raise MessageError(f"message field 'ended': expected track id strings, got {self.ended!r:.80}")
+            raise MessageError(
+                f"message field 'ended': expected track id strings, got {self.ended!r:.80}"
+            )
 
     # --- the frame's metadata, read through -------------------------------------------------
     camera = property(lambda self: self.meta.camera)
@@ -177,43 +207,75 @@ class FrameMsg:
 
     # --- named transitions ---------------------------------------------------------------------
     def drop(self, reason: str) -> FrameMsg:
-        """Not processed (stale, corrupt, never came): it flows on with its reason, to be counted."""
+        """Not processed (stale, corrupt, never came): flows on with its reason, to be counted."""
         return FrameMsg(self.meta, status=DROPPED, reason=reason)
 
     def detected(self, faces: Faces, shots: Shots, scene: np.ndarray | None) -> FrameMsg:
-        """The detector ran: its faces, with the chips of those worth embedding; the JPEG stops here."""
+        """The detector ran: its faces, with the chips of those to embed; the JPEG stops here."""
         return replace(self, jpeg=None, scene=scene, detector_ran=True, faces=faces, shots=shots)
 
     def undetected(self, scene: np.ndarray | None) -> FrameMsg:
-        """Detection skipped on this frame (detect_every_n): the tracker carries its boxes over it."""
-        return replace(self, jpeg=None, scene=scene, detector_ran=False, faces=Faces.empty(), shots=Shots())
+        """Detection skipped (detect_every_n): the tracker carries its boxes over this frame."""
+        return replace(
+            self, jpeg=None, scene=scene, detector_ran=False, faces=Faces.empty(), shots=Shots()
+        )
 
-    def tracked(self, faces: Faces, shots: Shots = Shots(), ended: tuple[str, ...] = ()) -> FrameMsg:
-        """The tracker's faces (each with its track id), the shots it picked, the tracks that ended."""
+    def tracked(
+        self, faces: Faces, shots: Shots = Shots(), ended: tuple[str, ...] = ()
+    ) -> FrameMsg:
+        """The tracker's faces (each with its track id), the shots it picked, the ended tracks."""
         if len(faces) and faces.track_ids is None:
-            raise MessageError("message field 'faces.track_ids': expected the id of every tracked face")
+            raise MessageError(
+                "message field 'faces.track_ids': expected the id of every tracked face"
+            )
         return replace(self, scene=None, faces=faces, shots=shots, ended=tuple(ended))
 
-    def embedded(self, rows: list[int] | tuple[int, ...], vectors: np.ndarray | None,
-                 model: str | None) -> FrameMsg:
-        """The embedder's vectors for ``rows`` of faces (a subset of the shots); the chips stop here."""
+    def embedded(
+        self, rows: list[int] | tuple[int, ...], vectors: np.ndarray | None, model: str | None
+    ) -> FrameMsg:
+        """The embedder's vectors for ``rows`` of faces (a subset of the shots); chips stop here."""
         return replace(self, shots=Shots(tuple(rows), embeddings=vectors, model=model))
 
     # --- wire format ---------------------------------------------------------------------------
     def to_bytes(self) -> bytes:
         m, f, s = self.meta, self.faces, self.shots
-        return codec.encode({
-            "v": SCHEMA_VERSION,
-            "frame": {"camera": m.camera, "run": m.run, "seq": m.seq, "ts": m.ts, "capture_time": m.capture_time,
-                      "width": m.width, "height": m.height, "max_age_s": m.max_age_s, "cut": m.cut},
-            "status": self.status, "reason": self.reason, "jpeg": self.jpeg, "scene": self.scene,
-            "detector_ran": self.detector_ran,
-            "faces": {"xyxy": f.xyxy, "confidence": f.confidence, "landmarks": f.landmarks,
-                      "sharpness": f.sharpness, "track_ids": None if f.track_ids is None else list(f.track_ids)},
-            "shots": {"rows": list(s.rows), "chips": list(s.chips), "origin": s.origin, "scale": s.scale,
-                      "embeddings": s.embeddings, "model": s.model},
-            "ended": list(self.ended),
-        })
+        return codec.encode(
+            {
+                "v": SCHEMA_VERSION,
+                "frame": {
+                    "camera": m.camera,
+                    "run": m.run,
+                    "seq": m.seq,
+                    "ts": m.ts,
+                    "capture_time": m.capture_time,
+                    "width": m.width,
+                    "height": m.height,
+                    "max_age_s": m.max_age_s,
+                    "cut": m.cut,
+                },
+                "status": self.status,
+                "reason": self.reason,
+                "jpeg": self.jpeg,
+                "scene": self.scene,
+                "detector_ran": self.detector_ran,
+                "faces": {
+                    "xyxy": f.xyxy,
+                    "confidence": f.confidence,
+                    "landmarks": f.landmarks,
+                    "sharpness": f.sharpness,
+                    "track_ids": None if f.track_ids is None else list(f.track_ids),
+                },
+                "shots": {
+                    "rows": list(s.rows),
+                    "chips": list(s.chips),
+                    "origin": s.origin,
+                    "scale": s.scale,
+                    "embeddings": s.embeddings,
+                    "model": s.model,
+                },
+                "ended": list(self.ended),
+            }
+        )
 
     @classmethod
     def from_bytes(cls, data: bytes) -> FrameMsg:
@@ -239,8 +301,14 @@ class FrameMsg:
                 cut=bool(m.get("cut", False)),
             )
             track_ids = f.get("track_ids")
-            faces = Faces(f["xyxy"], f["confidence"], f.get("landmarks"), None, f.get("sharpness"),
-                          None if track_ids is None else _want(f, "track_ids", list, "faces"))
+            faces = Faces(
+                f["xyxy"],
+                f["confidence"],
+                f.get("landmarks"),
+                None,
+                f.get("sharpness"),
+                None if track_ids is None else _want(f, "track_ids", list, "faces"),
+            )
             shots = Shots(
                 rows=_ints(s.get("rows", ()), "shots.rows"),
                 chips=tuple(_want(s, "chips", list, "shots")),

@@ -16,14 +16,31 @@ from __future__ import annotations
 
 from workers.messages import FrameMsg
 
-FACE_FIELDS = ("camera", "frame", "ts", "track_id", "name", "person_id", "score", "bbox", "capture_time",
-               "label")
+FACE_FIELDS = (
+    "camera",
+    "frame",
+    "ts",
+    "track_id",
+    "name",
+    "person_id",
+    "score",
+    "bbox",
+    "capture_time",
+    "label",
+)
 EVENT_FIELDS = ("event", "camera", "frame", "ts", "track_id", "name", "score")
 EVENTS = ("start", "identified", "merged", "end")
 
 
-def face_record(msg: FrameMsg, i: int, track_id: str, name: str | None, score: float,
-                person_id: str | None, unknown_label: str | None) -> dict:
+def face_record(
+    msg: FrameMsg,
+    i: int,
+    track_id: str,
+    name: str | None,
+    score: float,
+    person_id: str | None,
+    unknown_label: str | None,
+) -> dict:
     """Face ``i`` of ``msg``, reported as ``track_id``; ``person_id`` only when it has a name."""
     w, h = msg.width, msg.height
     x1, y1, x2, y2 = msg.faces.xyxy[i].clip(0, [w, h, w, h]).round(1).tolist()
@@ -41,13 +58,23 @@ def face_record(msg: FrameMsg, i: int, track_id: str, name: str | None, score: f
     }
 
 
-def event_record(event: str, camera: str, frame: int, ts: float, track_id: str, name: str | None,
-                 score: float, into: str | None = None) -> dict:
+def event_record(
+    event: str,
+    camera: str,
+    frame: int,
+    ts: float,
+    track_id: str,
+    name: str | None,
+    score: float,
+    into: str | None = None,
+) -> dict:
     """A lifecycle event; ``into`` (the surviving track) only for ``merged``."""
     if event not in EVENTS:
         raise ValueError(f"event: expected one of {EVENTS}, got {event!r}")
     if (event == "merged") != (into is not None):
-        raise ValueError(f"into: expected a track id exactly for 'merged' events, got {into!r} for {event!r}")
+        raise ValueError(
+            f"into: expected a track id exactly for 'merged' events, got {into!r} for {event!r}"
+        )
     record = {
         "event": event,
         "camera": camera,
