@@ -26,6 +26,7 @@ same whatever the number of detector processes.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -68,7 +69,7 @@ class ShotPicker:
         self.params.check()
         self._tracks: dict[str, _Shots] = {}
 
-    def pick(self, track_ids: list[str | None], quality: np.ndarray, t: float, limit: int = 0) -> list[int]:
+    def pick(self, track_ids: Sequence[str | None], quality: np.ndarray, t: float, limit: int = 0) -> list[int]:
         """Indices of the faces (aligned with ``track_ids``) to embed at time ``t``; at most ``limit`` if > 0."""
         p = self.params
         wanted = []

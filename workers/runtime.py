@@ -11,8 +11,10 @@ A lost Redis (restart, network) is retried forever with capped exponential
 backoff and jitter; after reconnecting, the worker first re-reads its own
 pending entries (a batch cut short by the outage), and re-creates consumer
 groups that a restart lost. Live frames older than their ``max_age_s`` are
-handed to the handler's ``stale`` hook instead (counted), so a slow stage never
-falls further and further behind a live camera.
+handed to the handler's ``stale`` hook instead (counted when the hook changes
+them), so a slow stage never falls further and further behind a live camera.
+The hooks (``warm_up``, ``prepare``, ``stale``, ``idle``, ``committed``) are
+declared, as no-ops, by ``workers.handler.Handler``.
 """
 
 from __future__ import annotations
@@ -42,9 +44,6 @@ log = logging.getLogger(__name__)
 # how often the input streams are listed again: a camera added while we run is read within this
 # (plus one blocking read); a SMEMBERS per half second per worker costs nothing
 STREAM_REFRESH_S = 0.5
-
-__all__ = ["Handler", "Output", "Worker"]
-
 
 @dataclass
 class Counters:
@@ -228,7 +227,7 @@ class Worker:
         return instead
 
     def _publish(self, outputs: list[Output]) -> None:
-        items = []
+        items: list[tuple[str, bytes, int | None]] = []
         for stream, out in outputs:
             payload = out.to_bytes() if isinstance(out, FrameMsg) else codec.encode(out)
             maxlen = self.settings.results_maxlen if stream == keys.RESULTS else self.settings.stream_maxlen
@@ -236,8 +235,8 @@ class Worker:
         if len(items) > 1:  # one round trip for a frame's records
             self.bus.publish_many(items)
         elif items:
-            stream, payload, maxlen = items[0]
-            self.bus.publish(stream, payload, maxlen=maxlen)
+            [(only, data, limit)] = items
+            self.bus.publish(only, data, maxlen=limit)
 
     def _dead_letter(self, entry: Entry, error: str) -> None:
         log.error("dead-lettering %s %s: %s", entry.stream, entry.id, error)

@@ -127,12 +127,12 @@ class TrackHandler(Handler):
             st.shots.forget(cut_ended)
             st.carrier.clear()
         if not msg.detector_ran:  # detect_every_n: the tracks of the last detected frame, moved on
-            faces, track_ids = st.carrier.carry(msg.ts)
-            return msg.tracked(faces.tracked(track_ids), ended=tuple(cut_ended))
+            carried, carried_ids = st.carrier.carry(msg.ts)
+            return msg.tracked(carried.tracked(carried_ids), ended=tuple(cut_ended))
         update = st.tracker.update(msg.faces, msg.ts)
         st.shots.forget(update.ended)
         keep = [i for i, tid in enumerate(update.track_ids) if tid is not None]
-        track_ids = [tid for tid in update.track_ids if tid is not None]
+        track_ids: list[str] = [tid for tid in update.track_ids if tid is not None]
         faces = msg.faces[keep].tracked(track_ids)
         st.carrier.observe(track_ids, faces, msg.ts)
         quality = face_quality(faces, faces.sharpness)
