@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from config.errors import ConfigError
+from tracker.track_book import REACQUIRE_GAP_S
 
 _EPS = 1e-6  # frame times are float sums: 0.2 s at 5 fps must count as 0.2 s
 
@@ -45,7 +46,7 @@ class ShotParams:
     min_gap_s: float = 0.2
     refresh_s: float = 2.0
     min_quality: float = 0.05
-    reacquire_gap_s: float = 0.3  # the same as the matcher's BookParams.reacquire_gap_s
+    reacquire_gap_s: float = REACQUIRE_GAP_S
 
     def check(self) -> None:
         if self.every_n < 0 or self.budget < 1 or self.better_ratio < 1.0 or self.refresh_s <= 0:

@@ -45,6 +45,9 @@ import numpy as np
 from tracker.identity import IdentityVote
 
 logger = logging.getLogger(__name__)
+# a tracker id unseen this long and back may follow someone else now: the book checks its next
+# faces, and the shot picker (tracker/shots.py) gives it first shots again so that there are faces
+REACQUIRE_GAP_S = 0.3
 
 
 @dataclass
@@ -57,7 +60,7 @@ class BookParams:
     momentum: float = 0.8  # running embedding = m * old + (1 - m) * new
     unknown_min_observations: int = 2  # an 'unknown' verdict needs this many embeddings
     unknown_below: float = 0.89  # ... all with a best mean under this (calibrated: see README)
-    reacquire_gap_s: float = 0.3  # a tracker id unseen this long and back: check its next face
+    reacquire_gap_s: float = REACQUIRE_GAP_S  # a tracker id unseen this long and back: check it
     split_below: float = 0.85  # ... and split it off when it is less similar than this to the track
 
 
