@@ -7,8 +7,10 @@ entries, so that a killed detector loses nothing) is passed on as dropped
 ("reorder_timeout") so that every frame is still accounted for; a frame that
 comes after its turn was already accounted for and never rewinds a track.
 Only the best shots of each track keep their chip (``tracker.shots``,
-DESIGN.md section 2): that bounds the embedder's work. Faces the tracker gives
-no track (unmatched low-confidence ones) are dropped here.
+DESIGN.md section 2): that bounds the embedder's work. A shot's quality comes
+from the box, the landmarks and the detector's sharpness column: the tracker
+never decodes a chip. Faces the tracker gives no track (unmatched
+low-confidence ones) are dropped here.
 """
 
 from __future__ import annotations
@@ -85,8 +87,7 @@ class TrackHandler(Handler):
     def _new_state(self, msg: FrameMsg) -> CameraState:
         s = self.settings
         if s.tracker == "iou":
-            tracker: Tracker = IouTracker(msg.camera, iou_min=s.track_iou_min,
-                                                           max_lost_s=s.track_max_lost_s)
+            tracker: Tracker = IouTracker(msg.camera, iou_min=s.track_iou_min, max_lost_s=s.track_max_lost_s)
         else:
             tracker = FaceTracker(msg.camera, TrackerParams(
                 high_confidence=s.track_high_confidence, iou_min=s.track_iou_min, min_hits=s.track_min_hits,
