@@ -301,12 +301,14 @@ class FrameMsg:
                 cut=bool(m.get("cut", False)),
             )
             track_ids = f.get("track_ids")
+            sharpness = f.get("sharpness")
             faces = Faces(
                 f["xyxy"],
                 f["confidence"],
                 f.get("landmarks"),
                 None,
-                f.get("sharpness"),
+                # it divides in the shot quality: an infinity would make a NaN of it
+                None if sharpness is None else _coords(sharpness, "faces.sharpness", (-1,)),
                 None if track_ids is None else _want(f, "track_ids", list, "faces"),
             )
             shots = Shots(

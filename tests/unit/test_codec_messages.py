@@ -247,9 +247,10 @@ def test_infinite_shot_rows_raise_message_error(value: object) -> None:
 
 
 @pytest.mark.parametrize(("field", "value"), [("shots.scale", [1e300, 1.0]), ("shots.origin", [[0.0, float("nan")]] * 2),
-                                            ("shots.scale", np.array([np.inf, 1.0], "<f4"))],
-                         ids=["scale-overflows-float32", "origin-nan", "scale-inf"])
-def test_non_finite_chip_placement_raises_message_error(field: str, value: object) -> None:
+                                            ("shots.scale", np.array([np.inf, 1.0], "<f4")),
+                                            ("faces.sharpness", np.array([1.0, np.inf, 2.0], "<f4"))],
+                         ids=["scale-overflows-float32", "origin-nan", "scale-inf", "sharpness-inf"])
+def test_non_finite_chip_placement_or_sharpness_raises_message_error(field: str, value: object) -> None:
     with pytest.raises(MessageError, match=field):
         FrameMsg.from_bytes(broken(field, value))
 
