@@ -30,7 +30,7 @@ from facestream.services import Services
 from ingest.grabber import Grabber
 from workers import health, keys
 from workers.bus import FIELD
-from workers.messages import FrameMsg
+from workers.messages import FrameMeta, FrameMsg
 from workers.progress import RunProgress
 from workers.scene import CutDetector, scene_histogram
 
@@ -85,15 +85,14 @@ def paced_feed(services: Services, settings: Settings, camera: str, clip: Path, 
         scene = scene_histogram(frame)  # as the grabber does
         now = time.time()
         # max_age_s as the live grabber sets it: it marks a live frame (stale ones skipped, shots capped)
-        msg = FrameMsg(camera=camera, run=run, seq=seq, ts=now, capture_time=now, width=w, height=h,
-                       jpeg=buf.tobytes(), scene=scene, cut=cuts.is_cut(scene),
-                       max_age_s=settings.max_age_s)
+        msg = FrameMsg(FrameMeta(camera=camera, run=run, seq=seq, ts=now, capture_time=now, width=w, height=h,
+                                 cut=cuts.is_cut(scene), max_age_s=settings.max_age_s), jpeg=buf.tobytes(), scene=scene)
         bus.publish(stream, msg.to_bytes(), maxlen=2000)
         progress.count_published()
         seq += 1
     cap.release()
-    eos = FrameMsg(camera=camera, run=run, seq=seq, ts=time.time(), capture_time=time.time(), width=w, height=h,
-                   kind="eos")
+    eos = FrameMsg.end_of_stream(FrameMeta(camera=camera, run=run, seq=seq, ts=time.time(),
+                                           capture_time=time.time(), width=w, height=h))
     bus.publish(stream, eos.to_bytes(), maxlen=2000)
     progress.set_total(seq)
     return seq
@@ -247,7 +246,7 @@ def stage_waits(client, camera: str) -> dict[str, list[float]]:
                     seq = None if "event" in record or record.get("camera") != camera else record["frame"]
                 else:
                     msg = FrameMsg.from_bytes(fields[FIELD])
-                    seq = msg.seq if msg.camera == camera and msg.kind == "frame" else None
+                    seq = msg.seq if msg.camera == camera and not msg.is_eos else None
             except Exception:  # noqa: BLE001 - not a message of ours: nothing to time
                 continue
             if seq is not None:

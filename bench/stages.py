@@ -28,7 +28,7 @@ from bench.accuracy import precision_recall
 from config.settings import Settings
 from facestream.services import Services
 from workers import codec
-from workers.messages import FrameMsg
+from workers.messages import FrameMeta, FrameMsg
 
 HOP_STREAM = "fs:bench:hop"
 HOP_GROUP = "bench"
@@ -86,8 +86,8 @@ def stage_profile(services: Services, settings: Settings, clip: Path, max_frames
             t = time.process_time()
             ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, settings.jpeg_quality])
             timers.s["jpeg"] += time.process_time() - t
-            msg = FrameMsg(camera=camera, run="bench", seq=n, ts=n / fps, capture_time=time.time(),
-                           width=bgr.shape[1], height=bgr.shape[0], jpeg=buf.tobytes())
+            msg = FrameMsg(FrameMeta(camera=camera, run="bench", seq=n, ts=n / fps, capture_time=time.time(),
+                                     width=bgr.shape[1], height=bgr.shape[0]), jpeg=buf.tobytes())
             for kind in ("detect", "track", "embed", "match"):
                 msg = _hop(bus, timers, msg)
                 before = dict(timers.s)

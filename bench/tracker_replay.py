@@ -113,7 +113,7 @@ def run_new(video: Video, gallery: Gallery, cuts: list[bool], tracker: FaceTrack
     out = Output([f.xyxy for f in video.faces], [], [])
     for k, (faces, sharp, t) in enumerate(zip(video.faces, video.sharpness, video.times)):
         if cuts[k]:
-            ended = tracker.finish()
+            ended = tracker.reset()
             book.end(ended)
             picker.forget(ended)
         no_emb = type(faces)(faces.xyxy, faces.confidence, faces.landmarks)  # the tracker sees no embeddings
@@ -148,7 +148,7 @@ def run(kind: str, video: Video, gallery: Gallery, scene: np.ndarray | None = No
         ids = []
         for f, t, cut in zip(video.faces, video.times, cuts):
             if cut:
-                tracker.finish()
+                tracker.reset()
             ids.append(tracker.update(f, t).track_ids)
         return _walking_identity(video, ids, gallery)
     if kind == "bytetrack":

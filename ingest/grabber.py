@@ -39,7 +39,7 @@ from ingest.sources import is_live, open_source
 from workers import keys
 from workers.backoff import REDIS_DOWN, Backoff
 from workers.bus import Bus
-from workers.messages import FrameMsg
+from workers.messages import FrameMeta, FrameMsg
 from workers.progress import RunProgress
 from workers.scene import CutDetector, scene_histogram
 
@@ -99,8 +99,8 @@ class Grabber:
                 seq += 1
         finally:
             source.close()
-        eos = FrameMsg(camera=self.camera, run=self.stats.run, seq=seq, ts=seq / source.fps, capture_time=time.time(),
-                       width=source.width, height=source.height, kind="eos")
+        eos = FrameMsg.end_of_stream(FrameMeta(camera=self.camera, run=self.stats.run, seq=seq, ts=seq / source.fps,
+                                               capture_time=time.time(), width=source.width, height=source.height))
         self._until_ok(lambda: self._end(eos, maxlen))
         self.stats.total = seq
         self.events("ended", frames=seq)
@@ -162,8 +162,8 @@ class Grabber:
             self._publish(self._frame_msg(item.frame, seq, item.capture_time, item.capture_time, p.max_age_s), maxlen)
             seq += 1
         reader.join(timeout=2.0)
-        eos = FrameMsg(camera=self.camera, run=self.stats.run, seq=seq, ts=time.time(), capture_time=time.time(),
-                       width=0, height=0, kind="eos")
+        eos = FrameMsg.end_of_stream(FrameMeta(camera=self.camera, run=self.stats.run, seq=seq, ts=time.time(),
+                                               capture_time=time.time(), width=0, height=0))
         try:
             self._end(eos, maxlen)
         except REDIS_DOWN:
@@ -194,10 +194,9 @@ class Grabber:
                    max_age_s: float | None) -> FrameMsg:
         ok, buf = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, self.settings.jpeg_quality])
         scene = scene_histogram(frame)
-        return FrameMsg(camera=self.camera, run=self.stats.run, seq=seq, capture_time=capture_time, ts=ts,
-                        width=frame.shape[1], height=frame.shape[0], jpeg=buf.tobytes() if ok else None,
-                        dropped=None if ok else "encode_error", max_age_s=max_age_s,
-                        scene=scene, cut=self._cuts.is_cut(scene))
+        meta = FrameMeta(camera=self.camera, run=self.stats.run, seq=seq, capture_time=capture_time, ts=ts,
+                         width=frame.shape[1], height=frame.shape[0], max_age_s=max_age_s, cut=self._cuts.is_cut(scene))
+        return FrameMsg(meta, jpeg=buf.tobytes(), scene=scene) if ok else FrameMsg(meta).drop("encode_error")
 
     def _publish(self, msg: FrameMsg, maxlen: int) -> None:
         payload = msg.to_bytes()

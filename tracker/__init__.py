@@ -3,13 +3,13 @@
 No Redis, no torch: everything here is testable with arrays alone.
 """
 
+from tracker.base import Tracker, TrackUpdate
 from tracker.face_tracker import FaceTracker, TrackerParams
 from tracker.faces import Faces
 from tracker.identity import IdentityVote
 from tracker.ids import TrackIdAllocator
 from tracker.iou import iou_matrix
 from tracker.iou_tracker import IouTracker
-from tracker.track_table import TrackUpdate
 from tracker.kalman import BoxKalman
 from tracker.reorder import ReorderBuffer
 
@@ -21,7 +21,8 @@ __all__ = [
     "IouTracker",
     "ReorderBuffer",
     "TrackIdAllocator",
-    "TrackerParams",
     "TrackUpdate",
+    "Tracker",
+    "TrackerParams",
     "iou_matrix",
 ]

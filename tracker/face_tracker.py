@@ -1,45 +1,50 @@
-"""ByteTrack-style face tracker: Kalman motion, two-stage assignment, appearance, lifecycle in seconds.
+"""ByteTrack-style face tracker: Kalman motion, two-stage assignment, lifecycle in seconds.
 
-Per update, with ``t`` in seconds (never frames, so a detector running at any
-rate, or skipping frames, behaves the same):
+Motion only: the tracker runs before the embedder (DESIGN.md section 2), so it
+has boxes and confidences, never appearance; a face that comes back where its
+motion cannot explain gets a new track, and ``TrackBook`` (after the embedder)
+finds that it is an old one. Per update, with ``t`` in seconds (never frames, so
+a detector running at any rate, or skipping frames, behaves the same):
 
-1. every live track predicts its box at ``t`` (constant-velocity Kalman);
-2. high-confidence faces vs. confirmed and lost tracks: cost ``1 - IoU``, blended
-   with ``1 - cosine`` when both the face and the track have an embedding;
-3. low-confidence faces vs. the confirmed tracks still unmatched (IoU only): a
-   half-occluded or blurred face keeps its track instead of starting a new one;
-4. remaining high-confidence faces vs. tentative tracks;
-5. remaining high-confidence faces vs. lost tracks by appearance alone (when
-   embeddings are given): a face that comes back elsewhere gets its old id;
-6. remaining high-confidence faces start tentative tracks; unmatched
-   low-confidence faces get no track (``None``).
+1. age out: tracks unseen too long end (before they could take a new face);
+2. predict: every live track predicts its box at ``t`` (constant-velocity Kalman);
+3. associate, each stage a ``linear_sum_assignment`` on ``1 - IoU`` (a global
+   optimum, so crossing faces do not steal each other's track the way greedy
+   matching can):
+   a. high-confidence faces vs. confirmed and lost tracks;
+   b. low-confidence faces vs. the confirmed tracks still unmatched (a stricter
+      gate): a half-occluded or blurred face keeps its track instead of starting one;
+   c. remaining high-confidence faces vs. tentative tracks;
+4. update matched: the matched tracks take their face's box;
+5. start new: remaining high-confidence faces start tentative tracks; unmatched
+   low-confidence faces get no track (``None``);
+6. mark lost: confirmed tracks not seen at ``t``.
 
 Lifecycle: tentative (until ``min_hits`` detections) -> confirmed -> lost (unseen
 now) -> removed (unseen for ``lost_window_s``; a tentative track after
-``tentative_lost_s``). Each ``linear_sum_assignment`` is a global optimum, so
-crossing faces do not steal each other's track the way greedy matching can.
+``tentative_lost_s``).
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from config.errors import ConfigError, MessageError
+from tracker.base import Tracker, TrackUpdate
 from tracker.faces import Faces
 from tracker.ids import TrackIdAllocator
 from tracker.iou import iou_matrix
 from tracker.kalman import BoxKalman
-from tracker.track_table import TrackTable, TrackUpdate
 
 logger = logging.getLogger(__name__)
 
 TENTATIVE, CONFIRMED, LOST = "tentative", "confirmed", "lost"
-_INFEASIBLE = 1e6
+_INFEASIBLE = 1e6  # a cost no pair below the IoU gate may win with
 
 
 @dataclass
@@ -50,10 +55,6 @@ class TrackerParams:
     min_hits: int = 2  # detections before a track is confirmed
     tentative_lost_s: float = 0.3  # an unconfirmed track unseen this long is dropped
     lost_window_s: float = 2.0  # a confirmed track unseen this long is removed
-    appearance_weight: float = 0.5  # share of (1 - cosine) in the cost when both sides have embeddings
-    appearance_gate: float = 0.8  # below this cosine a face never joins a track that has an embedding
-    reid_min_similarity: float = 0.92  # a lost track takes back a face this similar, wherever it is
-    embedding_momentum: float = 0.9  # running embedding = m * old + (1 - m) * new, renormalised
 
     def check(self) -> None:
         for name in ("iou_min", "low_iou_min"):
@@ -64,8 +65,6 @@ class TrackerParams:
                 raise ConfigError(f"{name}: expected > 0 seconds, got {getattr(self, name)!r}")
         if self.min_hits < 1:
             raise ConfigError(f"min_hits: expected >= 1, got {self.min_hits!r}")
-        if not 0.0 <= self.appearance_weight <= 1.0:
-            raise ConfigError(f"appearance_weight: expected 0..1, got {self.appearance_weight!r}")
 
 
 @dataclass
@@ -76,19 +75,14 @@ class Track:
     last_seen: float
     hits: int = 1
     state: str = TENTATIVE
-    embedding: np.ndarray | None = field(default=None, repr=False)
 
 
-def _unit(v: np.ndarray) -> np.ndarray:
-    v = np.asarray(v, dtype=np.float32).reshape(-1)
-    n = float(np.linalg.norm(v))
-    return v / n if n > 0 else v
-
-
-class FaceTracker(TrackTable[Track]):
+class FaceTracker(Tracker[Track]):
     """One camera's tracks. ``update`` returns an explicit detection -> track id mapping."""
 
-    def __init__(self, camera: str, params: TrackerParams | None = None, ids: TrackIdAllocator | None = None):
+    def __init__(
+        self, camera: str, params: TrackerParams | None = None, ids: TrackIdAllocator | None = None
+    ):
         super().__init__(camera, ids)
         self.params = params or TrackerParams()
         self.params.check()
@@ -97,12 +91,6 @@ class FaceTracker(TrackTable[Track]):
 
     def track(self, track_id: str) -> Track | None:
         return self._tracks.get(track_id)
-
-    def set_embedding(self, track_id: str, embedding: np.ndarray) -> None:
-        """Fold an embedding computed elsewhere (the embedder) into a track's running embedding."""
-        tr = self._tracks.get(track_id)
-        if tr is not None:
-            self._fold(tr, embedding)
 
     def update(self, faces: Faces, t: float) -> TrackUpdate:
         """Assign the faces seen at time ``t`` (seconds) to tracks."""
@@ -116,110 +104,112 @@ class FaceTracker(TrackTable[Track]):
             logger.debug("%s: update at t=%.3f is before t=%.3f: ignored", self.camera, t, self._t)
             return TrackUpdate([None] * n, [False] * n, [0] * n, [])
         self._t = t
-        ended = self._expire(t)
+        ended = self._age_out(t)
         tracks = list(self._tracks.values())
-        predicted = np.stack([tr.kalman.predict(t) for tr in tracks]) if tracks else np.zeros((0, 4), np.float32)
-        emb = faces.embeddings
-        high = faces.confidence >= self.params.high_confidence
-        assigned: dict[int, Track] = {}
-
-        def stage(track_idx: list[int], det_idx: list[int], gate: float, use_iou: bool = True) -> None:
-            if not track_idx or not det_idx:
-                return
-            cost = self._cost([tracks[i] for i in track_idx], predicted[track_idx], faces, det_idx, gate, use_iou)
-            rows, cols = linear_sum_assignment(cost)
-            for r, c in zip(rows, cols):
-                if cost[r, c] < _INFEASIBLE:
-                    assigned[det_idx[c]] = tracks[track_idx[r]]
-
-        def free_dets(mask: np.ndarray) -> list[int]:
-            return [j for j in range(n) if mask[j] and j not in assigned]
-
-        def free_tracks(states: tuple[str, ...]) -> list[int]:
-            taken = {id(tr) for tr in assigned.values()}
-            return [i for i, tr in enumerate(tracks) if tr.state in states and id(tr) not in taken]
-
-        stage(free_tracks((CONFIRMED, LOST)), free_dets(high), self.params.iou_min)
-        stage(free_tracks((CONFIRMED,)), free_dets(~high), self.params.low_iou_min)
-        stage(free_tracks((TENTATIVE,)), free_dets(high), self.params.iou_min)
-        if emb is not None:
-            stage(free_tracks((LOST,)), free_dets(high), 0.0, use_iou=False)
-
+        predicted = self._predict(tracks, t)
+        assigned = self._associate(tracks, predicted, faces)
         track_ids: list[str | None] = [None] * n
         is_new, hits = [False] * n, [0] * n
+        high = faces.confidence >= self.params.high_confidence
         for j in range(n):
             tr = assigned.get(j)
-            if tr is None:
-                if not high[j]:
-                    continue
-                tr = Track(self._ids.next(), BoxKalman(faces.xyxy[j], t), first_seen=t, last_seen=t)
-                if self.params.min_hits <= 1:
-                    tr.state = CONFIRMED
-                self._tracks[tr.id] = tr
+            if tr is not None:
+                self._update_matched(tr, faces.xyxy[j], t)
+            elif high[j]:
+                tr = self._start_new(faces.xyxy[j], t)
                 is_new[j] = True
-                logger.debug("%s: track %s started", self.camera, tr.id)
             else:
-                tr.kalman.update(faces.xyxy[j], t)
-                tr.last_seen = t
-                tr.hits += 1
-                if tr.state == LOST:
-                    logger.debug("%s: track %s found again", self.camera, tr.id)
-                if tr.state != TENTATIVE or tr.hits >= self.params.min_hits:
-                    tr.state = CONFIRMED
-            if emb is not None:
-                self._fold(tr, emb[j])
+                continue
             track_ids[j], hits[j] = tr.id, tr.hits
-        for tr in self._tracks.values():
-            if tr.state == CONFIRMED and tr.last_seen < t:
-                tr.state = LOST
+        self._mark_lost(t)
         return TrackUpdate(track_ids=track_ids, is_new=is_new, hits=hits, ended=ended)
 
-    def reset(self) -> None:
-        super().reset()
-        self._t = -math.inf
-
-    # ------------------------------------------------------------------------------------
-    def _expire(self, t: float) -> list[str]:
+    # --- the steps of one update ------------------------------------------------------------
+    def _age_out(self, t: float) -> list[str]:
         p = self.params
-        ended = [tid for tid, tr in self._tracks.items()
-                 if t - tr.last_seen > (p.tentative_lost_s if tr.state == TENTATIVE else p.lost_window_s)]
+        ended = [
+            tid
+            for tid, tr in self._tracks.items()
+            if t - tr.last_seen > (p.tentative_lost_s if tr.state == TENTATIVE else p.lost_window_s)
+        ]
         for tid in ended:
             del self._tracks[tid]
             logger.debug("%s: track %s removed", self.camera, tid)
         return ended
 
-    def _cost(self, tracks: list[Track], predicted: np.ndarray, faces: Faces, det_idx: list[int], gate: float,
-              use_iou: bool) -> np.ndarray:
-        p = self.params
-        iou = iou_matrix(predicted, faces.xyxy[det_idx])
-        cost = 1.0 - iou
-        ok = iou >= gate if use_iou else np.ones_like(iou, dtype=bool)
-        if faces.embeddings is not None:
-            has = np.array([tr.embedding is not None for tr in tracks])
-            if has.any():
-                dim = faces.embeddings.shape[1]
-                te = np.stack([tr.embedding if tr.embedding is not None and len(tr.embedding) == dim
-                               else np.zeros(dim, np.float32) for tr in tracks])
-                sim = te @ faces.embeddings[det_idx].T
-                if use_iou:
-                    blended = (1 - p.appearance_weight) * cost + p.appearance_weight * (1.0 - sim)
-                    cost = np.where(has[:, None], blended, cost)
-                    ok &= ~has[:, None] | (sim >= p.appearance_gate)
-                else:
-                    cost = 1.0 - sim
-                    ok = has[:, None] & (sim >= p.reid_min_similarity)
-            elif not use_iou:
-                ok[:] = False
-        elif not use_iou:
-            ok[:] = False
-        return np.where(ok, cost, _INFEASIBLE)
+    @staticmethod
+    def _predict(tracks: list[Track], t: float) -> np.ndarray:
+        if not tracks:
+            return np.zeros((0, 4), np.float32)
+        return np.stack([tr.kalman.predict(t) for tr in tracks])
 
-    def _fold(self, tr: Track, embedding: np.ndarray) -> None:
-        v = _unit(embedding)
-        if not np.all(np.isfinite(v)) or not v.any():
-            return
-        if tr.embedding is None or len(tr.embedding) != len(v):
-            tr.embedding = v
-        else:
-            m = self.params.embedding_momentum
-            tr.embedding = _unit(m * tr.embedding + (1 - m) * v)
+    def _associate(
+        self, tracks: list[Track], predicted: np.ndarray, faces: Faces
+    ) -> dict[int, Track]:
+        """Face index -> its track, by the three assignment stages."""
+        p = self.params
+        high = faces.confidence >= p.high_confidence
+        assigned: dict[int, Track] = {}
+
+        def free_faces(mask: np.ndarray) -> list[int]:
+            return [j for j in range(len(faces)) if mask[j] and j not in assigned]
+
+        def free_tracks(*states: str) -> list[int]:
+            taken = {id(tr) for tr in assigned.values()}
+            return [i for i, tr in enumerate(tracks) if tr.state in states and id(tr) not in taken]
+
+        # each stage sees what the earlier ones left
+        assigned.update(
+            self._assign(
+                tracks, predicted, faces, free_tracks(CONFIRMED, LOST), free_faces(high), p.iou_min
+            )
+        )
+        assigned.update(
+            self._assign(
+                tracks, predicted, faces, free_tracks(CONFIRMED), free_faces(~high), p.low_iou_min
+            )
+        )
+        assigned.update(
+            self._assign(
+                tracks, predicted, faces, free_tracks(TENTATIVE), free_faces(high), p.iou_min
+            )
+        )
+        return assigned
+
+    def _update_matched(self, tr: Track, box: np.ndarray, t: float) -> None:
+        tr.kalman.update(box, t)
+        tr.last_seen = t
+        tr.hits += 1
+        if tr.state == LOST:
+            logger.debug("%s: track %s found again", self.camera, tr.id)
+        if tr.state != TENTATIVE or tr.hits >= self.params.min_hits:
+            tr.state = CONFIRMED
+
+    def _start_new(self, box: np.ndarray, t: float) -> Track:
+        tr = Track(self._ids.next(), BoxKalman(box, t), first_seen=t, last_seen=t)
+        if self.params.min_hits <= 1:
+            tr.state = CONFIRMED
+        self._tracks[tr.id] = tr
+        logger.debug("%s: track %s started", self.camera, tr.id)
+        return tr
+
+    def _mark_lost(self, t: float) -> None:
+        for tr in self._tracks.values():
+            if tr.state == CONFIRMED and tr.last_seen < t:
+                tr.state = LOST
+
+    @staticmethod
+    def _assign(
+        tracks: list[Track],
+        predicted: np.ndarray,
+        faces: Faces,
+        track_idx: list[int],
+        face_idx: list[int],
+        gate: float,
+    ) -> dict[int, Track]:
+        """One stage: the globally best pairs of ``1 - IoU`` with IoU at least ``gate``."""
+        if not track_idx or not face_idx:
+            return {}
+        iou = iou_matrix(predicted[track_idx], faces.xyxy[face_idx])
+        rows, cols = linear_sum_assignment(np.where(iou >= gate, 1.0 - iou, _INFEASIBLE))
+        return {face_idx[c]: tracks[track_idx[r]] for r, c in zip(rows, cols) if iou[r, c] >= gate}

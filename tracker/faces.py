@@ -2,7 +2,9 @@
 
 Like supervision's ``Detections``: parallel arrays, validated on construction,
 indexing by mask/slice/indices returns a new ``Faces``; an empty set has ``(0, 4)``
-boxes, never ``None``. Optional columns are ``None`` when absent for all rows.
+boxes, never ``None``. Optional columns are ``None`` when absent for all rows:
+the detector fills ``landmarks`` and ``sharpness`` (it has the pixels, nobody
+after it decodes them again), the tracker ``track_ids``.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ class Faces:
     confidence: np.ndarray  # (N,) float32
     landmarks: np.ndarray | None = None  # (N, 5, 2) float32: eyes, nose, mouth corners
     embeddings: np.ndarray | None = None  # (N, D) float32, L2-normalised
+    sharpness: np.ndarray | None = None  # (N,) float32: variance of the Laplacian (workers/quality.py)
+    track_ids: tuple[str, ...] | None = None  # (N,) the tracker's id of each face
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "xyxy", np.asarray(self.xyxy, dtype=np.float32).reshape(-1, 4))
@@ -39,6 +43,16 @@ class Faces:
         if self.embeddings is not None:
             object.__setattr__(self, "embeddings", np.asarray(self.embeddings, dtype=np.float32))
             _check("embeddings", self.embeddings, (n, None))
+        if self.sharpness is not None:
+            object.__setattr__(self, "sharpness", np.asarray(self.sharpness, dtype=np.float32))
+            _check("sharpness", self.sharpness, (n,))
+        if self.track_ids is not None:
+            ids = self.track_ids
+            if not isinstance(ids, (list, tuple)) or not all(isinstance(t, str) for t in ids):
+                raise MessageError(f"Faces.track_ids: expected a list of strings, got {ids!r:.80}")
+            if len(ids) != n:
+                raise MessageError(f"Faces.track_ids: expected {n} ids, got {len(ids)}")
+            object.__setattr__(self, "track_ids", tuple(ids))
 
     @classmethod
     def empty(cls) -> Faces:
@@ -50,11 +64,16 @@ class Faces:
     def __getitem__(self, index: int | slice | np.ndarray | list[int]) -> Faces:
         if isinstance(index, int):
             index = [index]
+        ids = None
+        if self.track_ids is not None:
+            ids = tuple(np.asarray(self.track_ids, dtype=object).reshape(-1)[index].tolist())
         return Faces(
             self.xyxy[index],
             self.confidence[index],
             None if self.landmarks is None else self.landmarks[index],
             None if self.embeddings is None else self.embeddings[index],
+            None if self.sharpness is None else self.sharpness[index],
+            ids,
         )
 
     @property
@@ -69,4 +88,11 @@ class Faces:
             self.confidence,
             None if self.landmarks is None else self.landmarks * factor,
             self.embeddings,
+            self.sharpness,
+            self.track_ids,
         )
+
+    def tracked(self, track_ids: list[str] | tuple[str, ...]) -> Faces:
+        """The same faces with the tracker's id of each."""
+        return Faces(self.xyxy, self.confidence, self.landmarks, self.embeddings, self.sharpness,
+                     tuple(track_ids))

@@ -16,11 +16,11 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from config.errors import ConfigError, MessageError
+from tracker.base import Tracker, TrackUpdate
 from tracker.faces import Faces
 from tracker.ids import TrackIdAllocator
 from tracker.iou import iou_matrix
 from tracker.kalman import BoxKalman
-from tracker.track_table import TrackTable, TrackUpdate
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ class _Track:
     hits: int = 1
 
 
-class IouTracker(TrackTable[_Track]):
+class IouTracker(Tracker[_Track]):
     def __init__(
         self,
         camera: str,

@@ -26,11 +26,13 @@ same whatever the number of detector processes.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from config.errors import ConfigError
+from tracker.track_book import REACQUIRE_GAP_S
 
 _EPS = 1e-6  # frame times are float sums: 0.2 s at 5 fps must count as 0.2 s
 
@@ -44,7 +46,7 @@ class ShotParams:
     min_gap_s: float = 0.2
     refresh_s: float = 2.0
     min_quality: float = 0.05
-    reacquire_gap_s: float = 0.3  # the same as the matcher's BookParams.reacquire_gap_s
+    reacquire_gap_s: float = REACQUIRE_GAP_S
 
     def check(self) -> None:
         if self.every_n < 0 or self.budget < 1 or self.better_ratio < 1.0 or self.refresh_s <= 0:
@@ -68,7 +70,7 @@ class ShotPicker:
         self.params.check()
         self._tracks: dict[str, _Shots] = {}
 
-    def pick(self, track_ids: list[str | None], quality: np.ndarray, t: float, limit: int = 0) -> list[int]:
+    def pick(self, track_ids: Sequence[str | None], quality: np.ndarray, t: float, limit: int = 0) -> list[int]:
         """Indices of the faces (aligned with ``track_ids``) to embed at time ``t``; at most ``limit`` if > 0."""
         p = self.params
         wanted = []

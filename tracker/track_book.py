@@ -17,6 +17,19 @@ unseen, its next embedding is checked against the track's running embedding;
 below ``split_below`` the face is split off onto a new track (which may then
 be found to be an older one), and the old track waits to be found again.
 
+The book is the one owner of identity across a track's life: which reported
+track a tracker id belongs to (``get``), who the track is (its vote), when that
+is announced (``announce``) and whether it is nobody enrolled (``is_unknown``).
+A reported track (``BookTrack``) goes through these states::
+
+    seen(new tracker id) -> LIVE: owned by a tracker id, reported under display_id
+    LIVE --embedded: young, looks like a track lost or ended lately--> merged into it (gone)
+    LIVE --embedded: reacquired after a gap, looks like someone else--> split: the face
+         starts a new LIVE track; this one is WAITING (no owner)
+    LIVE --end(owner) by the tracker--> WAITING (alive=False), for reid_window_s
+    WAITING --a young track is found to be it (the young one merges into it)--> LIVE
+    WAITING --expire: reid_window_s unseen, or finish()--> ENDED (the 'end' event)
+
 Everything here follows the order of frames only (no wall clock, no other
 process), so the outcome is the same however many detectors ran.
 """
@@ -32,6 +45,9 @@ import numpy as np
 from tracker.identity import IdentityVote
 
 logger = logging.getLogger(__name__)
+# a tracker id unseen this long and back may follow someone else now: the book checks its next
+# faces, and the shot picker (tracker/shots.py) gives it first shots again so that there are faces
+REACQUIRE_GAP_S = 0.3
 
 
 @dataclass
@@ -44,7 +60,7 @@ class BookParams:
     momentum: float = 0.8  # running embedding = m * old + (1 - m) * new
     unknown_min_observations: int = 2  # an 'unknown' verdict needs this many embeddings
     unknown_below: float = 0.89  # ... all with a best mean under this (calibrated: see README)
-    reacquire_gap_s: float = 0.3  # a tracker id unseen this long and back: check its next face
+    reacquire_gap_s: float = REACQUIRE_GAP_S  # a tracker id unseen this long and back: check it
     split_below: float = 0.85  # ... and split it off when it is less similar than this to the track
 
 
@@ -154,6 +170,14 @@ class TrackBook:
         tr.embedding = v if tr.embedding is None else _unit(self.params.momentum * tr.embedding
                                                             + (1 - self.params.momentum) * v)
         return Embedded(tr, tr.vote.add(scores), merged, split_from)
+
+    def announce(self, tr: BookTrack) -> str | None:
+        """The person to announce as who ``tr`` is, once per change of person; None: nothing new."""
+        person = tr.vote.person_id
+        if person is None or person == tr.named:
+            return None
+        tr.named = person
+        return person
 
     def is_unknown(self, tr: BookTrack) -> bool:
         """Enough evidence that the track is nobody enrolled (a calibrated 'unknown')."""

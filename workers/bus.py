@@ -28,6 +28,7 @@ class Entry:
 
 class Bus(Protocol):
     def publish(self, stream: str, payload: bytes, maxlen: int | None = None) -> str: ...
+    def publish_many(self, items: list[tuple[str, bytes, int | None]]) -> list[str]: ...
     def ensure_group(self, stream: str, group: str) -> None: ...
     def read(self, streams: list[str], group: str, consumer: str, count: int, block_ms: int,
              own_pending: bool = False) -> list[Entry]: ...
@@ -109,6 +110,9 @@ class MemoryBus:
         eid = f"{self._n}-0"
         self.streams[stream].append((eid, payload))
         return eid
+
+    def publish_many(self, items: list[tuple[str, bytes, int | None]]) -> list[str]:
+        return [self.publish(stream, payload, maxlen) for stream, payload, maxlen in items]
 
     def ensure_group(self, stream: str, group: str) -> None:
         self.groups.setdefault((stream, group), _Group())

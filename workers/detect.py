@@ -22,9 +22,10 @@ import numpy as np
 from config.errors import ImageError, MessageError
 from tracker.faces import Faces
 from workers import keys
-from workers.messages import FrameMsg
-from workers.models.chips import decode_jpeg, encode_jpeg, make_chips
-from workers.runtime import Output
+from workers.handler import Handler, Output
+from workers.messages import FRAME, FrameMsg, Shots
+from workers.models.chips import decode_jpeg, encode_jpeg, make_chips, to_chip_coords
+from workers.quality import chip_sharpness
 from workers.scene import histogram_distance, scene_histogram
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,7 @@ class Detector(Protocol):
     def detect(self, rgb: np.ndarray) -> Faces: ...
 
 
-class DetectHandler:
+class DetectHandler(Handler):
     kind = "detect"
     group = keys.GROUP_DETECT
 
@@ -65,7 +66,7 @@ class DetectHandler:
 
     def stale(self, msg: FrameMsg) -> FrameMsg:
         """A live frame older than its max_age: not worth detecting any more; it still flows on, counted."""
-        return msg.evolve(jpeg=None, dropped="stale")
+        return msg.drop("stale")
 
     def prepare(self, payloads: list[bytes]) -> None:
         """Runtime hook, before the entries of one read are handled: detect their frames as one batch."""
@@ -76,7 +77,7 @@ class DetectHandler:
         for payload in payloads:
             try:
                 msg = FrameMsg.from_bytes(payload)
-                if msg.kind == "eos" or msg.dropped:
+                if msg.status != FRAME:
                     continue
                 rgb = decode_jpeg(msg.jpeg or b"")
             except (MessageError, ImageError):
@@ -93,8 +94,8 @@ class DetectHandler:
                 self._ready[key] = (rgb, scene, faces)
 
     def handle(self, msg: FrameMsg) -> list[Output]:
-        if msg.kind == "eos" or msg.dropped:
-            return [(keys.DETECTED, msg.evolve(jpeg=None))]
+        if msg.status != FRAME:
+            return [(keys.DETECTED, msg)]
         ready = self._ready.pop((msg.camera, msg.run, msg.seq), None)
         if ready is not None:
             rgb, scene, faces = ready
@@ -104,21 +105,20 @@ class DetectHandler:
             except ImageError as exc:
                 # a corrupt frame is accounted for downstream, never silently lost
                 log.warning("camera %s frame %d: %s", msg.camera, msg.seq, exc)
-                return [(keys.DETECTED, msg.evolve(jpeg=None, dropped="corrupt_frame"))]
+                return [(keys.DETECTED, msg.drop("corrupt_frame"))]
             scene = self._scene(msg, rgb)
             faces = self.detector.detect(rgb) if self._wants_detection(msg, scene) else None
         if faces is None:
-            return [(keys.DETECTED, msg.evolve(jpeg=None, scene=scene, detected=False))]
+            return [(keys.DETECTED, msg.undetected(scene))]
         chips, origin, scale = make_chips(rgb, faces)
-        return [(keys.DETECTED, msg.evolve(
-            jpeg=None,
-            scene=scene,
-            faces=faces,
-            embed_idx=tuple(range(len(faces))),
-            chips=tuple(encode_jpeg(c, self.jpeg_quality) for c in chips),
-            chip_origin=origin,
-            chip_scale=scale,
-        ))]
+        jpegs = tuple(encode_jpeg(c, self.jpeg_quality) for c in chips)
+        # sharpness as the chips will look to the embedder (decoded JPEG), so it ranks the shots by
+        # what will actually be embedded; the tracker then needs no pixels
+        boxes = to_chip_coords(faces, origin, scale).xyxy
+        sharp = chip_sharpness([decode_jpeg(j) for j in jpegs], boxes)
+        faces = Faces(faces.xyxy, faces.confidence, faces.landmarks, faces.embeddings, sharp)
+        shots = Shots(tuple(range(len(faces))), jpegs, origin, scale)
+        return [(keys.DETECTED, msg.detected(faces, shots, scene))]
 
     @staticmethod
     def _scene(msg: FrameMsg, rgb: np.ndarray) -> np.ndarray:

@@ -15,15 +15,15 @@ import numpy as np
 from config.errors import ImageError, MessageError
 from tracker.faces import Faces
 from workers import keys
+from workers.handler import Handler, Output
 from workers.messages import FrameMsg
 from workers.models.chips import decode_jpeg, make_chips, to_chip_coords
 from workers.models.loader import Embedder
-from workers.runtime import Output
 
 log = logging.getLogger(__name__)
 
 
-class EmbedHandler:
+class EmbedHandler(Handler):
     kind = "embed"
     group = keys.GROUP_EMBED
 
@@ -44,7 +44,7 @@ class EmbedHandler:
 
     def stale(self, msg: FrameMsg) -> FrameMsg:
         """A live frame older than its max_age: its faces go on (tracked, unnamed this frame), unembedded."""
-        return msg.evolve(embed_idx=(), chips=(), chip_origin=msg.chip_origin[:0], chip_scale=msg.chip_scale[:0])
+        return msg.embedded((), None, None)
 
     def prepare(self, payloads: list[bytes]) -> None:
         """Runtime hook: embed the chips of every frame of one read in one model call."""
@@ -57,7 +57,7 @@ class EmbedHandler:
                 msg = FrameMsg.from_bytes(payload)
             except MessageError:
                 continue  # handle() dead-letters it
-            if msg.embed_idx:
+            if msg.shots.rows:
                 jobs.append(((msg.camera, msg.run, msg.seq), *self._inputs(msg)))
         if not jobs:
             return
@@ -71,26 +71,25 @@ class EmbedHandler:
             start += len(cs)
 
     def handle(self, msg: FrameMsg) -> list[Output]:
-        cleared = dict(chips=(), chip_origin=np.zeros((0, 2), np.float32), chip_scale=np.zeros((0,), np.float32))
-        if not msg.embed_idx:
-            return [(keys.EMBEDDED, msg.evolve(**cleared))]
+        if not msg.shots.rows:
+            return [(keys.EMBEDDED, msg.embedded((), None, None))]
         ready = self._ready.pop((msg.camera, msg.run, msg.seq), None)
         if ready is not None:
             idx, vectors = ready
         else:
             chips, idx, boxes = self._inputs(msg)
             vectors = self.embedder.embed(chips, boxes)
-        return [(keys.EMBEDDED, msg.evolve(embed_idx=tuple(idx), embeddings=vectors, model=self.embedder.name,
-                                           **cleared))]
+        return [(keys.EMBEDDED, msg.embedded(idx, vectors, self.embedder.name))]
 
     def _inputs(self, msg: FrameMsg) -> tuple[list[np.ndarray], list[int], Faces]:
+        shots = msg.shots
         chips, keep = [], []
-        for j, data in enumerate(msg.chips):
+        for j, data in enumerate(shots.chips):
             try:
                 chips.append(decode_jpeg(data))
                 keep.append(j)
             except ImageError as exc:  # one bad chip loses that face's embedding, nothing else
                 log.warning("camera %s frame %d: chip %d: %s", msg.camera, msg.seq, j, exc)
-        idx = [msg.embed_idx[j] for j in keep]
-        boxes = to_chip_coords(msg.faces[idx], msg.chip_origin[keep], msg.chip_scale[keep])
+        idx = [shots.rows[j] for j in keep]
+        boxes = to_chip_coords(msg.faces[idx], shots.origin[keep], shots.scale[keep])
         return chips, idx, boxes

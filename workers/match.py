@@ -3,13 +3,13 @@
 Every embedding of a track is one observation for the track's ``IdentityVote``;
 the name of a face in a frame is the track's current decision, so one blurry
 frame cannot rename a person. A ``TrackBook`` per camera keeps each track's
-evidence and running embedding: a new track whose first embedding matches a
-track lost or ended within ``track_reid_window_s`` is reported under the old
-track id. A track with enough evidence of being nobody enrolled gets a stable
+evidence and running embedding and decides its identity: a new track whose
+first embedding matches a track lost or ended within ``track_reid_window_s`` is
+reported under the old track id. A track with enough evidence of being nobody enrolled gets a stable
 ``unknown-...`` label from the unknown faces' collection (``label`` field).
 Emits one record per tracked face per frame and lifecycle events (start,
-identified, end) to ``fs:results``, and marks the frame done once its records
-are published (``committed``).
+identified, merged, end; built by ``workers/results.py``) to ``fs:results``,
+and marks the frame done once its records are published (``committed``).
 
 Idempotent downstream: a frame whose done bit is set has had its records
 published already, so a redelivered frame (a dead worker's entry reclaimed, a
@@ -37,9 +37,10 @@ from workers import keys
 from workers.backoff import REDIS_DOWN, Backoff
 from workers.gallery import People, VectorIndex
 from workers.gallery.unknowns import UnknownFaces
-from workers.messages import FrameMsg, event_record, result_record
+from workers.handler import Handler, Output
+from workers.messages import FrameMsg
 from workers.progress import RunProgress
-from workers.runtime import Output
+from workers.results import event_record, face_record
 
 log = logging.getLogger(__name__)
 DIMS = {"dlib": 128, "facenet": 512}
@@ -52,7 +53,7 @@ class CameraState:
     model: str | None = None
 
 
-class MatchHandler:
+class MatchHandler(Handler):
     kind = "match"
     group = keys.GROUP_MATCH
 
@@ -96,16 +97,16 @@ class MatchHandler:
         if st is None or st.run != msg.run:
             if st is not None:  # the source restarted: its old tracks are over
                 out += [self._end(msg.camera, track, st.model) for track in st.book.finish()]
-            st = self.cameras[msg.camera] = CameraState(msg.run, self._new_book(msg.model))
+            st = self.cameras[msg.camera] = CameraState(msg.run, self._new_book(msg.shots.model))
         # the done bit, not memory: it survives restarts, and with several embedders frames arrive out
         # of order, so only the frame's own bit can say it was handled (redelivered, or a duplicate)
-        if msg.kind == "frame" and self._is_done(msg):
+        if not msg.is_eos and self._is_done(msg):
             return [(keys.RESULTS, r) for r in out]
-        if msg.kind == "frame":
-            st.model = msg.model or st.model
+        if not msg.is_eos:
+            st.model = msg.shots.model or st.model
             out += self._frame(st, msg)
         st.book.end(msg.ended)
-        ended = st.book.finish() if msg.kind == "eos" else st.book.expire(msg.ts)
+        ended = st.book.finish() if msg.is_eos else st.book.expire(msg.ts)
         for track in ended:
             out.append(self._end(msg.camera, track, st.model))
         return [(keys.RESULTS, r) for r in out]
@@ -113,7 +114,7 @@ class MatchHandler:
     def committed(self, msg: FrameMsg) -> None:
         """After publishing: count the frame as done, once, even if redelivered."""
         progress = RunProgress(self.redis, msg.camera, msg.run)
-        if msg.kind == "eos":
+        if msg.is_eos:
             progress.finish(msg.seq)
         else:
             progress.commit(msg.seq, msg.dropped)
@@ -133,14 +134,14 @@ class MatchHandler:
 
     def _check_embeddings(self, msg: FrameMsg) -> None:
         """A bad vector is the message's fault (dead letter), not Milvus being down."""
-        if msg.model not in DIMS:
-            raise MessageError(f"message field 'model': expected one of {sorted(DIMS)}, got {msg.model!r}")
-        emb = msg.embeddings
-        if not isinstance(emb, np.ndarray) or emb.ndim != 2 or emb.shape[1] != DIMS[msg.model]:
-            raise MessageError(f"message field 'embeddings': expected (N, {DIMS[msg.model]}) floats, got "
+        model, emb = msg.shots.model, msg.shots.embeddings
+        if model not in DIMS:
+            raise MessageError(f"message field 'shots.model': expected one of {sorted(DIMS)}, got {model!r}")
+        if not isinstance(emb, np.ndarray) or emb.ndim != 2 or emb.shape[1] != DIMS[model]:
+            raise MessageError(f"message field 'shots.embeddings': expected (N, {DIMS[model]}) floats, got "
                                f"{getattr(emb, 'shape', type(emb).__name__)}")
         if not np.isfinite(emb).all():
-            raise MessageError("message field 'embeddings': expected finite values, got NaN or inf")
+            raise MessageError("message field 'shots.embeddings': expected finite values, got NaN or inf")
 
     def _search(self, model: str, vectors) -> list[dict[str, float]] | None:
         """Best score per person for each vector; None while Milvus is unreachable (retried with backoff)."""
@@ -171,48 +172,46 @@ class MatchHandler:
     def _frame(self, st: CameraState, msg: FrameMsg) -> list[dict]:
         out: list[dict] = []
         starting: dict[str, BookTrack] = {}
-        for track_id in msg.track_ids:
+        track_ids = msg.faces.track_ids or ()
+        for track_id in track_ids:
             track, started = st.book.seen(track_id, msg.seq, msg.ts)
             if started:
                 starting[track.display_id] = track
         changed: set[str] = set()
-        if msg.embeddings is not None and len(msg.embeddings) and msg.model:
+        shots, model = msg.shots, msg.shots.model
+        if shots.embeddings is not None and len(shots.embeddings) and model:
             self._check_embeddings(msg)
-            matches = self._search(msg.model, msg.embeddings)
+            matches = self._search(model, shots.embeddings)
             # while Milvus is down the embedding still feeds the track's running embedding (re-id), not its name
-            for i, vector, scores in zip(msg.embed_idx, msg.embeddings, matches or [None] * len(msg.embed_idx)):
+            for i, vector, scores in zip(shots.rows, shots.embeddings, matches or [None] * len(shots.rows)):
                 if scores is None:
                     continue
-                got = st.book.embedded(msg.track_ids[i], vector, scores)
+                got = st.book.embedded(track_ids[i], vector, scores)
                 track, identity_changed, merged = got.track, got.identity_changed, got.merged
-                if got.split_from is not None and track.origin == msg.track_ids[i] and track.first_frame == msg.seq:
+                if got.split_from is not None and track.origin == track_ids[i] and track.first_frame == msg.seq:
                     starting[track.display_id] = track  # a face split off an old track starts a new one
                 if merged is not None and starting.pop(merged.display_id, None) is None:
                     # records went out under the new id before its face was recognised: end that id
                     out.append(event_record("merged", msg.camera, merged.last_frame, merged.last_ts,
-                                            merged.display_id, None, 0.0) | {"into": track.display_id})
-                    out.append(self._end(msg.camera, merged, msg.model))
+                                            merged.display_id, None, 0.0, into=track.display_id))
+                    out.append(self._end(msg.camera, merged, model))
                 if identity_changed:
                     changed.add(track.display_id)
                 if self.unknowns_for is not None and track.unknown_label is None and st.book.is_unknown(track):
-                    track.unknown_label = self.unknowns_for(msg.model).label_for(track.embedding, msg.camera,
-                                                                                msg.capture_time)
+                    track.unknown_label = self.unknowns_for(model).label_for(track.embedding, msg.camera,
+                                                                            msg.capture_time)
         for track in starting.values():
             out.append(event_record("start", msg.camera, track.first_frame, track.first_ts, track.display_id,
                                     None, 0.0))
-        for i, track_id in enumerate(msg.track_ids):
+        for i, track_id in enumerate(track_ids):
             track = st.book.get(track_id)
             pid = track.vote.person_id
             name = self._name(pid)
-            if track.display_id in changed and pid is not None and pid != track.named:
-                track.named = pid
+            if track.display_id in changed and st.book.announce(track) is not None:
                 out.append(event_record("identified", msg.camera, msg.seq, msg.ts, track.display_id, name,
                                         track.vote.score))
                 changed.discard(track.display_id)
-            record = result_record(msg, i, name, track.vote.score, pid if name else None)
-            record["track_id"] = track.display_id
-            record["label"] = name or track.unknown_label
-            out.append(record)
+            out.append(face_record(msg, i, track.display_id, name, track.vote.score, pid, track.unknown_label))
         return out
 
     def _end(self, camera: str, track: BookTrack, model: str | None) -> dict:

@@ -1,24 +1,29 @@
-"""THE schema: one message type per frame, enriched stage by stage.
+"""THE schema: one message type per frame, in sections, enriched stage by stage.
 
-A frame travels ingest -> detect -> track -> embed -> match as one ``FrameMsg``.
-Each stage fills its fields and clears the heavy ones it consumed (the detector
-drops the JPEG, the embedder drops the crops), so that nothing is joined later:
-the matcher sees every tracked face of a frame together with the embeddings
-computed for it. ``kind == "eos"`` marks the end of a file source; its ``seq``
-is the number of frames the source had.
+A frame travels ingest -> detect -> track -> embed -> match as one ``FrameMsg``:
 
-``chips`` are JPEG crops around faces, aligned with ``embed_idx`` (indices into
-``faces``); ``chip_origin``/``chip_scale`` map source pixels into a chip:
-``chip_xy = (source_xy - origin) * scale``. ``embeddings`` are aligned with
-``embed_idx`` too.
+- ``meta`` (``FrameMeta``): what the grabber knows about the frame; never changes;
+- ``status``: ``frame``, ``eos`` (the end of a file source; ``seq`` is then the
+  number of frames the source had) or ``dropped`` (with a ``reason``: the frame
+  could not be processed but still flows on, so that it is accounted for);
+- ``jpeg`` and ``scene``: the frame's pixels and colour histogram, until the
+  detector (pixels) and the tracker (histogram, for shot cuts) have used them;
+- ``faces`` (``Faces``): every face of the frame, with the detector's sharpness
+  and, once tracked, the tracker's id of each;
+- ``shots`` (``Shots``): the K rows of ``faces`` that are embedded, with their
+  face chips until the embedder, and their embeddings after it;
+- ``ended``: tracker ids that ended at this frame.
 
-Results are plain dicts (see ``result_record`` / ``event_record``) so that any
-msgpack reader can consume ``fs:results`` without this package.
+Stages change a message only through its named transitions (``drop``,
+``detected``, ``undetected``, ``tracked``, ``embedded``), each of which says
+what the next stage may rely on, so that nothing is joined later: the matcher
+sees every tracked face of a frame together with the embeddings computed for it.
+Result records are built in ``workers/results.py``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -27,37 +32,47 @@ from config.errors import MessageError
 from tracker.faces import Faces
 from workers import codec
 
-SCHEMA_VERSION = 1
-KINDS = ("frame", "eos")
+SCHEMA_VERSION = 2  # 2: sections (frame, faces, shots), status instead of kind + dropped
+FRAME, EOS, DROPPED = "frame", "eos", "dropped"
+STATUSES = (FRAME, EOS, DROPPED)
 MAX_SEQ = 1 << 40  # 35 years of frames at 1000 fps
 
 
-def _ints(values: object, name: str) -> list[int]:
+def _ints(values: object, name: str) -> tuple[int, ...]:
     if not isinstance(values, (list, tuple)) or not all(type(v) is int for v in values):
-        raise MessageError(f"message field {name!r}: expected a list of integers, got {values!r:.80}")
-    return list(values)
+        raise MessageError(
+            f"message field {name!r}: expected a list of integers, got {values!r:.80}"
+        )
+    return tuple(values)
 
 
 def _coords(values: object, name: str, shape: tuple[int, ...]) -> np.ndarray:
-    """Chip placement numbers as float32 in ``shape``; a NaN, an infinity or an absurd size is malformed
-    (cast to float32 it would become inf and poison the arithmetic downstream)."""
+    """Chip placement numbers as float32 in ``shape``; a NaN, an infinity or an absurd size is
+    malformed (cast to float32 it would become inf and poison the arithmetic downstream)."""
     arr = np.asarray(values, np.float64)
     if arr.size and not (np.isfinite(arr).all() and np.abs(arr).max() < 1e9):
         raise MessageError(f"message field {name!r}: expected finite numbers below 1e9")
     return arr.astype(np.float32).reshape(shape)
 
 
-def _want(d: dict, name: str, types: type | tuple[type, ...]) -> Any:
+def _want(d: dict, name: str, types: type | tuple[type, ...], section: str = "") -> Any:
+    where = f"{section}.{name}" if section else name
     if name not in d:
-        raise MessageError(f"message field {name!r}: expected {types}, got nothing")
+        raise MessageError(f"message field {where!r}: expected {types}, got nothing")
     value = d[name]
     if not isinstance(value, types):
-        raise MessageError(f"message field {name!r}: expected {types}, got {type(value).__name__}")
+        raise MessageError(f"message field {where!r}: expected {types}, got {type(value).__name__}")
     return value
 
 
-@dataclass(frozen=True, eq=False)
-class FrameMsg:
+def _optional(d: dict, name: str, types: type | tuple[type, ...], section: str) -> Any:
+    return None if d.get(name) is None else _want(d, name, types, section)
+
+
+@dataclass(frozen=True)
+class FrameMeta:
+    """What the grabber knows about a frame; no stage changes it."""
+
     camera: str
     run: str  # one id per start of a source; a new run resets per-camera state downstream
     seq: int  # 0-based frame index in the source (files) or in the run (live)
@@ -65,63 +80,202 @@ class FrameMsg:
     capture_time: float  # epoch seconds when the grabber decoded it (latency is measured from here)
     width: int
     height: int
-    kind: str = "frame"
-    jpeg: bytes | None = None
-    faces: Faces = field(default_factory=Faces.empty)
-    embed_idx: tuple[int, ...] = ()
-    chips: tuple[bytes, ...] = ()
-    chip_origin: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.float32))
-    chip_scale: np.ndarray = field(default_factory=lambda: np.zeros((0,), np.float32))
-    track_ids: tuple[str, ...] = ()
-    embeddings: np.ndarray | None = None
-    model: str | None = None
-    ended: tuple[str, ...] = ()
-    scene: np.ndarray | None = None  # small colour histogram of the frame, for shot-cut detection
+    max_age_s: float | None = (
+        None  # live sources: skip the frame once capture_time is older (None: files)
+    )
     cut: bool = False  # the grabber saw a shot cut since the frame it published before this one
-    dropped: str | None = None  # reason when this frame could not be processed; it still flows on
-    max_age_s: float | None = None  # live sources: skip the frame once capture_time is older (None: files)
-    detected: bool = True  # False: detection skipped (detect_every_n); the tracker carries its boxes over
 
     def __post_init__(self) -> None:
-        if self.kind not in KINDS:
-            raise MessageError(f"message field 'kind': expected one of {KINDS}, got {self.kind!r}")
         if not 0 <= self.seq < MAX_SEQ:
-            raise MessageError(f"message field 'seq': expected 0 <= seq < {MAX_SEQ}, got {self.seq}")
-        if self.max_age_s is not None and not isinstance(self.max_age_s, (int, float)):
-            raise MessageError(f"message field 'max_age_s': expected a number, got {type(self.max_age_s).__name__}")
-        n = len(self.faces)
-        if any(not 0 <= i < n for i in self.embed_idx):
-            raise MessageError(f"message field 'embed_idx': expected indices < {n}, got {list(self.embed_idx)}")
-        if self.chips and len(self.chips) != len(self.embed_idx):
-            raise MessageError(f"message field 'chips': expected {len(self.embed_idx)}, got {len(self.chips)}")
-        if self.track_ids and len(self.track_ids) != n:
-            raise MessageError(f"message field 'track_ids': expected {n}, got {len(self.track_ids)}")
-        if any(not isinstance(c, bytes) for c in self.chips):
-            raise MessageError("message field 'chips': expected JPEG bytes for every chip")
-        if self.chips and (len(self.chip_origin) != len(self.chips) or len(self.chip_scale) != len(self.chips)):
-            raise MessageError(f"message fields 'chip_origin'/'chip_scale': expected {len(self.chips)} rows, "
-                               f"got {len(self.chip_origin)}/{len(self.chip_scale)}")
-        if self.embeddings is not None and (not isinstance(self.embeddings, np.ndarray) or self.embeddings.ndim != 2):
-            raise MessageError(f"message field 'embeddings': expected a 2-d array, got {type(self.embeddings).__name__}")
-        if self.embeddings is not None and len(self.embeddings) != len(self.embed_idx):
             raise MessageError(
-                f"message field 'embeddings': expected {len(self.embed_idx)} rows, got {len(self.embeddings)}"
+                f"message field 'frame.seq': expected 0 <= seq < {MAX_SEQ}, got {self.seq}"
+            )
+        if self.max_age_s is not None and not isinstance(self.max_age_s, (int, float)):
+            raise MessageError(
+                f"message field 'frame.max_age_s': expected a number, "
+                f"got {type(self.max_age_s).__name__}"
             )
 
-    def evolve(self, **changes: Any) -> FrameMsg:
-        return replace(self, **changes)
 
-    # --- wire format -------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class Shots:
+    """The rows of ``faces`` that are embedded: chips on the way to the embedder, vectors after it.
+
+    ``origin``/``scale`` map source pixels into each chip:
+    ``chip_xy = (source_xy - origin) * scale``."""
+
+    rows: tuple[int, ...] = ()
+    chips: tuple[bytes, ...] = ()  # JPEG, aligned with rows; empty after the embedder
+    origin: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.float32))
+    scale: np.ndarray = field(default_factory=lambda: np.zeros((0,), np.float32))
+    embeddings: np.ndarray | None = None  # (K, D), aligned with rows
+    model: str | None = None  # the embedder that computed them
+
+    def __post_init__(self) -> None:
+        k = len(self.rows)
+        if self.chips and len(self.chips) != k:
+            raise MessageError(f"message field 'shots.chips': expected {k}, got {len(self.chips)}")
+        if any(not isinstance(c, bytes) for c in self.chips):
+            raise MessageError("message field 'shots.chips': expected JPEG bytes for every chip")
+        if self.chips and (len(self.origin) != k or len(self.scale) != k):
+            raise MessageError(
+                f"message fields 'shots.origin'/'shots.scale': expected {k} rows, "
+                f"got {len(self.origin)}/{len(self.scale)}"
+            )
+        emb = self.embeddings
+        if emb is not None and (not isinstance(emb, np.ndarray) or emb.ndim != 2):
+            raise MessageError(
+                f"message field 'shots.embeddings': expected a 2-d array, got {type(emb).__name__}"
+            )
+        if emb is not None and len(emb) != k:
+            raise MessageError(
+                f"message field 'shots.embeddings': expected {k} rows, got {len(emb)}"
+            )
+
+    def take(self, positions: list[int], rows: list[int]) -> Shots:
+        """The shots at ``positions`` (indices into these shots), renumbered to ``rows``."""
+        return Shots(
+            tuple(rows),
+            tuple(self.chips[j] for j in positions) if self.chips else (),
+            self.origin[positions],
+            self.scale[positions],
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class FrameMsg:
+    meta: FrameMeta
+    status: str = FRAME
+    reason: str | None = None  # why a dropped frame was dropped
+    jpeg: bytes | None = None
+    scene: np.ndarray | None = None  # small colour histogram of the frame, for shot-cut detection
+    # False: detection skipped (detect_every_n); the tracker carries its boxes over the frame
+    detector_ran: bool = True
+    faces: Faces = field(default_factory=Faces.empty)
+    shots: Shots = field(default_factory=Shots)
+    ended: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise MessageError(
+                f"message field 'status': expected one of {STATUSES}, got {self.status!r}"
+            )
+        if (self.status == DROPPED) != isinstance(self.reason, str):
+            raise MessageError(
+                f"message field 'reason': expected a reason exactly when dropped, got "
+                f"{self.reason!r} with status {self.status!r}"
+            )
+        if self.status != FRAME and (len(self.faces) or self.shots.rows):
+            raise MessageError(
+                f"message field 'faces': expected none with status {self.status!r}, "
+                f"got {len(self.faces)}"
+            )
+        n = len(self.faces)
+        if any(not 0 <= i < n for i in self.shots.rows):
+            raise MessageError(
+                f"message field 'shots.rows': expected indices < {n}, got {list(self.shots.rows)}"
+            )
+        if self.ended and not all(isinstance(t, str) for t in self.ended):
+            raise MessageError(
+                f"message field 'ended': expected track id strings, got {self.ended!r:.80}"
+            )
+
+    # --- the frame's metadata, read through -------------------------------------------------
+    camera = property(lambda self: self.meta.camera)
+    run = property(lambda self: self.meta.run)
+    seq = property(lambda self: self.meta.seq)
+    ts = property(lambda self: self.meta.ts)
+    capture_time = property(lambda self: self.meta.capture_time)
+    width = property(lambda self: self.meta.width)
+    height = property(lambda self: self.meta.height)
+    max_age_s = property(lambda self: self.meta.max_age_s)
+    cut = property(lambda self: self.meta.cut)
+
+    @property
+    def is_eos(self) -> bool:
+        return self.status == EOS
+
+    @property
+    def dropped(self) -> str | None:
+        """The reason when the frame was dropped, else None."""
+        return self.reason if self.status == DROPPED else None
+
+    @classmethod
+    def end_of_stream(cls, meta: FrameMeta) -> FrameMsg:
+        """The end of a source: ``meta.seq`` is the number of frames it had."""
+        return cls(meta, status=EOS)
+
+    # --- named transitions ---------------------------------------------------------------------
+    def drop(self, reason: str) -> FrameMsg:
+        """Not processed (stale, corrupt, never came): flows on with its reason, to be counted."""
+        return FrameMsg(self.meta, status=DROPPED, reason=reason)
+
+    def detected(self, faces: Faces, shots: Shots, scene: np.ndarray | None) -> FrameMsg:
+        """The detector ran: its faces, with the chips of those to embed; the JPEG stops here."""
+        return replace(self, jpeg=None, scene=scene, detector_ran=True, faces=faces, shots=shots)
+
+    def undetected(self, scene: np.ndarray | None) -> FrameMsg:
+        """Detection skipped (detect_every_n): the tracker carries its boxes over this frame."""
+        return replace(
+            self, jpeg=None, scene=scene, detector_ran=False, faces=Faces.empty(), shots=Shots()
+        )
+
+    def tracked(
+        self, faces: Faces, shots: Shots = Shots(), ended: tuple[str, ...] = ()
+    ) -> FrameMsg:
+        """The tracker's faces (each with its track id), the shots it picked, the ended tracks."""
+        if len(faces) and faces.track_ids is None:
+            raise MessageError(
+                "message field 'faces.track_ids': expected the id of every tracked face"
+            )
+        return replace(self, scene=None, faces=faces, shots=shots, ended=tuple(ended))
+
+    def embedded(
+        self, rows: list[int] | tuple[int, ...], vectors: np.ndarray | None, model: str | None
+    ) -> FrameMsg:
+        """The embedder's vectors for ``rows`` of faces (a subset of the shots); chips stop here."""
+        return replace(self, shots=Shots(tuple(rows), embeddings=vectors, model=model))
+
+    # --- wire format ---------------------------------------------------------------------------
     def to_bytes(self) -> bytes:
-        d: dict[str, Any] = {"v": SCHEMA_VERSION}
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if f.name == "faces":
-                value = {"xyxy": value.xyxy, "confidence": value.confidence, "landmarks": value.landmarks}
-            elif isinstance(value, tuple):
-                value = list(value)
-            d[f.name] = value
-        return codec.encode(d)
+        m, f, s = self.meta, self.faces, self.shots
+        return codec.encode(
+            {
+                "v": SCHEMA_VERSION,
+                "frame": {
+                    "camera": m.camera,
+                    "run": m.run,
+                    "seq": m.seq,
+                    "ts": m.ts,
+                    "capture_time": m.capture_time,
+                    "width": m.width,
+                    "height": m.height,
+                    "max_age_s": m.max_age_s,
+                    "cut": m.cut,
+                },
+                "status": self.status,
+                "reason": self.reason,
+                "jpeg": self.jpeg,
+                "scene": self.scene,
+                "detector_ran": self.detector_ran,
+                "faces": {
+                    "xyxy": f.xyxy,
+                    "confidence": f.confidence,
+                    "landmarks": f.landmarks,
+                    "sharpness": f.sharpness,
+                    "track_ids": None if f.track_ids is None else list(f.track_ids),
+                },
+                "shots": {
+                    "rows": list(s.rows),
+                    "chips": list(s.chips),
+                    "origin": s.origin,
+                    "scale": s.scale,
+                    "embeddings": s.embeddings,
+                    "model": s.model,
+                },
+                "ended": list(self.ended),
+            }
+        )
 
     @classmethod
     def from_bytes(cls, data: bytes) -> FrameMsg:
@@ -130,66 +284,53 @@ class FrameMsg:
             raise MessageError(f"message: expected a map, got {type(d).__name__}")
         version = d.get("v")
         if type(version) is not int or version != SCHEMA_VERSION:
-            raise MessageError(f"message field 'v': expected {SCHEMA_VERSION}, got {version!r}")
-        faces_d = _want(d, "faces", dict)
+            raise MessageError(f"message field 'v': expected {SCHEMA_VERSION}, got {version!r:.40}")
+        m = _want(d, "frame", dict)
+        f = _want(d, "faces", dict)
+        s = _want(d, "shots", dict)
         try:
-            faces = Faces(faces_d["xyxy"], faces_d["confidence"], faces_d.get("landmarks"))
+            meta = FrameMeta(
+                camera=_want(m, "camera", str, "frame"),
+                run=_want(m, "run", str, "frame"),
+                seq=_want(m, "seq", int, "frame"),
+                ts=float(_want(m, "ts", (int, float), "frame")),
+                capture_time=float(_want(m, "capture_time", (int, float), "frame")),
+                width=_want(m, "width", int, "frame"),
+                height=_want(m, "height", int, "frame"),
+                max_age_s=_optional(m, "max_age_s", (int, float), "frame"),
+                cut=bool(m.get("cut", False)),
+            )
+            track_ids = f.get("track_ids")
+            sharpness = f.get("sharpness")
+            faces = Faces(
+                f["xyxy"],
+                f["confidence"],
+                f.get("landmarks"),
+                None,
+                # it divides in the shot quality: an infinity would make a NaN of it
+                None if sharpness is None else _coords(sharpness, "faces.sharpness", (-1,)),
+                None if track_ids is None else _want(f, "track_ids", list, "faces"),
+            )
+            shots = Shots(
+                rows=_ints(s.get("rows", ()), "shots.rows"),
+                chips=tuple(_want(s, "chips", list, "shots")),
+                origin=_coords(s.get("origin", np.zeros((0, 2))), "shots.origin", (-1, 2)),
+                scale=_coords(s.get("scale", np.zeros((0,))), "shots.scale", (-1,)),
+                embeddings=s.get("embeddings"),
+                model=_optional(s, "model", str, "shots"),
+            )
             return cls(
-                camera=_want(d, "camera", str),
-                run=_want(d, "run", str),
-                seq=_want(d, "seq", int),
-                ts=float(_want(d, "ts", (int, float))),
-                capture_time=float(_want(d, "capture_time", (int, float))),
-                width=_want(d, "width", int),
-                height=_want(d, "height", int),
-                kind=_want(d, "kind", str),
-                jpeg=d.get("jpeg"),
+                meta=meta,
+                status=_want(d, "status", str),
+                reason=_optional(d, "reason", str, ""),
+                jpeg=_optional(d, "jpeg", bytes, ""),
+                scene=_optional(d, "scene", np.ndarray, ""),
+                detector_ran=bool(d.get("detector_ran", True)),
                 faces=faces,
-                embed_idx=tuple(_ints(d.get("embed_idx", ()), "embed_idx")),
-                chips=tuple(d.get("chips", ())),
-                chip_origin=_coords(d.get("chip_origin", np.zeros((0, 2))), "chip_origin", (-1, 2)),
-                chip_scale=_coords(d.get("chip_scale", np.zeros((0,))), "chip_scale", (-1,)),
-                track_ids=tuple(d.get("track_ids", ())),
-                embeddings=d.get("embeddings"),
-                model=d.get("model"),
-                ended=tuple(d.get("ended", ())),
-                scene=d.get("scene"),
-                cut=bool(d.get("cut", False)),
-                dropped=d.get("dropped"),
-                max_age_s=d.get("max_age_s"),
-                detected=bool(d.get("detected", True)),
+                shots=shots,
+                ended=tuple(_want(d, "ended", list)),
             )
         except MessageError:
             raise
         except (KeyError, TypeError, ValueError, OverflowError, AttributeError) as exc:
             raise MessageError(f"message: malformed ({type(exc).__name__}: {exc})") from exc
-
-
-def result_record(msg: FrameMsg, i: int, name: str | None, score: float, person_id: str | None) -> dict:
-    """One tracked face in one processed frame (the documented results schema)."""
-    x1, y1, x2, y2 = msg.faces.xyxy[i].clip(0, [msg.width, msg.height, msg.width, msg.height]).round(1).tolist()
-    return {
-        "camera": msg.camera,
-        "frame": msg.seq,
-        "ts": round(msg.ts, 3),
-        "track_id": msg.track_ids[i],
-        "name": name,
-        "person_id": person_id,
-        "score": round(float(score), 4),
-        "bbox": [x1, y1, x2, y2],
-        "capture_time": msg.capture_time,
-    }
-
-
-def event_record(event: str, camera: str, frame: int, ts: float, track_id: str, name: str | None,
-                 score: float) -> dict:
-    """A lifecycle record: event in {start, identified, end}; frame/ts where it happened."""
-    return {
-        "event": event,
-        "camera": camera,
-        "frame": frame,
-        "ts": round(ts, 3),
-        "track_id": track_id,
-        "name": name,
-        "score": round(float(score), 4),
-    }

@@ -1,4 +1,5 @@
-"""Sharpness of faces from pixels, for the tracker's best-shot choice (tracker/quality.py)."""
+"""Sharpness of faces from pixels: measured by the detector (it has the pixels) for the tracker's
+best-shot choice (tracker/quality.py)."""
 
 from __future__ import annotations
 

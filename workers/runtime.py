@@ -11,8 +11,10 @@ A lost Redis (restart, network) is retried forever with capped exponential
 backoff and jitter; after reconnecting, the worker first re-reads its own
 pending entries (a batch cut short by the outage), and re-creates consumer
 groups that a restart lost. Live frames older than their ``max_age_s`` are
-handed to the handler's ``stale`` hook instead (counted), so a slow stage never
-falls further and further behind a live camera.
+handed to the handler's ``stale`` hook instead (counted when the hook changes
+them), so a slow stage never falls further and further behind a live camera.
+The hooks (``warm_up``, ``prepare``, ``stale``, ``idle``, ``committed``) are
+declared, as no-ops, by ``workers.handler.Handler``.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import logging
 import signal
 import time
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import redis
 
@@ -30,25 +32,15 @@ from config.settings import Settings
 from workers import codec, health, keys, queues
 from workers.backoff import REDIS_DOWN, Backoff
 from workers.bus import Bus, Entry
+from workers.handler import Handler, Output
 from workers.memory import release_free_memory
-from workers.messages import FrameMsg
+from workers.messages import FRAME, FrameMsg
 from workers.metrics import StageObserver
 
 log = logging.getLogger(__name__)
 # how often the input streams are listed again: a camera added while we run is read within this
 # (plus one blocking read); a SMEMBERS per half second per worker costs nothing
 STREAM_REFRESH_S = 0.5
-
-Output = tuple[str, Any]  # (stream, FrameMsg or plain dict)
-
-
-class Handler(Protocol):
-    kind: str
-    group: str
-
-    def input_streams(self) -> list[str]: ...
-    def handle(self, msg: FrameMsg) -> list[Output]: ...
-
 
 @dataclass
 class Counters:
@@ -90,11 +82,9 @@ class Worker:
         signal.signal(signal.SIGINT, on_signal)
 
     def run(self) -> None:
-        warm_up = getattr(self.handler, "warm_up", None)
-        if warm_up is not None:
-            started = time.monotonic()
-            warm_up()
-            log.info("%s worker warmed up in %.2f s", self.handler.kind, time.monotonic() - started)
+        started = time.monotonic()
+        self.handler.warm_up()
+        log.info("%s worker warmed up in %.2f s", self.handler.kind, time.monotonic() - started)
         log.info("%s worker %s started", self.handler.kind, self.consumer)
         backoff = Backoff(0.2, self.settings.redis_retry_max_s)
         while not self.stopping:
@@ -157,9 +147,7 @@ class Worker:
         for entry in entries:
             self._process(entry, check_deliveries=claimed)
             self._maybe_heartbeat()  # a batch of slow frames must not outlive the health key's TTL
-        idle = getattr(self.handler, "idle", None)
-        if idle is not None:
-            self._publish(idle())
+        self._publish(self.handler.idle())
         self._maybe_heartbeat()
         return len(entries)
 
@@ -171,12 +159,11 @@ class Worker:
             self._next_health = now + health.refresh_s(self.settings.health_ttl_s)
 
     def _prepare(self, entries: list[Entry]) -> None:
-        """Optional handler hook: see a whole read at once (batched inference); handle() still runs per entry."""
-        prepare = getattr(self.handler, "prepare", None)
-        if prepare is None or not entries:
+        """The handler sees a whole read at once (batched inference); handle() still runs per entry."""
+        if not entries:
             return
         try:
-            prepare([e.payload for e in entries if e.payload is not None])
+            self.handler.prepare([e.payload for e in entries if e.payload is not None])
         except Exception:  # the per-entry path still runs, and retries/dead-letters as usual
             log.exception("%s: batch preparation failed; handling entries one by one", self.handler.kind)
 
@@ -216,9 +203,7 @@ class Worker:
             return
         try:
             self._publish(outputs)
-            committed = getattr(self.handler, "committed", None)
-            if committed is not None:
-                committed(msg)
+            self.handler.committed(msg)
         except REDIS_DOWN:
             raise
         except Exception as exc:  # an output that cannot be encoded or counted: the input's fault
@@ -230,25 +215,25 @@ class Worker:
         self.observer.handled(msg, outputs, time.monotonic() - started)
 
     def _unless_stale(self, msg: FrameMsg) -> FrameMsg:
-        stale = getattr(self.handler, "stale", None)
-        if (stale is None or msg.max_age_s is None or msg.kind != "frame" or msg.dropped
+        if (msg.max_age_s is None or msg.status != FRAME
                 or time.time() - msg.capture_time <= msg.max_age_s):
             return msg
-        self.counters.stale += 1
-        return stale(msg)
+        instead = self.handler.stale(msg)
+        if instead is not msg:  # a stage that handles stale frames as usual counts none
+            self.counters.stale += 1
+        return instead
 
     def _publish(self, outputs: list[Output]) -> None:
-        items = []
+        items: list[tuple[str, bytes, int | None]] = []
         for stream, out in outputs:
             payload = out.to_bytes() if isinstance(out, FrameMsg) else codec.encode(out)
             maxlen = self.settings.results_maxlen if stream == keys.RESULTS else self.settings.stream_maxlen
             items.append((stream, payload, maxlen))
-        publish_many = getattr(self.bus, "publish_many", None)
-        if publish_many is not None and len(items) > 1:  # one round trip for a frame's records
-            publish_many(items)
-            return
-        for stream, payload, maxlen in items:
-            self.bus.publish(stream, payload, maxlen=maxlen)
+        if len(items) > 1:  # one round trip for a frame's records
+            self.bus.publish_many(items)
+        elif items:
+            [(only, data, limit)] = items
+            self.bus.publish(only, data, maxlen=limit)
 
     def _dead_letter(self, entry: Entry, error: str) -> None:
         log.error("dead-lettering %s %s: %s", entry.stream, entry.id, error)

@@ -7,8 +7,10 @@ entries, so that a killed detector loses nothing) is passed on as dropped
 ("reorder_timeout") so that every frame is still accounted for; a frame that
 comes after its turn was already accounted for and never rewinds a track.
 Only the best shots of each track keep their chip (``tracker.shots``,
-DESIGN.md section 2): that bounds the embedder's work. Faces the tracker gives
-no track (unmatched low-confidence ones) are dropped here.
+DESIGN.md section 2): that bounds the embedder's work. A shot's quality comes
+from the box, the landmarks and the detector's sharpness column: the tracker
+never decodes a chip. Faces the tracker gives no track (unmatched
+low-confidence ones) are dropped here.
 """
 
 from __future__ import annotations
@@ -16,12 +18,10 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-import numpy as np
-
-from config.errors import ImageError
 from config.settings import Settings
+from tracker.base import Tracker
 from tracker.face_tracker import FaceTracker, TrackerParams
 from tracker.iou_tracker import IouTracker
 from tracker.quality import face_quality
@@ -29,10 +29,8 @@ from tracker.reorder import ReorderBuffer
 from tracker.shots import ShotParams, ShotPicker
 from workers import keys
 from workers.carry import BoxCarrier
+from workers.handler import Handler, Output
 from workers.messages import FrameMsg
-from workers.models.chips import decode_jpeg, to_chip_coords
-from workers.quality import chip_sharpness
-from workers.runtime import Output
 from workers.scene import CutDetector
 
 log = logging.getLogger(__name__)
@@ -42,7 +40,7 @@ MAX_GAP_FILL = 4096  # in-flight windows are ~50 frames; a larger gap is a resta
 @dataclass
 class CameraState:
     run: str
-    tracker: FaceTracker | IouTracker
+    tracker: Tracker
     reorder: ReorderBuffer
     cuts: CutDetector
     shots: ShotPicker
@@ -52,7 +50,7 @@ class CameraState:
     carrier: BoxCarrier = field(default_factory=BoxCarrier)  # boxes for frames without detection
 
 
-class TrackHandler:
+class TrackHandler(Handler):
     kind = "track"
     group = keys.GROUP_TRACK
 
@@ -89,8 +87,7 @@ class TrackHandler:
     def _new_state(self, msg: FrameMsg) -> CameraState:
         s = self.settings
         if s.tracker == "iou":
-            tracker: FaceTracker | IouTracker = IouTracker(msg.camera, iou_min=s.track_iou_min,
-                                                           max_lost_s=s.track_max_lost_s)
+            tracker: Tracker = IouTracker(msg.camera, iou_min=s.track_iou_min, max_lost_s=s.track_max_lost_s)
         else:
             tracker = FaceTracker(msg.camera, TrackerParams(
                 high_confidence=s.track_high_confidence, iou_min=s.track_iou_min, min_hits=s.track_min_hits,
@@ -114,61 +111,34 @@ class TrackHandler:
                 log.warning("camera %s: jump from seq %d to %d: not filled with drops", msg.camera, st.next_seq, seq)
                 st.next_seq = seq
             for missing in range(st.next_seq, seq):  # skipped by the reorder buffer's timeout
-                out.append((keys.TRACKED, msg.evolve(
-                    seq=missing, kind="frame", dropped="reorder_timeout", faces=type(msg.faces).empty(),
-                    embed_idx=(), chips=(), chip_origin=msg.chip_origin[:0], chip_scale=msg.chip_scale[:0],
-                    track_ids=(), ended=())))
+                never_came = FrameMsg(replace(msg.meta, seq=missing))
+                out.append((keys.TRACKED, never_came.drop("reorder_timeout")))
             st.next_seq = seq + 1
             out.append((keys.TRACKED, self._track(st, msg)))
         return out
 
     def _track(self, st: CameraState, msg: FrameMsg) -> FrameMsg:
-        if msg.kind == "eos":
-            return msg.evolve(ended=tuple(st.tracker.finish()))
+        if msg.is_eos:
+            return msg.tracked(msg.faces, ended=tuple(st.tracker.reset()))
         if msg.dropped:
             return msg
-        cut_ended = st.tracker.finish() if st.cuts.is_cut(msg.scene) else []
+        cut_ended = st.tracker.reset() if st.cuts.is_cut(msg.scene) else []
         if cut_ended:
             log.info("camera %s frame %d: shot cut, %d track(s) ended", msg.camera, msg.seq, len(cut_ended))
             st.shots.forget(cut_ended)
             st.carrier.clear()
-        if not msg.detected:  # detect_every_n: the tracks of the last detected frame, moved on
-            faces, track_ids = st.carrier.carry(msg.ts)
-            return msg.evolve(faces=faces, track_ids=track_ids, embed_idx=(), chips=(),
-                              chip_origin=msg.chip_origin[:0], chip_scale=msg.chip_scale[:0],
-                              ended=tuple(cut_ended), scene=None)
+        if not msg.detector_ran:  # detect_every_n: the tracks of the last detected frame, moved on
+            carried, carried_ids = st.carrier.carry(msg.ts)
+            return msg.tracked(carried.tracked(carried_ids), ended=tuple(cut_ended))
         update = st.tracker.update(msg.faces, msg.ts)
         st.shots.forget(update.ended)
         keep = [i for i, tid in enumerate(update.track_ids) if tid is not None]
-        chip_of = {i: j for j, i in enumerate(msg.embed_idx)}
-        faces = msg.faces[keep]
-        track_ids = [update.track_ids[i] for i in keep]
+        track_ids: list[str] = [tid for tid in update.track_ids if tid is not None]
+        faces = msg.faces[keep].tracked(track_ids)
         st.carrier.observe(track_ids, faces, msg.ts)
-        quality = face_quality(faces, self._sharpness(msg, keep, chip_of))
+        quality = face_quality(faces, faces.sharpness)
         limit = self.settings.embed_max_per_live_frame if msg.max_age_s is not None else 0
-        chosen = [c for c in st.shots.pick(track_ids, quality, msg.ts, limit) if keep[c] in chip_of]
-        rows = [chip_of[keep[c]] for c in chosen]
-        return msg.evolve(
-            faces=faces,
-            track_ids=tuple(track_ids),
-            embed_idx=tuple(chosen),
-            chips=tuple(msg.chips[j] for j in rows) if msg.chips else (),
-            chip_origin=msg.chip_origin[rows],
-            chip_scale=msg.chip_scale[rows],
-            ended=tuple(cut_ended) + tuple(update.ended),
-            scene=None,
-        )
-
-    @staticmethod
-    def _sharpness(msg: FrameMsg, keep: list[int], chip_of: dict[int, int]) -> np.ndarray | None:
-        """Sharpness of each kept face from its chip; None (not used) when a chip is missing or corrupt."""
-        if not msg.chips or any(i not in chip_of for i in keep):
-            return None
-        rows = [chip_of[i] for i in keep]
-        try:
-            chips = [decode_jpeg(msg.chips[j]) for j in rows]
-        except ImageError as exc:
-            log.warning("camera %s frame %d: %s", msg.camera, msg.seq, exc)
-            return None
-        boxes = to_chip_coords(msg.faces[keep], msg.chip_origin[rows], msg.chip_scale[rows]).xyxy
-        return chip_sharpness(chips, boxes)
+        shot_of = {row: j for j, row in enumerate(msg.shots.rows)}  # face row -> its chip
+        chosen = [c for c in st.shots.pick(track_ids, quality, msg.ts, limit) if keep[c] in shot_of]
+        shots = msg.shots.take([shot_of[keep[c]] for c in chosen], chosen)
+        return msg.tracked(faces, shots, tuple(cut_ended) + tuple(update.ended))

@@ -11,9 +11,13 @@ decoder: opening and reading them never crashes.
 
 from __future__ import annotations
 
+import dataclasses
+
 import cv2
 import pytest
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from config.errors import SourceError
 from config.settings import Settings
@@ -21,7 +25,7 @@ from facestream.services import Services
 from facestream.stack import Endpoints
 from ingest.sources import open_source
 from workers import codec, keys
-from workers.messages import FrameMsg
+from workers.messages import FrameMeta, FrameMsg
 from workers.runtime import Worker
 
 pytestmark = pytest.mark.slow
@@ -51,14 +55,15 @@ def chain(stack: Endpoints, examples_dir, tmp_path_factory):
     cap.release()
     assert ok
     jpeg = cv2.imencode(".jpg", frame)[1].tobytes()
-    first = FrameMsg(camera=CAMERA, run="seed", seq=0, ts=0.0, capture_time=0.0, width=640, height=360, jpeg=jpeg)
+    first = FrameMsg(FrameMeta(camera=CAMERA, run="seed", seq=0, ts=0.0, capture_time=0.0, width=640, height=360),
+                     jpeg=jpeg)
     seeds = {keys.frames(CAMERA): first}
     msg = first
     for kind, stream in (("detect", keys.DETECTED), ("track", keys.TRACKED), ("embed", keys.EMBEDDED)):
         outputs = workers[kind].handler.handle(msg)
         msg = outputs[0][1]
         seeds[stream] = msg
-    assert len(seeds[keys.EMBEDDED].embed_idx) >= 1, "the seed frame should have a face"
+    assert len(seeds[keys.EMBEDDED].shots.rows) >= 1, "the seed frame should have a face"
     return client, workers, seeds, jpeg
 
 
@@ -76,6 +81,10 @@ def _settle(client, workers, rounds: int = 400) -> None:
     raise AssertionError("entries still pending after settling")
 
 
+def _with_chips(msg: FrameMsg, chips: tuple[bytes, ...]) -> FrameMsg:
+    return dataclasses.replace(msg, shots=dataclasses.replace(msg.shots, chips=chips))
+
+
 def _mutations(seeds: dict, jpeg: bytes):
     streams = st.sampled_from(sorted(seeds))
 
@@ -86,11 +95,14 @@ def _mutations(seeds: dict, jpeg: bytes):
         return bytes(b)
 
     def replace(stream: str, field: str, value) -> bytes:
+        """``field`` is a top-level key or ``section.name``."""
         d = codec.decode(seeds[stream].to_bytes())
-        d[field] = value
+        *section, name = field.split(".")
+        (d[section[0]] if section else d)[name] = value
         return codec.encode(d)
 
-    fields = sorted(codec.decode(seeds[keys.EMBEDDED].to_bytes()))
+    wire = codec.decode(seeds[keys.EMBEDDED].to_bytes())
+    fields = sorted(list(wire) + [f"{k}.{n}" for k, v in wire.items() if isinstance(v, dict) for n in v])
     return st.one_of(
         st.tuples(streams, st.binary(max_size=300)),
         st.builds(lambda s, n: (s, seeds[s].to_bytes()[:n]), streams, st.integers(0, 400)),
@@ -98,11 +110,13 @@ def _mutations(seeds: dict, jpeg: bytes):
                                                                                        max_size=8)),
         st.builds(lambda s, f, v: (s, replace(s, f, v)), streams, st.sampled_from(fields), GARBAGE),
         # corrupt JPEGs into the detector (frame) and into the embedder (chips)
-        st.builds(lambda p, n: (keys.frames(CAMERA), seeds[keys.frames(CAMERA)].evolve(
-            jpeg=flip(jpeg, p)[:n]).to_bytes()), st.lists(st.integers(0, 10**6), max_size=20),
+        st.builds(lambda p, n: (keys.frames(CAMERA), dataclasses.replace(
+            seeds[keys.frames(CAMERA)], jpeg=flip(jpeg, p)[:n]).to_bytes()),
+            st.lists(st.integers(0, 10**6), max_size=20),
             st.integers(0, len(jpeg))),
-        st.builds(lambda p: (keys.TRACKED, seeds[keys.TRACKED].evolve(
-            chips=tuple(flip(c, p) for c in seeds[keys.TRACKED].chips)).to_bytes()),
+        st.builds(lambda p: (keys.TRACKED, _with_chips(seeds[keys.TRACKED],
+                                                       tuple(flip(c, p) for c in seeds[keys.TRACKED].shots.chips))
+                             .to_bytes()),
             st.lists(st.integers(0, 10**4), min_size=1, max_size=20)),
     )
 
@@ -121,7 +135,7 @@ def test_fuzzed_entries_never_crash_a_worker_and_bad_ones_are_dead_lettered(chai
         except ValueError:
             msg = None
         if msg is not None and msg.run == "seed":  # a fresh seq per example, so valid ones are not deduplicated
-            payload = msg.evolve(seq=next(seqs)).to_bytes()
+            payload = dataclasses.replace(msg, meta=dataclasses.replace(msg.meta, seq=next(seqs))).to_bytes()
         eid = client.xadd(stream, {"m": payload}).decode()
         if msg is None:
             undecodable.append((stream, eid))

@@ -24,8 +24,9 @@ from config.settings import Settings
 from facestream.stack import Endpoints
 from tracker.faces import Faces
 from workers import codec, keys
-from workers.bus import FIELD, RedisStreamBus
-from workers.messages import FrameMsg
+from workers.bus import FIELD, MemoryBus, RedisStreamBus
+from workers.handler import Handler
+from workers.messages import FrameMeta, FrameMsg
 from workers.runtime import Worker
 
 IN = "test:in"
@@ -34,8 +35,8 @@ GROUP = "g"
 IDLE_MS = 100
 
 
-class Echo:
-    """Echoes each frame to OUT with model="echoed", or raises ``fail`` when set."""
+class Echo(Handler):
+    """Echoes each frame to OUT with its shots' model "echoed", or raises ``fail`` when set."""
 
     kind = "echo"
     group = GROUP
@@ -51,11 +52,12 @@ class Echo:
         self.calls.append(msg.seq)
         if self.fail is not None:
             raise self.fail
-        return [(OUT, msg.evolve(model="echoed"))]
+        return [(OUT, msg.embedded((), None, "echoed"))]
 
 
 def frame(seq: int) -> FrameMsg:
-    return FrameMsg(camera="cam", run="r1", seq=seq, ts=seq / 10, capture_time=0.0, width=640, height=480,
+    return FrameMsg(FrameMeta(camera="cam", run="r1", seq=seq, ts=seq / 10, capture_time=0.0, width=640,
+                              height=480),
                     faces=Faces(np.array([[10, 10, 60, 70]], np.float32), np.array([0.99], np.float32)))
 
 
@@ -102,7 +104,7 @@ def test_valid_message_is_handled_published_and_acked(bus: RedisStreamBus, redis
     steps_until(worker, lambda: handler.calls)
     assert handler.calls == [3]
     (out,) = out_msgs(redis_client)
-    assert out.seq == 3 and out.model == "echoed" and len(out.faces) == 1
+    assert out.seq == 3 and out.shots.model == "echoed" and len(out.faces) == 1
     assert pending(redis_client) == 0
     assert worker.counters.processed == 1 and worker.counters.dead_letters == 0
     assert redis_client.xlen(keys.DEAD) == 0
@@ -220,7 +222,7 @@ def test_poison_payload_never_escapes_step(bus: RedisStreamBus, redis_client: re
     handler = Echo()
     worker = make_worker(bus, redis_client, handler, tmp_path)
     d = codec.decode(frame(0).to_bytes())
-    d["embed_idx"] = [float("inf")]
+    d["shots"]["rows"] = [float("inf")]
     bus.publish(IN, codec.encode(d))
     steps_until(worker, lambda: redis_client.xlen(keys.DEAD) > 0, tries=3)
     assert redis_client.xlen(keys.DEAD) == 1 and pending(redis_client) == 0
@@ -288,7 +290,7 @@ def test_sigterm_stops_a_real_track_worker(stack: Endpoints, redis_client: redis
                 break
             time.sleep(0.1)
         (tracked,) = out_msgs(redis_client, keys.TRACKED)
-        assert tracked.seq == 0 and len(tracked.track_ids) == 1
+        assert tracked.seq == 0 and len(tracked.faces.track_ids) == 1
         proc.send_signal(signal.SIGTERM)
         try:
             code = proc.wait(timeout=15)
@@ -301,3 +303,13 @@ def test_sigterm_stops_a_real_track_worker(stack: Endpoints, redis_client: redis
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_both_buses_publish_many_in_order(bus: RedisStreamBus, redis_client: redis.Redis) -> None:
+    items = [(OUT, b"a", None), ("test:other", b"b", 10), (OUT, b"c", None)]
+    memory = MemoryBus()
+    for b in (bus, memory):
+        assert len(b.publish_many(items)) == 3
+    assert [f[FIELD] for _, f in redis_client.xrange(OUT)] == [b"a", b"c"]
+    assert [f[FIELD] for _, f in redis_client.xrange("test:other")] == [b"b"]
+    assert [p for _, p in memory.streams[OUT]] == [b"a", b"c"] and len(memory.streams["test:other"]) == 1

@@ -42,7 +42,7 @@ def test_the_host_counts_what_it_publishes_beats_once_and_stops_its_grabbers(
     published = hosted.grabber.stats.published
     assert _counted("hosted") - before == published + 1  # every frame, and the end of stream
     last = FrameMsg.from_bytes(redis_client.xrevrange(keys.frames("hosted"), count=1)[0][1][FIELD])
-    assert last.kind == "eos" and last.seq == published
+    assert last.is_eos and last.seq == published
 
 
 def test_a_grabber_that_fails_keeps_its_error_for_its_owner(
@@ -122,7 +122,7 @@ def test_sigterm_stops_cameras_serve_and_its_grabbers(
     assert "camera manager stopping" in err and "Traceback" not in err
     assert health.workers(redis_client, "ingest") == []
     frames = [FrameMsg.from_bytes(f[FIELD]) for _, f in redis_client.xrange(keys.frames("served"))]
-    assert frames[-1].kind == "eos"  # the grabber was stopped warm, not killed with its process
+    assert frames[-1].is_eos  # the grabber was stopped warm, not killed with its process
 
 
 def test_sigterm_ends_watch_like_ctrl_c(stack, redis_client, tmp_path) -> None:

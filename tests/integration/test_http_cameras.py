@@ -54,7 +54,7 @@ class Running:
 
 def _frames(client, camera: str) -> list[FrameMsg]:
     msgs = [FrameMsg.from_bytes(f[FIELD]) for _, f in client.xrange(keys.frames(camera))]
-    return [m for m in msgs if m.kind == "frame"]
+    return [m for m in msgs if not m.is_eos]
 
 
 def test_mjpeg_camera_streams_goes_away_and_is_read_again(settings, redis_client, examples_dir: Path) -> None:

@@ -10,7 +10,7 @@ from tracker import Faces
 from workers.gallery import People, VectorIndex
 from workers.gallery.unknowns import UnknownFaces, list_unknowns
 from workers.match import MatchHandler
-from workers.messages import FrameMsg
+from workers.messages import FrameMeta, FrameMsg, Shots
 
 
 def unit(seed, dim=128, base=None, noise=0.0):
@@ -27,10 +27,10 @@ def msg(camera, seq, track_ids, vectors=None, embed_idx=None, ended=(), kind="fr
     xyxy = np.array([[10 + 100 * i, 10, 90 + 100 * i, 90] for i in range(n)], np.float32).reshape(-1, 4)
     emb = None if vectors is None else np.stack(vectors)
     idx = tuple(range(n)) if embed_idx is None and vectors is not None else tuple(embed_idx or ())
-    return FrameMsg(camera=camera, run=run, seq=seq, ts=seq / 10 if ts is None else ts, capture_time=1000.0 + seq,
-                    width=640, height=360, kind=kind, faces=Faces(xyxy, np.ones(n, np.float32)),
-                    track_ids=tuple(track_ids), embed_idx=idx, embeddings=emb, model="dlib" if emb is not None else None,
-                    ended=tuple(ended))
+    meta = FrameMeta(camera=camera, run=run, seq=seq, ts=seq / 10 if ts is None else ts, capture_time=1000.0 + seq,
+                     width=640, height=360)
+    return FrameMsg(meta, status=kind, faces=Faces(xyxy, np.ones(n, np.float32), track_ids=tuple(track_ids)),
+                    shots=Shots(idx, embeddings=emb, model="dlib" if emb is not None else None), ended=tuple(ended))
 
 
 def handler(redis_client, milvus_client, settings: Settings):

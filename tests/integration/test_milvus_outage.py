@@ -11,13 +11,15 @@ from facestream.services import DEFAULT_THRESHOLDS
 from tracker.faces import Faces
 from workers.gallery import People, VectorIndex
 from workers.match import MatchHandler
-from workers.messages import FrameMsg
+from workers.messages import FrameMeta, FrameMsg, Shots
 
 
 def _msg(seq: int, track: str, vector: np.ndarray) -> FrameMsg:
-    return FrameMsg(camera="door", run="r1", seq=seq, ts=seq / 25, capture_time=time.time(), width=640, height=360,
-                    faces=Faces(np.array([[10, 10, 60, 60]], np.float32), np.array([0.99], np.float32)),
-                    track_ids=(track,), embed_idx=(0,), embeddings=vector[None, :], model="dlib")
+    return FrameMsg(FrameMeta(camera="door", run="r1", seq=seq, ts=seq / 25, capture_time=time.time(), width=640,
+                              height=360),
+                    faces=Faces(np.array([[10, 10, 60, 60]], np.float32), np.array([0.99], np.float32),
+                                track_ids=(track,)),
+                    shots=Shots((0,), embeddings=vector[None, :], model="dlib"))
 
 
 def test_matcher_survives_milvus_going_away_and_names_when_it_is_back(settings, redis_client, tmp_path) -> None:

@@ -11,12 +11,14 @@ from config.settings import Settings
 from tests.support.rtsp import wait_for
 from tests.support.slow_worker import GROUP, IN, OUT
 from workers.bus import RedisStreamBus
-from workers.messages import FrameMsg
+from workers.handler import Handler
+from workers.messages import FrameMeta, FrameMsg
 from workers.runtime import Worker
 
 
 def _frame(seq: int = 0) -> bytes:
-    return FrameMsg(camera="c", run="r", seq=seq, ts=0.0, capture_time=time.time(), width=4, height=4).to_bytes()
+    return FrameMsg(FrameMeta(camera="c", run="r", seq=seq, ts=0.0, capture_time=time.time(), width=4,
+                              height=4)).to_bytes()
 
 
 def _pending(client, stream: str = IN, group: str = GROUP) -> int:
@@ -54,7 +56,7 @@ def test_second_signal_exits_at_once_leaving_the_entry_pending(stack, redis_clie
     assert redis_client.xlen(OUT) == 0 and _pending(redis_client) == 1  # left for another worker to reclaim
 
 
-class _Echo:
+class _Echo(Handler):
     kind = "echo"
     group = "echo"
 

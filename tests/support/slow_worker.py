@@ -10,12 +10,13 @@ import redis
 
 from config.settings import Settings
 from workers.bus import RedisStreamBus
+from workers.handler import Handler
 from workers.runtime import Worker
 
 IN, OUT, GROUP = "fs:test:in", "fs:test:out", "slow"
 
 
-class SlowHandler:
+class SlowHandler(Handler):
     kind = "slow"
     group = GROUP
 

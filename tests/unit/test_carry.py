@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from config.settings import Settings
 from tracker.faces import Faces
 from workers.carry import BoxCarrier
 from workers.detect import DetectHandler
-from workers.messages import FrameMsg
+from workers.messages import FrameMeta, FrameMsg
 
 
 def _faces(*boxes) -> Faces:
@@ -47,7 +49,8 @@ def _frame(seq: int, colour: tuple[int, int, int]) -> FrameMsg:
 
     img = np.full((90, 160, 3), colour, np.uint8)
     jpeg = cv2.imencode(".jpg", img)[1].tobytes()
-    return FrameMsg(camera="c", run="r", seq=seq, ts=seq / 25, capture_time=0.0, width=160, height=90, jpeg=jpeg)
+    return FrameMsg(FrameMeta(camera="c", run="r", seq=seq, ts=seq / 25, capture_time=0.0, width=160, height=90),
+                    jpeg=jpeg)
 
 
 def test_detector_skips_frames_but_not_shot_cuts() -> None:
@@ -55,11 +58,11 @@ def test_detector_skips_frames_but_not_shot_cuts() -> None:
     handler = DetectHandler(det, lambda: ["c"], every_n=3)
     colours = [(200, 30, 30)] * 4 + [(20, 200, 40)] * 4  # a cut at frame 4
     out = [handler.handle(_frame(i, c))[0][1] for i, c in enumerate(colours)]
-    assert [m.detected for m in out] == [True, False, False, True, True, False, True, False]
+    assert [m.detector_ran for m in out] == [True, False, False, True, True, False, True, False]
     assert det.calls == 4
     assert all(m.jpeg is None and m.scene is not None for m in out)
     again = FrameMsg.from_bytes(out[1].to_bytes())
-    assert again.detected is False and FrameMsg.from_bytes(out[0].to_bytes()).detected is True
+    assert again.detector_ran is False and FrameMsg.from_bytes(out[0].to_bytes()).detector_ran is True
 
 
 def _grabbed(colours: list[tuple[int, int, int]]) -> list[FrameMsg]:
@@ -70,7 +73,7 @@ def _grabbed(colours: list[tuple[int, int, int]]) -> list[FrameMsg]:
     for i, colour in enumerate(colours):
         msg = _frame(i, colour)
         scene = scene_histogram(np.full((90, 160, 3), colour[::-1], np.uint8))  # BGR, as OpenCV decodes
-        out.append(msg.evolve(scene=scene, cut=cuts.is_cut(scene)))
+        out.append(replace(msg, meta=replace(msg.meta, cut=cuts.is_cut(scene)), scene=scene))
     return out
 
 
@@ -80,9 +83,9 @@ def test_several_detector_processes_skip_the_same_frames_as_one() -> None:
     frames = _grabbed(colours)
     assert [m.cut for m in frames] == [i in (5, 11) for i in range(len(colours))]
     one = DetectHandler(_CountingDetector(), lambda: ["c"], every_n=4)
-    alone = [one.handle(m)[0][1].detected for m in frames]
+    alone = [one.handle(m)[0][1].detector_ran for m in frames]
     three = [DetectHandler(_CountingDetector(), lambda: ["c"], every_n=4) for _ in range(3)]
-    spread = [three[(i * 7) % 3].handle(m)[0][1].detected for i, m in enumerate(frames)]  # any split
+    spread = [three[(i * 7) % 3].handle(m)[0][1].detector_ran for i, m in enumerate(frames)]  # any split
     assert alone == spread == [i % 4 == 0 or i in (5, 11) for i in range(len(colours))]
     assert all(FrameMsg.from_bytes(m.to_bytes()).cut == m.cut for m in frames)
 
@@ -94,6 +97,7 @@ def test_a_late_live_frame_lowers_the_detection_rate() -> None:
     detected = []
     for seq in range(8):
         age = 1.0 if seq >= 4 else 0.0  # frames 4.. arrive a second late
-        msg = _frame(seq, (90, 90, 90)).evolve(ts=now - age, capture_time=now - age)
-        detected.append(handler.handle(msg)[0][1].detected)
+        msg = _frame(seq, (90, 90, 90))
+        msg = replace(msg, meta=replace(msg.meta, ts=now - age, capture_time=now - age))
+        detected.append(handler.handle(msg)[0][1].detector_ran)
     assert detected == [True, False, True, False, True, False, False, False]

@@ -134,16 +134,16 @@ def test_empty_frames_from_the_start():
     tr = IouTracker("cam")
     upd = tr.update(Faces.empty(), 0.0)
     assert upd.track_ids == [] and upd.is_new == [] and upd.hits == [] and upd.ended == []
-    assert tr.finish() == []
+    assert tr.reset() == []
 
 
-def test_finish_ends_all_then_reset_keeps_ids_unique():
+def test_reset_ends_all_and_keeps_ids_unique():
     tr = IouTracker("cam")
     first = tr.update(faces(square(100, 100), square(400, 100)), 0.0).track_ids
-    assert tr.finish() == first
-    assert tr.live_tracks == [] and tr.finish() == []
+    assert tr.reset() == first
+    assert tr.live_tracks == [] and tr.reset() == []
     tr.update(faces(square(100, 100)), 0.0)
-    tr.reset()
+    assert len(tr.reset()) == 1
     assert tr.live_tracks == []
     again = tr.update(faces(square(100, 100)), 0.0)
     assert again.is_new == [True] and again.track_ids[0] not in first
@@ -153,3 +153,12 @@ def test_finish_ends_all_then_reset_keeps_ids_unique():
 def test_bad_settings_are_rejected(kwargs):
     with pytest.raises(ConfigError):
         IouTracker("cam", **kwargs)
+
+
+def test_both_trackers_implement_the_two_method_base():
+    from tracker import FaceTracker, Tracker
+
+    for tracker in (IouTracker("cam"), FaceTracker("cam")):
+        assert isinstance(tracker, Tracker)
+        assert tracker.update(faces(square(100, 100)), 0.0).is_new == [True]
+        assert len(tracker.reset()) == 1

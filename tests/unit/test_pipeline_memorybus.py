@@ -17,7 +17,7 @@ from workers.bus import MemoryBus
 from workers.detect import DetectHandler
 from workers.embed import EmbedHandler
 from workers.match import MatchHandler
-from workers.messages import FrameMsg
+from workers.messages import FrameMeta, FrameMsg
 from workers.runtime import Worker
 from workers.track import TrackHandler
 
@@ -57,8 +57,8 @@ def frame(seq: int, n_frames: int) -> FrameMsg:
         x = 10 + 4 * seq
         img[40:80, x:x + 40] = (255, 0, 0)  # BGR blue square = the "face"
     ok, jpeg = cv2.imencode(".png", img)  # lossless, so the square's edges stay exact
-    return FrameMsg(camera="cam", run="r1", seq=seq, ts=seq / 10, capture_time=0.0, width=160, height=120,
-                    jpeg=jpeg.tobytes())
+    return FrameMsg(FrameMeta(camera="cam", run="r1", seq=seq, ts=seq / 10, capture_time=0.0, width=160,
+                              height=120), jpeg=jpeg.tobytes())
 
 
 def test_four_stages_through_the_memory_bus(fake_redis) -> None:
@@ -74,8 +74,9 @@ def test_four_stages_through_the_memory_bus(fake_redis) -> None:
     n = 20
     for seq in range(n):
         bus.publish(keys.frames("cam"), frame(seq, n).to_bytes())
-    bus.publish(keys.frames("cam"), FrameMsg(camera="cam", run="r1", seq=n, ts=n / 10, capture_time=0.0,
-                                             width=160, height=120, kind="eos").to_bytes())
+    eos = FrameMsg.end_of_stream(FrameMeta(camera="cam", run="r1", seq=n, ts=n / 10, capture_time=0.0,
+                                           width=160, height=120))
+    bus.publish(keys.frames("cam"), eos.to_bytes())
     for _ in range(10):
         for w in workers:
             w.step()
@@ -84,7 +85,7 @@ def test_four_stages_through_the_memory_bus(fake_redis) -> None:
     rows = [r for r in results if "event" not in r]
     events = [(r["event"], r["track_id"]) for r in results if "event" in r]
     embedded = [FrameMsg.from_bytes(p) for _, p in bus.streams[keys.EMBEDDED]]
-    shots = [m.seq for m in embedded if m.embed_idx]
+    shots = [m.seq for m in embedded if m.shots.rows]
     # best shots only, within the per-track budget: a handful of embeddings, not one per frame
     assert 1 <= len(shots) <= settings.embed_budget_per_track
     assert len(rows) == n - 3 and [r["frame"] for r in rows] == list(range(n - 3))

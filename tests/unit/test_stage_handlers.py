@@ -11,7 +11,7 @@ from tracker.faces import Faces
 from workers import keys
 from workers.detect import DetectHandler
 from workers.match import MatchHandler
-from workers.messages import FrameMsg
+from workers.messages import FrameMeta, FrameMsg, Shots
 from workers.models.chips import decode_jpeg
 from workers.track import TrackHandler
 
@@ -27,19 +27,19 @@ def detected(seq: int, boxes: list[list[float]], run: str = "r1", scene: np.ndar
     """A frame as the detector emits it: every face has a chip; chip i of frame s is b"chip-s-i"."""
     n = len(boxes)
     return FrameMsg(
-        camera=camera, run=run, seq=seq, ts=seq / FPS, capture_time=1000.0 + seq / FPS, width=640, height=480,
+        FrameMeta(camera=camera, run=run, seq=seq, ts=seq / FPS, capture_time=1000.0 + seq / FPS, width=640,
+                  height=480),
         faces=Faces(np.array(boxes, np.float32).reshape(-1, 4), np.full(n, 0.99, np.float32)),
-        embed_idx=tuple(range(n)),
-        chips=tuple(f"chip-{seq}-{i}".encode() for i in range(n)),
-        chip_origin=np.array([[10.0 * i, float(seq)] for i in range(n)], np.float32).reshape(-1, 2),
-        chip_scale=np.array([1.0 / (i + 1) for i in range(n)], np.float32),
+        shots=Shots(tuple(range(n)), tuple(f"chip-{seq}-{i}".encode() for i in range(n)),
+                    np.array([[10.0 * i, float(seq)] for i in range(n)], np.float32).reshape(-1, 2),
+                    np.array([1.0 / (i + 1) for i in range(n)], np.float32)),
         scene=scene,
     )
 
 
 def eos(seq: int, run: str = "r1", camera: str = "cam") -> FrameMsg:
-    return FrameMsg(camera=camera, run=run, seq=seq, ts=seq / FPS, capture_time=0.0, width=640, height=480,
-                    kind="eos")
+    return FrameMsg.end_of_stream(FrameMeta(camera=camera, run=run, seq=seq, ts=seq / FPS, capture_time=0.0,
+                                            width=640, height=480))
 
 
 class FakeClock:
@@ -74,7 +74,7 @@ def test_track_in_order_frames_get_one_track_id(tracker: TrackHandler) -> None:
     assert [len(o) for o in out] == [1, 1, 1, 1]
     msgs = [o[0] for o in out]
     assert [m.seq for m in msgs] == [0, 1, 2, 3]
-    ids = {m.track_ids for m in msgs}
+    ids = {m.faces.track_ids for m in msgs}
     assert len(ids) == 1 and len(next(iter(ids))) == 1
     assert next(iter(ids))[0].startswith("cam-")
     assert all(m.dropped is None and m.ended == () and m.scene is None for m in msgs)
@@ -87,13 +87,13 @@ def test_track_keeps_chips_only_for_best_shots(tracker: TrackHandler) -> None:
         boxes = [box(100 + s, 100)] + ([box(400 - s, 300)] if s >= 2 else [])
         (msg,) = tracked(tracker.handle(detected(s, boxes)))
         # the chips, origins and scales kept are exactly those of the chosen faces
-        assert msg.chips == tuple(f"chip-{s}-{i}".encode() for i in msg.embed_idx)
-        np.testing.assert_array_equal(msg.chip_origin,
-                                      np.array([[10.0 * i, s] for i in msg.embed_idx]).reshape(-1, 2))
-        np.testing.assert_array_equal(msg.chip_scale, np.array([1.0 / (i + 1) for i in msg.embed_idx], np.float32))
-        assert len(msg.track_ids) == len(boxes)  # every face is tracked, chosen or not
-        for i in msg.embed_idx:
-            shots[msg.track_ids[i]] = shots.get(msg.track_ids[i], 0) + 1
+        assert msg.shots.chips == tuple(f"chip-{s}-{i}".encode() for i in msg.shots.rows)
+        np.testing.assert_array_equal(msg.shots.origin,
+                                      np.array([[10.0 * i, s] for i in msg.shots.rows]).reshape(-1, 2))
+        np.testing.assert_array_equal(msg.shots.scale, np.array([1.0 / (i + 1) for i in msg.shots.rows], np.float32))
+        assert len(msg.faces.track_ids) == len(boxes)  # every face is tracked, chosen or not
+        for i in msg.shots.rows:
+            shots[msg.faces.track_ids[i]] = shots.get(msg.faces.track_ids[i], 0) + 1
         FrameMsg.from_bytes(msg.to_bytes())  # still a valid message
     assert len(shots) == 2  # each track got at least one embedding...
     assert all(1 <= n <= tracker.settings.embed_budget_per_track for n in shots.values())
@@ -104,7 +104,7 @@ def test_track_embed_every_n_1_keeps_every_chip(clock: FakeClock) -> None:
     handler = TrackHandler(Settings(embed_every_n=1, reorder_wait_s=0.5, reorder_wait_file_s=0.5), clock=clock)
     for s in range(3):
         (msg,) = tracked(handler.handle(detected(s, [box(100, 100), box(400, 300)])))
-        assert msg.embed_idx == (0, 1) and len(msg.chips) == 2
+        assert msg.shots.rows == (0, 1) and len(msg.shots.chips) == 2
 
 
 def test_track_releases_out_of_order_frames_in_seq_order(tracker: TrackHandler, clock: FakeClock) -> None:
@@ -116,7 +116,7 @@ def test_track_releases_out_of_order_frames_in_seq_order(tracker: TrackHandler, 
     released = tracked(tracker.handle(frames[1]))
     assert [m.seq for m in released] == [1, 2, 3]
     assert all(m.dropped is None for m in released)
-    assert len({m.track_ids for m in released}) == 1  # one track across the reordered frames
+    assert len({m.faces.track_ids for m in released}) == 1  # one track across the reordered frames
     assert [m.seq for m in tracked(tracker.handle(frames[4]))] == [4]
 
 
@@ -130,10 +130,10 @@ def test_track_missing_seq_times_out_as_dropped(tracker: TrackHandler, clock: Fa
     released = tracked(tracker.idle())
     assert [(m.seq, m.dropped) for m in released] == [(1, "reorder_timeout"), (2, None)]
     gap = released[0]
-    assert gap.kind == "frame" and len(gap.faces) == 0 and gap.chips == () and gap.embed_idx == ()
-    assert gap.track_ids == () and gap.chip_origin.shape == (0, 2) and gap.chip_scale.shape == (0,)
+    assert gap.status == "dropped" and len(gap.faces) == 0 and gap.shots.chips == () and gap.shots.rows == ()
+    assert gap.faces.track_ids is None and gap.shots.origin.shape == (0, 2) and gap.shots.scale.shape == (0,)
     FrameMsg.from_bytes(gap.to_bytes())
-    assert len(released[1].track_ids) == 1
+    assert len(released[1].faces.track_ids) == 1
     clock.t = 0.8
     assert tracker.idle() == []  # nothing left to release
 
@@ -157,10 +157,10 @@ def test_track_eos_ends_all_live_tracks(tracker: TrackHandler) -> None:
     ids: set[str] = set()
     for s in range(2):
         (msg,) = tracked(tracker.handle(detected(s, [box(100, 100), box(400, 300)])))
-        ids |= set(msg.track_ids)
+        ids |= set(msg.faces.track_ids)
     assert len(ids) == 2
     (end,) = tracked(tracker.handle(eos(2)))
-    assert end.kind == "eos" and end.seq == 2
+    assert end.is_eos and end.seq == 2
     assert sorted(end.ended) == sorted(ids)
 
 
@@ -168,8 +168,8 @@ def test_track_eos_waits_for_the_frames_before_it(tracker: TrackHandler) -> None
     tracker.handle(detected(0, [box(100, 100)]))
     assert tracker.handle(eos(2)) == []  # frame 1 still missing
     released = tracked(tracker.handle(detected(1, [box(102, 100)])))
-    assert [(m.seq, m.kind) for m in released] == [(1, "frame"), (2, "eos")]
-    assert released[1].ended == released[0].track_ids
+    assert [(m.seq, m.status) for m in released] == [(1, "frame"), (2, "eos")]
+    assert released[1].ended == released[0].faces.track_ids
 
 
 def test_track_new_run_resets_state(tracker: TrackHandler) -> None:
@@ -177,18 +177,18 @@ def test_track_new_run_resets_state(tracker: TrackHandler) -> None:
         (first,) = tracked(tracker.handle(detected(s, [box(100, 100)], run="r1")))
     (msg,) = tracked(tracker.handle(detected(0, [box(100, 100)], run="r2")))
     assert msg.dropped is None and msg.run == "r2" and msg.seq == 0  # not "late": seq restarted
-    assert msg.track_ids != first.track_ids  # the same box in a new run is a new track
-    assert msg.embed_idx == (0,)  # a new track is embedded at once
+    assert msg.faces.track_ids != first.faces.track_ids  # the same box in a new run is a new track
+    assert msg.shots.rows == (0,)  # a new track is embedded at once
     (nxt,) = tracked(tracker.handle(detected(1, [box(100, 100)], run="r2")))
-    assert nxt.track_ids == msg.track_ids
+    assert nxt.faces.track_ids == msg.faces.track_ids
 
 
 def test_track_cameras_are_independent(tracker: TrackHandler) -> None:
     (a0,) = tracked(tracker.handle(detected(0, [box(100, 100)], camera="a")))
     (b0,) = tracked(tracker.handle(detected(0, [box(100, 100)], camera="b")))
     (a1,) = tracked(tracker.handle(detected(1, [box(100, 100)], camera="a")))
-    assert a0.track_ids == a1.track_ids and a0.track_ids != b0.track_ids
-    assert a0.track_ids[0].startswith("a-") and b0.track_ids[0].startswith("b-")
+    assert a0.faces.track_ids == a1.faces.track_ids and a0.faces.track_ids != b0.faces.track_ids
+    assert a0.faces.track_ids[0].startswith("a-") and b0.faces.track_ids[0].startswith("b-")
 
 
 def test_track_shot_cut_ends_tracks_and_same_box_gets_new_id(tracker: TrackHandler) -> None:
@@ -198,13 +198,13 @@ def test_track_shot_cut_ends_tracks_and_same_box_gets_new_id(tracker: TrackHandl
     scene_b[127] = 1.0
     (m0,) = tracked(tracker.handle(detected(0, [box(100, 100)], scene=scene_a)))
     (m1,) = tracked(tracker.handle(detected(1, [box(100, 100)], scene=scene_a.copy())))
-    assert m1.track_ids == m0.track_ids and m1.ended == ()
+    assert m1.faces.track_ids == m0.faces.track_ids and m1.ended == ()
     (m2,) = tracked(tracker.handle(detected(2, [box(100, 100)], scene=scene_b)))
-    assert m2.ended == m0.track_ids
-    assert m2.track_ids != m0.track_ids
-    assert m2.embed_idx == (0,)  # the new track is embedded at once
+    assert m2.ended == m0.faces.track_ids
+    assert m2.faces.track_ids != m0.faces.track_ids
+    assert m2.shots.rows == (0,)  # the new track is embedded at once
     (m3,) = tracked(tracker.handle(detected(3, [box(100, 100)], scene=scene_b.copy())))
-    assert m3.track_ids == m2.track_ids and m3.ended == ()
+    assert m3.faces.track_ids == m2.faces.track_ids and m3.ended == ()
 
 
 # --- MatchHandler ------------------------------------------------------------------------------
@@ -240,10 +240,10 @@ def embedded(seq: int, track_ids: tuple[str, ...], scores: dict[int, float] | No
     vectors = np.zeros((len(idx), 128), np.float32)  # dlib's dimension; component 0 carries the score
     vectors[:, 0] = [scores[i] for i in idx]
     return FrameMsg(
-        camera="cam", run=run, seq=seq, ts=seq / FPS, capture_time=0.0, width=640, height=480,
+        FrameMeta(camera="cam", run=run, seq=seq, ts=seq / FPS, capture_time=0.0, width=640, height=480),
         faces=Faces(np.array([box(100 + 200 * i, 200) for i in range(n)], np.float32).reshape(-1, 4),
-                    np.full(n, 0.99, np.float32)),
-        track_ids=track_ids, embed_idx=idx, embeddings=vectors if idx else None, model="dlib" if idx else None,
+                    np.full(n, 0.99, np.float32), track_ids=track_ids),
+        shots=Shots(idx, embeddings=vectors if idx else None, model="dlib" if idx else None),
         ended=ended,
     )
 
@@ -326,8 +326,8 @@ def test_match_ended_track_emits_end_with_its_last_frame(matcher: MatchHandler) 
     assert end["track_id"] == "t1" and end["frame"] == 1 and end["ts"] == pytest.approx(0.1)
     assert end["name"] == "Alice" and end["score"] == pytest.approx(0.95, abs=1e-4)
     # eos ends the rest; an unknown or already ended track id gives no event
-    final = records(matcher.handle(FrameMsg(camera="cam", run="r1", seq=later + 1, ts=(later + 1) / FPS,
-                                            capture_time=0.0, width=640, height=480, kind="eos",
+    final = records(matcher.handle(FrameMsg(FrameMeta(camera="cam", run="r1", seq=later + 1, ts=(later + 1) / FPS,
+                                                      capture_time=0.0, width=640, height=480), status="eos",
                                             ended=("t2", "t1", "t9"))))
     assert [(e["event"], e["track_id"], e["frame"], e["name"]) for e in final] == [("end", "t2", later, None)]
 
@@ -388,8 +388,8 @@ def jpeg_of(rgb: np.ndarray) -> bytes:
 
 
 def frame(seq: int, jpeg: bytes | None) -> FrameMsg:
-    return FrameMsg(camera="a", run="r1", seq=seq, ts=seq / FPS, capture_time=0.0, width=640, height=480,
-                    jpeg=jpeg)
+    return FrameMsg(FrameMeta(camera="a", run="r1", seq=seq, ts=seq / FPS, capture_time=0.0, width=640,
+                              height=480), jpeg=jpeg)
 
 
 @pytest.fixture
@@ -415,13 +415,16 @@ def test_detect_output_drops_jpeg_and_carries_faces_chips_scene(faces: Faces) ->
     np.testing.assert_array_equal(out.faces.xyxy, faces.xyxy)
     np.testing.assert_array_equal(out.faces.confidence, faces.confidence)
     np.testing.assert_array_equal(out.faces.landmarks, faces.landmarks)
-    assert out.embed_idx == (0, 1) and len(out.chips) == 2
-    assert out.chip_origin.shape == (2, 2) and out.chip_scale.shape == (2,)
-    for i, data in enumerate(out.chips):
+    assert out.shots.rows == (0, 1) and len(out.shots.chips) == 2
+    # the detector measures sharpness (it has the pixels), so the tracker never decodes a chip
+    assert out.faces.sharpness is not None and out.faces.sharpness.shape == (2,)
+    assert (out.faces.sharpness > 0).all()
+    assert out.shots.origin.shape == (2, 2) and out.shots.scale.shape == (2,)
+    for i, data in enumerate(out.shots.chips):
         chip = decode_jpeg(data)
-        x0, y0 = out.chip_origin[i].astype(int)
+        x0, y0 = out.shots.origin[i].astype(int)
         h, w = chip.shape[:2]
-        assert out.chip_scale[i] == 1.0  # faces smaller than the chip limit are not resized
+        assert out.shots.scale[i] == 1.0  # faces smaller than the chip limit are not resized
         x1, y1, x2, y2 = faces.xyxy[i]
         assert x0 <= x1 and y0 <= y1 and x0 + w >= x2 and y0 + h >= y2  # the chip contains the face
         diff = np.abs(chip.astype(int) - rgb[y0:y0 + h, x0:x0 + w].astype(int)).mean()
@@ -429,14 +432,14 @@ def test_detect_output_drops_jpeg_and_carries_faces_chips_scene(faces: Faces) ->
     assert out.scene is not None and out.scene.shape == (128,) and out.scene.dtype == np.float32
     assert out.scene.sum() == pytest.approx(1.0, abs=1e-4) and (out.scene >= 0).all()
     back = FrameMsg.from_bytes(out.to_bytes())  # publishable
-    assert back.chips == out.chips
+    assert back.shots.chips == out.shots.chips
 
 
 def test_detect_no_faces_gives_empty_columns() -> None:
     handler = DetectHandler(FakeDetector(Faces.empty()), lambda: ["a"])
     ((_, out),) = handler.handle(frame(0, jpeg_of(synthetic_rgb())))
-    assert len(out.faces) == 0 and out.embed_idx == () and out.chips == ()
-    assert out.chip_origin.shape == (0, 2) and out.scene is not None
+    assert len(out.faces) == 0 and out.shots.rows == () and out.shots.chips == ()
+    assert out.shots.origin.shape == (0, 2) and out.scene is not None
     FrameMsg.from_bytes(out.to_bytes())
 
 
@@ -448,7 +451,7 @@ def test_detect_corrupt_jpeg_is_dropped_but_published(jpeg: bytes | None) -> Non
     ((stream, out),) = handler.handle(frame(7, jpeg))
     assert stream == keys.DETECTED
     assert out.dropped == "corrupt_frame" and out.seq == 7 and out.jpeg is None
-    assert len(out.faces) == 0 and out.chips == ()
+    assert len(out.faces) == 0 and out.shots.chips == ()
     assert detector.seen == []
     FrameMsg.from_bytes(out.to_bytes())
 
@@ -456,10 +459,10 @@ def test_detect_corrupt_jpeg_is_dropped_but_published(jpeg: bytes | None) -> Non
 def test_detect_passes_eos_and_dropped_frames_through() -> None:
     detector = FakeDetector(Faces.empty())
     handler = DetectHandler(detector, lambda: ["a"])
-    end = frame(9, None).evolve(kind="eos")
+    end = FrameMsg.end_of_stream(frame(9, None).meta)
     ((stream, out),) = handler.handle(end)
-    assert stream == keys.DETECTED and out.kind == "eos" and out.seq == 9
-    stale = frame(3, b"jpeg bytes").evolve(dropped="max_age")
+    assert stream == keys.DETECTED and out.is_eos and out.seq == 9
+    stale = frame(3, b"jpeg bytes").drop("max_age")
     ((_, out),) = handler.handle(stale)
     assert out.dropped == "max_age" and out.jpeg is None
     assert detector.seen == []

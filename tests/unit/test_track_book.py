@@ -193,3 +193,13 @@ def test_shot_picker_gaps_survive_float_frame_times():
     p = ShotPicker(ShotParams(early=3, min_gap_s=0.2))
     q = np.array([0.5], np.float32)
     assert [p.pick(["a"], q, k * 0.2) for k in range(3)] == [[0], [0], [0]]  # 5 fps: every frame
+
+
+def test_a_person_is_announced_once_per_change():
+    b = book()
+    tr, _ = b.seen("a", 0, 0.0)
+    assert b.announce(tr) is None  # nobody yet
+    b.embedded("a", unit(1), {"p-ada": 0.95})
+    assert b.announce(tr) == "p-ada" and tr.named == "p-ada"
+    b.embedded("a", unit(1), {"p-ada": 0.96})
+    assert b.announce(tr) is None  # the same person: nothing new

@@ -1,12 +1,13 @@
 """The tracker stage: out-of-order frames give the same tracks as in-order ones; late frames never rewind."""
 
 import random
+from dataclasses import replace
 
 import numpy as np
 
 from config.settings import Settings
 from tracker import Faces
-from workers.messages import FrameMsg
+from workers.messages import FrameMeta, FrameMsg, Shots
 from workers.track import TrackHandler
 
 
@@ -26,9 +27,10 @@ def frame(seq, boxes, run="r1", camera="cam", fps=10.0):
         lm[i] = [[x1 + .3 * w, y1 + .4 * h], [x1 + .7 * w, y1 + .4 * h], [x1 + .5 * w, y1 + .6 * h],
                  [x1 + .35 * w, y1 + .8 * h], [x1 + .65 * w, y1 + .8 * h]]
     faces = Faces(xyxy, np.full(len(xyxy), 0.99, np.float32), lm)
-    return FrameMsg(camera=camera, run=run, seq=seq, ts=seq / fps, capture_time=0.0, width=640, height=360,
-                    faces=faces, embed_idx=tuple(range(len(xyxy))), chips=(),
-                    chip_origin=np.zeros((len(xyxy), 2), np.float32), chip_scale=np.ones(len(xyxy), np.float32))
+    return FrameMsg(FrameMeta(camera=camera, run=run, seq=seq, ts=seq / fps, capture_time=0.0, width=640,
+                              height=360),
+                    faces=faces, shots=Shots(tuple(range(len(xyxy))), (), np.zeros((len(xyxy), 2), np.float32),
+                                             np.ones(len(xyxy), np.float32)))
 
 
 def scene(n=40):
@@ -55,7 +57,7 @@ def canonical(outputs):
     """Track ids renamed by first appearance, per frame: comparable across runs."""
     names, rows = {}, []
     for m in sorted(outputs, key=lambda m: m.seq):
-        rows.append((m.seq, m.dropped, tuple(names.setdefault(t, len(names)) for t in m.track_ids), m.embed_idx))
+        rows.append((m.seq, m.dropped, tuple(names.setdefault(t, len(names)) for t in m.faces.track_ids or ()), m.shots.rows))
     return rows
 
 
@@ -80,19 +82,19 @@ def test_late_frame_is_dropped_and_never_rewinds():
     msgs = scene(12)
     out = tracked(h, msgs[:5] + msgs[6:10], clock)  # frame 5 is missing: given up after 0.5 s
     assert [m.dropped for m in out if m.seq == 5] == ["reorder_timeout"]
-    ids_before = [m.track_ids for m in out if m.seq == 9][0]
+    ids_before = [m.faces.track_ids for m in out if m.seq == 9][0]
     assert h.handle(msgs[5]) == []  # already accounted for as dropped: counted, not passed on again
     assert h.cameras[msgs[5].camera].late == 1
     after = [o for _, o in h.handle(msgs[10])]
-    assert after[0].track_ids == ids_before
+    assert after[0].faces.track_ids == ids_before
 
 
 def test_new_run_resets_the_camera():
     clock = Clock()
     h = TrackHandler(Settings(), clock)
     first = tracked(h, scene(3), clock)
-    again = tracked(h, [m.evolve(run="r2") for m in scene(3)], clock)
-    assert not {t for m in first for t in m.track_ids} & {t for m in again for t in m.track_ids}
+    again = tracked(h, [replace(m, meta=replace(m.meta, run="r2")) for m in scene(3)], clock)
+    assert not {t for m in first for t in m.faces.track_ids} & {t for m in again for t in m.faces.track_ids}
 
 
 def test_live_frames_embed_at_most_the_cap_per_frame_and_every_face_gets_its_turn():
@@ -101,8 +103,8 @@ def test_live_frames_embed_at_most_the_cap_per_frame_and_every_face_gets_its_tur
 
     def shots(settings, live):
         clock = Clock()
-        out = tracked(TrackHandler(settings, clock), [m.evolve(max_age_s=1.5) if live else m for m in msgs], clock)
-        return [(m.seq, [m.track_ids[i] for i in m.embed_idx]) for m in sorted(out, key=lambda m: m.seq)]
+        out = tracked(TrackHandler(settings, clock), [replace(m, meta=replace(m.meta, max_age_s=1.5)) if live else m for m in msgs], clock)
+        return [(m.seq, [m.faces.track_ids[i] for i in m.shots.rows]) for m in sorted(out, key=lambda m: m.seq)]
 
     file_shots = shots(Settings(), live=False)
     assert max(len(ids) for _, ids in file_shots) == 3  # a file: throughput, not latency, so no cap

@@ -1,10 +1,18 @@
-"""What every tracker of one camera shares: its tracks by id, and the result of one update."""
+"""What every tracker of one camera is: ``update`` with a frame's faces, ``reset`` at a cut or end.
+
+``Tracker`` holds the camera's live tracks by id (ids from a per-instance
+``TrackIdAllocator``, never reused) and declares the two methods the tracker
+stage calls; ``FaceTracker`` (ByteTrack-style) and ``IouTracker`` (SORT-like)
+implement ``update``.
+"""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from tracker.faces import Faces
 from tracker.ids import TrackIdAllocator
 
 T = TypeVar("T")
@@ -20,7 +28,7 @@ class TrackUpdate:
     ended: list[str]  # tracks that ended at this update
 
 
-class TrackTable(Generic[T]):
+class Tracker(ABC, Generic[T]):
     """One camera's live tracks, in creation order, with ids that are never reused."""
 
     def __init__(self, camera: str, ids: TrackIdAllocator | None = None):
@@ -28,16 +36,18 @@ class TrackTable(Generic[T]):
         self._ids = ids if ids is not None else TrackIdAllocator(camera)
         self._tracks: dict[str, T] = {}  # insertion order = creation order
 
-    @property
-    def live_tracks(self) -> list[str]:
-        return list(self._tracks)
+    @abstractmethod
+    def update(self, faces: Faces, t: float) -> TrackUpdate:
+        """Assign the faces seen at frame time ``t`` (seconds) to tracks."""
 
-    def finish(self) -> list[str]:
-        """End every live track (end of a file or stream, a shot cut) and return their ids."""
+    def reset(self) -> list[str]:
+        """End every live track (a shot cut, the end of a source) and return their ids.
+
+        Ids keep counting: a track id is never reused, not even after a reset."""
         ended = list(self._tracks)
         self._tracks.clear()
         return ended
 
-    def reset(self) -> None:
-        """Forget all tracks for a new run. Ids keep counting: they must never be reused."""
-        self._tracks.clear()
+    @property
+    def live_tracks(self) -> list[str]:
+        return list(self._tracks)
