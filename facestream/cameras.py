@@ -15,7 +15,7 @@ from pathlib import Path
 
 import redis
 
-from config.errors import ConfigError
+from config.cameras import check_name
 from config.redact import redact_url, register_url
 from facestream import camera_urls
 from facestream.stopping import StopRequest
@@ -24,11 +24,6 @@ from workers import keys
 
 log = logging.getLogger(__name__)
 RESTART_DELAY_S = 5.0
-
-
-def check_name(name: str) -> None:
-    if not name or any(c in name for c in " :*?[]{}/\\"):
-        raise ConfigError(f"camera name: expected letters, digits, '-', '_' or '.', got {name!r}")
 
 
 def add(client: redis.Redis, name: str, url: str, data_dir: Path) -> None:
