@@ -19,14 +19,15 @@ from tracker.faces import Faces
 from workers import codec, keys
 from workers.backoff import REDIS_DOWN
 from workers.bus import FIELD, RedisStreamBus
-from workers.messages import FrameMsg
+from workers.handler import Handler
+from workers.messages import FrameMeta, FrameMsg
 from workers.runtime import Worker
 
 IN = "test:oserror:in"
 GROUP = "g"
 
 
-class ReadsAFile:
+class ReadsAFile(Handler):
     """Reads a file per frame, as a handler loading a model or a photo would; it is missing."""
 
     kind = "reader"
@@ -46,16 +47,10 @@ class ReadsAFile:
 
 
 def frame(seq: int) -> FrameMsg:
-    return FrameMsg(
-        camera="cam",
-        run="r1",
-        seq=seq,
-        ts=seq / 10,
-        capture_time=0.0,
-        width=640,
-        height=480,
-        faces=Faces(np.array([[10, 10, 60, 70]], np.float32), np.array([0.99], np.float32)),
-    )
+    meta = FrameMeta(camera="cam", run="r1", seq=seq, ts=seq / 10, capture_time=0.0, width=640,
+                     height=480)
+    faces = Faces(np.array([[10, 10, 60, 70]], np.float32), np.array([0.99], np.float32))
+    return FrameMsg(meta, faces=faces)
 
 
 def test_bare_oserror_is_not_counted_as_redis_down() -> None:
