@@ -110,7 +110,9 @@ def cmd_people(args, settings: Settings) -> int:
             if person_id is None:
                 err.print(f"[red]no such person:[/red] {esc(args.name)}", highlight=False)
                 return 1
-            for model in ("dlib", "facenet"):
+            from workers.models.registry import MODELS
+
+            for model in MODELS:
                 services.index(model).delete_person(person_id)
             services.people.remove(person_id, args.name.strip())
             out.print(f"removed {esc(args.name)}", highlight=False)
@@ -252,13 +254,33 @@ def cmd_worker(args, settings: Settings) -> int:
 def cmd_models(args, settings: Settings) -> int:
     from workers.models import facenet_embedder as fe
 
-    if args.action == "where":
-        path = fe.find_weights(settings.facenet_weights)
-        out.print(str(path) if path else f"not found (expected at {fe.hub_weights_path()})")
-        return 0 if path else 1
     started = time.monotonic()
+    if args.action == "where":
+        names = fe.FACENET if args.model == "facenet" else (args.model,)
+        found = 0
+        for name in names:
+            hit = fe.find_weights(settings.facenet_weights, name)
+            if hit is not None and hit[0] == name:
+                found += 1
+                out.print(f"{name}: {hit[1]}", highlight=False)
+            else:
+                out.print(f"{name}: not found (expected at {fe.hub_weights_path(name)})", highlight=False)
+        return 0 if found else 1
+    if args.action == "install":
+        if args.model == "facenet-vggface2":
+            raise ConfigError("models install: only facenet-casia converts offline; facenet-vggface2 "
+                              "downloads with `facestream models fetch facenet-vggface2`")
+        from workers.models.facenet_convert import install
+
+        path, worst = install(fe.hub_weights_path("facenet-casia"))
+        out.print(f"facenet-casia weights converted and checked (max difference {worst:.1e} from the "
+                  f"reference) in {time.monotonic() - started:.0f} s: {path}", highlight=False)
+        return 0
+    if args.model == "facenet-casia":
+        raise ConfigError("models fetch: facenet-casia is converted offline with `facestream models install "
+                          "facenet`; fetch downloads facenet-vggface2")
     path = fe.fetch_weights()
-    out.print(f"FaceNet weights saved to {path} in {time.monotonic() - started:.0f} s")
+    out.print(f"facenet-vggface2 weights saved to {path} in {time.monotonic() - started:.0f} s")
     return 0
 
 

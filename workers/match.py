@@ -38,6 +38,7 @@ from workers.backoff import REDIS_DOWN, Backoff
 from workers.gallery import People, VectorIndex
 from workers.gallery.unknowns import UnknownFaces
 from workers.messages import FrameMsg, event_record, result_record
+from workers.models.registry import MODELS
 from workers.runtime import Output
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,6 @@ if redis.call('SETBIT', KEYS[1], ARGV[1], 1) == 0 then
 end
 return 0
 """
-DIMS = {"dlib": 128, "facenet": 512}
 
 
 @dataclass
@@ -88,7 +88,7 @@ class MatchHandler:
         """Runtime hook, once before the first read: load the collections of the models people are
         enrolled with, and create their unknown-faces collection now (half a second in milvus-lite),
         not when a live camera's first stranger appears."""
-        for model in DIMS:
+        for model in MODELS:
             try:
                 index = self.index_for(model)
                 if not index.client.has_collection(index.collection):
@@ -142,20 +142,24 @@ class MatchHandler:
 
     def _new_book(self, model: str | None) -> TrackBook:
         s = self.settings
-        threshold = s.match_threshold or self.threshold_for(model or "dlib")
+        # thresholds and the unknown cutoff are calibrated per model (workers/models/registry.py)
+        model_spec = MODELS.get(model or "dlib", MODELS["dlib"])
+        threshold = s.match_threshold or self.threshold_for(model_spec.name)
+        unknown_below = model_spec.unknown_below if s.match_threshold is None else threshold - 0.03
         params = BookParams(reid_window_s=s.track_reid_window_s,
                             reid_min_similarity=s.track_reid_min_similarity or threshold,
                             unknown_min_observations=s.unknown_min_observations,
-                            unknown_below=s.unknown_below if s.unknown_below is not None else threshold - 0.03)
+                            unknown_below=s.unknown_below if s.unknown_below is not None else unknown_below)
         return TrackBook(lambda: IdentityVote(threshold, s.match_margin), params)
 
     def _check_embeddings(self, msg: FrameMsg) -> None:
         """A bad vector is the message's fault (dead letter), not Milvus being down."""
-        if msg.model not in DIMS:
-            raise MessageError(f"message field 'model': expected one of {sorted(DIMS)}, got {msg.model!r}")
+        if msg.model not in MODELS:
+            raise MessageError(f"message field 'model': expected one of {sorted(MODELS)}, got {msg.model!r}")
         emb = msg.embeddings
-        if not isinstance(emb, np.ndarray) or emb.ndim != 2 or emb.shape[1] != DIMS[msg.model]:
-            raise MessageError(f"message field 'embeddings': expected (N, {DIMS[msg.model]}) floats, got "
+        dim = MODELS[msg.model].dim
+        if not isinstance(emb, np.ndarray) or emb.ndim != 2 or emb.shape[1] != dim:
+            raise MessageError(f"message field 'embeddings': expected (N, {dim}) floats, got "
                                f"{getattr(emb, 'shape', type(emb).__name__)}")
         if not np.isfinite(emb).all():
             raise MessageError("message field 'embeddings': expected finite values, got NaN or inf")

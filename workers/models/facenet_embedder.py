@@ -1,8 +1,10 @@
-"""FaceNet (InceptionResnetV1, VGGFace2, 512-d) from facenet-pytorch.
+"""FaceNet (InceptionResnetV1, 512-d) from facenet-pytorch, with either of its two weight sets.
 
-Its weights are not in the wheel. They are resolved from an explicit path, then
+The weights are not in the wheel. They are resolved from an explicit path, then
 the torch hub cache where facenet-pytorch itself would put them; a worker never
-downloads. ``facestream models fetch facenet`` downloads them on purpose.
+downloads. CASIA-WebFace weights are converted offline by ``facestream models
+install facenet`` (``facenet_convert``); VGGFace2 weights are downloaded on
+purpose by ``facestream models fetch facenet`` where there is internet.
 """
 
 from __future__ import annotations
@@ -19,32 +21,43 @@ from tracker.faces import Faces
 
 log = logging.getLogger(__name__)
 
+from workers.models.registry import FACENET, ModelSpec, spec
+
 WEIGHTS_URL = "https://github.com/timesler/facenet-pytorch/releases/download/v2.2.9/20180402-114759-vggface2.pt"
-WEIGHTS_FILE = "20180402-114759-vggface2.pt"
 IMAGE_PX = 160
 MARGIN_PX = 20  # facenet-pytorch's examples crop with a 20 px margin at 160 px
 
 
-def hub_weights_path() -> Path:
+def hub_weights_path(model: str = "facenet-vggface2") -> Path:
+    """Where the weights of a FaceNet registry entry live: the torch hub cache, facenet-pytorch's file name."""
     torch_home = os.getenv("TORCH_HOME", os.path.join(os.getenv("XDG_CACHE_HOME", "~/.cache"), "torch"))
-    return Path(os.path.expanduser(torch_home)) / "checkpoints" / WEIGHTS_FILE
+    return Path(os.path.expanduser(torch_home)) / "checkpoints" / str(spec(model).weights_file)
 
 
-def find_weights(explicit: Path | None) -> Path | None:
-    """The weights file to use, or None when there is none on this machine."""
+def weights_of(explicit: Path) -> str:
+    """The registry entry an explicit weights file holds, by facenet-pytorch's file naming."""
+    return "facenet-casia" if "casia" in explicit.name.lower() else "facenet-vggface2"
+
+
+def find_weights(explicit: Path | None, model: str = "facenet") -> tuple[str, Path] | None:
+    """(registry entry, weights file) for ``model`` ('facenet' = the first of FACENET installed), or None
+    when this machine has none."""
     if explicit is not None:
         if not explicit.is_file():
             raise ModelError(f"facenet_weights: expected a file, got {explicit} (missing)")
-        return explicit
-    cached = hub_weights_path()
-    return cached if cached.is_file() else None
+        return (model if model in FACENET else weights_of(explicit)), explicit
+    for name in (FACENET if model == "facenet" else (model,)):
+        cached = hub_weights_path(name)
+        if cached.is_file():
+            return name, cached
+    return None
 
 
 def fetch_weights(dest: Path | None = None) -> Path:
     """Download the VGGFace2 weights into the torch hub cache (needs internet)."""
     from facenet_pytorch.models.utils.download import download_url_to_file
 
-    dest = dest or hub_weights_path()
+    dest = dest or hub_weights_path("facenet-vggface2")
     dest.parent.mkdir(parents=True, exist_ok=True)
     download_url_to_file(WEIGHTS_URL, str(dest), progress=True)
     return dest
@@ -63,22 +76,28 @@ def crop_for_facenet(chip: np.ndarray, box: np.ndarray) -> np.ndarray:
     return (crop.astype(np.float32) - 127.5) / 128.0
 
 
-class FacenetEmbedder:
-    name = "facenet"
-    dim = 512
-    # cosine similarity; facenet-pytorch's VGGFace2 model separates identities at ~0.6 (distance ~0.9)
-    default_threshold = 0.6
+def missing_weights(model: str = "facenet") -> ModelError:
+    names = FACENET if model == "facenet" else (model,)
+    where = ", ".join(str(hub_weights_path(n)) for n in names)
+    return ModelError(f"{model} embedder: weights not found (looked for facenet_weights and {where}); run "
+                      "'facestream models install facenet' (CASIA-WebFace, offline), or 'facestream models "
+                      "fetch facenet' (VGGFace2) where there is internet, or use --embedder dlib")
 
-    def __init__(self, weights: Path | None = None, device: str = "cpu", batch_size: int = 32, half: bool = False):
+
+class FacenetEmbedder:
+    dim = 512
+
+    def __init__(self, weights: Path | None = None, device: str = "cpu", batch_size: int = 32, half: bool = False,
+                 model: str = "facenet"):
         import torch
         from facenet_pytorch import InceptionResnetV1
 
-        path = find_weights(weights)
-        if path is None:
-            raise ModelError(
-                f"facenet embedder: weights not found (looked for facenet_weights and {hub_weights_path()}); "
-                "run 'facestream models fetch facenet' where there is internet, or use --embedder dlib"
-            )
+        found = find_weights(weights, model)
+        if found is None:
+            raise missing_weights(model)
+        self.spec: ModelSpec = spec(found[0])
+        self.name = self.spec.name
+        path = found[1]
         self._torch = torch
         self.device = device
         self.batch_size = batch_size
@@ -89,12 +108,13 @@ class FacenetEmbedder:
             state = {k: v for k, v in state.items() if not k.startswith("logits.")}
             self.model.load_state_dict(state, strict=True)
         except Exception as exc:  # unpickling errors, a dict of another model, missing/extra keys
-            raise ModelError(f"facenet_weights: expected an InceptionResnetV1 VGGFace2 checkpoint, "
+            raise ModelError(f"facenet_weights: expected an InceptionResnetV1 checkpoint ({self.name}), "
                              f"{path} is not one ({type(exc).__name__}: {str(exc)[:200]})") from exc
         # fp16 on a GPU: twice the throughput, embeddings within ~1e-3 cosine of fp32 (they are re-normalised)
         self.dtype = torch.float16 if half and str(device).startswith("cuda") else torch.float32
         self.model = self.model.to(dtype=self.dtype)
-        log.info("FaceNet embedder on %s (%s), weights %s", device, str(self.dtype).replace("torch.", ""), path)
+        log.info("FaceNet embedder %s on %s (%s), weights %s", self.name, device,
+                 str(self.dtype).replace("torch.", ""), path)
 
     def embed(self, chips: list[np.ndarray], boxes: Faces) -> np.ndarray:
         if not chips:

@@ -1,0 +1,72 @@
+"""The one owner of what each embedding model is: dimension, thresholds, weights, collections.
+
+An embedding model is an architecture *and* its weights: FaceNet trained on
+CASIA-WebFace and FaceNet trained on VGGFace2 give vectors that must never be
+compared, so each is its own entry, with its own Milvus collections and its
+own calibrated thresholds. The entry's ``name`` is what an embedder reports,
+what bus messages carry in their ``model`` field and what enrolled people
+count their faces under.
+
+Thresholds are cosine similarities of unit vectors, measured on ../shared/faces
+with ``python -m bench.calibrate`` (same-person and different-person
+distributions; bench/calibrate.py says how they are derived):
+
+- ``threshold``: the lowest similarity that names a face; above every
+  different-person pair measured, with a margin.
+- ``unknown_below``: a track whose best mean similarity stays under this is
+  nobody enrolled (gets an ``unknown-...`` label); under the threshold, with a
+  gap where a track is neither named nor called unknown yet.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from config.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str  # registry key: embedder.name, FrameMsg.model, the people's face counts
+    family: str  # the embedder class: "dlib" or "facenet"
+    weights: str  # the weights' identity
+    dim: int
+    threshold: float
+    unknown_below: float
+    weights_file: str | None = None  # FaceNet: file name in the torch hub cache (facenet-pytorch's names)
+    lfw: float | None = None  # published LFW accuracy of these weights
+
+    def collection(self, kind: str = "faces") -> str:
+        """Milvus collection of this model's vectors (``faces`` or ``unknowns``); Milvus names allow
+        letters, digits and underscores only."""
+        slug = f"{self.family}_{self.weights}".replace("-", "_")
+        return f"{kind}_{slug}_{self.dim}"
+
+
+MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in (
+    # dlib: same person >= 0.945, different people <= 0.921 on ../shared/faces (bench.calibrate)
+    ModelSpec("dlib", "dlib", "resnet-v1", 128, threshold=0.93, unknown_below=0.90, lfw=0.9938),
+    # facenet-casia: same person >= 0.60 (full faces), different people <= 0.51 (bench.calibrate)
+    ModelSpec("facenet-casia", "facenet", "casia-webface", 512, threshold=0.58, unknown_below=0.53,
+              weights_file="20180408-102900-casia-webface.pt", lfw=0.9905),
+    # facenet-vggface2: not measured here (its weights need a download); facenet-pytorch's examples'
+    # threshold, kept from before
+    ModelSpec("facenet-vggface2", "facenet", "vggface2", 512, threshold=0.60, unknown_below=0.57,
+              weights_file="20180402-114759-vggface2.pt", lfw=0.9965),
+)}
+FACENET = ("facenet-vggface2", "facenet-casia")  # what plain 'facenet' means, first installed wins
+# 'auto' per device kind, first usable wins; bench.embedders measures the order (accuracy, then speed)
+AUTO = {"cpu": ("dlib", "facenet-casia", "facenet-vggface2"),
+        "cuda": ("facenet-casia", "facenet-vggface2", "dlib")}
+CHOICES = ("auto", "dlib", "facenet", *FACENET)
+
+
+def spec(name: str) -> ModelSpec:
+    try:
+        return MODELS[name]
+    except KeyError:
+        raise ConfigError(f"embedding model: expected one of {sorted(MODELS)}, got {name!r}") from None
+
+
+def dims(name: str) -> int:
+    return spec(name).dim
