@@ -128,13 +128,16 @@ def cmd_people(args, settings: Settings) -> int:
 
 def cmd_identify(args, settings: Settings) -> int:
     from facestream.engine import FaceEngine
-    from facestream.gallery_ops import identify
+    from facestream.gallery_ops import identify, other_model_only
 
     failures = 0
     with EmbeddedStack(settings) as endpoints:
         services = Services(settings, endpoints)
         with err.status("loading models..."):
             engine = FaceEngine(settings)
+        problem = other_model_only(services.people, engine.embedder.name)
+        if problem:
+            raise ConfigError(problem)
         index = services.index(engine.embedder.name)
         threshold = services.threshold(engine.embedder.name)
         rows = []
@@ -165,9 +168,16 @@ def cmd_run(args, settings: Settings) -> int:
     from facestream.report import summary_table
     from facestream.runner import run_sources
 
+    from facestream.gallery_ops import other_model_only
+    from workers.models.device import resolve_device
+    from workers.models.loader import embedder_name
+
     cameras = _cameras(args, settings)
     with EmbeddedStack(settings) as endpoints:
         services = Services(settings, endpoints)
+        problem = other_model_only(services.people, embedder_name(settings, resolve_device(settings.device)))
+        if problem:
+            raise ConfigError(problem)
         result = run_sources(services, settings, cameras, args.out, err)
     for camera, counters in result.cameras.items():
         dropped = {k.split(":", 1)[1]: v for k, v in counters.items() if k.startswith("dropped:")}
