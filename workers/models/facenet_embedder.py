@@ -25,7 +25,13 @@ from workers.models.registry import FACENET, ModelSpec, spec
 
 WEIGHTS_URL = "https://github.com/timesler/facenet-pytorch/releases/download/v2.2.9/20180402-114759-vggface2.pt"
 IMAGE_PX = 160
-MARGIN_PX = 20  # facenet-pytorch's examples crop with a 20 px margin at 160 px
+# davidsandberg/facenet aligned its training and LFW faces at 160 px with a 32 px margin; measured on
+# ../shared/faces (python -m bench.calibrate) it separates identities better than facenet-pytorch's 20 px
+MARGIN_PX = 32
+CROPS = ("clip", "pad", "align5")
+# the 5 MTCNN landmarks' mean place in ``pad`` crops (margin 32) of the faces of ../shared/faces
+# (python -m bench.calibrate --template): the geometry FaceNet was trained on, rotation removed
+TEMPLATE_5 = np.array([[52.5, 66.7], [109.8, 67.1], [81.5, 92.7], [54.7, 111.4], [107.8, 111.4]], np.float32)
 
 
 def hub_weights_path(model: str = "facenet-vggface2") -> Path:
@@ -63,17 +69,40 @@ def fetch_weights(dest: Path | None = None) -> Path:
     return dest
 
 
-def crop_for_facenet(chip: np.ndarray, box: np.ndarray) -> np.ndarray:
-    """Square-resized box crop with facenet-pytorch's margin, standardised to [-1, 1]."""
-    h, w = chip.shape[:2]
-    x1, y1, x2, y2 = box
-    mx = MARGIN_PX * (x2 - x1) / (IMAGE_PX - MARGIN_PX)
-    my = MARGIN_PX * (y2 - y1) / (IMAGE_PX - MARGIN_PX)
-    x1, y1 = int(max(0, x1 - mx / 2)), int(max(0, y1 - my / 2))
-    x2, y2 = int(min(w, x2 + mx / 2)), int(min(h, y2 + my / 2))
-    crop = chip[y1:max(y2, y1 + 1), x1:max(x2, x1 + 1)]
-    crop = cv2.resize(crop, (IMAGE_PX, IMAGE_PX), interpolation=cv2.INTER_AREA)
-    return (crop.astype(np.float32) - 127.5) / 128.0
+def box_matrix(box: np.ndarray, margin_px: float) -> np.ndarray:
+    """The affine map from chip pixels to the 160 px crop of the box plus ``margin_px`` (at 160 px)."""
+    x1, y1, x2, y2 = (float(v) for v in box)
+    mx = margin_px * (x2 - x1) / (IMAGE_PX - margin_px)
+    my = margin_px * (y2 - y1) / (IMAGE_PX - margin_px)
+    sx = IMAGE_PX / max(x2 - x1 + mx, 1.0)
+    sy = IMAGE_PX / max(y2 - y1 + my, 1.0)
+    return np.array([[sx, 0.0, -sx * (x1 - mx / 2)], [0.0, sy, -sy * (y1 - my / 2)]], np.float64)
+
+
+def crop_for_facenet(chip: np.ndarray, box: np.ndarray, landmarks: np.ndarray | None = None,
+                     crop: str = "clip", margin_px: float = MARGIN_PX) -> np.ndarray:
+    """A 160 px face crop, standardised to [-1, 1] (``fixed_image_standardization``).
+
+    ``clip`` (the default: measured best, bench.calibrate): the box plus margin, clipped to the chip
+    and stretched to a square (facenet-pytorch's MTCNN crop); ``pad``: the same box, with what lies outside the chip black, so that a face cut
+    by the frame's edge keeps its shape; ``align5``: a similarity transform of the 5 landmarks onto
+    ``TEMPLATE_5`` (their mean place in ``pad`` crops)."""
+    if crop == "clip":
+        h, w = chip.shape[:2]
+        m = box_matrix(box, margin_px)
+        x1, y1 = int(max(0, -m[0, 2] / m[0, 0])), int(max(0, -m[1, 2] / m[1, 1]))
+        x2, y2 = int(min(w, x1 + IMAGE_PX / m[0, 0])), int(min(h, y1 + IMAGE_PX / m[1, 1]))
+        out = cv2.resize(chip[y1:max(y2, y1 + 1), x1:max(x2, x1 + 1)], (IMAGE_PX, IMAGE_PX),
+                         interpolation=cv2.INTER_AREA)
+    else:
+        if crop == "align5" and landmarks is not None and np.isfinite(landmarks).all():
+            m, _ = cv2.estimateAffinePartial2D(landmarks.astype(np.float32), TEMPLATE_5, method=cv2.LMEDS)
+            m = m if m is not None else box_matrix(box, margin_px)
+        else:
+            m = box_matrix(box, margin_px)
+        out = cv2.warpAffine(chip, m, (IMAGE_PX, IMAGE_PX), flags=cv2.INTER_AREA if m[0, 0] < 1 else
+                             cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return (out.astype(np.float32) - 127.5) / 128.0
 
 
 def missing_weights(model: str = "facenet") -> ModelError:
@@ -88,7 +117,7 @@ class FacenetEmbedder:
     dim = 512
 
     def __init__(self, weights: Path | None = None, device: str = "cpu", batch_size: int = 32, half: bool = False,
-                 model: str = "facenet"):
+                 model: str = "facenet", crop: str = "clip", margin_px: float = MARGIN_PX):
         import torch
         from facenet_pytorch import InceptionResnetV1
 
@@ -98,6 +127,9 @@ class FacenetEmbedder:
         self.spec: ModelSpec = spec(found[0])
         self.name = self.spec.name
         path = found[1]
+        if crop not in CROPS:
+            raise ModelError(f"facenet crop: expected one of {CROPS}, got {crop!r}")
+        self.crop, self.margin_px = crop, margin_px
         self._torch = torch
         self.device = device
         self.batch_size = batch_size
@@ -119,7 +151,9 @@ class FacenetEmbedder:
     def embed(self, chips: list[np.ndarray], boxes: Faces) -> np.ndarray:
         if not chips:
             return np.zeros((0, self.dim), np.float32)
-        batch = np.stack([crop_for_facenet(c, b) for c, b in zip(chips, boxes.xyxy)]).transpose(0, 3, 1, 2)
+        marks = boxes.landmarks if boxes.landmarks is not None else [None] * len(chips)
+        batch = np.stack([crop_for_facenet(c, b, lm, self.crop, self.margin_px)
+                          for c, b, lm in zip(chips, boxes.xyxy, marks)]).transpose(0, 3, 1, 2)
         out = []
         with self._torch.inference_mode():
             for i in range(0, len(batch), self.batch_size):
