@@ -149,7 +149,8 @@ class MatchHandler:
         params = BookParams(reid_window_s=s.track_reid_window_s,
                             reid_min_similarity=s.track_reid_min_similarity or threshold,
                             unknown_min_observations=s.unknown_min_observations,
-                            unknown_below=s.unknown_below if s.unknown_below is not None else unknown_below)
+                            unknown_below=s.unknown_below if s.unknown_below is not None else unknown_below,
+                            split_below=model_spec.split_below)
         return TrackBook(lambda: IdentityVote(threshold, s.match_margin), params)
 
     def _check_embeddings(self, msg: FrameMsg) -> None:

