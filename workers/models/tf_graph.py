@@ -37,8 +37,7 @@ def _message_classes() -> dict[str, type]:
         return msg
 
     opt, rep = F.LABEL_OPTIONAL, F.LABEL_REPEATED
-    dim = message("Dim", (1, "size", F.TYPE_INT64, opt, None), (2, "name", F.TYPE_STRING, opt, None))
-    del dim
+    message("Dim", (1, "size", F.TYPE_INT64, opt, None), (2, "name", F.TYPE_STRING, opt, None))
     message("TensorShapeProto", (2, "dim", F.TYPE_MESSAGE, rep, "Dim"),
             (3, "unknown_rank", F.TYPE_BOOL, opt, None))
     message("TensorProto",
@@ -108,11 +107,13 @@ class FrozenGraph:
     """Nodes of a frozen graph by name, and its constants as numpy arrays."""
 
     def __init__(self, data: bytes, source: str = "graph"):
+        from google.protobuf.message import DecodeError
+
         classes = _message_classes()
         graph = classes["GraphDef"]()
         try:
             graph.ParseFromString(data)
-        except Exception as exc:  # google.protobuf.message.DecodeError and friends
+        except (DecodeError, RuntimeError) as exc:  # RuntimeError: the C++ parser's recursion limit
             raise ModelError(f"{source}: not a TensorFlow GraphDef ({type(exc).__name__}: {exc})") from None
         self.source = source
         self.nodes: dict[str, Node] = {
