@@ -23,6 +23,7 @@ Prints a table (and JSON with ``--out``); nothing is written into the code.
 from __future__ import annotations
 
 import argparse
+import sys
 import json
 import logging
 import time
@@ -151,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args(argv)
     logging.basicConfig(level="WARNING")
+    sys.stdout.reconfigure(line_buffering=True)  # rows appear as they are measured
     import torch
 
     torch.set_num_threads(args.threads)

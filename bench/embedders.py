@@ -20,6 +20,7 @@ The MTCNN detections are computed once and shared, so only the embedders differ.
 from __future__ import annotations
 
 import argparse
+import sys
 import json
 import logging
 import time
@@ -128,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path)
     args = p.parse_args(argv)
     logging.basicConfig(level="WARNING")
+    sys.stdout.reconfigure(line_buffering=True)  # rows appear as they are measured
     import torch
 
     torch.set_num_threads(args.threads)

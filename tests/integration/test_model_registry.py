@@ -30,7 +30,12 @@ def test_every_model_has_its_own_collections_and_sane_thresholds() -> None:
         spec("facenet")  # plain 'facenet' is a setting, not a model: the registry knows its weights
 
 
-def test_settings_accept_every_registry_choice() -> None:
+def test_settings_accept_every_registry_choice_and_no_other() -> None:
+    from typing import get_args
+
+    from config.settings import EmbedderName
+
+    assert set(get_args(EmbedderName)) == set(CHOICES)  # config cannot import workers: a test keeps them one
     for choice in CHOICES:
         assert Settings(embedder=choice).embedder == choice
 
