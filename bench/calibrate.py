@@ -23,9 +23,9 @@ Prints a table (and JSON with ``--out``); nothing is written into the code.
 from __future__ import annotations
 
 import argparse
-import sys
 import json
 import logging
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path

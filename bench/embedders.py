@@ -20,9 +20,9 @@ The MTCNN detections are computed once and shared, so only the embedders differ.
 from __future__ import annotations
 
 import argparse
-import sys
 import json
 import logging
+import sys
 import time
 from pathlib import Path
 
