@@ -32,6 +32,7 @@ from bench.calibrate import SHARED, embedders, labelled_faces, pair_scores
 from tracker.faces import Faces
 
 LIN = "lin_manuel_miranda"
+SHOTS = ((0, 19), (20, 81), (82, 210), (211, 274))  # ../shared/README.md: the clip's shots
 log = logging.getLogger("bench.embedders")
 
 
@@ -85,7 +86,8 @@ def named_scores(embedder, video, gal: np.ndarray, gal_names: list[str]) -> dict
     boxes = Faces(np.concatenate([b.xyxy for _, _, b in video]), np.concatenate([b.confidence for _, _, b in video]),
                   np.concatenate([b.landmarks for _, _, b in video]))
     vectors = embedder.embed(chips, boxes)
-    right = wrong = 0
+    right = 0
+    wrong: dict[str, int] = {}  # "name in frames a-b" -> faces
     lin_frames = set()
     for (frame, _, _), v in zip(video, vectors):
         sims = gal @ v
@@ -103,9 +105,12 @@ def named_scores(embedder, video, gal: np.ndarray, gal_names: list[str]) -> dict
             if name == LIN and 82 <= frame <= 210:
                 lin_frames.add(frame)
         else:
-            wrong += 1
-    return {"named": right + wrong, "wrong": wrong, "precision": right / max(right + wrong, 1),
-            "recall_82_210": len(lin_frames) / 129}
+            shot = next(s for s in SHOTS if s[0] <= frame <= s[1])
+            key = f"{name} in frames {shot[0]}-{shot[1]}"
+            wrong[key] = wrong.get(key, 0) + 1
+    n_wrong = sum(wrong.values())
+    return {"named": right + n_wrong, "wrong": n_wrong, "precision": right / max(right + n_wrong, 1),
+            "recall_82_210": len(lin_frames) / 129, "wrong_names": wrong}
 
 
 def ms_per_face(embedder, faces, batch: int, repeats: int) -> float:
@@ -154,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
                          **named, "ms_per_face_batch1": b1, "ms_per_face_batch16": b16}
         print(f"{name:<22}{len(same):>5}/{len(diff):<4}{tar3:>9.3f}{tar4:>9.3f}{named['named']:>7}"
               f"{named['wrong']:>6}{named['precision']:>6.2f}{named['recall_82_210']:>7.2f}{b1:>7.1f}{b16:>7.1f}")
+        for what, n in sorted(named["wrong_names"].items()):
+            print(f"    wrong name: {what}: {n} face(s)")
     base = results.get("dlib")
     if base:
         for name, r in results.items():
