@@ -127,7 +127,7 @@ def embedders(variants: list[str]) -> dict:
         for variant in variants:
             crop, _, margin = variant.partition(":")
             out[f"{model}/{variant}"] = FacenetEmbedder(found[1], model=model, crop=crop,
-                                                        margin_px=float(margin or 32))
+                                                        margin_px=float(margin or 20))
     return out
 
 
@@ -145,7 +145,7 @@ def template(faces: LabelledFaces) -> np.ndarray:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.calibrate", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--crops", default="clip:32,clip:20,pad:32,align5:32",
+    p.add_argument("--crops", default="clip:20,clip:32,pad:20,align5:32",
                    help="FaceNet crops to measure, CROP:MARGIN_PX (facenet_embedder.crop_for_facenet)")
     p.add_argument("--template", action="store_true", help="print the landmark template and stop")
     p.add_argument("--out", type=Path, help="write the figures as JSON")

@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.embedders", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--clip", type=Path, default=SHARED / "media" / "hamilton_360p.mp4")
-    p.add_argument("--crops", default="clip:32", help="FaceNet crops, CROP:MARGIN_PX (bench.calibrate)")
+    p.add_argument("--crops", default="clip:20", help="FaceNet crops, CROP:MARGIN_PX (bench.calibrate)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--repeats", type=int, default=5, help="timed calls per batch size")
     p.add_argument("--out", type=Path)

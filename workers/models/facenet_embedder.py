@@ -18,16 +18,15 @@ import numpy as np
 
 from config.errors import ModelError
 from tracker.faces import Faces
+from workers.models.registry import FACENET, ModelSpec, spec
 
 log = logging.getLogger(__name__)
 
-from workers.models.registry import FACENET, ModelSpec, spec
-
 WEIGHTS_URL = "https://github.com/timesler/facenet-pytorch/releases/download/v2.2.9/20180402-114759-vggface2.pt"
 IMAGE_PX = 160
-# davidsandberg/facenet aligned its training and LFW faces at 160 px with a 32 px margin; measured on
-# ../shared/faces (python -m bench.calibrate) it separates identities better than facenet-pytorch's 20 px
-MARGIN_PX = 32
+# facenet-pytorch's examples crop with a 20 px margin at 160 px; measured on ../shared/faces
+# (python -m bench.calibrate) it separates identities as well as davidsandberg's 32 px, or better
+MARGIN_PX = 20
 CROPS = ("clip", "pad", "align5")
 # the 5 MTCNN landmarks' mean place in ``pad`` crops (margin 32) of the faces of ../shared/faces
 # (python -m bench.calibrate --template): the geometry FaceNet was trained on, rotation removed
@@ -83,15 +82,18 @@ def crop_for_facenet(chip: np.ndarray, box: np.ndarray, landmarks: np.ndarray | 
                      crop: str = "clip", margin_px: float = MARGIN_PX) -> np.ndarray:
     """A 160 px face crop, standardised to [-1, 1] (``fixed_image_standardization``).
 
-    ``clip`` (the default: measured best, bench.calibrate): the box plus margin, clipped to the chip
-    and stretched to a square (facenet-pytorch's MTCNN crop); ``pad``: the same box, with what lies outside the chip black, so that a face cut
-    by the frame's edge keeps its shape; ``align5``: a similarity transform of the 5 landmarks onto
-    ``TEMPLATE_5`` (their mean place in ``pad`` crops)."""
+    ``clip`` (the default: measured best, bench.calibrate): the box plus margin, resized to a square
+    like facenet-pytorch's MTCNN crop; where it crosses the chip's edge (a face cut by the frame) the
+    window is shifted inside the chip at its full size, so the face is not stretched; ``pad``: the same
+    box, with what lies outside the chip black; ``align5``: a similarity transform of the 5 landmarks
+    onto ``TEMPLATE_5`` (their mean place in ``pad`` crops)."""
     if crop == "clip":
         h, w = chip.shape[:2]
         m = box_matrix(box, margin_px)
-        x1, y1 = int(max(0, -m[0, 2] / m[0, 0])), int(max(0, -m[1, 2] / m[1, 1]))
-        x2, y2 = int(min(w, x1 + IMAGE_PX / m[0, 0])), int(min(h, y1 + IMAGE_PX / m[1, 1]))
+        size_x, size_y = IMAGE_PX / m[0, 0], IMAGE_PX / m[1, 1]
+        x1 = int(min(max(0.0, -m[0, 2] / m[0, 0]), max(0.0, w - size_x)))
+        y1 = int(min(max(0.0, -m[1, 2] / m[1, 1]), max(0.0, h - size_y)))
+        x2, y2 = int(min(w, x1 + size_x)), int(min(h, y1 + size_y))
         out = cv2.resize(chip[y1:max(y2, y1 + 1), x1:max(x2, x1 + 1)], (IMAGE_PX, IMAGE_PX),
                          interpolation=cv2.INTER_AREA)
     else:
