@@ -173,6 +173,19 @@ def test_plain_facenet_loads_the_installed_weights_from_the_hub_cache(casia_weig
     assert (embedder.name, embedder.dim) == ("facenet-casia", 512)
 
 
+def test_facenet_crop_of_a_face_cut_by_the_edge_is_shifted_inside_not_stretched() -> None:
+    chip = np.zeros((100, 100, 3), np.uint8)
+    chip[:, :, 0] = np.arange(100, dtype=np.uint8)[None, :]  # brightness = x: the crop's slope is its scale
+    chip[:, :, 1] = np.arange(100, dtype=np.uint8)[:, None]  # brightness = y
+    box = np.array([-30.0, 20.0, 50.0, 100.0])  # 80 px, 30 px beyond the left edge, touching the bottom
+    crop = fe.crop_for_facenet(chip, box, crop="clip", margin_px=20) * 128.0 + 127.5
+    window = 80 * 160 / 140  # the box plus its 20 px margin, in chip pixels
+    slope_x = (crop[80, 150, 0] - crop[80, 10, 0]) / 140
+    slope_y = (crop[150, 80, 1] - crop[10, 80, 1]) / 140
+    assert slope_x == pytest.approx(window / 160, rel=0.03)  # clipped at the edge it would be 50/160
+    assert slope_y == pytest.approx(window / 160, rel=0.03)
+
+
 def test_facenet_rejects_weights_of_another_model(tmp_path: Path) -> None:
     import torch
 
