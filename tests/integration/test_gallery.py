@@ -193,7 +193,7 @@ def test_collection_names_differ_per_model_and_weights_and_models_do_not_mix(mil
     assert len(names) == 2 * len(MODELS)  # casia-webface and vggface2 vectors never share a collection
     assert MODELS["facenet-casia"].collection() == "faces_facenet_casia_webface_512"
     assert MODELS["facenet-vggface2"].collection() == "faces_facenet_vggface2_512"
-    assert MODELS["dlib"].collection("unknowns") == "unknowns_dlib_resnet_v1_128"
+    assert MODELS["dlib"].collection("unknowns") == "unknowns_dlib_128"  # as before: old galleries stay found
     dlib_name, facenet_name = MODELS["dlib"].collection(), MODELS["facenet-casia"].collection()
 
     rng = np.random.default_rng(11)

@@ -40,10 +40,12 @@ class ModelSpec:
     lfw: float | None = None  # published LFW accuracy of these weights
 
     def collection(self, kind: str = "faces") -> str:
-        """Milvus collection of this model's vectors (``faces`` or ``unknowns``); Milvus names allow
-        letters, digits and underscores only."""
-        slug = f"{self.family}_{self.weights}".replace("-", "_")
-        return f"{kind}_{slug}_{self.dim}"
+        """Milvus collection of this model's vectors (``faces`` or ``unknowns``): named after the model,
+        its weights and its dimension. A family with one weight set (dlib) keeps the name it had before
+        weights were part of it, so galleries enrolled then stay found. Milvus names allow letters,
+        digits and underscores only."""
+        slug = self.family if self.name == self.family else f"{self.family}_{self.weights}"
+        return f"{kind}_{slug.replace('-', '_')}_{self.dim}"
 
 
 MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in (
