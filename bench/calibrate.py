@@ -43,9 +43,15 @@ MULTI = {
     "obama_and_biden.jpg": ["biden", "obama", None],
     "multiface.jpg": [None] * 6,
 }
-SINGLE_PROBES = {"obama1.jpg": "obama", "obama3.jpg": "obama", "32bit.png": "obama",
-                 "obama_partial_face.jpg": "obama", "obama_partial_face2.jpg": "obama",
-                 "alex_lacamoire1.jpg": "alex_lacamoire", "johnsnow_test1.jpg": "kit_harington"}
+SINGLE_PROBES = {
+    "obama1.jpg": "obama",
+    "obama3.jpg": "obama",
+    "32bit.png": "obama",
+    "obama_partial_face.jpg": "obama",
+    "obama_partial_face2.jpg": "obama",
+    "alex_lacamoire1.jpg": "alex_lacamoire",
+    "johnsnow_test1.jpg": "kit_harington",
+}
 log = logging.getLogger("bench.calibrate")
 
 
@@ -66,9 +72,17 @@ def labelled_faces(shared: Path = SHARED) -> LabelledFaces:
     detector = MtcnnDetector("cpu", min_face_px=20, max_side_px=1600)
     todo: list[tuple[Path, list[str | None]]] = []
     for person in sorted((shared / "faces" / "gallery").iterdir()):
-        todo += [(p, [person.name]) for p in sorted(person.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES]
+        todo += [
+            (p, [person.name])
+            for p in sorted(person.iterdir())
+            if p.suffix.lower() in IMAGE_SUFFIXES
+        ]
     for person in sorted((shared / "faces" / "singles").iterdir()):
-        todo += [(p, [person.name]) for p in sorted(person.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES]
+        todo += [
+            (p, [person.name])
+            for p in sorted(person.iterdir())
+            if p.suffix.lower() in IMAGE_SUFFIXES
+        ]
     probes = shared / "faces" / "probes"
     todo += [(probes / name, [who]) for name, who in SINGLE_PROBES.items()]
     todo += [(probes / name, list(who)) for name, who in MULTI.items()]
@@ -80,15 +94,20 @@ def labelled_faces(shared: Path = SHARED) -> LabelledFaces:
             faces = faces[np.array([int(np.argmax(faces.area))])] if len(faces) else faces
         faces = faces[np.argsort(faces.xyxy[:, 0], kind="stable")]
         if len(faces) != len(who):
-            raise RuntimeError(f"{path.name}: expected {len(who)} face(s), MTCNN found {len(faces)}")
+            raise RuntimeError(
+                f"{path.name}: expected {len(who)} face(s), MTCNN found {len(faces)}"
+            )
         c, origin, scale = make_chips(rgb, faces)
         for k, name in enumerate(who):
             photos.append(path.name)
             labels.append(name if name is not None else f"stranger:{path.name}#{k}")
             chips.append(c[k])
         parts.append(to_chip_coords(faces, origin, scale))
-    boxes = Faces(np.concatenate([p.xyxy for p in parts]), np.concatenate([p.confidence for p in parts]),
-                  np.concatenate([p.landmarks for p in parts]))
+    boxes = Faces(
+        np.concatenate([p.xyxy for p in parts]),
+        np.concatenate([p.confidence for p in parts]),
+        np.concatenate([p.landmarks for p in parts]),
+    )
     return LabelledFaces(photos, labels, chips, boxes)
 
 
@@ -104,12 +123,19 @@ def pair_scores(vectors: np.ndarray, labels: list[str]) -> tuple[np.ndarray, np.
 def derive(same: np.ndarray, diff: np.ndarray) -> dict:
     top = float(diff.max())
     threshold = top + 0.10 * (float(np.median(same)) - top)
-    return {"same_n": len(same), "diff_n": len(diff),
-            "same_min": float(same.min()), "same_p5": float(np.percentile(same, 5)),
-            "same_median": float(np.median(same)), "diff_max": top,
-            "diff_p99": float(np.percentile(diff, 99)), "diff_median": float(np.median(diff)),
-            "threshold": round(threshold, 3), "unknown_below": round(float(np.percentile(diff, 99)), 3),
-            "same_missed_at_threshold": int((same < threshold).sum())}
+    return {
+        "same_n": len(same),
+        "diff_n": len(diff),
+        "same_min": float(same.min()),
+        "same_p5": float(np.percentile(same, 5)),
+        "same_median": float(np.median(same)),
+        "diff_max": top,
+        "diff_p99": float(np.percentile(diff, 99)),
+        "diff_median": float(np.median(diff)),
+        "threshold": round(threshold, 3),
+        "unknown_below": round(float(np.percentile(diff, 99)), 3),
+        "same_missed_at_threshold": int((same < threshold).sum()),
+    }
 
 
 def embedders(variants: list[str]) -> dict:
@@ -126,8 +152,9 @@ def embedders(variants: list[str]) -> dict:
             continue
         for variant in variants:
             crop, _, margin = variant.partition(":")
-            out[f"{model}/{variant}"] = FacenetEmbedder(found[1], model=model, crop=crop,
-                                                        margin_px=float(margin or 20))
+            out[f"{model}/{variant}"] = FacenetEmbedder(
+                found[1], model=model, crop=crop, margin_px=float(margin or 20)
+            )
     return out
 
 
@@ -143,10 +170,16 @@ def template(faces: LabelledFaces) -> np.ndarray:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m bench.calibrate", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--crops", default="clip:20,clip:32,pad:20,align5:32",
-                   help="FaceNet crops to measure, CROP:MARGIN_PX (facenet_embedder.crop_for_facenet)")
+    p = argparse.ArgumentParser(
+        prog="python -m bench.calibrate",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--crops",
+        default="clip:20,clip:32,pad:20,align5:32",
+        help="FaceNet crops to measure, CROP:MARGIN_PX (facenet_embedder.crop_for_facenet)",
+    )
     p.add_argument("--template", action="store_true", help="print the landmark template and stop")
     p.add_argument("--out", type=Path, help="write the figures as JSON")
     p.add_argument("--threads", type=int, default=2)
@@ -160,10 +193,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.template:
         print(json.dumps(template(faces).tolist()))
         return 0
-    print(f"{len(faces.labels)} faces, {len(set(faces.labels))} identities, from {len(set(faces.photos))} photos")
+    print(
+        f"{len(faces.labels)} faces, {len(set(faces.labels))} identities, from {len(set(faces.photos))} photos"
+    )
     results = {}
-    head = (f"{'embedder':<24}{'same min':>9}{'p5':>7}{'median':>8}{'diff max':>9}{'p99':>7}"
-            f"{'threshold':>10}{'unknown<':>9}{'missed':>8}")
+    head = (
+        f"{'embedder':<24}{'same min':>9}{'p5':>7}{'median':>8}{'diff max':>9}{'p99':>7}"
+        f"{'threshold':>10}{'unknown<':>9}{'missed':>8}"
+    )
     print(head)
     for name, embedder in embedders(args.crops.split(",")).items():
         started = time.perf_counter()
@@ -171,13 +208,19 @@ def main(argv: list[str] | None = None) -> int:
         same, diff = pair_scores(vectors, faces.labels)
         r = derive(same, diff) | {"embed_s": round(time.perf_counter() - started, 2)}
         results[name] = r
-        print(f"{name:<24}{r['same_min']:>9.3f}{r['same_p5']:>7.3f}{r['same_median']:>8.3f}{r['diff_max']:>9.3f}"
-              f"{r['diff_p99']:>7.3f}{r['threshold']:>10.3f}{r['unknown_below']:>9.3f}"
-              f"{r['same_missed_at_threshold']:>5}/{r['same_n']}")
+        print(
+            f"{name:<24}{r['same_min']:>9.3f}{r['same_p5']:>7.3f}{r['same_median']:>8.3f}{r['diff_max']:>9.3f}"
+            f"{r['diff_p99']:>7.3f}{r['threshold']:>10.3f}{r['unknown_below']:>9.3f}"
+            f"{r['same_missed_at_threshold']:>5}/{r['same_n']}"
+        )
         lab = np.asarray(faces.labels)
         sims = vectors @ vectors.T
-        lows = [(float(sims[i, j]), faces.photos[i], faces.photos[j]) for i in range(len(lab))
-                for j in range(i + 1, len(lab)) if lab[i] == lab[j] and sims[i, j] < r["threshold"]]
+        lows = [
+            (float(sims[i, j]), faces.photos[i], faces.photos[j])
+            for i in range(len(lab))
+            for j in range(i + 1, len(lab))
+            if lab[i] == lab[j] and sims[i, j] < r["threshold"]
+        ]
         for s, a, b in sorted(lows)[:4]:
             print(f"    same person under the threshold: {s:.3f} {a} ~ {b}")
     if args.out:

@@ -85,8 +85,11 @@ def named_scores(embedder, video, gal: np.ndarray, gal_names: list[str]) -> dict
     from tracker.identity import IdentityVote
 
     chips = [c for _, c, _ in video]
-    boxes = Faces(np.concatenate([b.xyxy for _, _, b in video]), np.concatenate([b.confidence for _, _, b in video]),
-                  np.concatenate([b.landmarks for _, _, b in video]))
+    boxes = Faces(
+        np.concatenate([b.xyxy for _, _, b in video]),
+        np.concatenate([b.confidence for _, _, b in video]),
+        np.concatenate([b.landmarks for _, _, b in video]),
+    )
     vectors = embedder.embed(chips, boxes)
     right = 0
     wrong: dict[str, int] = {}  # "name in frames a-b" -> faces
@@ -115,8 +118,14 @@ def named_scores(embedder, video, gal: np.ndarray, gal_names: list[str]) -> dict
             key = f"{name} in frames {shot[0]}-{shot[1]}"
             wrong[key] = wrong.get(key, 0) + 1
     n_wrong = sum(wrong.values())
-    return {"named": right + n_wrong, "wrong": n_wrong, "precision": right / max(right + n_wrong, 1),
-            "recall_82_210": len(lin_frames) / 129, "wrong_names": wrong, "named_in_0_19": unverified}
+    return {
+        "named": right + n_wrong,
+        "wrong": n_wrong,
+        "precision": right / max(right + n_wrong, 1),
+        "recall_82_210": len(lin_frames) / 129,
+        "wrong_names": wrong,
+        "named_in_0_19": unverified,
+    }
 
 
 def ms_per_face(embedder, faces, batch: int, repeats: int) -> float:
@@ -131,10 +140,15 @@ def ms_per_face(embedder, faces, batch: int, repeats: int) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m bench.embedders", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m bench.embedders",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--clip", type=Path, default=SHARED / "media" / "hamilton_360p.mp4")
-    p.add_argument("--crops", default="clip:20", help="FaceNet crops, CROP:MARGIN_PX (bench.calibrate)")
+    p.add_argument(
+        "--crops", default="clip:20", help="FaceNet crops, CROP:MARGIN_PX (bench.calibrate)"
+    )
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--repeats", type=int, default=5, help="timed calls per batch size")
     p.add_argument("--out", type=Path)
@@ -146,10 +160,14 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     faces = labelled_faces()
     video = hamilton_faces(args.clip)
-    print(f"{len(faces.labels)} labelled photo faces; {len(video)} faces in {args.clip.name}; "
-          f"CPU, {args.threads} threads")
-    head = (f"{'embedder':<22}{'pairs s/d':>10}{'TAR@1e-3':>9}{'TAR@1e-4':>9}{'named':>7}{'wrong':>6}"
-            f"{'prec':>6}{'recall':>7}{'ms b1':>7}{'ms b16':>7}")
+    print(
+        f"{len(faces.labels)} labelled photo faces; {len(video)} faces in {args.clip.name}; "
+        f"CPU, {args.threads} threads"
+    )
+    head = (
+        f"{'embedder':<22}{'pairs s/d':>10}{'TAR@1e-3':>9}{'TAR@1e-4':>9}{'named':>7}{'wrong':>6}"
+        f"{'prec':>6}{'recall':>7}{'ms b1':>7}{'ms b16':>7}"
+    )
     print(head)
     results = {}
     for name, embedder in embedders(args.crops.split(",")).items():
@@ -160,21 +178,35 @@ def main(argv: list[str] | None = None) -> int:
         named = named_scores(embedder, video, gal, gal_names)
         b1 = ms_per_face(embedder, faces, 1, args.repeats * 4)
         b16 = ms_per_face(embedder, faces, 16, args.repeats)
-        results[name] = {"same_pairs": len(same), "diff_pairs": len(diff), "tar_far_1e-3": tar3,
-                         "threshold_far_1e-3": t3, "tar_far_1e-4": tar4, "threshold_far_1e-4": t4,
-                         **named, "ms_per_face_batch1": b1, "ms_per_face_batch16": b16}
-        print(f"{name:<22}{len(same):>5}/{len(diff):<4}{tar3:>9.3f}{tar4:>9.3f}{named['named']:>7}"
-              f"{named['wrong']:>6}{named['precision']:>6.2f}{named['recall_82_210']:>7.2f}{b1:>7.1f}{b16:>7.1f}")
+        results[name] = {
+            "same_pairs": len(same),
+            "diff_pairs": len(diff),
+            "tar_far_1e-3": tar3,
+            "threshold_far_1e-3": t3,
+            "tar_far_1e-4": tar4,
+            "threshold_far_1e-4": t4,
+            **named,
+            "ms_per_face_batch1": b1,
+            "ms_per_face_batch16": b16,
+        }
+        print(
+            f"{name:<22}{len(same):>5}/{len(diff):<4}{tar3:>9.3f}{tar4:>9.3f}{named['named']:>7}"
+            f"{named['wrong']:>6}{named['precision']:>6.2f}{named['recall_82_210']:>7.2f}{b1:>7.1f}{b16:>7.1f}"
+        )
         for what, n in sorted(named["wrong_names"].items()):
             print(f"    wrong name: {what}: {n} face(s)")
         if named["named_in_0_19"]:
-            print(f"    named in the wide stage view (frames 0-19, truth unknown): {named['named_in_0_19']}")
+            print(
+                f"    named in the wide stage view (frames 0-19, truth unknown): {named['named_in_0_19']}"
+            )
     base = results.get("dlib")
     if base:
         for name, r in results.items():
             if name != "dlib":
-                print(f"{name} / dlib: {r['ms_per_face_batch1'] / base['ms_per_face_batch1']:.2f}x the time per "
-                      f"face at batch 1, {r['ms_per_face_batch16'] / base['ms_per_face_batch16']:.2f}x at batch 16")
+                print(
+                    f"{name} / dlib: {r['ms_per_face_batch1'] / base['ms_per_face_batch1']:.2f}x the time per "
+                    f"face at batch 1, {r['ms_per_face_batch16'] / base['ms_per_face_batch16']:.2f}x at batch 16"
+                )
     if args.out:
         args.out.write_text(json.dumps(results, indent=1))
     return 0

@@ -14,7 +14,9 @@ from workers.models.registry import AUTO, CHOICES, FACENET, MODELS, spec
 
 
 def test_every_model_has_its_own_collections_and_sane_thresholds() -> None:
-    names = [s.collection() for s in MODELS.values()] + [s.collection("unknowns") for s in MODELS.values()]
+    names = [s.collection() for s in MODELS.values()] + [
+        s.collection("unknowns") for s in MODELS.values()
+    ]
     assert len(set(names)) == len(names)
     assert all(n.replace("_", "").isalnum() for n in names)  # what Milvus accepts as a name
     for s in MODELS.values():
@@ -37,7 +39,9 @@ def test_settings_accept_every_registry_choice_and_no_other() -> None:
 
     from config.settings import EmbedderName
 
-    assert set(get_args(EmbedderName)) == set(CHOICES)  # config cannot import workers: a test keeps them one
+    assert set(get_args(EmbedderName)) == set(
+        CHOICES
+    )  # config cannot import workers: a test keeps them one
     for choice in CHOICES:
         assert Settings(embedder=choice).embedder == choice
 
@@ -48,7 +52,9 @@ def test_the_matcher_takes_dimension_and_cutoff_from_the_registry(redis_client) 
     from workers.match import MatchHandler
     from workers.messages import FrameMsg
 
-    handler = MatchHandler(redis_client, People(redis_client), MagicMock(), Settings(), lambda m: spec(m).threshold)
+    handler = MatchHandler(
+        redis_client, People(redis_client), MagicMock(), Settings(), lambda m: spec(m).threshold
+    )
     book = handler._new_book("facenet-casia")
     assert book.params.unknown_below == MODELS["facenet-casia"].unknown_below
     assert book.params.reid_min_similarity == MODELS["facenet-casia"].threshold
@@ -62,7 +68,9 @@ def test_the_matcher_takes_dimension_and_cutoff_from_the_registry(redis_client) 
 
 def test_a_gallery_of_another_model_is_reported_with_the_fix(redis_client) -> None:
     people = People(redis_client)
-    assert other_model_only(people, "facenet-casia") is None  # nobody enrolled at all: nothing to say
+    assert (
+        other_model_only(people, "facenet-casia") is None
+    )  # nobody enrolled at all: nothing to say
     obama = people.get_or_create("obama")
     people.add_faces(obama, "dlib", 2)
     message = other_model_only(people, "facenet-casia")

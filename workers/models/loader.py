@@ -1,4 +1,4 @@
-"""Choose and load the embedder named by the settings; 'auto' follows the registry's measured order."""
+"""Choose and load the embedder the settings name; 'auto' follows the registry's measured order."""
 
 from __future__ import annotations
 
@@ -33,12 +33,16 @@ def _installed(name: str, settings: Settings) -> bool:
 
 
 def embedder_name(settings: Settings, device: str = "cpu") -> str:
-    """The registry entry the embedder setting stands for on this machine, without loading anything."""
+    """The registry entry the embedder setting stands for on this machine, loading nothing."""
     choice = settings.embedder
     if choice not in CHOICES:
         raise ConfigError(f"embedder: expected one of {CHOICES}, got {choice!r}")
     if choice in ("auto", "facenet"):
-        order = AUTO["cuda" if str(device).startswith("cuda") else "cpu"] if choice == "auto" else FACENET
+        order = (
+            AUTO["cuda" if str(device).startswith("cuda") else "cpu"]
+            if choice == "auto"
+            else FACENET
+        )
         for name in order:
             if _installed(name, settings):
                 return name
@@ -52,12 +56,18 @@ def embedder_name(settings: Settings, device: str = "cpu") -> str:
 def load_embedder(settings: Settings, device: str) -> Embedder:
     name = embedder_name(settings, device)
     if settings.embedder == "auto":
-        log.info("embedder auto -> %s on %s (the first installed of %s)", name, device,
-                 AUTO["cuda" if device.startswith("cuda") else "cpu"])
+        log.info(
+            "embedder auto -> %s on %s (the first installed of %s)",
+            name,
+            device,
+            AUTO["cuda" if device.startswith("cuda") else "cpu"],
+        )
     if spec(name).family == "dlib":
         from workers.models.dlib_embedder import DlibEmbedder
 
         return DlibEmbedder()
     from workers.models.facenet_embedder import FacenetEmbedder
 
-    return FacenetEmbedder(settings.facenet_weights, device=device, half=settings.gpu_half, model=name)
+    return FacenetEmbedder(
+        settings.facenet_weights, device=device, half=settings.gpu_half, model=name
+    )

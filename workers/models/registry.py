@@ -35,44 +35,80 @@ class ModelSpec:
     dim: int
     threshold: float
     unknown_below: float
-    split_below: float  # a track reacquired by motion whose next face is less similar than this splits
-    weights_file: str | None = None  # FaceNet: file name in the torch hub cache (facenet-pytorch's names)
+    split_below: (
+        float  # a track reacquired by motion whose next face is less similar than this splits
+    )
+    weights_file: str | None = (
+        None  # FaceNet: file name in the torch hub cache (facenet-pytorch's names)
+    )
     lfw: float | None = None  # published LFW accuracy of these weights
 
     def collection(self, kind: str = "faces") -> str:
-        """Milvus collection of this model's vectors (``faces`` or ``unknowns``): named after the model,
-        its weights and its dimension. A family with one weight set (dlib) keeps the name it had before
-        weights were part of it, so galleries enrolled then stay found. Milvus names allow letters,
-        digits and underscores only."""
+        """Milvus collection of this model's vectors (``faces`` or ``unknowns``): named after the
+        model, its weights and its dimension. A family with one weight set (dlib) keeps the name it
+        had before weights were part of it, so galleries enrolled then stay found. Milvus names
+        allow letters, digits and underscores only."""
         slug = self.family if self.name == self.family else f"{self.family}_{self.weights}"
         return f"{kind}_{slug.replace('-', '_')}_{self.dim}"
 
 
-MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in (
-    # dlib: same person >= 0.947, different people <= 0.919 (p99 0.894) on 34 faces of ../shared/faces;
-    # derived threshold 0.923, kept at 0.92: the 360p hamilton clip's same-person similarities reach
-    # down to 0.92, and 0.92 is still above every different-person pair measured
-    ModelSpec("dlib", "dlib", "resnet-v1", 128, threshold=0.92, unknown_below=0.89,
-              split_below=0.85, lfw=0.9938),
-    # facenet-casia (clip crop, 20 px margin): same person >= 0.547 (a half face; median 0.746),
-    # different people <= 0.517 (p99 0.31) on 34 faces of ../shared/faces: derived threshold 0.54
-    ModelSpec("facenet-casia", "facenet", "casia-webface", 512, threshold=0.54, unknown_below=0.31,
-              split_below=0.31, weights_file="20180408-102900-casia-webface.pt", lfw=0.9905),
-    # facenet-vggface2: not measured here (its weights need a download): the threshold kept from
-    # before (facenet-pytorch's examples), the cutoffs by analogy with facenet-casia
-    ModelSpec("facenet-vggface2", "facenet", "vggface2", 512, threshold=0.60, unknown_below=0.40,
-              split_below=0.40, weights_file="20180402-114759-vggface2.pt", lfw=0.9965),
-)}
+MODELS: dict[str, ModelSpec] = {
+    spec.name: spec
+    for spec in (
+        # dlib: same person >= 0.947, different people <= 0.919 (p99 0.894) on 34 faces of
+        # ../shared/faces; derived threshold 0.923, kept at 0.92: the 360p hamilton clip's
+        # same-person similarities reach down to 0.92, and 0.92 is above every different pair
+        ModelSpec(
+            "dlib",
+            "dlib",
+            "resnet-v1",
+            128,
+            threshold=0.92,
+            unknown_below=0.89,
+            split_below=0.85,
+            lfw=0.9938,
+        ),
+        # facenet-casia (clip crop, 20 px margin): same person >= 0.547 (a half face; median
+        # 0.746), different people <= 0.517 (p99 0.31) on 34 faces of ../shared/faces:
+        # derived threshold 0.54
+        ModelSpec(
+            "facenet-casia",
+            "facenet",
+            "casia-webface",
+            512,
+            threshold=0.54,
+            unknown_below=0.31,
+            split_below=0.31,
+            weights_file="20180408-102900-casia-webface.pt",
+            lfw=0.9905,
+        ),
+        # facenet-vggface2: not measured here (its weights need a download): the threshold kept from
+        # before (facenet-pytorch's examples), the cutoffs by analogy with facenet-casia
+        ModelSpec(
+            "facenet-vggface2",
+            "facenet",
+            "vggface2",
+            512,
+            threshold=0.60,
+            unknown_below=0.40,
+            split_below=0.40,
+            weights_file="20180402-114759-vggface2.pt",
+            lfw=0.9965,
+        ),
+    )
+}
 FACENET = ("facenet-vggface2", "facenet-casia")  # what plain 'facenet' means, first installed wins
-# 'auto' per device kind, first installed wins; python -m bench.embedders measures the order: accuracy
-# first (no wrong name; TAR at FAR 1e-3 on ../shared/faces), then speed. On ../shared, dlib and
-# facenet-casia tie on accuracy (TAR 1.0, no wrong name on hamilton, recall 0.97), and on one CPU
-# thread they cost the same per face one at a time (88 vs 91 ms): the CPU keeps dlib, the model every
-# figure of the end-to-end tests was measured with (FaceNet halves the cost in batches of 16: 46 vs
-# 84 ms). On CUDA FaceNet batches on the GPU; dlib-bin has no CUDA build. vggface2 (LFW 0.9965) is
-# not measured here, so it comes after the measured casia weights.
-AUTO = {"cpu": ("dlib", "facenet-casia", "facenet-vggface2"),
-        "cuda": ("facenet-casia", "facenet-vggface2", "dlib")}
+# 'auto' per device kind, first installed wins; python -m bench.embedders measures the order:
+# accuracy first (no wrong name; TAR at FAR 1e-3 on ../shared/faces), then speed. On ../shared,
+# dlib and facenet-casia tie on accuracy (TAR 1.0, no wrong name on hamilton, recall 0.97), and on
+# one CPU thread they cost the same per face one at a time (88 vs 91 ms): the CPU keeps dlib, the
+# model every figure of the end-to-end tests was measured with (FaceNet halves the cost in batches
+# of 16: 46 vs 84 ms). On CUDA FaceNet batches on the GPU; dlib-bin has no CUDA build. vggface2
+# (LFW 0.9965) is not measured here, so it comes after the measured casia weights.
+AUTO = {
+    "cpu": ("dlib", "facenet-casia", "facenet-vggface2"),
+    "cuda": ("facenet-casia", "facenet-vggface2", "dlib"),
+}
 CHOICES = ("auto", "dlib", "facenet", *FACENET)
 
 
@@ -80,7 +116,9 @@ def spec(name: str) -> ModelSpec:
     try:
         return MODELS[name]
     except KeyError:
-        raise ConfigError(f"embedding model: expected one of {sorted(MODELS)}, got {name!r}") from None
+        raise ConfigError(
+            f"embedding model: expected one of {sorted(MODELS)}, got {name!r}"
+        ) from None
 
 
 def dims(name: str) -> int:
