@@ -1,4 +1,4 @@
-"""``python -m bench.calibrate``: same- and different-person similarities per embedder, and thresholds.
+"""``python -m bench.calibrate``: same/different-person similarities per embedder, and thresholds.
 
 Every face of ../shared/faces (gallery, probes, singles) with a known identity is
 detected once with MTCNN (the photo settings of ``facestream identify``) and
@@ -194,7 +194,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(template(faces).tolist()))
         return 0
     print(
-        f"{len(faces.labels)} faces, {len(set(faces.labels))} identities, from {len(set(faces.photos))} photos"
+        f"{len(faces.labels)} faces, {len(set(faces.labels))} identities, "
+        f"from {len(set(faces.photos))} photos"
     )
     results = {}
     head = (
@@ -209,7 +210,8 @@ def main(argv: list[str] | None = None) -> int:
         r = derive(same, diff) | {"embed_s": round(time.perf_counter() - started, 2)}
         results[name] = r
         print(
-            f"{name:<24}{r['same_min']:>9.3f}{r['same_p5']:>7.3f}{r['same_median']:>8.3f}{r['diff_max']:>9.3f}"
+            f"{name:<24}{r['same_min']:>9.3f}{r['same_p5']:>7.3f}{r['same_median']:>8.3f}"
+            f"{r['diff_max']:>9.3f}"
             f"{r['diff_p99']:>7.3f}{r['threshold']:>10.3f}{r['unknown_below']:>9.3f}"
             f"{r['same_missed_at_threshold']:>5}/{r['same_n']}"
         )

@@ -39,7 +39,7 @@ log = logging.getLogger("bench.embedders")
 
 
 def tar_at_far(same: np.ndarray, diff: np.ndarray, far: float) -> tuple[float, float]:
-    """(TAR, threshold): the lowest threshold whose false accept rate over ``diff`` is <= ``far``."""
+    """(TAR, threshold): the lowest threshold whose false accept rate over ``diff`` is <= far."""
     ordered = np.sort(diff)[::-1]
     allowed = int(np.floor(far * len(diff)))  # different pairs allowed above the threshold
     threshold = float(ordered[allowed]) if allowed < len(ordered) else float(ordered[-1])
@@ -47,7 +47,7 @@ def tar_at_far(same: np.ndarray, diff: np.ndarray, far: float) -> tuple[float, f
 
 
 def hamilton_faces(clip: Path) -> list[tuple[int, np.ndarray, Faces]]:
-    """(frame, chip, box in chip) for every face MTCNN finds in the clip (run's detector settings)."""
+    """(frame, chip, box in chip) for every face MTCNN finds in the clip (run's settings)."""
     import cv2
 
     from config.settings import Settings
@@ -191,21 +191,24 @@ def main(argv: list[str] | None = None) -> int:
         }
         print(
             f"{name:<22}{len(same):>5}/{len(diff):<4}{tar3:>9.3f}{tar4:>9.3f}{named['named']:>7}"
-            f"{named['wrong']:>6}{named['precision']:>6.2f}{named['recall_82_210']:>7.2f}{b1:>7.1f}{b16:>7.1f}"
+            f"{named['wrong']:>6}{named['precision']:>6.2f}{named['recall_82_210']:>7.2f}"
+            f"{b1:>7.1f}{b16:>7.1f}"
         )
         for what, n in sorted(named["wrong_names"].items()):
             print(f"    wrong name: {what}: {n} face(s)")
         if named["named_in_0_19"]:
             print(
-                f"    named in the wide stage view (frames 0-19, truth unknown): {named['named_in_0_19']}"
+                "    named in the wide stage view (frames 0-19, truth unknown): "
+                f"{named['named_in_0_19']}"
             )
     base = results.get("dlib")
     if base:
         for name, r in results.items():
             if name != "dlib":
                 print(
-                    f"{name} / dlib: {r['ms_per_face_batch1'] / base['ms_per_face_batch1']:.2f}x the time per "
-                    f"face at batch 1, {r['ms_per_face_batch16'] / base['ms_per_face_batch16']:.2f}x at batch 16"
+                    f"{name} / dlib: {r['ms_per_face_batch1'] / base['ms_per_face_batch1']:.2f}x "
+                    "the time per face at batch 1, "
+                    f"{r['ms_per_face_batch16'] / base['ms_per_face_batch16']:.2f}x at batch 16"
                 )
     if args.out:
         args.out.write_text(json.dumps(results, indent=1))

@@ -1,8 +1,9 @@
-"""FaceNet CASIA-WebFace for real: weights converted offline (`make install`), the real CLI, real clips.
+"""FaceNet CASIA-WebFace for real: weights converted offline (`make install`), the CLI, real clips.
 
-`identify` names every probe of ../shared/faces/probes as ../shared/README.md lists them, `run` names
-Lin-Manuel Miranda through the frontal shot of the hamilton clip, nobody of the crowd clip (none of them
-is enrolled) gets a name, and a gallery enrolled with another embedder is reported, not searched in vain.
+`identify` names every probe of ../shared/faces/probes as ../shared/README.md lists them, `run`
+names Lin-Manuel Miranda through the frontal shot of the hamilton clip, nobody of the crowd clip
+(none of them is enrolled) gets a name, and a gallery enrolled with another embedder is reported,
+not searched in vain.
 """
 
 from __future__ import annotations
@@ -93,7 +94,7 @@ def test_run_names_lin_manuel_miranda_and_nobody_else(
     rows = _records(out)
     named = {r["frame"] for r in rows if r["name"] == LIN and 82 <= r["frame"] <= 210}
     assert len(named) >= 0.95 * 129, f"only {len(named)} of 129 frames named"
-    # Barack Obama sits in the audience (frames 211-274, partly behind his hand): his name is right there
+    # Barack Obama sits in the audience (frames 211-274, partly behind his hand): his name is right
     wrong = [
         (r["frame"], r["name"])
         for r in rows

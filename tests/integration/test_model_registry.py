@@ -1,4 +1,4 @@
-"""The model registry is the one owner of model facts; a gallery of another model is named, not missed."""
+"""The model registry owns the model facts; a gallery of another model is named, not missed."""
 
 from __future__ import annotations
 

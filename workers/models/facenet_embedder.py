@@ -38,7 +38,7 @@ TEMPLATE_5 = np.array(
 
 
 def hub_weights_path(model: str = "facenet-vggface2") -> Path:
-    """Where a FaceNet registry entry's weights live: the torch hub cache, facenet-pytorch's name."""
+    """Where a FaceNet registry entry's weights live: the torch hub cache, facenet-pytorch's name"""
     torch_home = os.getenv(
         "TORCH_HOME", os.path.join(os.getenv("XDG_CACHE_HOME", "~/.cache"), "torch")
     )
