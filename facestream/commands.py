@@ -175,7 +175,8 @@ def cmd_run(args, settings: Settings) -> int:
     cameras = _cameras(args, settings)
     with EmbeddedStack(settings) as endpoints:
         services = Services(settings, endpoints)
-        problem = other_model_only(services.people, embedder_name(settings, resolve_device(settings.device)))
+        model = embedder_name(settings, resolve_device(settings.device))
+        problem = other_model_only(services.people, model)
         if problem:
             raise ConfigError(problem)
         result = run_sources(services, settings, cameras, args.out, err)
@@ -274,21 +275,23 @@ def cmd_models(args, settings: Settings) -> int:
                 found += 1
                 out.print(f"{name}: {hit[1]}", highlight=False)
             else:
-                out.print(f"{name}: not found (expected at {fe.hub_weights_path(name)})", highlight=False)
+                out.print(f"{name}: not found (expected at {fe.hub_weights_path(name)})",
+                          highlight=False)
         return 0 if found else 1
     if args.action == "install":
         if args.model == "facenet-vggface2":
-            raise ConfigError("models install: only facenet-casia converts offline; facenet-vggface2 "
-                              "downloads with `facestream models fetch facenet-vggface2`")
+            raise ConfigError("models install: only facenet-casia converts offline; "
+                              "facenet-vggface2 downloads with `facestream models fetch facenet`")
         from workers.models.facenet_convert import install
 
         path, worst = install(fe.hub_weights_path("facenet-casia"))
-        out.print(f"facenet-casia weights converted and checked (max difference {worst:.1e} from the "
-                  f"reference) in {time.monotonic() - started:.0f} s: {path}", highlight=False)
+        out.print(f"facenet-casia weights converted and checked (max difference {worst:.1e} "
+                  f"from the reference) in {time.monotonic() - started:.0f} s: {path}",
+                  highlight=False)
         return 0
     if args.model == "facenet-casia":
-        raise ConfigError("models fetch: facenet-casia is converted offline with `facestream models install "
-                          "facenet`; fetch downloads facenet-vggface2")
+        raise ConfigError("models fetch: facenet-casia is converted offline with "
+                          "`facestream models install facenet`; fetch downloads facenet-vggface2")
     path = fe.fetch_weights()
     out.print(f"facenet-vggface2 weights saved to {path} in {time.monotonic() - started:.0f} s")
     return 0

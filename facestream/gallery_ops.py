@@ -73,8 +73,8 @@ def other_model_only(people: People, model: str) -> str | None:
         return None
     held = ", ".join(f"{n} face(s) of {name}" for name, n in sorted(counts.items()))
     theirs = max(counts, key=lambda name: counts[name])
-    return (f"embedder: nobody is enrolled with {model}, the gallery holds {held}; enroll the photos "
-            f"again with `--embedder {model} enroll ...`, or use `--embedder {theirs}`")
+    return (f"embedder: nobody is enrolled with {model}, the gallery holds {held}; enroll the "
+            f"photos again with `--embedder {model} enroll ...`, or use `--embedder {theirs}`")
 
 
 def identify(engine: FaceEngine, people: People, index: VectorIndex, threshold: float, margin: float,

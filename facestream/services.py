@@ -149,8 +149,9 @@ class Services:
 
             device = resolve_device(s.device, s.torch_threads)
             embedder = load_embedder(s, device)
-            # the shots of several frames in one model call: what a GPU needs, and FaceNet on a CPU
-            # costs half as much per face in batches of 16 (python -m bench.embedders); dlib does not batch
+            # the shots of several frames in one model call: what a GPU needs, and FaceNet on a
+            # CPU costs half as much per face in batches of 16 (python -m bench.embedders); dlib
+            # does not batch
             batched = device.startswith("cuda") or embedder.spec.family == "facenet"
             return EmbedHandler(embedder, batch_frames=8 if batched else 1)
         if kind == "match":

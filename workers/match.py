@@ -149,14 +149,15 @@ class MatchHandler:
         params = BookParams(reid_window_s=s.track_reid_window_s,
                             reid_min_similarity=s.track_reid_min_similarity or threshold,
                             unknown_min_observations=s.unknown_min_observations,
-                            unknown_below=s.unknown_below if s.unknown_below is not None else unknown_below,
+                            unknown_below=unknown_below if s.unknown_below is None else s.unknown_below,
                             split_below=model_spec.split_below)
         return TrackBook(lambda: IdentityVote(threshold, s.match_margin), params)
 
     def _check_embeddings(self, msg: FrameMsg) -> None:
         """A bad vector is the message's fault (dead letter), not Milvus being down."""
         if msg.model not in MODELS:
-            raise MessageError(f"message field 'model': expected one of {sorted(MODELS)}, got {msg.model!r}")
+            raise MessageError(f"message field 'model': expected one of {sorted(MODELS)}, "
+                               f"got {msg.model!r}")
         emb = msg.embeddings
         dim = MODELS[msg.model].dim
         if not isinstance(emb, np.ndarray) or emb.ndim != 2 or emb.shape[1] != dim:
