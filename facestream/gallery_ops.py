@@ -60,21 +60,10 @@ def enroll(engine: FaceEngine, people: People, index: VectorIndex, name: str, ph
 
 
 def other_model_only(people: People, model: str) -> str | None:
-    """Why a search with ``model`` would find nobody although people are enrolled, or None.
+    """Why a search with ``model`` would find nobody although people are enrolled, or None."""
+    from workers.models.registry import other_model_only as why
 
-    Vectors of different models (or weights) live in different collections, so a gallery enrolled
-    with one embedder is invisible to another; say so instead of naming nobody. The photos are not
-    kept, so the fix is to enroll them again with this embedder (or to run with theirs)."""
-    counts: dict[str, int] = {}
-    for person in people.all():
-        for name, n in person.faces.items():
-            counts[name] = counts.get(name, 0) + n
-    if not counts or counts.get(model, 0) > 0:
-        return None
-    held = ", ".join(f"{n} face(s) of {name}" for name, n in sorted(counts.items()))
-    theirs = max(counts, key=lambda name: counts[name])
-    return (f"embedder: nobody is enrolled with {model}, the gallery holds {held}; enroll the "
-            f"photos again with `--embedder {model} enroll ...`, or use `--embedder {theirs}`")
+    return why(people.faces_per_model(), model)
 
 
 def identify(engine: FaceEngine, people: People, index: VectorIndex, threshold: float, margin: float,

@@ -38,7 +38,7 @@ from workers.backoff import REDIS_DOWN, Backoff
 from workers.gallery import People, VectorIndex
 from workers.gallery.unknowns import UnknownFaces
 from workers.messages import FrameMsg, event_record, result_record
-from workers.models.registry import MODELS
+from workers.models.registry import MODELS, other_model_only
 from workers.runtime import Output
 
 log = logging.getLogger(__name__)
@@ -80,6 +80,7 @@ class MatchHandler:
         self._milvus_backoff = Backoff(0.5, 10.0)
         self._milvus_retry_at = 0.0
         self.unsearched = 0  # embeddings not searched while Milvus was unreachable
+        self._models_seen: set[str] = set()  # a gallery of another model is reported once per model
 
     def input_streams(self) -> list[str]:
         return [keys.EMBEDDED]
@@ -166,6 +167,13 @@ class MatchHandler:
         if not np.isfinite(emb).all():
             raise MessageError("message field 'embeddings': expected finite values, got NaN or inf")
 
+    def _warn_other_model(self, model: str) -> None:
+        """A long-running stack (``up``) cannot refuse to start like ``run`` does: it logs why
+        nobody will be named."""
+        problem = other_model_only(self.people.faces_per_model(), model)
+        if problem:
+            log.warning("%s", problem)
+
     def _search(self, model: str, vectors) -> list[dict[str, float]] | None:
         """Best score per person for each vector; None while Milvus is unreachable (retried with backoff)."""
         now = time.monotonic()
@@ -202,6 +210,9 @@ class MatchHandler:
         changed: set[str] = set()
         if msg.embeddings is not None and len(msg.embeddings) and msg.model:
             self._check_embeddings(msg)
+            if msg.model not in self._models_seen:
+                self._models_seen.add(msg.model)
+                self._warn_other_model(msg.model)
             matches = self._search(msg.model, msg.embeddings)
             # while Milvus is down the embedding still feeds the track's running embedding (re-id), not its name
             for i, vector, scores in zip(msg.embed_idx, msg.embeddings, matches or [None] * len(msg.embed_idx)):

@@ -80,3 +80,25 @@ def test_a_gallery_of_another_model_is_reported_with_the_fix(redis_client) -> No
     assert other_model_only(people, "dlib") is None
     people.add_faces(people.get_or_create("biden"), "facenet-casia", 1)
     assert other_model_only(people, "facenet-casia") is None
+
+
+def test_the_matcher_logs_once_that_the_gallery_holds_another_model(redis_client, caplog) -> None:
+    from unittest.mock import MagicMock
+
+    from workers.match import MatchHandler
+
+    people = People(redis_client)
+    people.add_faces(people.get_or_create("obama"), "dlib", 2)
+    handler = MatchHandler(redis_client, people, MagicMock(), Settings(), lambda m: spec(m).threshold)
+    with caplog.at_level("WARNING", logger="workers.match"):
+        for _ in range(2):
+            handler._models_seen.discard("dlib")  # dlib is enrolled: never reported
+            handler._warn_other_model("dlib")
+        assert not caplog.records
+        for _ in range(2):
+            if "facenet-casia" not in handler._models_seen:
+                handler._models_seen.add("facenet-casia")
+                handler._warn_other_model("facenet-casia")
+    assert [r.getMessage() for r in caplog.records] == [
+        other_model_only(people, "facenet-casia")]
+    assert "nobody is enrolled with facenet-casia" in caplog.records[0].getMessage()

@@ -112,6 +112,21 @@ AUTO = {
 CHOICES = ("auto", "dlib", "facenet", *FACENET)
 
 
+def other_model_only(faces: dict[str, int], model: str) -> str | None:
+    """Why a search with ``model`` finds nobody although people are enrolled, or None.
+
+    ``faces``: enrolled faces per model name. Vectors of different models (or weights) live in
+    different collections, so a gallery enrolled with one embedder is invisible to another: say so
+    instead of naming nobody. The photos are not kept, so the fix is to enroll them again with this
+    embedder, or to use theirs."""
+    if not any(faces.values()) or faces.get(model, 0) > 0:
+        return None
+    held = ", ".join(f"{n} face(s) of {name}" for name, n in sorted(faces.items()) if n)
+    theirs = max(faces, key=lambda name: faces[name])
+    return (f"embedder: nobody is enrolled with {model}, the gallery holds {held}; enroll the "
+            f"photos again with `--embedder {model} enroll ...`, or use `--embedder {theirs}`")
+
+
 def spec(name: str) -> ModelSpec:
     try:
         return MODELS[name]
