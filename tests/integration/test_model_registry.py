@@ -89,7 +89,8 @@ def test_the_matcher_logs_once_that_the_gallery_holds_another_model(redis_client
 
     people = People(redis_client)
     people.add_faces(people.get_or_create("obama"), "dlib", 2)
-    handler = MatchHandler(redis_client, people, MagicMock(), Settings(), lambda m: spec(m).threshold)
+    handler = MatchHandler(redis_client, people, MagicMock(), Settings(),
+                           lambda m: spec(m).threshold)
     with caplog.at_level("WARNING", logger="workers.match"):
         for _ in range(2):
             handler._models_seen.discard("dlib")  # dlib is enrolled: never reported
