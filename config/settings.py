@@ -19,7 +19,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from config.errors import ConfigError
 from config.redact import scrub
 
-EmbedderName = Literal["auto", "facenet", "dlib"]
+# the registry (workers/models/registry.py) owns what each means; facenet = the weights installed
+EmbedderName = Literal["auto", "facenet", "dlib", "facenet-casia", "facenet-vggface2"]
 
 
 class Settings(BaseSettings):
@@ -49,8 +50,8 @@ class Settings(BaseSettings):
     torch_threads: int = Field(0, ge=0, description=(
         "torch threads per model process; 0 = torch default (`up` gives each process 1)"))
     facenet_weights: Path | None = Field(None, description=(
-        "InceptionResnetV1 weights (.pt); unset = the default place "
-        "(`facestream models where facenet`)"))
+        "InceptionResnetV1 weights (.pt; a name with 'casia' holds CASIA-WebFace weights, else "
+        "VGGFace2); unset = the default place (`facestream models where facenet`)"))
 
     # --- detector ------------------------------------------------------------
     detect_max_side_px: int = Field(960, ge=160, description="larger frames are detected on a downscaled copy")
@@ -94,12 +95,14 @@ class Settings(BaseSettings):
         75.0, ge=0.0, description="how long it waits for a missing file frame (> claim_idle_ms: reclaimed ones arrive)")
 
     # --- matcher ------------------------------------------------------------
-    match_threshold: float | None = Field(None, description="cosine similarity to name a face; unset = model default")
+    match_threshold: float | None = Field(None, description="cosine similarity to name a face; "
+                                          "unset = the model's calibrated one")
     match_margin: float = Field(0.02, ge=0.0, description="best person must beat the second by this much")
     match_top_k: int = Field(10, ge=1, description=(
         "gallery vectors fetched per search; each person's best one among them is a vote"))
     unknown_below: float | None = Field(None, description="a track whose best mean stays under this is "
-                                        "'unknown' (gets an unknown-... label); unset = threshold - 0.03")
+                                        "'unknown' (gets an unknown-... label); unset = the "
+                                        "model's calibrated one")
     unknown_min_observations: int = Field(2, ge=1, description="embeddings before a track can be 'unknown'")
 
     # --- bus and ingest -----------------------------------------------------

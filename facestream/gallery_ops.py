@@ -59,6 +59,13 @@ def enroll(engine: FaceEngine, people: People, index: VectorIndex, name: str, ph
         report.enrolled[name] = report.enrolled.get(name, 0) + added
 
 
+def other_model_only(people: People, model: str) -> str | None:
+    """Why a search with ``model`` would find nobody although people are enrolled, or None."""
+    from workers.models.registry import other_model_only as why
+
+    return why(people.faces_per_model(), model)
+
+
 def identify(engine: FaceEngine, people: People, index: VectorIndex, threshold: float, margin: float,
              path: Path, top_k: int = 10) -> list[dict]:
     """Every face of one photo: bbox, name (None when unknown) and score."""

@@ -25,11 +25,10 @@ from facestream.stopping import StopRequest
 from workers import keys
 from workers.bus import RedisStreamBus
 from workers.gallery import People, VectorIndex
-from workers.models.loader import collection_name, embedder_dims
+from workers.models.registry import spec
 
 log = logging.getLogger(__name__)
 WORKER_KINDS = ("detect", "track", "embed", "match")
-DEFAULT_THRESHOLDS = {"dlib": 0.92, "facenet": 0.6}  # the embedders' default_threshold, without loading them
 
 
 def redis_options(url: str, ca_file: Path | None = None) -> dict:
@@ -106,8 +105,8 @@ class Services:
 
     def index(self, model: str) -> VectorIndex:
         if model not in self._indexes:
-            dim = embedder_dims(model)
-            self._indexes[model] = VectorIndex(self.milvus, collection_name(model, dim), dim)
+            model_spec = spec(model)
+            self._indexes[model] = VectorIndex(self.milvus, model_spec.collection(), model_spec.dim)
         return self._indexes[model]
 
     def unknowns(self, model: str):
@@ -115,12 +114,12 @@ class Services:
         from workers.gallery.unknowns import UnknownFaces
 
         if model not in self._unknowns:
-            self._unknowns[model] = UnknownFaces(self.redis, self.milvus, model, embedder_dims(model),
+            self._unknowns[model] = UnknownFaces(self.redis, self.milvus, model, spec(model).dim,
                                                  self.threshold(model))
         return self._unknowns[model]
 
     def threshold(self, model: str) -> float:
-        return self.settings.match_threshold or DEFAULT_THRESHOLDS[model]
+        return self.settings.match_threshold or spec(model).threshold
 
     def cameras(self) -> list[str]:
         return sorted(c.decode() for c in self.redis.smembers(keys.CAMERAS))
@@ -150,11 +149,16 @@ class Services:
             from workers.models.loader import load_embedder
 
             device = resolve_device(s.device, s.torch_threads)
-            return EmbedHandler(load_embedder(s, device), batch_frames=8 if device.startswith("cuda") else 1)
+            embedder = load_embedder(s, device)
+            # the shots of several frames in one model call: what a GPU needs, and FaceNet on a
+            # CPU costs half as much per face in batches of 16 (python -m bench.embedders); dlib
+            # does not batch
+            batched = device.startswith("cuda") or embedder.spec.family == "facenet"
+            return EmbedHandler(embedder, batch_frames=8 if batched else 1)
         if kind == "match":
             from workers.match import MatchHandler
 
-            return MatchHandler(self.redis, self.people, self.index, s, lambda m: DEFAULT_THRESHOLDS[m],
+            return MatchHandler(self.redis, self.people, self.index, s, lambda m: spec(m).threshold,
                                 self.unknowns)
         raise ConfigError(f"worker kind: expected one of {WORKER_KINDS}, got {kind!r}")
 

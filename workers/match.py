@@ -39,11 +39,11 @@ from workers.gallery import People, VectorIndex
 from workers.gallery.unknowns import UnknownFaces
 from workers.handler import Handler, Output
 from workers.messages import FrameMsg
+from workers.models.registry import MODELS, other_model_only
 from workers.progress import RunProgress
 from workers.results import event_record, face_record
 
 log = logging.getLogger(__name__)
-DIMS = {"dlib": 128, "facenet": 512}
 
 
 @dataclass
@@ -71,6 +71,7 @@ class MatchHandler(Handler):
         self._milvus_backoff = Backoff(0.5, 10.0)
         self._milvus_retry_at = 0.0
         self.unsearched = 0  # embeddings not searched while Milvus was unreachable
+        self._models_seen: set[str] = set()  # a gallery of another model is reported once per model
 
     def input_streams(self) -> list[str]:
         return [keys.EMBEDDED]
@@ -79,7 +80,7 @@ class MatchHandler(Handler):
         """Runtime hook, once before the first read: load the collections of the models people are
         enrolled with, and create their unknown-faces collection now (half a second in milvus-lite),
         not when a live camera's first stranger appears."""
-        for model in DIMS:
+        for model in MODELS:
             try:
                 index = self.index_for(model)
                 if not index.client.has_collection(index.collection):
@@ -125,23 +126,36 @@ class MatchHandler(Handler):
 
     def _new_book(self, model: str | None) -> TrackBook:
         s = self.settings
-        threshold = s.match_threshold or self.threshold_for(model or "dlib")
+        # thresholds and the unknown cutoff are calibrated per model (workers/models/registry.py)
+        model_spec = MODELS.get(model or "dlib", MODELS["dlib"])
+        threshold = s.match_threshold or self.threshold_for(model_spec.name)
+        unknown_below = model_spec.unknown_below if s.match_threshold is None else threshold - 0.03
         params = BookParams(reid_window_s=s.track_reid_window_s,
                             reid_min_similarity=s.track_reid_min_similarity or threshold,
                             unknown_min_observations=s.unknown_min_observations,
-                            unknown_below=s.unknown_below if s.unknown_below is not None else threshold - 0.03)
+                            unknown_below=unknown_below if s.unknown_below is None else s.unknown_below,
+                            split_below=model_spec.split_below)
         return TrackBook(lambda: IdentityVote(threshold, s.match_margin), params)
 
     def _check_embeddings(self, msg: FrameMsg) -> None:
         """A bad vector is the message's fault (dead letter), not Milvus being down."""
         model, emb = msg.shots.model, msg.shots.embeddings
-        if model not in DIMS:
-            raise MessageError(f"message field 'shots.model': expected one of {sorted(DIMS)}, got {model!r}")
-        if not isinstance(emb, np.ndarray) or emb.ndim != 2 or emb.shape[1] != DIMS[model]:
-            raise MessageError(f"message field 'shots.embeddings': expected (N, {DIMS[model]}) floats, got "
+        if model not in MODELS:
+            raise MessageError(f"message field 'shots.model': expected one of {sorted(MODELS)}, "
+                               f"got {model!r}")
+        dim = MODELS[model].dim
+        if not isinstance(emb, np.ndarray) or emb.ndim != 2 or emb.shape[1] != dim:
+            raise MessageError(f"message field 'shots.embeddings': expected (N, {dim}) floats, got "
                                f"{getattr(emb, 'shape', type(emb).__name__)}")
         if not np.isfinite(emb).all():
             raise MessageError("message field 'shots.embeddings': expected finite values, got NaN or inf")
+
+    def _warn_other_model(self, model: str) -> None:
+        """A long-running stack (``up``) cannot refuse to start like ``run`` does: it logs why
+        nobody will be named."""
+        problem = other_model_only(self.people.faces_per_model(), model)
+        if problem:
+            log.warning("%s", problem)
 
     def _search(self, model: str, vectors) -> list[dict[str, float]] | None:
         """Best score per person for each vector; None while Milvus is unreachable (retried with backoff)."""
@@ -181,6 +195,9 @@ class MatchHandler(Handler):
         shots, model = msg.shots, msg.shots.model
         if shots.embeddings is not None and len(shots.embeddings) and model:
             self._check_embeddings(msg)
+            if model not in self._models_seen:
+                self._models_seen.add(model)
+                self._warn_other_model(model)
             matches = self._search(model, shots.embeddings)
             # while Milvus is down the embedding still feeds the track's running embedding (re-id), not its name
             for i, vector, scores in zip(shots.rows, shots.embeddings, matches or [None] * len(shots.rows)):

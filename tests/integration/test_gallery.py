@@ -13,7 +13,7 @@ from config.errors import ConfigError
 from workers import keys
 from workers.gallery import People, VectorIndex
 from workers.gallery.people import check_name
-from workers.models.loader import collection_name
+from workers.models.registry import MODELS
 
 DIM = 64
 
@@ -188,12 +188,13 @@ def test_vectors_persist_for_a_new_index_object(milvus_client: MilvusClient) -> 
     assert scores["p-a"] == pytest.approx(1.0, abs=1e-4)
 
 
-def test_collection_names_differ_per_model_and_models_do_not_mix(milvus_client: MilvusClient) -> None:
-    dlib_name, facenet_name = collection_name("dlib", 128), collection_name("facenet", 512)
-    assert dlib_name != facenet_name
-    assert "dlib" in dlib_name and "128" in dlib_name
-    assert "facenet" in facenet_name and "512" in facenet_name
-    assert collection_name("dlib", 128) == dlib_name  # stable
+def test_collection_names_differ_per_model_and_weights_and_models_do_not_mix(milvus_client: MilvusClient) -> None:
+    names = {spec.collection() for spec in MODELS.values()} | {spec.collection("unknowns") for spec in MODELS.values()}
+    assert len(names) == 2 * len(MODELS)  # casia-webface and vggface2 vectors never share a collection
+    assert MODELS["facenet-casia"].collection() == "faces_facenet_casia_webface_512"
+    assert MODELS["facenet-vggface2"].collection() == "faces_facenet_vggface2_512"
+    assert MODELS["dlib"].collection("unknowns") == "unknowns_dlib_128"  # as before: old galleries stay found
+    dlib_name, facenet_name = MODELS["dlib"].collection(), MODELS["facenet-casia"].collection()
 
     rng = np.random.default_rng(11)
     dlib = VectorIndex(milvus_client, dlib_name, 128)

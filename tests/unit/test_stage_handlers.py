@@ -219,6 +219,9 @@ class FakePeople:
         self.asked.append(list(person_ids))
         return {pid: self._names.get(pid) for pid in person_ids}
 
+    def faces_per_model(self) -> dict[str, int]:
+        return {"dlib": len(self._names)}
+
 
 class FakeIndex:
     """Each query vector scores its first component for person p1."""

@@ -60,6 +60,14 @@ class People:
             people.append(Person(pid.decode(), name.decode(), faces))
         return people
 
+    def faces_per_model(self) -> dict[str, int]:
+        """Enrolled faces per embedding model, over everybody."""
+        counts: dict[str, int] = {}
+        for person in self.all():
+            for model, n in person.faces.items():
+                counts[model] = counts.get(model, 0) + n
+        return counts
+
     def remove(self, person_id: str, name: str) -> None:
         pipe = self.redis.pipeline()
         pipe.hdel(keys.PEOPLE, person_id)

@@ -17,8 +17,10 @@ import numpy as np
 import redis
 from pymilvus import MilvusClient
 
+from config.errors import ConfigError
 from workers import keys
 from workers.gallery.vectors import ensure_collection
+from workers.models.registry import spec
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +36,10 @@ class Unknown:
 
 
 def unknowns_collection(model: str, dim: int) -> str:
-    return f"unknowns_{model}_{dim}"
+    found = spec(model)
+    if found.dim != dim:
+        raise ConfigError(f"unknown faces of {model}: expected dimension {found.dim}, got {dim}")
+    return found.collection("unknowns")
 
 
 class UnknownFaces:

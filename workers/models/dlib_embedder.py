@@ -15,6 +15,7 @@ import numpy as np
 
 from config.errors import ModelError
 from tracker.faces import Faces
+from workers.models.registry import MODELS
 
 log = logging.getLogger(__name__)
 
@@ -27,11 +28,9 @@ def dlib_model_dir() -> Path:
 
 
 class DlibEmbedder:
-    name = "dlib"
-    dim = 128
-    # cosine similarity of unit vectors; 0.92 ~ Euclidean distance 0.4. Measured on ../shared/faces:
-    # same person 0.96-1.0 on photos, 0.92-0.98 on the 360p clip; different people <= 0.89
-    default_threshold = 0.92
+    spec = MODELS["dlib"]  # dimension and thresholds: workers/models/registry.py
+    name = spec.name
+    dim = spec.dim
 
     def __init__(self) -> None:
         try:
