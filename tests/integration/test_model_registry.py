@@ -50,7 +50,8 @@ def test_the_matcher_takes_dimension_and_cutoff_from_the_registry(redis_client) 
     from unittest.mock import MagicMock
 
     from workers.match import MatchHandler
-    from workers.messages import FrameMsg
+    from workers.messages import FrameMeta, FrameMsg, Shots
+    from tracker.faces import Faces
 
     handler = MatchHandler(
         redis_client, People(redis_client), MagicMock(), Settings(), lambda m: spec(m).threshold
@@ -58,11 +59,15 @@ def test_the_matcher_takes_dimension_and_cutoff_from_the_registry(redis_client) 
     book = handler._new_book("facenet-casia")
     assert book.params.unknown_below == MODELS["facenet-casia"].unknown_below
     assert book.params.reid_min_similarity == MODELS["facenet-casia"].threshold
-    msg = MagicMock(spec=FrameMsg, model="facenet-casia", embeddings=np.zeros((1, 128), np.float32))
+    meta = FrameMeta(camera="door", run="r1", seq=1, ts=0.1, capture_time=0.0, width=640, height=360)
+    shots = Shots((0,), embeddings=np.zeros((1, 128), np.float32), model="facenet-casia")
+    faces = Faces(np.array([[10, 10, 90, 90]], np.float32), np.ones(1, np.float32), track_ids=("t1",))
+    msg = FrameMsg(meta, faces=faces, shots=shots)
     with pytest.raises(MessageError, match=r"expected \(N, 512\) floats, got \(1, 128\)"):
         handler._check_embeddings(msg)
-    msg.model = "facenet"
-    with pytest.raises(MessageError, match="'model': expected one of"):
+    msg = FrameMsg(meta, faces=faces,
+                   shots=Shots((0,), embeddings=np.zeros((1, 512), np.float32), model="facenet"))
+    with pytest.raises(MessageError, match="'shots.model': expected one of"):
         handler._check_embeddings(msg)
 
 
