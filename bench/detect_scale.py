@@ -1,4 +1,4 @@
-"""Detect throughput with 1 and 2 detector processes on the crowd clip (done-when 2 of issue 5).
+"""Detect throughput with 1 and 2 detector processes on the crowd clip (does a second detector process double the rate?).
 
     PYTHONPATH=. python bench/detect_scale.py [--clip ../shared/media/crowd_1080p.mp4] [--runs "1x1,2x1,1x2"]
 

@@ -3,8 +3,8 @@
 Trackers (all fed the same detections):
 - ``new``: ``tracker.FaceTracker``, best shots (``ShotPicker``) and the matcher's
   ``TrackBook`` (votes, lost-and-found by appearance): what facestream runs now;
-- ``iou``: the walking pipeline: ``IouTracker``, every 10th face embedded, one vote per track;
-- ``bytetrack``: roboflow ``trackers``' ByteTrack, with the walking pipeline's identity rule.
+- ``iou``: the first pipeline's tracker: ``IouTracker``, every 10th face embedded, one vote per track;
+- ``bytetrack``: roboflow ``trackers``' ByteTrack, with the first pipeline's identity rule.
 
 The gallery search is the same as Milvus' FLAT inner-product search: the best
 similarity per person among the ``top_k`` nearest enrolled vectors.

@@ -1,4 +1,4 @@
-"""Done-when 2 and 3: workers killed with SIGKILL, and Redis killed with SIGKILL, during a file run.
+"""Workers killed with SIGKILL, and Redis killed with SIGKILL, during a file run.
 
 Real processes throughout: the `facestream run` CLI, its worker processes (real
 MTCNN and dlib), a real Valkey/Redis server with AOF (appendfsync everysec) and

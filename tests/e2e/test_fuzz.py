@@ -1,4 +1,4 @@
-"""Done-when 4: fuzzing every stream and the decoders, with the real handlers on a real Redis.
+"""Fuzzing every stream and the decoders, with the real handlers on a real Redis.
 
 Random bytes, truncated and bit-flipped valid messages, valid messages with one
 field replaced by garbage, and corrupt JPEGs (frames and face chips) go into

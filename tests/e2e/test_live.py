@@ -1,4 +1,4 @@
-"""Done-when 1: a real RTSP camera (GStreamer's server, started here) through `facestream run --config`.
+"""A real RTSP camera (GStreamer's server, started here) through `facestream run --config`.
 
 One run, two cameras from a cameras.toml: ``door`` plays hamilton_360p.mp4 live
 (with credentials in its URL) and ``mute`` accepts connections but never sends
@@ -131,4 +131,4 @@ def test_live_rtsp_camera_latency_reconnect_and_stall(gallery_stack, examples_di
     assert "***@127.0.0.1" in client.hget("fs:camera:door", "source").decode()
     if slow_stop or "stopped waiting" in err:
         # once in a full-suite run (before `run` handled signals with a flag): still running 120 s after SIGTERM
-        pytest.xfail(f"warm stop of a live run took more than 45 s (issue 4); stacks and log tail: {err[-6000:]}")
+        pytest.xfail(f"warm stop of a live run took more than 45 s; stacks and log tail: {err[-6000:]}")

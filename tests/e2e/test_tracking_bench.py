@@ -35,7 +35,7 @@ def monkeypatch_module():
 def test_new_tracker_meets_the_targets(figures):
     new = figures["new"]
     assert new["IDF1"] >= 0.90, figures
-    # not asserted: at most 1 ID switch per 10 crossings (issue 3). Here the switches come from faces
+    # not asserted: at most 1 ID switch per 10 crossings. Here the switches come from faces
     # re-entering at the border (a new track, then found again by appearance), not from crossings;
     # the full benchmark reports the rate (README)
     assert new["named_precision"] >= 0.995, figures

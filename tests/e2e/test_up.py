@@ -1,4 +1,4 @@
-"""Done-when 1: `facestream up --detectors 2 --embedders 1` runs two file cameras and one live camera
+"""`facestream up --detectors 2 --embedders 1` runs two file cameras and one live camera
 at once; `status` shows every figure; a detector killed with SIGKILL shows in status and
 supervisor restarts it; `scale` changes a count; `down` stops everything."""
 
