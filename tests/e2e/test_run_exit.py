@@ -1,0 +1,40 @@
+"""`run`'s exit status: stopped with frames neither processed nor dropped, it exits 3 and says how
+many (the real CLI, its real workers, a real Redis and milvus-lite)."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.support.rtsp import wait_for
+from workers import keys
+from workers.progress import RunProgress
+
+
+def test_a_run_stopped_with_frames_in_flight_exits_3_and_says_how_many(stack, redis_client, tmp_path: Path,
+                                                                      examples_dir: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FACESTREAM_")}
+    env["FACESTREAM_STOP_TIMEOUT_S"] = "1"  # the workers are still loading models: nothing finishes in time
+    proc = subprocess.Popen([sys.executable, "-m", "facestream", "--data-dir", str(tmp_path / "data"),
+                             "--redis-url", stack.redis_url, "--milvus-uri", stack.milvus_uri,
+                             "--embedder", "dlib", "run", str(examples_dir / "hamilton_360p.mp4")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        def published() -> int:
+            run = redis_client.hget(keys.camera_info("hamilton_360p"), "run")
+            return RunProgress(redis_client, "hamilton_360p", run.decode()).read().published if run else 0
+
+        assert wait_for(lambda: published() > 0, 120), "the grabber never published"
+        proc.send_signal(signal.SIGINT)  # as Ctrl-C does: warm stop, bounded by stop_timeout_s
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 3, err
+    assert "frame(s) not accounted for" in err and "exit status 3" in err, err
+    said = re.search(r"(\d+) frame\(s\) not accounted for", err)
+    assert said is not None and int(said.group(1)) > 0, err
