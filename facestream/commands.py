@@ -17,8 +17,8 @@ from facestream.services import Services
 from facestream.stack import EmbeddedStack
 from facestream.stopping import StopRequest
 
-# `run` exit status when it stopped (Ctrl-C, SIGTERM, stop_timeout_s) with frames of a source neither
-# processed nor dropped; 0 success, 1 a health check failed, 2 an error, 130 an abort
+# `run` exit status when it stopped (Ctrl-C, SIGTERM, stop_timeout_s) with frames of a source
+# neither processed nor dropped; 0 success, 1 a health check failed, 2 an error, 130 an abort
 EXIT_UNACCOUNTED = 3
 
 def _cameras(args, settings: Settings) -> list:
@@ -186,8 +186,9 @@ def cmd_run(args, settings: Settings) -> int:
         missing += counts.missing
         declared = result.declared.get(camera)
         if declared and counts.total is not None and counts.total < declared:
-            err.print(f"[yellow]{camera}: warning:[/yellow] the container declares {declared} frames, "
-                      f"only {counts.total} could be read (a truncated or damaged file?)", highlight=False)
+            err.print(f"[yellow]{camera}: warning:[/yellow] the container declares {declared} "
+                      f"frames, only {counts.total} could be read (a truncated or damaged file?)",
+                      highlight=False)
         skipped = {reason: n for reason, n in counts.skipped.items() if n}
         if skipped:
             err.print(f"{camera}: live frames never published (newest kept): {skipped}", highlight=False)

@@ -179,7 +179,8 @@ def _tail(path: Path, lines: int = 15) -> str:
 # from a tiny Python that puts the stop signals back to their defaults first (not a preexec_fn:
 # unsafe once this process runs threads).
 _WITH_STOP_SIGNALS = ("import os, signal, sys; "
-                      "[signal.signal(s, signal.SIG_DFL) for s in (signal.SIGINT, signal.SIGTERM)]; "
+                      "signal.signal(signal.SIGINT, signal.SIG_DFL); "
+                      "signal.signal(signal.SIGTERM, signal.SIG_DFL); "
                       "os.execvp(sys.argv[1], sys.argv[1:])")
 
 

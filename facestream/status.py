@@ -96,7 +96,8 @@ def gather(client: redis.Redis, processes: list[dict] | None = None) -> dict:
         "cameras": cameras,
         "metrics_endpoints": sorted(w["metrics"] for w in workers if w.get("metrics")),
         "processes": processes or [],
-        "problems": sorted({str(w["problem"]) for w in workers if w["state"] == "alive" and w.get("problem")}),
+        "problems": sorted({str(w["problem"]) for w in workers
+                            if w["state"] == "alive" and w.get("problem")}),
     }
 
 

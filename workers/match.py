@@ -195,7 +195,8 @@ class MatchHandler(Handler):
         self.milvus_down_since = None
 
     def _unknown_label(self, model: str, track: BookTrack, camera: str, when: float) -> str | None:
-        """A stable label for a stranger; None while Milvus is away (asked again on a later frame)."""
+        """A stable label for a stranger; None while Milvus is away (asked again on a later
+        frame)."""
         if self.unknowns_for is None or time.monotonic() < self._milvus_retry_at:
             return None
         try:
@@ -245,7 +246,8 @@ class MatchHandler(Handler):
                 if identity_changed:
                     changed.add(track.display_id)
                 if self.unknowns_for is not None and track.unknown_label is None and st.book.is_unknown(track):
-                    track.unknown_label = self._unknown_label(model, track, msg.camera, msg.capture_time)
+                    track.unknown_label = self._unknown_label(model, track, msg.camera,
+                                                              msg.capture_time)
         for track in starting.values():
             out.append(event_record("start", msg.camera, track.first_frame, track.first_ts, track.display_id,
                                     None, 0.0))

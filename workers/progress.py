@@ -142,7 +142,7 @@ def count_dead_letter(client, payload: bytes, reason: str) -> bool:
         log.warning("a dead letter that cannot be decoded is not in any run's ledger: %s", exc)
         return False
     ledger = RunProgress(client, msg.camera, msg.run)
-    if msg.is_eos:  # the frames before it are counted as they go; without this the run waits forever
+    if msg.is_eos:  # its frames are counted as they go; without this the run would wait forever
         ledger.finish(msg.seq)
         return True
     return ledger.commit(msg.seq, reason)

@@ -246,7 +246,8 @@ class Worker:
         self.observer.dead_letter()
         if self.redis is not None and entry.payload:
             # a frame that will never reach the matcher is accounted for here, so a file run ends
-            progress.count_dead_letter(self.redis, entry.payload, f"dead_letter:{self.handler.kind}")
+            reason = f"dead_letter:{self.handler.kind}"
+            progress.count_dead_letter(self.redis, entry.payload, reason)
 
     # --- housekeeping -------------------------------------------------------------------
     def _refresh_streams(self) -> None:

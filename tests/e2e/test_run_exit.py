@@ -15,22 +15,47 @@ from workers import keys
 from workers.progress import RunProgress
 
 
-def test_a_run_stopped_with_frames_in_flight_exits_3_and_says_how_many(stack, redis_client, tmp_path: Path,
-                                                                      examples_dir: Path) -> None:
+def test_a_run_stopped_with_frames_in_flight_exits_3_and_says_how_many(
+    stack, redis_client, tmp_path: Path, examples_dir: Path
+) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FACESTREAM_")}
-    env["FACESTREAM_STOP_TIMEOUT_S"] = "1"  # the workers are still loading models: nothing finishes in time
-    proc = subprocess.Popen([sys.executable, "-m", "facestream", "--data-dir", str(tmp_path / "data"),
-                             "--redis-url", stack.redis_url, "--milvus-uri", stack.milvus_uri,
-                             "--embedder", "dlib", "run", str(examples_dir / "hamilton_360p.mp4")],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    env["FACESTREAM_STOP_TIMEOUT_S"] = (
+        "1"  # the workers are still loading models: nothing finishes in time
+    )
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "facestream",
+            "--data-dir",
+            str(tmp_path / "data"),
+            "--redis-url",
+            stack.redis_url,
+            "--milvus-uri",
+            stack.milvus_uri,
+            "--embedder",
+            "dlib",
+            "run",
+            str(examples_dir / "hamilton_360p.mp4"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     try:
+
         def published() -> int:
             run = redis_client.hget(keys.camera_info("hamilton_360p"), "run")
-            return RunProgress(redis_client, "hamilton_360p", run.decode()).read().published if run else 0
+            return (
+                RunProgress(redis_client, "hamilton_360p", run.decode()).read().published
+                if run
+                else 0
+            )
 
         assert wait_for(lambda: published() > 0, 120), "the grabber never published"
         proc.send_signal(signal.SIGINT)  # as Ctrl-C does: warm stop, bounded by stop_timeout_s
-        out, err = proc.communicate(timeout=120)
+        _out, err = proc.communicate(timeout=120)
     finally:
         if proc.poll() is None:
             proc.kill()

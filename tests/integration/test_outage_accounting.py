@@ -36,15 +36,28 @@ def _free_port() -> int:
 
 
 def _msg(seq: int, vector: np.ndarray) -> FrameMsg:
-    return FrameMsg(FrameMeta(camera="door", run="r1", seq=seq, ts=seq / 25, capture_time=time.time(),
-                              width=640, height=360),
-                    faces=Faces(np.array([[10, 10, 60, 60]], np.float32), np.array([0.99], np.float32),
-                                track_ids=("t1",)),
-                    shots=Shots((0,), embeddings=vector[None, :], model="dlib"))
+    return FrameMsg(
+        FrameMeta(
+            camera="door",
+            run="r1",
+            seq=seq,
+            ts=seq / 25,
+            capture_time=time.time(),
+            width=640,
+            height=360,
+        ),
+        faces=Faces(
+            np.array([[10, 10, 60, 60]], np.float32),
+            np.array([0.99], np.float32),
+            track_ids=("t1",),
+        ),
+        shots=Shots((0,), embeddings=vector[None, :], model="dlib"),
+    )
 
 
 def test_a_milvus_never_reached_is_an_outage_and_names_come_once_it_is_up(
-        settings, stack: Endpoints, redis_client, tmp_path: Path) -> None:
+    settings, stack: Endpoints, redis_client, tmp_path: Path
+) -> None:
     port = _free_port()  # nothing listens here yet: the matcher's first connect fails
     services = Services(settings, Endpoints(stack.redis_url, f"http://127.0.0.1:{port}"))
     handler = services.handler("match")
@@ -73,7 +86,9 @@ def test_a_milvus_never_reached_is_an_outage_and_names_come_once_it_is_up(
     try:
         client = servers.open_milvus_client(milvus.url)
         people = People(redis_client)
-        VectorIndex(client, spec("dlib").collection(), 128).add(people.get_or_create("ada"), vector[None, :])
+        VectorIndex(client, spec("dlib").collection(), 128).add(
+            people.get_or_create("ada"), vector[None, :]
+        )
         seq = iter(range(3, 10_000))
         assert wait_for(lambda: names(next(seq)) == ["ada"], 120), "never named once Milvus was up"
         worker._heartbeat()
@@ -107,11 +122,20 @@ class _RejectsOdd(Handler):
         RunProgress(self.redis, msg.camera, msg.run).commit(msg.seq)
 
 
-def test_dead_lettered_frames_are_counted_as_dropped_and_the_run_ends(settings, redis_client) -> None:
+def test_dead_lettered_frames_are_counted_as_dropped_and_the_run_ends(
+    settings, redis_client
+) -> None:
     bus = RedisStreamBus(redis_client)
     bus.ensure_group("fs:test:accounting", "match")
     ledger = RunProgress(redis_client, "gate", "r9")
-    meta = dict(camera="gate", run="r9", ts=0.0, capture_time=time.time(), width=4, height=4)
+    meta = {
+        "camera": "gate",
+        "run": "r9",
+        "ts": 0.0,
+        "capture_time": time.time(),
+        "width": 4,
+        "height": 4,
+    }
     for seq in range(6):
         bus.publish("fs:test:accounting", FrameMsg(FrameMeta(seq=seq, **meta)).to_bytes())
         ledger.count_published()
