@@ -192,6 +192,8 @@ def cmd_run(args, settings: Settings) -> int:
         skipped = {reason: n for reason, n in counts.skipped.items() if n}
         if skipped:
             err.print(f"{camera}: live frames never published (newest kept): {skipped}", highlight=False)
+    for problem in result.problems:  # names may be missing from the summary below
+        err.print(f"[yellow]during the run:[/yellow] {esc(problem)}", highlight=False)
     rows = result.seen.rows(result.fps)
     if rows:
         out.print(summary_table(rows))

@@ -46,6 +46,7 @@ class RunResult:
     fps: dict[str, float] = field(default_factory=dict)
     # camera -> the frame count its file's container declares (read to the end, not stopped)
     declared: dict[str, int] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)  # what the workers could not reach meanwhile
 
 
 class ResultsReader:
@@ -88,6 +89,7 @@ def run_sources(services: Services, settings: Settings, cameras: list[CameraConf
     if started:
         console.print(f"started workers: {', '.join(started)} (logs in {Path(settings.data_dir) / 'logs'})")
     stop = threading.Event()
+    watch = ProblemWatch()
     out = open(out_path, "w", encoding="utf-8") if out_path else None
     reader = ResultsReader(services, {c.name for c in cameras}, out)
     try:
@@ -95,8 +97,8 @@ def run_sources(services: Services, settings: Settings, cameras: list[CameraConf
             runs = [host.start(c.name, c.url, policy=c.policy, stop=stop) for c in cameras]
             with StopRequest() as request:
                 _follow(runs, reader, workers, console, client, stop, request,
-                        settings.stop_timeout_s)
-        result = RunResult(seen=reader.seen)
+                        settings.stop_timeout_s, watch)
+        result = RunResult(seen=reader.seen, problems=sorted(watch.ever))
         for cam in runs:
             result.cameras[cam.camera] = _progress(client, cam).read()
             info = client.hmget(keys.camera_info(cam.camera), ["fps", "expected_frames"])
@@ -117,7 +119,7 @@ def _progress(client, cam: GrabberThread) -> RunProgress:
 
 def _follow(runs: list[GrabberThread], reader: ResultsReader, workers: WorkerProcesses,
             console: Console, client, stop: threading.Event, request: StopRequest,
-            stop_timeout_s: float) -> None:
+            stop_timeout_s: float, watch: ProblemWatch | None = None) -> None:
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
                TimeElapsedColumn())
     with Progress(*columns, console=console, transient=False) as progress:
@@ -125,7 +127,7 @@ def _follow(runs: list[GrabberThread], reader: ResultsReader, workers: WorkerPro
         pending = list(runs)
         backoff = Backoff(0.2, 5.0)
         give_up_at = float("inf")
-        watch = ProblemWatch()
+        watch = watch or ProblemWatch()
         while pending:
             if request.requested and not stop.is_set():
                 progress.console.print("stopping: finishing the frames in flight (Ctrl-C again to abort)")
@@ -159,6 +161,7 @@ class ProblemWatch:
     def __init__(self, every_s: float = 1.0):
         self.every_s = every_s
         self.shown: list[str] = []
+        self.ever: set[str] = set()  # for the run's summary: names may be missing because of these
         self._next = 0.0
 
     def poll(self, client, console: Console) -> None:
@@ -173,6 +176,7 @@ class ProblemWatch:
             if problem not in now:
                 console.print(f"resolved: {esc(problem)}")
         self.shown = now
+        self.ever.update(now)
 
 
 def _unfinished(cam: GrabberThread, client) -> str:
