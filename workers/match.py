@@ -15,8 +15,10 @@ Idempotent downstream: a frame whose done bit is set has had its records
 published already, so a redelivered frame (a dead worker's entry reclaimed, a
 duplicate from a detector killed mid-batch) publishes nothing again. Setting
 the bit and counting it is one atomic script, so a Redis crash never leaves
-them apart. When Milvus is unreachable, searches are retried with capped
-backoff; meanwhile tracks keep flowing, unnamed, and are named once it is back.
+them apart. When Milvus is unreachable (a failed connect as much as a failed
+search), searches are retried with capped backoff; meanwhile tracks keep flowing,
+unnamed, and are named once it is back: an outage never dead-letters a frame. The
+health key says so (``health`` hook), for `run` and `status`.
 """
 
 from __future__ import annotations
