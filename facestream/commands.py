@@ -17,6 +17,9 @@ from facestream.services import Services
 from facestream.stack import EmbeddedStack
 from facestream.stopping import StopRequest
 
+# `run` exit status when it stopped (Ctrl-C, SIGTERM, stop_timeout_s) with frames of a source
+# neither processed nor dropped; 0 success, 1 a health check failed, 2 an error, 130 an abort
+EXIT_UNACCOUNTED = 3
 
 def _cameras(args, settings: Settings) -> list:
     """The cameras of a run: ``--config cameras.toml``, or the sources on the command line (named by --camera)."""
@@ -46,7 +49,8 @@ def _cameras(args, settings: Settings) -> list:
     for cam in cameras:  # fail before starting servers and workers, not after
         live = cam.policy.live if cam.policy.live is not None else is_live(cam.url)
         if "://" not in cam.url and not live and not Path(cam.url).is_file():
-            raise ConfigError(f"source {cam.url!r}: no such file")
+            what = "is a directory, not a video file" if Path(cam.url).is_dir() else "no such file"
+            raise ConfigError(f"source {cam.url!r}: {what}")
     return cameras
 
 
@@ -174,13 +178,22 @@ def cmd_run(args, settings: Settings) -> int:
         if problem:
             raise ConfigError(problem)
         result = run_sources(services, settings, cameras, args.out, err)
+    missing = 0
     for camera, counts in result.cameras.items():
         total = "?" if counts.total is None else counts.total
         err.print(f"{camera}: {counts.done}/{total} frames accounted for"
                   + (f", dropped {counts.dropped}" if counts.dropped else ""), highlight=False)
+        missing += counts.missing
+        declared = result.declared.get(camera)
+        if declared and counts.total is not None and counts.total < declared:
+            err.print(f"[yellow]{camera}: warning:[/yellow] the container declares {declared} "
+                      f"frames, only {counts.total} could be read (a truncated or damaged file?)",
+                      highlight=False)
         skipped = {reason: n for reason, n in counts.skipped.items() if n}
         if skipped:
             err.print(f"{camera}: live frames never published (newest kept): {skipped}", highlight=False)
+    for problem in result.problems:  # names may be missing from the summary below
+        err.print(f"[yellow]during the run:[/yellow] {esc(problem)}", highlight=False)
     rows = result.seen.rows(result.fps)
     if rows:
         out.print(summary_table(rows))
@@ -188,6 +201,10 @@ def cmd_run(args, settings: Settings) -> int:
         out.print("nobody enrolled was seen")
     if args.out:
         err.print(f"{result.seen.records} records written to {esc(args.out)}", highlight=False)
+    if missing:
+        err.print(f"[red]{missing} frame(s) not accounted for[/red] (stopped before they were "
+                  f"processed): exit status {EXIT_UNACCOUNTED}", highlight=False)
+        return EXIT_UNACCOUNTED
     return 0
 
 

@@ -17,5 +17,11 @@ err = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() els
 
 
 def esc(value: object) -> str:
-    """User text (names, paths, errors) printed literally, never read as rich markup."""
-    return escape(str(value))
+    """User text (names, paths, errors) printed literally, never read as rich markup, and with
+    control characters shown as escapes (``\\x1b[31m`` as text, not a terminal command)."""
+    return escape(printable(str(value)))
+
+
+def printable(text: str) -> str:
+    """Non-printable characters as Python writes them in a repr; newlines and tabs kept."""
+    return "".join(c if c.isprintable() or c in "\n\t" else repr(c)[1:-1] for c in text)

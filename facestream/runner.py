@@ -25,12 +25,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from config.cameras import CameraConfig
 from config.errors import FacestreamError
 from config.settings import Settings
+from facestream.console import esc
 from facestream.processes import WorkerProcesses
 from facestream.report import Sightings
 from facestream.services import WORKER_KINDS, Services
 from facestream.stopping import StopRequest
 from ingest.host import GrabberHost, GrabberThread
-from workers import keys
+from workers import health, keys
 from workers.backoff import REDIS_DOWN, Backoff
 from workers.bus import FIELD
 from workers.progress import Counts, RunProgress
@@ -43,6 +44,9 @@ class RunResult:
     seen: Sightings = field(default_factory=Sightings)  # the summary, folded in record by record
     cameras: dict[str, Counts] = field(default_factory=dict)  # camera -> its run's progress ledger
     fps: dict[str, float] = field(default_factory=dict)
+    # camera -> the frame count its file's container declares (read to the end, not stopped)
+    declared: dict[str, int] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)  # what the workers could not reach meanwhile
 
 
 class ResultsReader:
@@ -85,6 +89,7 @@ def run_sources(services: Services, settings: Settings, cameras: list[CameraConf
     if started:
         console.print(f"started workers: {', '.join(started)} (logs in {Path(settings.data_dir) / 'logs'})")
     stop = threading.Event()
+    watch = ProblemWatch()
     out = open(out_path, "w", encoding="utf-8") if out_path else None
     reader = ResultsReader(services, {c.name for c in cameras}, out)
     try:
@@ -92,12 +97,14 @@ def run_sources(services: Services, settings: Settings, cameras: list[CameraConf
             runs = [host.start(c.name, c.url, policy=c.policy, stop=stop) for c in cameras]
             with StopRequest() as request:
                 _follow(runs, reader, workers, console, client, stop, request,
-                        settings.stop_timeout_s)
-        result = RunResult(seen=reader.seen)
+                        settings.stop_timeout_s, watch)
+        result = RunResult(seen=reader.seen, problems=sorted(watch.ever))
         for cam in runs:
             result.cameras[cam.camera] = _progress(client, cam).read()
-            fps = client.hget(keys.camera_info(cam.camera), "fps")
-            result.fps[cam.camera] = float(fps) if fps else 25.0
+            info = client.hmget(keys.camera_info(cam.camera), ["fps", "expected_frames"])
+            result.fps[cam.camera] = float(info[0]) if info[0] else 25.0
+            if not stop.is_set() and not cam.grabber.live and info[1]:
+                result.declared[cam.camera] = int(info[1])
         return result
     finally:
         stop.set()
@@ -112,7 +119,7 @@ def _progress(client, cam: GrabberThread) -> RunProgress:
 
 def _follow(runs: list[GrabberThread], reader: ResultsReader, workers: WorkerProcesses,
             console: Console, client, stop: threading.Event, request: StopRequest,
-            stop_timeout_s: float) -> None:
+            stop_timeout_s: float, watch: ProblemWatch | None = None) -> None:
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
                TimeElapsedColumn())
     with Progress(*columns, console=console, transient=False) as progress:
@@ -120,6 +127,7 @@ def _follow(runs: list[GrabberThread], reader: ResultsReader, workers: WorkerPro
         pending = list(runs)
         backoff = Backoff(0.2, 5.0)
         give_up_at = float("inf")
+        watch = watch or ProblemWatch()
         while pending:
             if request.requested and not stop.is_set():
                 progress.console.print("stopping: finishing the frames in flight (Ctrl-C again to abort)")
@@ -132,6 +140,7 @@ def _follow(runs: list[GrabberThread], reader: ResultsReader, workers: WorkerPro
             try:
                 reader.poll()
                 workers.check(client)
+                watch.poll(client, progress.console)
                 for cam in list(pending):
                     if cam.error is not None:
                         raise FacestreamError(f"camera {cam.camera}: {cam.error}") from cam.error
@@ -144,6 +153,30 @@ def _follow(runs: list[GrabberThread], reader: ResultsReader, workers: WorkerPro
                 progress.console.print(f"Redis unreachable: retrying in {delay:.1f} s")
                 time.sleep(delay)
         reader.poll(block_ms=50)  # records published together with the last 'finished' flag
+
+
+class ProblemWatch:
+    """Says, once per change, what the workers report they cannot reach (Milvus unreachable)."""
+
+    def __init__(self, every_s: float = 1.0):
+        self.every_s = every_s
+        self.shown: list[str] = []
+        self.ever: set[str] = set()  # for the run's summary: names may be missing because of these
+        self._next = 0.0
+
+    def poll(self, client, console: Console) -> None:
+        if time.monotonic() < self._next:
+            return
+        self._next = time.monotonic() + self.every_s
+        now = health.problems(client)
+        for problem in now:
+            if problem not in self.shown:
+                console.print(f"[yellow]{esc(problem)}[/yellow]")
+        for problem in self.shown:
+            if problem not in now:
+                console.print(f"resolved: {esc(problem)}")
+        self.shown = now
+        self.ever.update(now)
 
 
 def _unfinished(cam: GrabberThread, client) -> str:

@@ -173,8 +173,22 @@ def _tail(path: Path, lines: int = 15) -> str:
 # --- start / stop -------------------------------------------------------------
 
 
+# A child inherits ignored signals: a facestream started as a background job of a script (`cmd &`
+# in a non-interactive shell) ignores SIGINT, and so did every milvus-lite it started, which shuts
+# down only on SIGINT; each stop then waited STOP_TIMEOUT_S and killed it. The server is exec'd
+# from a tiny Python that puts the stop signals back to their defaults first (not a preexec_fn:
+# unsafe once this process runs threads).
+_WITH_STOP_SIGNALS = ("import os, signal, sys; "
+                      "signal.signal(signal.SIGINT, signal.SIG_DFL); "
+                      "signal.signal(signal.SIGTERM, signal.SIG_DFL); "
+                      "os.execvp(sys.argv[1], sys.argv[1:])")
+
+
 def _spawn(name: str, cmd: list[str], log_path: Path) -> subprocess.Popen:
     private_dir(log_path.parent)
+    if shutil.which(cmd[0]) is None:  # said here: after the exec it would be a traceback in the log
+        raise StackError(f"cannot run {name} ({cmd[0]}): not found or not executable")
+    cmd = [sys.executable, "-c", _WITH_STOP_SIGNALS, *cmd]
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     # 0600 whatever the caller's umask (a library user's, a test's): server logs name what they store
     with os.fdopen(os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab") as out:

@@ -96,6 +96,8 @@ def gather(client: redis.Redis, processes: list[dict] | None = None) -> dict:
         "cameras": cameras,
         "metrics_endpoints": sorted(w["metrics"] for w in workers if w.get("metrics")),
         "processes": processes or [],
+        "problems": sorted({str(w["problem"]) for w in workers
+                            if w["state"] == "alive" and w.get("problem")}),
     }
 
 
@@ -129,6 +131,7 @@ def render(s: dict) -> Group:
     if s["processes"]:
         parts.append(_table("Supervised processes", ["name", "state", "pid", "uptime s"],
                             [[p["name"], p["state"], p["pid"], p["uptime_s"]] for p in s["processes"]]))
+    parts += [f"problem: {p}" for p in s["problems"]]  # e.g. Milvus unreachable, from the matcher
     drops = ", ".join(f"{k} {v}" for k, v in s["drops"].items()) or "none"
     parts.append(f"drops: {drops}; stale drops: {s['stale_drops']}; dead letters: {s['dead_letters']}")
     return Group(*parts)

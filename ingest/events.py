@@ -30,15 +30,20 @@ class StateReporter:
         self.run = run
         self.state: str | None = None
         self.counts: Counter[str] = Counter()
+        self._warned: set[str] = set()  # problem states said at WARNING since the last streaming
         self._lock = threading.Lock()
 
     def __call__(self, state: str, **details: object) -> None:
         with self._lock:
             if state == self.state and state != "stalled":
                 return  # a change, not a heartbeat
+            # a dead camera cycles stalled/reconnecting every attempt: each is published and
+            # counted, but said on the console once until the camera streams again
+            warn = state in ("stalled", "reconnecting") and state not in self._warned
+            self._warned = set() if state == "streaming" else self._warned | {state}
             self.state = state
             self.counts[state] += 1
-        level = logging.WARNING if state in ("stalled", "reconnecting") else logging.INFO
+        level = logging.WARNING if warn else logging.INFO
         log.log(level, "camera %s: %s %s", self.camera, state, details or "")
         event = {"camera": self.camera, "run": self.run, "state": state, "time": time.time(), **details}
         try:

@@ -105,6 +105,9 @@ class Grabber:
         self.stats.total = seq
         self.events("ended", frames=seq)
         log.info("camera %s: %d frames published in %.1f s", self.camera, seq, time.time() - started)
+        if not self.stop.is_set() and 0 < seq < source.frame_count:  # all that could be read is in
+            log.warning("camera %s: the container declares %d frames, only %d could be read "
+                        "(a truncated or damaged file?)", self.camera, source.frame_count, seq)
         self._resend_eos_until_finished(eos, maxlen)
         return self.stats
 

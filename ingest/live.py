@@ -103,7 +103,11 @@ class LiveReader:
             delay = backoff.next_delay()
             if reason.startswith("stalled"):
                 self.report("stalled", reason=reason, frames=conn.frames)
-            log.warning("camera source %s: %s; reconnecting in %.1f s", redact_url(self.url), reason, delay)
+            # the console hears of the first failure after streaming; repeats of a dead camera go
+            # to the log at INFO (the state events still count every attempt)
+            level = logging.WARNING if backoff.attempts == 1 else logging.INFO
+            log.log(level, "camera source %s: %s; reconnecting in %.1f s (attempt %d)",
+                    redact_url(self.url), reason, delay, backoff.attempts)
             self.reconnects += 1
             state = "reconnecting"
             self.stop.wait(delay)

@@ -42,3 +42,7 @@ class Handler:
 
     def committed(self, msg: FrameMsg) -> None:
         """After ``msg``'s outputs are published, before its entry is acked."""
+
+    def health(self) -> dict:
+        """Figures for the health key, e.g. ``problem``: a service this stage cannot reach."""
+        return {}

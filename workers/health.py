@@ -108,3 +108,8 @@ def check(client: redis.Redis, kind: str, any_host: bool = False) -> tuple[bool,
             f"{w['consumer']} ({w['state']})" for w in found
         )
     return False, f"no {kind} worker has a health key {where}"
+
+
+def problems(client: redis.Redis, kind: str = "*") -> list[str]:
+    """What live processes say they cannot reach (their ``problem`` figure), each said once."""
+    return sorted({str(w["problem"]) for w in alive(client, kind) if w.get("problem")})

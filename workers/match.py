@@ -15,8 +15,10 @@ Idempotent downstream: a frame whose done bit is set has had its records
 published already, so a redelivered frame (a dead worker's entry reclaimed, a
 duplicate from a detector killed mid-batch) publishes nothing again. Setting
 the bit and counting it is one atomic script, so a Redis crash never leaves
-them apart. When Milvus is unreachable, searches are retried with capped
-backoff; meanwhile tracks keep flowing, unnamed, and are named once it is back.
+them apart. When Milvus is unreachable (a failed connect as much as a failed
+search), searches are retried with capped backoff; meanwhile tracks keep flowing,
+unnamed, and are named once it is back: an outage never dead-letters a frame. The
+health key says so (``health`` hook), for `run` and `status`.
 """
 
 from __future__ import annotations
@@ -71,6 +73,7 @@ class MatchHandler(Handler):
         self._milvus_backoff = Backoff(0.5, 10.0)
         self._milvus_retry_at = 0.0
         self.unsearched = 0  # embeddings not searched while Milvus was unreachable
+        self.milvus_down_since: float | None = None  # wall time of the first failure of an outage
         self._models_seen: set[str] = set()  # a gallery of another model is reported once per model
 
     def input_streams(self) -> list[str]:
@@ -159,29 +162,59 @@ class MatchHandler(Handler):
 
     def _search(self, model: str, vectors) -> list[dict[str, float]] | None:
         """Best score per person for each vector; None while Milvus is unreachable (retried with backoff)."""
-        now = time.monotonic()
-        if now < self._milvus_retry_at:
+        if time.monotonic() < self._milvus_retry_at:
             self.unsearched += len(vectors)
             return None
-        index = self.index_for(model)
+        index = None
         try:
+            # connecting is part of the outage too: a Milvus away at start fails here, not in search
+            index = self.index_for(model)
             found = index.search(vectors, self.settings.match_top_k)
         except REDIS_DOWN:
             raise
         except Exception as exc:  # pymilvus raises MilvusException and gRPC errors of many kinds
-            delay = self._milvus_backoff.next_delay()
-            self._milvus_retry_at = now + delay
             self.unsearched += len(vectors)
-            invalidate = getattr(index, "invalidate", None)
-            if invalidate is not None:
-                invalidate()
-            log.warning("Milvus search failed (%s: %s): tracks stay unnamed, retrying in %.1f s",
-                        type(exc).__name__, str(exc)[:200], delay)
+            if index is not None:
+                index.invalidate()
+            self._milvus_failed("search", exc)
             return None
+        self._milvus_back()
+        return found
+
+    def _milvus_failed(self, what: str, exc: Exception) -> None:
+        """An outage, not the frame's fault: the frame goes on unnamed, Milvus is retried later."""
+        delay = self._milvus_backoff.next_delay()
+        self._milvus_retry_at = time.monotonic() + delay
+        if self.milvus_down_since is None:
+            self.milvus_down_since = time.time()
+        log.warning("Milvus %s failed (%s: %s): tracks stay unnamed, retrying in %.1f s",
+                    what, type(exc).__name__, str(exc)[:200], delay)
+
+    def _milvus_back(self) -> None:
         if self._milvus_backoff.attempts:
             log.warning("Milvus answers again after %d failed attempt(s)", self._milvus_backoff.attempts)
             self._milvus_backoff.reset()
-        return found
+        self.milvus_down_since = None
+
+    def _unknown_label(self, model: str, track: BookTrack, camera: str, when: float) -> str | None:
+        """A stable label for a stranger; None while Milvus is away (asked again on a later
+        frame)."""
+        if self.unknowns_for is None or time.monotonic() < self._milvus_retry_at:
+            return None
+        try:
+            return self.unknowns_for(model).label_for(track.embedding, camera, when)
+        except REDIS_DOWN:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the same outage as a failed search
+            self._milvus_failed("unknown-face lookup", exc)
+            return None
+
+    def health(self) -> dict:
+        """Runtime hook: `status` and `run` show an unreachable Milvus from the health key."""
+        if self.milvus_down_since is None:
+            return {}
+        return {"problem": "Milvus unreachable: tracks flow unnamed, names once it is back",
+                "problem_since": self.milvus_down_since}
 
     def _frame(self, st: CameraState, msg: FrameMsg) -> list[dict]:
         out: list[dict] = []
@@ -215,8 +248,8 @@ class MatchHandler(Handler):
                 if identity_changed:
                     changed.add(track.display_id)
                 if self.unknowns_for is not None and track.unknown_label is None and st.book.is_unknown(track):
-                    track.unknown_label = self.unknowns_for(model).label_for(track.embedding, msg.camera,
-                                                                            msg.capture_time)
+                    track.unknown_label = self._unknown_label(model, track, msg.camera,
+                                                              msg.capture_time)
         for track in starting.values():
             out.append(event_record("start", msg.camera, track.first_frame, track.first_ts, track.display_id,
                                     None, 0.0))

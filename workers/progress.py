@@ -10,14 +10,20 @@ bitmaps ``keys.done_bits(...)``. Nobody else reads or writes their fields.
   reason (``dropped:<reason>``) with it: one atomic script that sets the frame's
   done bit first, so a redelivered frame is counted once and a Redis crash never
   leaves the bit and the counters apart; the end of stream sets ``finished``;
+- a worker that dead-letters a frame counts it done with ``dropped:dead_letter:<stage>``
+  (and an end of stream as finished), so a file run still ends and says what it lost;
 - `run`, `status`, the grabber's back-pressure and the benchmark read them.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 from workers import keys
+from workers.messages import FrameMsg
+
+log = logging.getLogger(__name__)
 
 TTL_S = 7 * 24 * 3600  # a finished run's counters are kept a while for `run` and `status`, then go
 _MAX_CHUNKS = 1024  # done bitmaps expired at the end: 67 M frames; bounds what a bogus seq costs
@@ -58,6 +64,11 @@ class Counts:
             dropped=reasons("dropped:"),
             skipped=reasons("skipped:"),
         )
+
+    @property
+    def missing(self) -> int:
+        """Frames published (or, once known, in the source) that are neither done nor dropped."""
+        return max((self.published if self.total is None else self.total) - self.done, 0)
 
     @property
     def complete(self) -> bool:
@@ -120,3 +131,18 @@ class RunProgress:
 
     def read(self) -> Counts:
         return Counts.parse(self.redis.hgetall(self.key))
+
+
+def count_dead_letter(client, payload: bytes, reason: str) -> bool:
+    """A dead-lettered frame is done, dropped for ``reason``; False when it cannot be counted
+    (undecodable: no camera, run or seq to count it under) or was done already."""
+    try:
+        msg = FrameMsg.from_bytes(payload)
+    except Exception as exc:  # noqa: BLE001 - MessageError by contract; a decoder bug is poison too
+        log.warning("a dead letter that cannot be decoded is not in any run's ledger: %s", exc)
+        return False
+    ledger = RunProgress(client, msg.camera, msg.run)
+    if msg.is_eos:  # its frames are counted as they go; without this the run would wait forever
+        ledger.finish(msg.seq)
+        return True
+    return ledger.commit(msg.seq, reason)

@@ -29,7 +29,7 @@ import redis
 
 from config.errors import MessageError
 from config.settings import Settings
-from workers import codec, health, keys, queues
+from workers import codec, health, keys, progress, queues
 from workers.backoff import REDIS_DOWN, Backoff
 from workers.bus import Bus, Entry
 from workers.handler import Handler, Output
@@ -244,6 +244,10 @@ class Worker:
         self.bus.ack(entry.stream, self.handler.group, [entry.id])
         self.counters.dead_letters += 1
         self.observer.dead_letter()
+        if self.redis is not None and entry.payload:
+            # a frame that will never reach the matcher is accounted for here, so a file run ends
+            reason = f"dead_letter:{self.handler.kind}"
+            progress.count_dead_letter(self.redis, entry.payload, reason)
 
     # --- housekeeping -------------------------------------------------------------------
     def _refresh_streams(self) -> None:
@@ -257,7 +261,7 @@ class Worker:
             return
         self.observer.queues([g for s in self._streams for g in queues.groups(self.redis, s, self.handler.group)])
         health.beat(self.redis, self.handler.kind, self.consumer, self.settings.health_ttl_s,
-                    **self.counters.__dict__, **self.observer.summary())
+                    **self.counters.__dict__, **self.observer.summary(), **self.handler.health())
         self._flush_stats()
 
     def _flush_stats(self) -> None:

@@ -39,7 +39,7 @@ def live_frame(seq: int, age_s: float) -> FrameMsg:
 def test_base_hooks_are_no_ops() -> None:
     h, msg = Passing(), live_frame(0, 0.0)
     assert h.warm_up() is None and h.prepare([b"x"]) is None and h.committed(msg) is None
-    assert h.idle() == [] and h.stale(msg) is msg
+    assert h.idle() == [] and h.stale(msg) is msg and h.health() == {}
 
 
 def run_one(handler: Handler, msg: FrameMsg) -> tuple[Worker, FrameMsg]:
