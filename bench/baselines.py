@@ -69,9 +69,9 @@ def naive_loop(clip: Path, gallery_dir: Path, threshold: float = 0.92) -> dict:
     """(b): stock MTCNN + dlib on every face of every frame + numpy nearest neighbour."""
     from facenet_pytorch import MTCNN
 
+    from tracker.faces import Faces
     from workers.models.chips import make_chips, read_image, to_chip_coords
     from workers.models.dlib_embedder import DlibEmbedder
-    from tracker.faces import Faces
 
     mtcnn = MTCNN(keep_all=True, min_face_size=20, post_process=False)
     embedder = DlibEmbedder()

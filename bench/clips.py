@@ -18,9 +18,9 @@ import cv2
 import numpy as np
 
 from bench.detections import Models, Video, _load, _save
-from bench.tracker_replay import Gallery, run
 from bench.prepare import DEFAULT_CACHE
 from bench.synth import SHARED, FrameTruth
+from bench.tracker_replay import Gallery, run
 
 log = logging.getLogger("bench.clips")
 LIN = "lin_manuel_miranda"

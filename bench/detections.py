@@ -14,7 +14,16 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.synth import CAST, SHARED, FrameTruth, Scene, Sprite, enrollment_photos, make_sprite, render
+from bench.synth import (
+    CAST,
+    SHARED,
+    FrameTruth,
+    Scene,
+    Sprite,
+    enrollment_photos,
+    make_sprite,
+    render,
+)
 from tracker.faces import Faces
 
 log = logging.getLogger(__name__)

@@ -18,8 +18,8 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from bench.detections import Video
-from bench.tracker_replay import Output
 from bench.synth import CAST
+from bench.tracker_replay import Output
 from tracker.iou import iou_matrix
 
 IOU_MIN = 0.5

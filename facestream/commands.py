@@ -159,10 +159,9 @@ def cmd_identify(args, settings: Settings) -> int:
 
 
 def cmd_run(args, settings: Settings) -> int:
+    from facestream.gallery_ops import other_model_only
     from facestream.report import summary_table
     from facestream.runner import run_sources
-
-    from facestream.gallery_ops import other_model_only
     from workers.models.device import resolve_device
     from workers.models.loader import embedder_name
 

@@ -11,8 +11,6 @@ from config.errors import ConfigError
 from workers import keys
 
 
-
-
 def check_name(name: str) -> str:
     name = name.strip()
     if not 1 <= len(name) <= 64 or not name.isprintable() or "/" in name:

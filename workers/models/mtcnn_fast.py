@@ -48,8 +48,13 @@ class MtcnnCascade:
 
     def detect(self, frames: list[np.ndarray], min_face_px: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """RGB uint8 frames of one size -> per frame (boxes (K,4), probs (K,), landmarks (K,5,2)), best first."""
-        from facenet_pytorch.models.utils.detect_face import (batched_nms, batched_nms_numpy, bbreg,
-                                                              generateBoundingBox, rerec)
+        from facenet_pytorch.models.utils.detect_face import (
+            batched_nms,
+            batched_nms_numpy,
+            bbreg,
+            generateBoundingBox,
+            rerec,
+        )
 
         torch = self.torch
         n = len(frames)
