@@ -40,7 +40,7 @@ def _cameras(args, settings: Settings) -> list:
                 names.append(base if base not in seen else f"{base}-{i}")
                 seen.add(names[-1])
         cameras = [CameraConfig(name=check_name(n), url=u, policy=CameraPolicy().resolved(settings))
-                   for n, u in zip(names, args.sources)]
+                   for n, u in zip(names, args.sources, strict=True)]
     if len({c.name for c in cameras}) != len(cameras):
         raise ConfigError(f"camera names: expected unique names, got {[c.name for c in cameras]}")
     for cam in cameras:  # fail before starting servers and workers, not after

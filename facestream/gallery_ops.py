@@ -79,7 +79,7 @@ def identify(engine: FaceEngine, people: People, index: VectorIndex, threshold: 
         decisions.append((vote.person_id, vote.score))
     names = people.names([pid for pid, _ in decisions if pid])
     out = []
-    for (pid, score), box in zip(decisions, found.faces.xyxy):
+    for (pid, score), box in zip(decisions, found.faces.xyxy, strict=True):
         box = box.clip(0, [found.width, found.height, found.width, found.height])
         out.append({"image": str(path), "bbox": [round(float(v), 1) for v in box],
                     "name": names.get(pid) if pid else None, "score": round(float(score), 4)})

@@ -200,7 +200,7 @@ class MatchHandler(Handler):
                 self._warn_other_model(model)
             matches = self._search(model, shots.embeddings)
             # while Milvus is down the embedding still feeds the track's running embedding (re-id), not its name
-            for i, vector, scores in zip(shots.rows, shots.embeddings, matches or [None] * len(shots.rows)):
+            for i, vector, scores in zip(shots.rows, shots.embeddings, matches or [None] * len(shots.rows), strict=True):
                 if scores is None:
                     continue
                 got = st.book.embedded(track_ids[i], vector, scores)

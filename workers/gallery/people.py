@@ -46,7 +46,7 @@ class People:
         if not person_ids:
             return {}
         values = self.redis.hmget(keys.PEOPLE, person_ids)
-        return {pid: (v.decode() if v else None) for pid, v in zip(person_ids, values)}
+        return {pid: (v.decode() if v else None) for pid, v in zip(person_ids, values, strict=True)}
 
     def add_faces(self, person_id: str, model: str, count: int) -> None:
         self.redis.hincrby(keys.person_faces(person_id), model, count)

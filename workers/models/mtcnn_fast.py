@@ -154,4 +154,4 @@ class MtcnnCascade:
 
     def _run(self, net, crops: np.ndarray):
         outs = [net(self._tensor(crops[i:i + ONET_BATCH])) for i in range(0, len(crops), ONET_BATCH)]
-        return tuple(self.torch.cat(parts).float() for parts in zip(*outs))
+        return tuple(self.torch.cat(parts).float() for parts in zip(*outs, strict=True))
