@@ -16,6 +16,7 @@ from facestream.console import err, esc, out
 from facestream.services import Services
 from facestream.stack import EmbeddedStack
 from facestream.stopping import StopRequest
+from workers.replies import stream_reply
 
 
 def _cameras(args, settings: Settings) -> list:
@@ -201,7 +202,7 @@ def cmd_watch(args, settings: Settings) -> int:
         with StopRequest() as request:  # a blocking read ends within a second of a stop request
             while not request.requested:
                 reply = client.xread({keys.RESULTS: last}, block=1000, count=100)
-                for _stream, entries in reply or []:
+                for _stream, entries in stream_reply(reply):
                     for eid, fields in entries:
                         last = eid
                         _print_record(msgpack.unpackb(fields[FIELD], raw=False), args.all)

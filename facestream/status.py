@@ -18,6 +18,7 @@ from config.redact import redact_url, scrub
 from facestream import camera_urls
 from workers import health, keys, queues
 from workers.progress import Counts, RunProgress
+from workers.replies import text, texts
 
 STAGES = ("detect", "track", "embed", "match")
 
@@ -60,8 +61,9 @@ def gather(client: redis.Redis, processes: list[dict] | None = None) -> dict:
             "trimmed": sum(_num(s.get("trimmed")) for s in stats),
             "stale": sum(_num(s.get("stale")) for s in stats),
         }
-    cameras, drops = [], {}
-    for name in sorted(c.decode() for c in client.smembers(keys.CAMERAS)):
+    cameras: list[dict] = []
+    drops: dict[str, int] = {}
+    for name in sorted(texts(client.smembers(keys.CAMERAS))):
         info = _d(client.hgetall(keys.camera_info(name)))
         progress = RunProgress(client, name, info["run"]).read() if info.get("run") else Counts()
         for reason, n in progress.dropped.items():
@@ -74,10 +76,10 @@ def gather(client: redis.Redis, processes: list[dict] | None = None) -> dict:
         })
     configured = set(client.hkeys(keys.CAMERA_SOURCES))
     known = {c["camera"] for c in cameras}
-    for name in sorted(n.decode() for n in configured):
+    for name in sorted(texts(configured)):
         if name not in known:
             cameras.append({"camera": name, "state": "starting", "source": camera_urls.shown(
-                (client.hget(keys.CAMERA_SOURCES, name) or b"").decode()), "fps": None, "published": 0,
+                text(client.hget(keys.CAMERA_SOURCES, name) or b"")), "fps": None, "published": 0,
                 "done": 0, "total": None, "dropped": {}})
     trimmed = sum(s["trimmed"] for s in stages.values())
     if trimmed:

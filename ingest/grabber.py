@@ -42,6 +42,7 @@ from workers.backoff import REDIS_DOWN, Backoff
 from workers.bus import Bus
 from workers.messages import FrameMeta, FrameMsg
 from workers.progress import RunProgress
+from workers.replies import hash_fields
 from workers.scene import CutDetector, scene_histogram
 
 log = logging.getLogger(__name__)
@@ -153,7 +154,7 @@ class Grabber:
             if item is None:
                 continue
             if not registered and reader.info:
-                self._until_ok(lambda: self.redis.hset(keys.camera_info(self.camera), mapping=reader.info))
+                self._until_ok(lambda: self.redis.hset(keys.camera_info(self.camera), mapping=hash_fields(reader.info)))
                 registered = True
             done = self._until_ok(self.progress.done)
             if done != done_seen:
@@ -188,7 +189,7 @@ class Grabber:
 
         def write() -> None:
             pipe = self.redis.pipeline()
-            pipe.hset(keys.camera_info(self.camera), mapping=info)
+            pipe.hset(keys.camera_info(self.camera), mapping=hash_fields(info))
             pipe.hdel(keys.camera_info(self.camera), "total")
             pipe.execute()
 
