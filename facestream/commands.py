@@ -197,7 +197,7 @@ def cmd_watch(args, settings: Settings) -> int:
 
     with EmbeddedStack(settings) as endpoints:
         client = Services(settings, endpoints).redis
-        last = "0-0" if args.from_start else "$"
+        last: bytes | str = "0-0" if args.from_start else "$"
         err.print(f"watching {keys.RESULTS} on {esc(redact_url(endpoints.redis_url))} (Ctrl-C to stop)", highlight=False)
         with StopRequest() as request:  # a blocking read ends within a second of a stop request
             while not request.requested:

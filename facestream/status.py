@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 
 import redis
-from rich.console import Group
+from rich.console import Group, RenderableType
 from rich.table import Table
 
 from config.redact import redact_url, scrub
@@ -111,7 +111,7 @@ def _table(title: str, columns: list[str], rows: list[list]) -> Table:
 
 
 def render(s: dict) -> Group:
-    parts = [
+    parts: list[RenderableType] = [
         _table("Streams", ["stream", "length"], [[r["stream"], r["length"]] for r in s["streams"]]),
         _table("Consumer groups", ["stream", "group", "lag", "pending", "consumers"],
                [[g["stream"], g["group"], g["lag"], g["pending"],

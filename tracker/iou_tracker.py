@@ -75,7 +75,7 @@ class IouTracker(Tracker[_Track]):
                     if iou[r, c] >= self.iou_min:
                         assigned[c] = tracks[r]
 
-        track_ids: list[str] = []
+        track_ids: list[str | None] = []
         is_new: list[bool] = []
         hits: list[int] = []
         for j in range(n):

@@ -10,12 +10,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, TypeAlias, cast
 
+from redis.typing import EncodableT, FieldT
+
 # one stream entry: (entry id, {field: value})
 StreamEntry: TypeAlias = tuple[bytes, dict[bytes, bytes]]
 # XREAD / XREADGROUP: [(stream name, [entry, ...]), ...]
 StreamReply: TypeAlias = list[tuple[bytes, list[StreamEntry]]]
-# what HSET's mapping accepts (redis-py's key type is invariant, so dict[str, ...] is refused)
-HashFields: TypeAlias = Mapping[str | bytes | int | float, str | bytes | int | float]
+# what HSET's mapping accepts (Mapping's key type is invariant, so a dict[str, ...] is refused)
+HashFields: TypeAlias = Mapping[FieldT, EncodableT]
 
 
 def text(value: bytes | str) -> str:
