@@ -154,7 +154,8 @@ class Grabber:
             if item is None:
                 continue
             if not registered and reader.info:
-                self._until_ok(lambda: self.redis.hset(keys.camera_info(self.camera), mapping=hash_fields(reader.info)))
+                self._until_ok(partial(self.redis.hset, keys.camera_info(self.camera),
+                                       mapping=hash_fields(reader.info)))
                 registered = True
             done = self._until_ok(self.progress.done)
             if done != done_seen:
