@@ -13,7 +13,7 @@ GST_PKGS := python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-rtsp gstreamer1.0
 	gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly \
 	gstreamer1.0-libav
 
-.PHONY: install test demo clean system-deps soak
+.PHONY: install lint test demo clean system-deps soak
 
 # torch first (a large wheel); then facenet-pytorch without its stale pins
 # (torch<2.3, numpy<2, Pillow<10.3); then the project and its test tools.
@@ -41,7 +41,13 @@ system-deps:
 		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
 	else echo "note: missing Debian packages ($$missing): the live RTSP tests will be skipped"; fi
 
-test: install system-deps
+# ruff and mypy come with the test extra; their settings are in pyproject.toml
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+test: install system-deps lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # the soak benchmark (not part of the tests): MINUTES of a live RTSP camera, resource slopes printed
@@ -56,4 +62,4 @@ demo: install
 	$(FS) --data-dir $(DEMO_DIR) run $(VIDEO) --out $(DEMO_DIR)/results.jsonl
 
 clean:
-	rm -rf .facestream .pytest_cache
+	rm -rf .facestream .pytest_cache .mypy_cache .ruff_cache

@@ -173,9 +173,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run_sections(args, sections, clips, services, tuned, full, results, tmp: Path) -> None:
     from bench.gallery import gallery_rows
-    from config.settings import load_settings
     from bench.pipeline import run_facestream
     from bench.stages import stage_profile
+    from config.settings import load_settings
 
     def save() -> None:  # after every row: a crash or a timeout later loses nothing measured
         args.out.parent.mkdir(parents=True, exist_ok=True)

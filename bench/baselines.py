@@ -69,9 +69,9 @@ def naive_loop(clip: Path, gallery_dir: Path, threshold: float = 0.92) -> dict:
     """(b): stock MTCNN + dlib on every face of every frame + numpy nearest neighbour."""
     from facenet_pytorch import MTCNN
 
+    from tracker.faces import Faces
     from workers.models.chips import make_chips, read_image, to_chip_coords
     from workers.models.dlib_embedder import DlibEmbedder
-    from tracker.faces import Faces
 
     mtcnn = MTCNN(keep_all=True, min_face_size=20, post_process=False)
     embedder = DlibEmbedder()
@@ -97,7 +97,7 @@ def naive_loop(clip: Path, gallery_dir: Path, threshold: float = 0.92) -> dict:
     cpu0, t0, n = time.process_time(), time.perf_counter(), 0
     for n, bgr in enumerate(_frames(clip), 1):
         boxes, vecs = embed(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
-        for box, v in zip(boxes, vecs):
+        for box, v in zip(boxes, vecs, strict=True):
             sims = gallery @ v
             best = int(np.argmax(sims))
             records.append({"frame": n - 1, "bbox": box.tolist(),
@@ -139,7 +139,7 @@ def face_recognition_loop(clip: Path, gallery_dir: Path, tolerance: float = 0.5)
     for n, bgr in enumerate(_frames(clip), 1):
         rgb = np.ascontiguousarray(bgr[:, :, ::-1])
         locations = fr.face_locations(rgb)
-        for loc, enc in zip(locations, fr.face_encodings(rgb, locations)):
+        for loc, enc in zip(locations, fr.face_encodings(rgb, locations), strict=True):
             distances = fr.face_distance(known, enc)
             best = int(np.argmin(distances))
             top, right, bottom, left = loc

@@ -163,7 +163,7 @@ def template(faces: LabelledFaces) -> np.ndarray:
     from workers.models.facenet_embedder import MARGIN_PX, box_matrix
 
     pts = []
-    for box, lm in zip(faces.boxes.xyxy, faces.boxes.landmarks):
+    for box, lm in zip(faces.boxes.xyxy, faces.boxes.landmarks, strict=True):
         m = box_matrix(box, MARGIN_PX)
         pts.append(lm @ m[:, :2].T + m[:, 2])
     return np.round(np.mean(pts, axis=0), 1)

@@ -18,9 +18,9 @@ import cv2
 import numpy as np
 
 from bench.detections import Models, Video, _load, _save
-from bench.tracker_replay import Gallery, run
 from bench.prepare import DEFAULT_CACHE
 from bench.synth import SHARED, FrameTruth
+from bench.tracker_replay import Gallery, run
 
 log = logging.getLogger("bench.clips")
 LIN = "lin_manuel_miranda"
@@ -97,9 +97,9 @@ def main() -> None:
         out = run(kind, ham, gal, scene=ham.scene)
         lin_ids, named = Counter(), 0
         wrong = Counter()
-        for k, (ids, names) in enumerate(zip(out.ids, out.names)):
+        for k, (ids, names) in enumerate(zip(out.ids, out.names, strict=True)):
             if 82 <= k <= 210:
-                lin = [i for i, n in zip(ids, names) if n == LIN]
+                lin = [i for i, n in zip(ids, names, strict=True) if n == LIN]
                 named += bool(lin)
                 lin_ids.update(lin)
             for n, count in Counter(n for n in names if n is not None).items():

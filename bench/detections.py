@@ -14,7 +14,16 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.synth import CAST, SHARED, FrameTruth, Scene, Sprite, enrollment_photos, make_sprite, render
+from bench.synth import (
+    CAST,
+    SHARED,
+    FrameTruth,
+    Scene,
+    Sprite,
+    enrollment_photos,
+    make_sprite,
+    render,
+)
 from tracker.faces import Faces
 
 log = logging.getLogger(__name__)
@@ -108,9 +117,9 @@ def _load(path: Path, name: str) -> Video | None:
     split = lambda a, counts: np.split(a, np.cumsum(counts)[:-1]) if len(counts) else []  # noqa: E731
     counts = z["counts"]
     faces = [Faces(x, c, lm, e) for x, c, lm, e in zip(split(z["xyxy"], counts), split(z["conf"], counts),
-                                                        split(z["landmarks"], counts), split(z["emb"], counts))]
+                                                        split(z["landmarks"], counts), split(z["emb"], counts), strict=True)]
     truth = [FrameTruth(ids, b, h) for ids, b, h in zip(meta["ids"], split(z["gt_boxes"], z["gt_counts"]),
-                                                        split(z["hidden"], z["hidden_counts"]))]
+                                                        split(z["hidden"], z["hidden_counts"]), strict=True)]
     return Video(name, meta["fps"], meta["width"], meta["height"], z["times"].tolist(), faces,
                  split(z["sharp"], counts), truth)
 

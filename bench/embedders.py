@@ -95,10 +95,10 @@ def named_scores(embedder, video, gal: np.ndarray, gal_names: list[str]) -> dict
     wrong: dict[str, int] = {}  # "name in frames a-b" -> faces
     unverified: dict[str, int] = {}
     lin_frames = set()
-    for (frame, _, _), v in zip(video, vectors):
+    for (frame, _, _), v in zip(video, vectors, strict=True):
         sims = gal @ v
         scores: dict[str, float] = {}
-        for name, s in zip(gal_names, sims):
+        for name, s in zip(gal_names, sims, strict=True):
             scores[name] = max(scores.get(name, -1.0), float(s))
         vote = IdentityVote(embedder.spec.threshold, Settings().match_margin)
         vote.add(scores)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from functools import partial
 
 import numpy as np
 
@@ -42,7 +43,7 @@ def numpy_search(gallery: np.ndarray, person_of: np.ndarray, top_k: int = 10):
         sims = q @ gallery.T
         top = np.argpartition(-sims, min(top_k, sims.shape[1] - 1), axis=1)[:, :top_k]
         out = []
-        for row, idx in zip(sims, top):
+        for row, idx in zip(sims, top, strict=True):
             best: dict[str, float] = {}
             for i in idx:
                 pid = int(person_of[i])
@@ -77,7 +78,7 @@ def gallery_rows(milvus_client, sizes: list[int], batch: int = 32, queries: int 
         milvus_client.flush(name)
         row = {"backend": "milvus-lite", "gallery": inserted, "batch": batch, "insert_s": round(insert_s, 1),
                "insert_per_s": round(inserted / max(insert_s, 1e-9), 1), "complete": inserted == size,
-               **_timings(lambda q: index.search(q, 10), batches)}
+               **_timings(partial(index.search, top_k=10), batches)}
         rows.append(row)
         log.info("gallery %d: %s", size, row)
         milvus_client.drop_collection(name)

@@ -18,8 +18,8 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from bench.detections import Video
-from bench.tracker_replay import Output
 from bench.synth import CAST
+from bench.tracker_replay import Output
 from tracker.iou import iou_matrix
 
 IOU_MIN = 0.5
@@ -38,7 +38,7 @@ def _match(gt: np.ndarray, hyp: np.ndarray) -> list[tuple[int, int]]:
         return []
     iou = iou_matrix(gt, hyp)
     rows, cols = linear_sum_assignment(-iou)
-    return [(r, c) for r, c in zip(rows, cols) if iou[r, c] >= IOU_MIN]
+    return [(r, c) for r, c in zip(rows, cols, strict=True) if iou[r, c] >= IOU_MIN]
 
 
 def accumulate(video: Video, out: Output, counts: Counts) -> mm.MOTAccumulator:
@@ -46,7 +46,7 @@ def accumulate(video: Video, out: Output, counts: Counts) -> mm.MOTAccumulator:
     gt_ids: dict[str, int] = {}
     hyp_ids: dict[str, int] = {}
     frame = np.array([video.width, video.height, video.width, video.height], np.float32)
-    for truth, boxes, ids, names in zip(video.truth, out.boxes, out.ids, out.names):
+    for truth, boxes, ids, names in zip(video.truth, out.boxes, out.ids, out.names, strict=True):
         # a face half out of the frame is detected as its visible part: score against that part
         truth = type(truth)(truth.ids, np.clip(truth.boxes, 0, frame), truth.hidden)
         boxes = np.clip(boxes, 0, frame)

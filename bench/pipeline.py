@@ -253,7 +253,7 @@ def stage_waits(client, camera: str) -> dict[str, list[float]]:
                 at.setdefault(seq, int(eid.split(b"-")[0]) / 1e3)
         added.append(at)
     out = {}
-    for stage, before, after in zip(("detect", "track", "embed", "match"), added, added[1:]):
+    for stage, before, after in zip(("detect", "track", "embed", "match"), added, added[1:], strict=False):
         waits = [(after[seq] - t) * 1e3 for seq, t in before.items() if seq in after]
         out[stage] = [round(_percentile(waits, q) or 0.0, 1) for q in (50, 95)]
     return out

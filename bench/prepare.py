@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from bench.detections import Models, video
-from bench.scenes import FRAME_RATES, RESOLUTIONS, scenes
+from bench.scenes import FRAME_RATES, scenes
 
 DEFAULT_CACHE = Path(__file__).resolve().parent / ".cache"
 

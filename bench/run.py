@@ -15,10 +15,10 @@ import numpy as np
 
 from bench.detections import Models, video
 from bench.metrics import Counts, accumulate, summarize
-from bench.tracker_replay import Gallery, run
 from bench.prepare import DEFAULT_CACHE
 from bench.scenes import FRAME_RATES, RESOLUTIONS, scenes
 from bench.synth import crossings
+from bench.tracker_replay import Gallery, run
 
 log = logging.getLogger("bench")
 TRACKERS = ("new", "iou", "bytetrack")

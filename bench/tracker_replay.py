@@ -66,7 +66,7 @@ def _bytetrack_ids(video: Video, cuts: list[bool]) -> list[list[str | None]]:
 
     tracker = ByteTrackTracker(frame_rate=video.fps, lost_track_buffer=int(round(video.fps)))
     out, epoch = [], 0
-    for faces, t, cut in zip(video.faces, video.times, cuts):
+    for faces, cut in zip(video.faces, cuts, strict=True):
         if cut:
             tracker.reset()
             epoch += 1
@@ -74,7 +74,7 @@ def _bytetrack_ids(video: Video, cuts: list[bool]) -> list[list[str | None]]:
                             class_id=np.zeros(len(faces), int), data={"i": np.arange(len(faces))})
         res = tracker.update(det)
         ids: list[str | None] = [None] * len(faces)
-        for i, tid in zip(res.data["i"] if len(res) else [], res.tracker_id if len(res) else []):
+        for i, tid in zip(res.data["i"] if len(res) else [], res.tracker_id if len(res) else [], strict=True):
             if tid >= 0:
                 ids[int(i)] = f"bt{epoch}-{tid}"
         out.append(ids)
@@ -85,7 +85,7 @@ def _walking_identity(video: Video, track_ids: list[list[str | None]], gallery: 
     votes: dict[str, IdentityVote] = {}
     hits: dict[str, int] = {}
     out = Output([f.xyxy for f in video.faces], [], [])
-    for faces, ids in zip(video.faces, track_ids):
+    for faces, ids in zip(video.faces, track_ids, strict=True):
         names: list[str | None] = []
         for j, tid in enumerate(ids):
             if tid is None:
@@ -111,7 +111,7 @@ def run_new(video: Video, gallery: Gallery, cuts: list[bool], tracker: FaceTrack
     picker = picker or ShotPicker()
     book = TrackBook(lambda: IdentityVote(THRESHOLD, MARGIN))
     out = Output([f.xyxy for f in video.faces], [], [])
-    for k, (faces, sharp, t) in enumerate(zip(video.faces, video.sharpness, video.times)):
+    for k, (faces, sharp, t) in enumerate(zip(video.faces, video.sharpness, video.times, strict=True)):
         if cuts[k]:
             ended = tracker.reset()
             book.end(ended)
@@ -146,7 +146,7 @@ def run(kind: str, video: Video, gallery: Gallery, scene: np.ndarray | None = No
     if kind == "iou":
         tracker = IouTracker(video.name)
         ids = []
-        for f, t, cut in zip(video.faces, video.times, cuts):
+        for f, t, cut in zip(video.faces, video.times, cuts, strict=True):
             if cut:
                 tracker.reset()
             ids.append(tracker.update(f, t).track_ids)

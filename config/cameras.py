@@ -49,10 +49,23 @@ class CameraPolicy(BaseModel):
     live_max_in_flight_frames: int | None = Field(None, ge=1)
     rtsp_transport: Literal["tcp", "udp"] | None = None
 
-    def resolved(self, settings: Settings) -> CameraPolicy:
+    def resolved(self, settings: Settings) -> ResolvedPolicy:
         """Every unset field filled in from the settings."""
         filled = {f: getattr(self, f) if getattr(self, f) is not None else getattr(settings, f) for f in POLICY_FIELDS}
-        return self.model_copy(update=filled)
+        return ResolvedPolicy(**{**self.model_dump(), **filled})
+
+
+class ResolvedPolicy(CameraPolicy):
+    """A policy with every setting filled in (``CameraPolicy.resolved``): what the grabber and the
+    live reader use, so that their arithmetic never meets a None."""
+
+    open_timeout_s: float = Field(gt=0)
+    stall_timeout_s: float = Field(gt=0)
+    reconnect_initial_s: float = Field(gt=0)
+    reconnect_max_s: float = Field(gt=0)
+    max_age_s: float = Field(gt=0)
+    live_max_in_flight_frames: int = Field(ge=1)
+    rtsp_transport: Literal["tcp", "udp"]
 
 
 class CameraConfig(BaseModel):

@@ -23,6 +23,7 @@ import annotated_types
 from pydantic import BaseModel, SecretStr
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
+from pydantic_settings import SettingsConfigDict
 
 from config.settings import Settings
 
@@ -159,7 +160,7 @@ def walk(model: type[BaseModel], env_prefix: str, delimiter: str | None,
 
 def missing_descriptions(model: type[BaseModel] = Settings) -> list[str]:
     """Settings without a description, as dotted names."""
-    config = model.model_config
+    config = typing.cast(SettingsConfigDict, model.model_config)  # env keys: pydantic-settings'
     return [".".join((*path, r.name)) for path, _m, rows in
             walk(model, config.get("env_prefix", ""), config.get("env_nested_delimiter"))
             for r in rows if not r.description]
@@ -167,7 +168,7 @@ def missing_descriptions(model: type[BaseModel] = Settings) -> list[str]:
 
 def render(model: type[BaseModel] = Settings) -> str:
     """The whole page."""
-    config = model.model_config
+    config = typing.cast(SettingsConfigDict, model.model_config)  # env keys: pydantic-settings'
     lines = [INTRO.format(command=REGENERATE)]
     sections = walk(model, config.get("env_prefix", ""), config.get("env_nested_delimiter"))
     for path, section, rows in sections:

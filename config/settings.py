@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationError
+from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from config.errors import ConfigError
@@ -175,7 +176,7 @@ def load_settings(config_file: Path | None = None, **overrides: object) -> Setti
         raise ConfigError(f"settings: {problems}") from None
 
 
-def _shown(error: dict) -> str:
+def _shown(error: ErrorDetails) -> str:
     """The rejected value for an error message, except for secrets."""
     if any(str(part) in SECRET_FIELDS for part in error["loc"]):
         return "a value (hidden)"

@@ -24,6 +24,7 @@ from config.redact import redact_url
 from facestream.private import private_dir
 from facestream.servers import write_private
 from workers import keys
+from workers.replies import text_map
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +134,7 @@ def add(client: redis.Redis, data_dir: Path, name: str, url: str) -> None:
 
 
 def stored(client: redis.Redis) -> dict[str, str]:
-    return {k.decode(): v.decode() for k, v in client.hgetall(keys.CAMERA_SOURCES).items()}
+    return text_map(client.hgetall(keys.CAMERA_SOURCES))
 
 
 class Opener:

@@ -16,6 +16,7 @@ from facestream.console import err, esc, out
 from facestream.services import Services
 from facestream.stack import EmbeddedStack
 from facestream.stopping import StopRequest
+from workers.replies import stream_reply
 
 # `run` exit status when it stopped (Ctrl-C, SIGTERM, stop_timeout_s) with frames of a source
 # neither processed nor dropped; 0 success, 1 a health check failed, 2 an error, 130 an abort
@@ -43,7 +44,7 @@ def _cameras(args, settings: Settings) -> list:
                 names.append(base if base not in seen else f"{base}-{i}")
                 seen.add(names[-1])
         cameras = [CameraConfig(name=check_name(n), url=u, policy=CameraPolicy().resolved(settings))
-                   for n, u in zip(names, args.sources)]
+                   for n, u in zip(names, args.sources, strict=True)]
     if len({c.name for c in cameras}) != len(cameras):
         raise ConfigError(f"camera names: expected unique names, got {[c.name for c in cameras]}")
     for cam in cameras:  # fail before starting servers and workers, not after
@@ -163,10 +164,9 @@ def cmd_identify(args, settings: Settings) -> int:
 
 
 def cmd_run(args, settings: Settings) -> int:
+    from facestream.gallery_ops import other_model_only
     from facestream.report import summary_table
     from facestream.runner import run_sources
-
-    from facestream.gallery_ops import other_model_only
     from workers.models.device import resolve_device
     from workers.models.loader import embedder_name
 
@@ -214,12 +214,12 @@ def cmd_watch(args, settings: Settings) -> int:
 
     with EmbeddedStack(settings) as endpoints:
         client = Services(settings, endpoints).redis
-        last = "0-0" if args.from_start else "$"
+        last: bytes | str = "0-0" if args.from_start else "$"
         err.print(f"watching {keys.RESULTS} on {esc(redact_url(endpoints.redis_url))} (Ctrl-C to stop)", highlight=False)
         with StopRequest() as request:  # a blocking read ends within a second of a stop request
             while not request.requested:
                 reply = client.xread({keys.RESULTS: last}, block=1000, count=100)
-                for _stream, entries in reply or []:
+                for _stream, entries in stream_reply(reply):
                     for eid, fields in entries:
                         last = eid
                         _print_record(msgpack.unpackb(fields[FIELD], raw=False), args.all)

@@ -24,6 +24,13 @@ class PhotoFaces:
     width: int
     height: int
 
+    @property
+    def embeddings(self) -> np.ndarray:
+        """(N, D) vectors: ``faces_in`` embeds every face it finds (an empty photo gives (0, D))."""
+        if self.faces.embeddings is None:
+            raise ValueError(f"faces of {self.path}: expected embeddings, got None")
+        return self.faces.embeddings
+
 
 class FaceEngine:
     def __init__(self, settings: Settings):

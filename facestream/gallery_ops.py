@@ -51,7 +51,7 @@ def enroll(engine: FaceEngine, people: People, index: VectorIndex, name: str, ph
         i = int(np.argmax(found.faces.area))
         if len(found.faces) > 1:
             report.notes.append((str(path), f"{len(found.faces)} faces: enrolled the largest"))
-        vectors.append(found.faces.embeddings[i])
+        vectors.append(found.embeddings[i])
     if vectors:
         person_id = people.get_or_create(name)
         added = index.add(person_id, np.stack(vectors))
@@ -70,7 +70,7 @@ def identify(engine: FaceEngine, people: People, index: VectorIndex, threshold: 
              path: Path, top_k: int = 10) -> list[dict]:
     """Every face of one photo: bbox, name (None when unknown) and score."""
     found = engine.faces_in(str(path))
-    matches = index.search(found.faces.embeddings, top_k) if len(found.faces) else []
+    matches = index.search(found.embeddings, top_k) if len(found.faces) else []
     # one photo is one observation: the same decision rule as a track's first embedding
     decisions = []
     for scores in matches:
@@ -79,7 +79,7 @@ def identify(engine: FaceEngine, people: People, index: VectorIndex, threshold: 
         decisions.append((vote.person_id, vote.score))
     names = people.names([pid for pid, _ in decisions if pid])
     out = []
-    for (pid, score), box in zip(decisions, found.faces.xyxy):
+    for (pid, score), box in zip(decisions, found.faces.xyxy, strict=True):
         box = box.clip(0, [found.width, found.height, found.width, found.height])
         out.append({"image": str(path), "bbox": [round(float(v), 1) for v in box],
                     "name": names.get(pid) if pid else None, "score": round(float(score), 4)})

@@ -113,6 +113,7 @@ class WorkerProcesses:
                     proc.up, proc.failed_starts = True, 0
                     proc.backoff.reset()
                 continue
+            assert proc.popen is not None  # the exit code came from it
             proc.failed_starts = 0 if proc.up else proc.failed_starts + 1
             if proc.failed_starts >= self.settings.worker_crash_loop:
                 tail = proc.log.read_text(errors="replace").splitlines()[-15:]

@@ -35,6 +35,7 @@ from workers import health, keys
 from workers.backoff import REDIS_DOWN, Backoff
 from workers.bus import FIELD
 from workers.progress import Counts, RunProgress
+from workers.replies import stream_entries, stream_reply
 
 log = logging.getLogger(__name__)
 
@@ -57,14 +58,14 @@ class ResultsReader:
         self.redis = services.redis
         self.cameras = cameras
         self.out = out
-        last = self.redis.xrevrange(keys.RESULTS, count=1)
+        last = stream_entries(self.redis.xrevrange(keys.RESULTS, count=1))
         self.last_id = last[0][0].decode() if last else "0-0"
         self.seen = Sightings()
 
     def poll(self, block_ms: int = 200) -> int:
         reply = self.redis.xread({keys.RESULTS: self.last_id}, count=1000, block=block_ms)
         n = 0
-        for _stream, entries in reply or []:
+        for _stream, entries in stream_reply(reply):
             for eid, fields in entries:
                 self.last_id = eid.decode()
                 try:

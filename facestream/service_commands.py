@@ -21,6 +21,7 @@ from facestream.stopping import StopRequest
 from facestream.supervise import PROGRAMS, SCALABLE, Supervisor, parse_scale
 from ingest.host import GrabberHost
 from workers import health, keys, metrics
+from workers.replies import text
 
 log = logging.getLogger(__name__)
 UP_WAIT_S = 300.0
@@ -165,7 +166,7 @@ def cmd_cameras(args, settings: Settings) -> int:
                 table.add_column(column)
             for name, url in sorted(cams.sources(client).items()):
                 state = client.hget(keys.camera_info(name), "state")
-                table.add_row(name, redact_url(url), state.decode() if state else "starting")
+                table.add_row(name, redact_url(url), text(state) if state else "starting")
             out.print(table)
     return 0
 

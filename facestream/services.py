@@ -26,6 +26,7 @@ from workers import keys
 from workers.bus import RedisStreamBus
 from workers.gallery import People, VectorIndex
 from workers.models.registry import spec
+from workers.replies import texts
 
 log = logging.getLogger(__name__)
 WORKER_KINDS = ("detect", "track", "embed", "match")
@@ -122,7 +123,7 @@ class Services:
         return self.settings.match_threshold or spec(model).threshold
 
     def cameras(self) -> list[str]:
-        return sorted(c.decode() for c in self.redis.smembers(keys.CAMERAS))
+        return sorted(texts(self.redis.smembers(keys.CAMERAS)))
 
     def handler(self, kind: str):
         """The stage handler of a worker kind, with its models loaded."""

@@ -11,13 +11,14 @@ from __future__ import annotations
 import time
 
 import redis
-from rich.console import Group
+from rich.console import Group, RenderableType
 from rich.table import Table
 
 from config.redact import redact_url, scrub
 from facestream import camera_urls
 from workers import health, keys, queues
 from workers.progress import Counts, RunProgress
+from workers.replies import text, texts
 
 STAGES = ("detect", "track", "embed", "match")
 
@@ -60,8 +61,9 @@ def gather(client: redis.Redis, processes: list[dict] | None = None) -> dict:
             "trimmed": sum(_num(s.get("trimmed")) for s in stats),
             "stale": sum(_num(s.get("stale")) for s in stats),
         }
-    cameras, drops = [], {}
-    for name in sorted(c.decode() for c in client.smembers(keys.CAMERAS)):
+    cameras: list[dict] = []
+    drops: dict[str, int] = {}
+    for name in sorted(texts(client.smembers(keys.CAMERAS))):
         info = _d(client.hgetall(keys.camera_info(name)))
         progress = RunProgress(client, name, info["run"]).read() if info.get("run") else Counts()
         for reason, n in progress.dropped.items():
@@ -74,10 +76,10 @@ def gather(client: redis.Redis, processes: list[dict] | None = None) -> dict:
         })
     configured = set(client.hkeys(keys.CAMERA_SOURCES))
     known = {c["camera"] for c in cameras}
-    for name in sorted(n.decode() for n in configured):
+    for name in sorted(texts(configured)):
         if name not in known:
             cameras.append({"camera": name, "state": "starting", "source": camera_urls.shown(
-                (client.hget(keys.CAMERA_SOURCES, name) or b"").decode()), "fps": None, "published": 0,
+                text(client.hget(keys.CAMERA_SOURCES, name) or b"")), "fps": None, "published": 0,
                 "done": 0, "total": None, "dropped": {}})
     trimmed = sum(s["trimmed"] for s in stages.values())
     if trimmed:
@@ -111,7 +113,7 @@ def _table(title: str, columns: list[str], rows: list[list]) -> Table:
 
 
 def render(s: dict) -> Group:
-    parts = [
+    parts: list[RenderableType] = [
         _table("Streams", ["stream", "length"], [[r["stream"], r["length"]] for r in s["streams"]]),
         _table("Consumer groups", ["stream", "group", "lag", "pending", "consumers"],
                [[g["stream"], g["group"], g["lag"], g["pending"],

@@ -17,6 +17,8 @@ import signal
 import threading
 import time
 from collections.abc import Callable
+from types import FrameType
+from typing import Any
 
 
 class StopRequest:
@@ -31,7 +33,7 @@ class StopRequest:
     def __init__(self, on_request: Callable[[], None] | None = None) -> None:
         self.requested = False
         self._on_request = on_request
-        self._previous: dict[int, object] = {}
+        self._previous: dict[int, Callable[[int, FrameType | None], Any] | int | None] = {}
 
     def __enter__(self) -> StopRequest:
         # signal handlers live in the main thread; elsewhere (tests) the flag is set by hand

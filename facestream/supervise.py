@@ -53,7 +53,7 @@ def parse_scale(items: list[str]) -> dict[str, int]:
     return out
 
 
-def _esc(text: str) -> str:
+def _esc(text: str | Path) -> str:
     return str(text).replace("%", "%%")
 
 

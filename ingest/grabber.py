@@ -24,6 +24,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import TypeVar
 
 import cv2
@@ -41,6 +42,7 @@ from workers.backoff import REDIS_DOWN, Backoff
 from workers.bus import Bus
 from workers.messages import FrameMeta, FrameMsg
 from workers.progress import RunProgress
+from workers.replies import hash_fields
 from workers.scene import CutDetector, scene_histogram
 
 log = logging.getLogger(__name__)
@@ -146,13 +148,17 @@ class Grabber:
             item = reader.take(0.5)
             now = time.monotonic()
             if now >= next_flush:  # counters in batches: not one Redis round trip per skipped frame
-                self._until_ok(lambda: self._flush_skips(self.stats.skipped - skipped_flushed,
-                                                         reader.overwritten - overwritten_flushed))
-                skipped_flushed, overwritten_flushed, next_flush = self.stats.skipped, reader.overwritten, now + 1.0
+                # one snapshot: the reader thread keeps counting while Redis is retried, and a
+                # second read after the flush would drop what it counted in between
+                skipped, overwritten = self.stats.skipped, reader.overwritten
+                self._until_ok(partial(self._flush_skips, skipped - skipped_flushed,
+                                       overwritten - overwritten_flushed))
+                skipped_flushed, overwritten_flushed, next_flush = skipped, overwritten, now + 1.0
             if item is None:
                 continue
             if not registered and reader.info:
-                self._until_ok(lambda: self.redis.hset(keys.camera_info(self.camera), mapping=reader.info))
+                self._until_ok(partial(self.redis.hset, keys.camera_info(self.camera),
+                                       mapping=hash_fields(reader.info)))
                 registered = True
             done = self._until_ok(self.progress.done)
             if done != done_seen:
@@ -187,7 +193,7 @@ class Grabber:
 
         def write() -> None:
             pipe = self.redis.pipeline()
-            pipe.hset(keys.camera_info(self.camera), mapping=info)
+            pipe.hset(keys.camera_info(self.camera), mapping=hash_fields(info))
             pipe.hdel(keys.camera_info(self.camera), "total")
             pipe.execute()
 

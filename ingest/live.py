@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from config.cameras import CameraPolicy
+from config.cameras import ResolvedPolicy
 from config.errors import SourceError
 from config.redact import redact_url
 from ingest.sources import VideoSource, open_source
@@ -53,7 +53,7 @@ class _Connection:
 
 
 class LiveReader:
-    def __init__(self, url: str, policy: CameraPolicy, report: Reporter, stop: threading.Event,
+    def __init__(self, url: str, policy: ResolvedPolicy, report: Reporter, stop: threading.Event,
                  opener: Callable[..., VideoSource] = open_source):
         self.url = url
         self.policy = policy

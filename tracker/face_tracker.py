@@ -212,4 +212,4 @@ class FaceTracker(Tracker[Track]):
             return {}
         iou = iou_matrix(predicted[track_idx], faces.xyxy[face_idx])
         rows, cols = linear_sum_assignment(np.where(iou >= gate, 1.0 - iou, _INFEASIBLE))
-        return {face_idx[c]: tracks[track_idx[r]] for r, c in zip(rows, cols) if iou[r, c] >= gate}
+        return {face_idx[c]: tracks[track_idx[r]] for r, c in zip(rows, cols, strict=True) if iou[r, c] >= gate}

@@ -17,7 +17,7 @@ from config.errors import MessageError
 
 
 def _check(name: str, array: np.ndarray, shape: tuple[int | None, ...]) -> None:
-    ok = array.ndim == len(shape) and all(want is None or want == got for want, got in zip(shape, array.shape))
+    ok = array.ndim == len(shape) and all(want is None or want == got for want, got in zip(shape, array.shape, strict=True))
     if not ok:
         want = "(" + ", ".join("N" if s is None else str(s) for s in shape) + ")"
         raise MessageError(f"Faces.{name}: expected shape {want}, got {tuple(array.shape)}")

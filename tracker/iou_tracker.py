@@ -71,11 +71,11 @@ class IouTracker(Tracker[_Track]):
                 # Hungarian on 1 - IoU: a globally best pairing, so crossing faces
                 # do not steal each other's track the way greedy matching can.
                 rows, cols = linear_sum_assignment(1.0 - iou)
-                for r, c in zip(rows, cols):
+                for r, c in zip(rows, cols, strict=True):
                     if iou[r, c] >= self.iou_min:
                         assigned[c] = tracks[r]
 
-        track_ids: list[str] = []
+        track_ids: list[str | None] = []
         is_new: list[bool] = []
         hits: list[int] = []
         for j in range(n):

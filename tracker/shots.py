@@ -74,6 +74,7 @@ class ShotPicker:
         """Indices of the faces (aligned with ``track_ids``) to embed at time ``t``; at most ``limit`` if > 0."""
         p = self.params
         wanted = []
+        picked: dict[int, _Shots] = {}  # face index -> its track's shots (track_ids[i] is not None)
         for i, tid in enumerate(track_ids):
             if tid is None:
                 continue
@@ -86,11 +87,12 @@ class ShotPicker:
             s.last_seen_t = t
             if self._wants(s, q, t):
                 wanted.append(i)
+                picked[i] = s
         if 0 < limit < len(wanted):
             # unnamed tracks first (a name is what the user waits for), then the clearest faces
-            wanted = sorted(sorted(wanted, key=lambda i: (self._tracks[track_ids[i]].taken > 0, -quality[i]))[:limit])
+            wanted = sorted(sorted(wanted, key=lambda i: (picked[i].taken > 0, -quality[i]))[:limit])
         for i in wanted:
-            s = self._tracks[track_ids[i]]
+            s = picked[i]
             s.taken += 1
             s.best = max(s.best, float(quality[i]))
             s.last_t = t

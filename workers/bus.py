@@ -15,6 +15,8 @@ from typing import Protocol
 
 import redis
 
+from workers.replies import stream_reply
+
 log = logging.getLogger(__name__)
 FIELD = b"m"
 
@@ -70,7 +72,7 @@ class RedisStreamBus:
         start = "0" if own_pending else ">"  # "0": entries delivered to this consumer and not acked yet
         reply = self.redis.xreadgroup(group, consumer, {s: start for s in streams}, count=count,
                                       block=None if own_pending else block_ms)
-        return [Entry(_s(name), _s(eid), (fields or {}).get(FIELD)) for name, items in reply or [] for eid, fields in items]
+        return [Entry(_s(name), _s(eid), (fields or {}).get(FIELD)) for name, items in stream_reply(reply) for eid, fields in items]
 
     def ack(self, stream: str, group: str, ids: list[str]) -> None:
         if ids:

@@ -90,7 +90,7 @@ class DetectHandler(Handler):
                 self._ready[key] = (rgb, scene, None)
         for i in range(0, len(todo), self.batch_frames):
             part = todo[i:i + self.batch_frames]
-            for (key, rgb, scene), faces in zip(part, self.detector.detect_many([rgb for _, rgb, _ in part])):
+            for (key, rgb, scene), faces in zip(part, self.detector.detect_many([rgb for _, rgb, _ in part]), strict=True):
                 self._ready[key] = (rgb, scene, faces)
 
     def handle(self, msg: FrameMsg) -> list[Output]:

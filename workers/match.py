@@ -233,7 +233,7 @@ class MatchHandler(Handler):
                 self._warn_other_model(model)
             matches = self._search(model, shots.embeddings)
             # while Milvus is down the embedding still feeds the track's running embedding (re-id), not its name
-            for i, vector, scores in zip(shots.rows, shots.embeddings, matches or [None] * len(shots.rows)):
+            for i, vector, scores in zip(shots.rows, shots.embeddings, matches if matches else [None] * len(shots.rows), strict=True):
                 if scores is None:
                     continue
                 got = st.book.embedded(track_ids[i], vector, scores)
@@ -247,14 +247,17 @@ class MatchHandler(Handler):
                     out.append(self._end(msg.camera, merged, model))
                 if identity_changed:
                     changed.add(track.display_id)
-                if self.unknowns_for is not None and track.unknown_label is None and st.book.is_unknown(track):
+                if (self.unknowns_for is not None and track.unknown_label is None
+                        and track.embedding is not None and st.book.is_unknown(track)):
                     track.unknown_label = self._unknown_label(model, track, msg.camera,
                                                               msg.capture_time)
         for track in starting.values():
             out.append(event_record("start", msg.camera, track.first_frame, track.first_ts, track.display_id,
                                     None, 0.0))
         for i, track_id in enumerate(track_ids):
-            track = st.book.get(track_id)
+            booked = st.book.get(track_id)
+            assert booked is not None, f"track {track_id}: every track of the frame is in the book"
+            track = booked
             pid = track.vote.person_id
             name = self._name(pid)
             if track.display_id in changed and st.book.announce(track) is not None:

@@ -27,6 +27,6 @@ def sharpness(rgb: np.ndarray, xyxy: np.ndarray) -> np.ndarray:
 def chip_sharpness(chips: list[np.ndarray], boxes_in_chips: np.ndarray) -> np.ndarray:
     """``sharpness`` of one face per chip, its box given in chip coordinates."""
     out = np.zeros(len(chips), np.float32)
-    for i, (chip, box) in enumerate(zip(chips, boxes_in_chips)):
+    for i, (chip, box) in enumerate(zip(chips, boxes_in_chips, strict=True)):
         out[i] = sharpness(chip, box[None])[0]
     return out

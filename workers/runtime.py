@@ -36,6 +36,7 @@ from workers.handler import Handler, Output
 from workers.memory import release_free_memory
 from workers.messages import FRAME, FrameMsg
 from workers.metrics import StageObserver
+from workers.replies import hash_fields
 
 log = logging.getLogger(__name__)
 # how often the input streams are listed again: a camera added while we run is read within this
@@ -266,4 +267,4 @@ class Worker:
 
     def _flush_stats(self) -> None:
         if self.redis is not None:
-            self.redis.hset(keys.stats(f"{self.handler.kind}:{self.consumer}"), mapping=self.counters.__dict__)
+            self.redis.hset(keys.stats(f"{self.handler.kind}:{self.consumer}"), mapping=hash_fields(self.counters.__dict__))

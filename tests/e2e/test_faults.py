@@ -91,7 +91,7 @@ def test_detector_killed_three_times_loses_and_duplicates_nothing(private_stack,
             print(f"\nkill {kills}: detector pid {pid} at {done} frames done")
             if kills < 3:  # the supervisor restarts it; wait until it works again, and for progress
                 assert wait_for(lambda: len(client.keys("fs:health:detect:*")) >= 2, 120)
-                assert wait_for(lambda: _progress(client, "hamilton_360p").get("done", 0) >= done + 15, 180)
+                assert wait_for(lambda done=done: _progress(client, "hamilton_360p").get("done", 0) >= done + 15, 180)
         code = run.wait(600)
     finally:
         if run.poll() is None:

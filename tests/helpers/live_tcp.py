@@ -9,10 +9,10 @@ until ``stop()``. It runs in a child process: PyAV holds the GIL while it waits 
 from __future__ import annotations
 
 import socket
-from fractions import Fraction
 import subprocess
 import sys
 import time
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -27,7 +27,7 @@ class LiveTcpSource:
         self.url = f"tcp://127.0.0.1:{self.port}"
         self._proc: subprocess.Popen | None = None
 
-    def __enter__(self) -> "LiveTcpSource":
+    def __enter__(self) -> LiveTcpSource:
         self._proc = subprocess.Popen([sys.executable, __file__, str(self.clip), str(self.port), str(self.width),
                                        str(self.fps or 0)],
                                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)

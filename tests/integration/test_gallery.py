@@ -42,7 +42,7 @@ def test_distinct_names_get_distinct_ids(redis_client: redis.Redis) -> None:
     names = ["obama", "biden", "Obama", "rose leslie", "Zoë Saldaña", "李小龙"]
     ids = [people.get_or_create(n) for n in names]
     assert len(set(ids)) == len(names)
-    assert people.names(ids) == dict(zip(ids, names))
+    assert people.names(ids) == dict(zip(ids, names, strict=True))
     assert sorted(p.name for p in people.all()) == sorted(names)
 
 
@@ -134,7 +134,7 @@ def test_search_returns_the_best_score_per_person(milvus_client: MilvusClient) -
     queries = np.stack([a[1], b[0], unit_vectors(rng, 1)[0]])
     got = index.search(queries, top_k=9)  # every vector is a neighbour: every person appears
     assert len(got) == 3
-    for query, scores in zip(queries, got):
+    for query, scores in zip(queries, got, strict=True):
         assert set(scores) == {"p-a", "p-b", "p-c"}
         for pid, vecs in (("p-a", a), ("p-b", b), ("p-c", c)):
             assert scores[pid] == pytest.approx(float((vecs @ query).max()), abs=1e-4)

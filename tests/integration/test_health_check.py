@@ -9,8 +9,7 @@ import subprocess
 import sys
 import time
 
-from workers import health
-from workers import keys
+from workers import health, keys
 
 
 def _key(client, kind: str, pid: int, host: str | None = None, ttl: int = 15) -> str:

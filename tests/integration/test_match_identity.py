@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 
 from config.settings import Settings
-from workers.models.registry import spec
 from tracker import Faces
 from workers.gallery import People, VectorIndex
 from workers.gallery.unknowns import UnknownFaces, list_unknowns
 from workers.match import MatchHandler
 from workers.messages import FrameMeta, FrameMsg, Shots
+from workers.models.registry import spec
 
 
 def unit(seed, dim=128, base=None, noise=0.0):

@@ -7,11 +7,11 @@ import time
 import numpy as np
 
 from facestream import servers
-from workers.models.registry import spec
 from tracker.faces import Faces
 from workers.gallery import People, VectorIndex
 from workers.match import MatchHandler
 from workers.messages import FrameMeta, FrameMsg, Shots
+from workers.models.registry import spec
 
 
 def _msg(seq: int, track: str, vector: np.ndarray) -> FrameMsg:

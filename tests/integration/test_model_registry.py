@@ -49,9 +49,9 @@ def test_settings_accept_every_registry_choice_and_no_other() -> None:
 def test_the_matcher_takes_dimension_and_cutoff_from_the_registry(redis_client) -> None:
     from unittest.mock import MagicMock
 
+    from tracker.faces import Faces
     from workers.match import MatchHandler
     from workers.messages import FrameMeta, FrameMsg, Shots
-    from tracker.faces import Faces
 
     handler = MatchHandler(
         redis_client, People(redis_client), MagicMock(), Settings(), lambda m: spec(m).threshold

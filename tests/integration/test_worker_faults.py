@@ -7,7 +7,6 @@ import subprocess
 import sys
 import time
 
-from config.settings import Settings
 from tests.support.rtsp import wait_for
 from tests.support.slow_worker import GROUP, IN, OUT
 from workers.bus import RedisStreamBus

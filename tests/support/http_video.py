@@ -4,7 +4,6 @@ an HLS playlist of MPEG-TS segments (cut by GStreamer's hlssink2), both served o
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import threading
 import time
@@ -105,7 +104,7 @@ class MjpegServer(_Server):
                                     f"Content-Length: {len(jpeg)}\r\n\r\n".encode() + jpeg + b"\r\n")
                 k += 1
                 time.sleep(max(0.0, start + k / self.fps - time.monotonic()))
-        except (BrokenPipeError, ConnectionResetError, socket.timeout):
+        except (TimeoutError, BrokenPipeError, ConnectionResetError):
             return  # the viewer went away
 
 

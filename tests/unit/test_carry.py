@@ -6,7 +6,6 @@ from dataclasses import replace
 
 import numpy as np
 
-from config.settings import Settings
 from tracker.faces import Faces
 from workers.carry import BoxCarrier
 from workers.detect import DetectHandler

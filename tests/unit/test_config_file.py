@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from config.errors import ConfigError
-from config.settings import Settings, load_settings, settings_env
+from config.settings import load_settings, settings_env
 
 
 def test_file_values_env_and_cli_precedence(tmp_path, monkeypatch) -> None:

@@ -17,7 +17,7 @@ from workers.backoff import Backoff
 def test_backoff_doubles_up_to_the_cap_with_bounded_jitter() -> None:
     b = Backoff(0.5, 3.0, jitter=0.2, rng=random.Random(1))
     delays = [b.next_delay() for _ in range(8)]
-    for got, base in zip(delays, [0.5, 1, 2, 3, 3, 3, 3, 3]):
+    for got, base in zip(delays, [0.5, 1, 2, 3, 3, 3, 3, 3], strict=True):
         assert 0.8 * base <= got <= 1.2 * base
     b.reset()
     assert b.next_delay() <= 0.6

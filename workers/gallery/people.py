@@ -9,8 +9,7 @@ import redis
 
 from config.errors import ConfigError
 from workers import keys
-
-
+from workers.replies import text, text_or_none
 
 
 def check_name(name: str) -> str:
@@ -38,17 +37,19 @@ class People:
         if self.redis.hsetnx(keys.PEOPLE_BY_NAME, name, new_id):
             self.redis.hset(keys.PEOPLE, new_id, name)
             return new_id
-        return self.redis.hget(keys.PEOPLE_BY_NAME, name).decode()
+        existing = self.redis.hget(keys.PEOPLE_BY_NAME, name)
+        assert existing is not None, "HSETNX found the field: people are never removed"
+        return text(existing)
 
     def find(self, name: str) -> str | None:
         pid = self.redis.hget(keys.PEOPLE_BY_NAME, name.strip())
-        return pid.decode() if pid else None
+        return text_or_none(pid)
 
     def names(self, person_ids: list[str]) -> dict[str, str | None]:
         if not person_ids:
             return {}
         values = self.redis.hmget(keys.PEOPLE, person_ids)
-        return {pid: (v.decode() if v else None) for pid, v in zip(person_ids, values)}
+        return {pid: text_or_none(v) for pid, v in zip(person_ids, values, strict=True)}
 
     def add_faces(self, person_id: str, model: str, count: int) -> None:
         self.redis.hincrby(keys.person_faces(person_id), model, count)
@@ -56,8 +57,8 @@ class People:
     def all(self) -> list[Person]:
         people = []
         for pid, name in sorted(self.redis.hgetall(keys.PEOPLE).items(), key=lambda kv: kv[1]):
-            faces = {k.decode(): int(v) for k, v in self.redis.hgetall(keys.person_faces(pid.decode())).items()}
-            people.append(Person(pid.decode(), name.decode(), faces))
+            faces = {text(k): int(v) for k, v in self.redis.hgetall(keys.person_faces(text(pid))).items()}
+            people.append(Person(text(pid), text(name), faces))
         return people
 
     def faces_per_model(self) -> dict[str, int]:

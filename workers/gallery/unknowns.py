@@ -21,6 +21,7 @@ from config.errors import ConfigError
 from workers import keys
 from workers.gallery.vectors import ensure_collection
 from workers.models.registry import spec
+from workers.replies import text, text_map
 
 log = logging.getLogger(__name__)
 
@@ -91,8 +92,8 @@ class UnknownFaces:
 def list_unknowns(client: redis.Redis) -> list[Unknown]:
     out = []
     for raw in client.smembers(keys.UNKNOWNS):
-        label = raw.decode()
-        h = {k.decode(): v.decode() for k, v in client.hgetall(keys.unknown(label)).items()}
+        label = text(raw)
+        h = text_map(client.hgetall(keys.unknown(label)))
         out.append(Unknown(label, int(h.get("tracks", 0)), int(h.get("faces", 0)), float(h.get("first_seen", 0)),
                            float(h.get("last_seen", 0)), tuple(c for c in h.get("cameras", "").split(",") if c)))
     return sorted(out, key=lambda u: u.first_seen)

@@ -46,7 +46,7 @@ class DlibEmbedder:
     def embed(self, chips: list[np.ndarray], boxes: Faces) -> np.ndarray:
         """RGB chips and each face's box inside its chip -> (N, 128) unit vectors."""
         out = np.zeros((len(chips), self.dim), np.float32)
-        for i, (chip, box) in enumerate(zip(chips, boxes.xyxy)):
+        for i, (chip, box) in enumerate(zip(chips, boxes.xyxy, strict=True)):
             x1, y1, x2, y2 = (int(round(v)) for v in box)
             shape = self.shape_model(chip, self._dlib.rectangle(x1, y1, x2, y2))
             vec = np.asarray(self.resnet.compute_face_descriptor(chip, shape, 0), np.float32)

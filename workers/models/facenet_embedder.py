@@ -197,7 +197,7 @@ class FacenetEmbedder:
         batch = np.stack(
             [
                 crop_for_facenet(c, b, lm, self.crop, self.margin_px)
-                for c, b, lm in zip(chips, boxes.xyxy, marks)
+                for c, b, lm in zip(chips, boxes.xyxy, marks, strict=True)
             ]
         ).transpose(0, 3, 1, 2)
         out = []

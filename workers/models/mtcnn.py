@@ -46,7 +46,7 @@ class MtcnnDetector:
                      cv2.resize(frames[i], None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) for i in idx]
             # the minimum face size applies in the downscaled copy; MTCNN cannot go below 12 px
             min_face = max(12, int(self.min_face_px * scale))
-            for i, (boxes, probs, landmarks) in zip(idx, self.cascade.detect(small, min_face)):
+            for i, (boxes, probs, landmarks) in zip(idx, self.cascade.detect(small, min_face), strict=True):
                 out[i] = self._keep(Faces(boxes, probs, landmarks).scaled(1.0 / scale))
         return out  # type: ignore[return-value]
 

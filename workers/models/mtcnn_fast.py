@@ -48,8 +48,13 @@ class MtcnnCascade:
 
     def detect(self, frames: list[np.ndarray], min_face_px: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """RGB uint8 frames of one size -> per frame (boxes (K,4), probs (K,), landmarks (K,5,2)), best first."""
-        from facenet_pytorch.models.utils.detect_face import (batched_nms, batched_nms_numpy, bbreg,
-                                                              generateBoundingBox, rerec)
+        from facenet_pytorch.models.utils.detect_face import (
+            batched_nms,
+            batched_nms_numpy,
+            bbreg,
+            generateBoundingBox,
+            rerec,
+        )
 
         torch = self.torch
         n = len(frames)
@@ -149,4 +154,4 @@ class MtcnnCascade:
 
     def _run(self, net, crops: np.ndarray):
         outs = [net(self._tensor(crops[i:i + ONET_BATCH])) for i in range(0, len(crops), ONET_BATCH)]
-        return tuple(self.torch.cat(parts).float() for parts in zip(*outs))
+        return tuple(self.torch.cat(parts).float() for parts in zip(*outs, strict=True))
