@@ -199,10 +199,11 @@ class MatchHandler(Handler):
     def _unknown_label(self, model: str, track: BookTrack, camera: str, when: float) -> str | None:
         """A stable label for a stranger; None while Milvus is away (asked again on a later
         frame)."""
-        if self.unknowns_for is None or time.monotonic() < self._milvus_retry_at:
+        embedding = track.embedding
+        if self.unknowns_for is None or embedding is None or time.monotonic() < self._milvus_retry_at:
             return None
         try:
-            return self.unknowns_for(model).label_for(track.embedding, camera, when)
+            return self.unknowns_for(model).label_for(embedding, camera, when)
         except REDIS_DOWN:
             raise
         except Exception as exc:  # noqa: BLE001 - the same outage as a failed search
