@@ -145,8 +145,3 @@ class WorkerSettings(Section):
     stop_timeout_s: float = Field(60.0, gt=0.0, description=(
         "after Ctrl-C/SIGTERM, `run` waits this long for the frames in flight, then exits and "
         "says how many were not accounted for"))
-
-
-def default(section: type[Section], name: str) -> object:
-    """A section field's default: for parameter classes that must not keep a second copy."""
-    return section.model_fields[name].default

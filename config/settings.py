@@ -194,6 +194,8 @@ def load_settings(config_file: Path | None = None, **overrides: object) -> Setti
     for key, value in overrides.items():
         if value is None:
             continue
+        if key in MOVED and key not in Settings.model_fields:
+            raise ConfigError(f"setting {key}: expected its new name {MOVED[key]}, got the old one")
         if isinstance(value, dict):
             for field, inner in value.items():
                 _put(values, f"{key}.{field}", inner)
@@ -247,3 +249,24 @@ def _env_text(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+def env_as_file(env: dict[str, str]) -> dict:
+    """FACESTREAM_* variables as settings-file values (``FACESTREAM_DETECT_EVERY_N`` -> [detect] every_n)."""
+    sections = _sections()
+    values: dict = {}
+    for key, value in env.items():
+        name = key.removeprefix("FACESTREAM_").lower()
+        head, _, rest = name.partition("_")
+        _put(values, f"{head}.{rest}" if head in sections and rest else name, value)
+    return values
+
+
+def file_as_env(values: dict) -> dict[str, str]:
+    """The inverse of :func:`env_as_file`."""
+    env = {}
+    for key, value in values.items():
+        inner = value.items() if isinstance(value, dict) else [(None, value)]
+        for field, item in inner:
+            env[env_name(f"{key}.{field}" if field else key)] = str(item)
+    return env

@@ -14,7 +14,7 @@ def test_file_values_env_and_cli_precedence(tmp_path, monkeypatch) -> None:
     monkeypatch.delenv("FACESTREAM_EMBED_EVERY_N", raising=False)
     monkeypatch.setenv("FACESTREAM_MATCH_TOP_K", "7")
     s = load_settings(config_file=path, device="cpu")
-    assert (s.embed_every_n, s.match_top_k, s.device) == (5, 7, "cpu")
+    assert (s.embed.every_n, s.match.top_k, s.device) == (5, 7, "cpu")
     assert "tok-secret" not in repr(s)  # a SecretStr
     assert settings_env(s)["FACESTREAM_MILVUS_TOKEN"] == "tok-secret"  # revealed only for child processes
 

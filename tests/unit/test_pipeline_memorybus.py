@@ -90,7 +90,7 @@ def test_four_stages_through_the_memory_bus(fake_redis) -> None:
     embedded = [FrameMsg.from_bytes(p) for _, p in bus.streams[keys.EMBEDDED]]
     shots = [m.seq for m in embedded if m.shots.rows]
     # best shots only, within the per-track budget: a handful of embeddings, not one per frame
-    assert 1 <= len(shots) <= settings.embed_budget_per_track
+    assert 1 <= len(shots) <= settings.embed.budget_per_track
     assert len(rows) == n - 3 and [r["frame"] for r in rows] == list(range(n - 3))
     assert len({r["track_id"] for r in rows}) == 1
     # named from its first embedded face on, unnamed before (there was no evidence yet)

@@ -96,7 +96,7 @@ def test_track_keeps_chips_only_for_best_shots(tracker: TrackHandler) -> None:
             shots[msg.faces.track_ids[i]] = shots.get(msg.faces.track_ids[i], 0) + 1
         FrameMsg.from_bytes(msg.to_bytes())  # still a valid message
     assert len(shots) == 2  # each track got at least one embedding...
-    assert all(1 <= n <= tracker.settings.embed_budget_per_track for n in shots.values())
+    assert all(1 <= n <= tracker.settings.embed.budget_per_track for n in shots.values())
     assert sum(shots.values()) < 14  # ...but far fewer than one per face per frame
 
 
@@ -323,7 +323,7 @@ def test_match_ended_track_emits_end_with_its_last_frame(matcher: MatchHandler) 
     recs = records(matcher.handle(embedded(2, ("t2",), ended=("t1",))))
     # an ended track may still come back (same face, new tracker id) within the re-id window: no end yet
     assert events(recs, "end") == [] and set(faces_of(recs)) == {"t2"}
-    window = matcher.settings.track_reid_window_s
+    window = matcher.settings.track.reid_window_s
     later = int((0.2 + window) * FPS) + 2
     (end,) = events(records(matcher.handle(embedded(later, ("t2",)))), "end")
     assert end["track_id"] == "t1" and end["frame"] == 1 and end["ts"] == pytest.approx(0.1)
