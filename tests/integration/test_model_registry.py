@@ -20,7 +20,7 @@ def test_every_model_has_its_own_collections_and_sane_thresholds() -> None:
     assert len(set(names)) == len(names)
     assert all(n.replace("_", "").isalnum() for n in names)  # what Milvus accepts as a name
     for s in MODELS.values():
-        assert -1.0 < s.match.unknown_below < s.threshold < 1.0, s.name
+        assert -1.0 < s.unknown_below < s.threshold < 1.0, s.name
         assert str(s.dim) in s.collection() and s.family in s.collection()
         if s.family == "facenet":  # two weight sets: the weights are in the name
             assert s.weights.replace("-", "_") in s.collection()

@@ -66,14 +66,15 @@ def frame(seq: int, n_frames: int) -> FrameMsg:
 
 def test_four_stages_through_the_memory_bus(fake_redis) -> None:
     bus = MemoryBus()
-    settings = Settings(embed_every_n=5, block_ms=10, claim_idle_ms=60_000, reorder_wait_file_s=1.0)
+    settings = Settings(embed={"every_n": 5}, bus={"block_ms": 10, "claim_idle_ms": 60_000},
+                        track={"reorder_wait_file_s": 61.0})
     handlers = [
         DetectHandler(MovingFaceDetector(), cameras=lambda: ["cam"]),
-        TrackHandler(settings),
+        TrackHandler(settings.track, settings.embed, settings.scene_cut_threshold),
         EmbedHandler(ConstantEmbedder()),
         MatchHandler(fake_redis, People(), lambda model: OnePersonIndex(), settings, lambda model: 0.9),
     ]
-    workers = [Worker(bus, h, settings, consumer=f"{h.kind}-1") for h in handlers]
+    workers = [Worker(bus, h, settings.bus, consumer=f"{h.kind}-1") for h in handlers]
     n = 20
     for seq in range(n):
         bus.publish(keys.frames("cam"), frame(seq, n).to_bytes())
