@@ -92,8 +92,8 @@ def load_cameras(path: Path, settings: Settings) -> list[CameraConfig]:
             raise ConfigError(f"--config {path}: camera {name!r}: expected a url string, got {table!r}")
         fields = {**defaults, **{k: v for k, v in table.items() if k != "url"}}
         if "live_max_in_flight_frames" in fields:
-            raise ConfigError(f"--config {path}: camera {name!r}: live_max_in_flight_frames: expected its "
-                              f"new name max_in_flight_frames, got the old one")
+            raise ConfigError(f"--config {path}: camera {name!r}: live_max_in_flight_frames: "
+                              f"expected its new name max_in_flight_frames, got the old one")
         try:
             policy = CameraPolicy(**fields).resolved(settings.live)
         except ValidationError as exc:

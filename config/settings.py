@@ -34,8 +34,9 @@ EmbedderName = Literal["auto", "facenet", "dlib", "facenet-casia", "facenet-vggf
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="FACESTREAM_", extra="forbid", env_nested_delimiter="_",
-                                      env_nested_max_split=1)
+    # FACESTREAM_DETECT_EVERY_N -> detect.every_n; one split only: FACESTREAM_DATA_DIR is data_dir
+    model_config = SettingsConfigDict(env_prefix="FACESTREAM_", extra="forbid",
+                                      env_nested_delimiter="_", env_nested_max_split=1)
 
     # --- where things live -------------------------------------------------
     data_dir: Path = Field(Path(".facestream"), description=(
@@ -63,7 +64,8 @@ class Settings(BaseSettings):
     facenet_weights: Path | None = Field(None, description=(
         "InceptionResnetV1 weights (.pt; a name with 'casia' holds CASIA-WebFace weights, else "
         "VGGFace2); unset = the default place (`facestream models where facenet`)"))
-    gpu_half: bool = Field(True, description="fp16 networks on CUDA (MTCNN, FaceNet); ignored on CPU")
+    gpu_half: bool = Field(True, description=(
+        "fp16 networks on CUDA (MTCNN, FaceNet); ignored on CPU"))
 
     # --- frames on the bus (grabber, detector and tracker alike) ----------------
     jpeg_quality: int = Field(90, ge=30, le=100, description=(
@@ -117,7 +119,8 @@ MOVED = {
     "match_top_k": "match.top_k", "unknown_below": "match.unknown_below",
     "unknown_min_observations": "match.unknown_min_observations",
     "stream_maxlen": "bus.stream_maxlen", "results_maxlen": "bus.results_maxlen",
-    "read_count": "bus.read_count", "block_ms": "bus.block_ms", "claim_idle_ms": "bus.claim_idle_ms",
+    "read_count": "bus.read_count", "block_ms": "bus.block_ms",
+    "claim_idle_ms": "bus.claim_idle_ms",
     "max_deliveries": "bus.max_deliveries", "health_ttl_s": "bus.health_ttl_s",
     "redis_retry_max_s": "bus.redis_retry_max_s",
     "open_timeout_s": "live.open_timeout_s", "stall_timeout_s": "live.stall_timeout_s",
@@ -135,7 +138,8 @@ def env_name(dotted: str) -> str:
 
 
 # environment variables whose name changed with the sections (the others kept theirs)
-RENAMED_ENV = {env_name(old): env_name(new) for old, new in MOVED.items() if env_name(old) != env_name(new)}
+RENAMED_ENV = {env_name(old): env_name(new) for old, new in MOVED.items()
+               if env_name(old) != env_name(new)}
 
 
 def _sections() -> dict[str, type[BaseModel]]:
@@ -144,7 +148,7 @@ def _sections() -> dict[str, type[BaseModel]]:
 
 
 def read_config_file(path: Path) -> dict:
-    """A TOML (or JSON) settings file: top-level keys and ``[section]`` tables of Settings fields."""
+    """A TOML (or JSON) settings file: top-level keys and ``[section]`` tables of Settings."""
     path = Path(path)
     try:
         text = path.read_text()
@@ -157,14 +161,16 @@ def read_config_file(path: Path) -> dict:
     sections = _sections()
     moved = {k: MOVED[k] for k in data if k in MOVED and k not in Settings.model_fields}
     if moved:
-        where = ", ".join(f"{k} -> [{new.split('.')[0]}] {new.split('.')[1]}" for k, new in sorted(moved.items()))
+        where = ", ".join(f"{k} -> [{new.split('.')[0]}] {new.split('.')[1]}"
+                          for k, new in sorted(moved.items()))
         raise ConfigError(f"--config {path}: settings moved into sections: {where}")
     unknown = sorted(set(data) - set(Settings.model_fields))
     for name, model in sections.items():
         if name not in data:
             continue
         if not isinstance(data[name], dict):
-            raise ConfigError(f"--config {path}: {name}: expected a [{name}] table, got {data[name]!r}")
+            raise ConfigError(f"--config {path}: {name}: expected a [{name}] table, "
+                              f"got {data[name]!r}")
         unknown += sorted(f"{name}.{k}" for k in set(data[name]) - set(model.model_fields))
     if unknown:
         raise ConfigError(f"--config {path}: unknown settings {unknown}; expected names from "
@@ -204,7 +210,8 @@ def load_settings(config_file: Path | None = None, **overrides: object) -> Setti
     try:
         return Settings(**values)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']} (got {_shown(e)})"
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']} "
+                             f"(got {_shown(e)})"
                              for e in exc.errors())
         raise ConfigError(f"settings: {problems}") from None
 
@@ -252,7 +259,7 @@ def _env_text(value: object) -> str:
 
 
 def env_as_file(env: dict[str, str]) -> dict:
-    """FACESTREAM_* variables as settings-file values (``FACESTREAM_DETECT_EVERY_N`` -> [detect] every_n)."""
+    """FACESTREAM_* variables as settings-file values (``..._DETECT_EVERY_N``: [detect] every_n)."""
     sections = _sections()
     values: dict = {}
     for key, value in env.items():

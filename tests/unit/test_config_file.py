@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 
 from config.errors import ConfigError
-from config.settings import RENAMED_ENV, Settings, env_as_file, file_as_env, load_settings, settings_env
+from config.settings import (
+    RENAMED_ENV,
+    Settings,
+    env_as_file,
+    file_as_env,
+    load_settings,
+    settings_env,
+)
 
 
 def test_file_values_env_and_cli_precedence(tmp_path, monkeypatch) -> None:
@@ -39,12 +46,14 @@ def test_unknown_keys_and_bad_values_are_named(tmp_path) -> None:
 def test_an_old_flat_key_names_its_new_place(tmp_path, monkeypatch) -> None:
     old = tmp_path / "old.toml"
     old.write_text("detect_every_n = 2\nclaim_idle_ms = 9000\n")
-    with pytest.raises(ConfigError, match=r"claim_idle_ms -> \[bus\] claim_idle_ms.*detect_every_n -> \[detect\] every_n"):
+    with pytest.raises(ConfigError, match=r"claim_idle_ms -> \[bus\] claim_idle_ms.*"
+                                         r"detect_every_n -> \[detect\] every_n"):
         load_settings(config_file=old)
     with pytest.raises(ConfigError, match="detect.every_n"):
         load_settings(detect_every_n=2)
     monkeypatch.setenv("FACESTREAM_REORDER_WAIT_S", "1")
-    with pytest.raises(ConfigError, match="FACESTREAM_REORDER_WAIT_S is now FACESTREAM_TRACK_REORDER_WAIT_S"):
+    with pytest.raises(ConfigError, match="FACESTREAM_REORDER_WAIT_S is now "
+                                         "FACESTREAM_TRACK_REORDER_WAIT_S"):
         load_settings()
 
 
@@ -76,8 +85,10 @@ def test_settings_env_round_trip(tmp_path, monkeypatch) -> None:
 
 
 def test_cross_field_checks() -> None:
-    with pytest.raises(ConfigError, match=r"track.reorder_wait_file_s: expected more than bus.claim_idle_ms"):
+    with pytest.raises(ConfigError, match=r"track.reorder_wait_file_s: expected more than "
+                                         r"bus.claim_idle_ms"):
         load_settings(**{"bus.claim_idle_ms": 80_000})
     with pytest.raises(ConfigError, match=r"live.reconnect_max_s: expected at least"):
         load_settings(live={"reconnect_initial_s": 5.0, "reconnect_max_s": 2.0})
-    assert load_settings(bus={"claim_idle_ms": 80_000}, track={"reorder_wait_file_s": 90}).bus.claim_idle_ms == 80_000
+    ok = load_settings(bus={"claim_idle_ms": 80_000}, track={"reorder_wait_file_s": 90})
+    assert ok.bus.claim_idle_ms == 80_000
