@@ -27,19 +27,19 @@ SECTIONS = ("levers", "stages", "facestream", "naive", "face_recognition", "live
 # on request only, each its own module (python -m bench.calibrate, python -m bench.embedders)
 EMBEDDER_SECTIONS = ("calibrate", "embedders")
 # the tuned configuration; the full-rate row shows what each frame costs without the levers
-FULL_RATE = {"detect_every_n": 1}
+FULL_RATE = {"detect.every_n": 1}
 # one lever at a time on top of the full-rate settings, then all together (the "levers" section)
 LEVERS = {
     "full-rate": {},
-    "detect every 2nd": {"detect_every_n": 2},
-    "detect every 3rd": {"detect_every_n": 3},
-    "detect every 4th": {"detect_every_n": 4},
-    "min face 40 px": {"min_face_px": 40},
-    "detect max side 640": {"detect_max_side_px": 640},
+    "detect every 2nd": {"detect.every_n": 2},
+    "detect every 3rd": {"detect.every_n": 3},
+    "detect every 4th": {"detect.every_n": 4},
+    "min face 40 px": {"detect.min_face_px": 40},
+    "detect max side 640": {"detect.max_side_px": 640},
     "jpeg quality 75": {"jpeg_quality": 75},
-    "embed every face (no best shots)": {"embed_every_n": 1},
-    "best shots, refresh every 5 s": {"embed_refresh_s": 5.0},
-    "all: every 4th + min face 40 + refresh 5 s": {"detect_every_n": 4, "min_face_px": 40, "embed_refresh_s": 5.0},
+    "embed every face (no best shots)": {"embed.every_n": 1},
+    "best shots, refresh every 5 s": {"embed.refresh_s": 5.0},
+    "all: every 4th + min face 40 + refresh 5 s": {"detect.every_n": 4, "detect.min_face_px": 40, "embed.refresh_s": 5.0},
 }
 log = logging.getLogger("bench")
 
@@ -58,7 +58,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--insert-budget-s", type=float, default=240.0, help="per gallery size, for milvus-lite")
     p.add_argument("--levers", default=";".join(LEVERS), help="which rows of the levers section (names, ';' list)")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                   help="a facestream setting for the facestream rows (repeatable), e.g. detect_every_n=3")
+                   help="a facestream setting for the facestream rows (repeatable), e.g. detect.every_n=3")
     p.add_argument("--skip-full-rate", action="store_true", help="no full-rate rows (stages, facestream)")
     p.add_argument("--data-dir", type=Path, help="embedded stack state (default: a temporary folder)")
     p.add_argument("--log-level", default="WARNING")

@@ -46,7 +46,7 @@ def one_run(clip: Path, procs: int, threads: int, every_n: int) -> float:
             grab.join()
             total = client.xlen(keys.frames("crowd"))  # frames + end-of-stream
             env = {k: v for k, v in os.environ.items() if not k.startswith("FACESTREAM_")}
-            env.update(FACESTREAM_TORCH_THREADS=str(threads), FACESTREAM_READ_COUNT="1",
+            env.update(FACESTREAM_TORCH_THREADS=str(threads), FACESTREAM_BUS_READ_COUNT="1",
                        FACESTREAM_DETECT_EVERY_N=str(every_n), FACESTREAM_METRICS_PORT="-1",
                        FACESTREAM_REDIS_URL=ep.redis_url, FACESTREAM_MILVUS_URI=ep.milvus_uri)  # not on argv: ps shows it
             cmd = [sys.executable, "-m", "facestream", "--data-dir", tmp, "worker", "detect"]

@@ -55,7 +55,7 @@ def hamilton_faces(clip: Path) -> list[tuple[int, np.ndarray, Faces]]:
     from workers.models.mtcnn import MtcnnDetector
 
     s = Settings()
-    detector = MtcnnDetector("cpu", s.min_face_px, s.detect_max_side_px, s.detect_min_confidence)
+    detector = MtcnnDetector("cpu", s.detect.min_face_px, s.detect.max_side_px, s.detect.min_confidence)
     cap = cv2.VideoCapture(str(clip))
     out, frame = [], 0
     while True:
@@ -100,7 +100,7 @@ def named_scores(embedder, video, gal: np.ndarray, gal_names: list[str]) -> dict
         scores: dict[str, float] = {}
         for name, s in zip(gal_names, sims, strict=True):
             scores[name] = max(scores.get(name, -1.0), float(s))
-        vote = IdentityVote(embedder.spec.threshold, Settings().match_margin)
+        vote = IdentityVote(embedder.spec.threshold, Settings().match.margin)
         vote.add(scores)
         name = vote.person_id
         if name is None:

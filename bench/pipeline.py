@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+from operator import attrgetter
 from pathlib import Path
 
 import cv2
@@ -86,7 +87,7 @@ def paced_feed(services: Services, settings: Settings, camera: str, clip: Path, 
         now = time.time()
         # max_age_s as the live grabber sets it: it marks a live frame (stale ones skipped, shots capped)
         msg = FrameMsg(FrameMeta(camera=camera, run=run, seq=seq, ts=now, capture_time=now, width=w, height=h,
-                                 cut=cuts.is_cut(scene), max_age_s=settings.max_age_s), jpeg=buf.tobytes(), scene=scene)
+                                 cut=cuts.is_cut(scene), max_age_s=settings.live.max_age_s), jpeg=buf.tobytes(), scene=scene)
         bus.publish(stream, msg.to_bytes(), maxlen=2000)
         progress.count_published()
         seq += 1
@@ -222,8 +223,8 @@ def run_facestream(services: Services, settings: Settings, clip: Path, camera: s
         # what the CPU time allows when the pipeline has the machine to itself (an upper bound)
         "cpu_bound_fps": round((os.cpu_count() or 1) / max(cpu / max(total, 1), 1e-9), 1),
         "load_avg_1min_at_end": round(os.getloadavg()[0], 2),
-        "settings": {k: getattr(settings, k) for k in ("detect_every_n", "min_face_px", "detect_max_side_px",
-                                                       "embed_every_n", "jpeg_quality", "torch_threads")},
+        "settings": {k: attrgetter(k)(settings) for k in ("detect.every_n", "detect.min_face_px", "detect.max_side_px",
+                                                       "embed.every_n", "jpeg_quality", "torch_threads")},
     }
     if paced:
         row["stage_wait_ms_p50_p95"] = stage_waits(client, camera)

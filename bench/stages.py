@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import time
 from collections import defaultdict
+from operator import attrgetter
 from pathlib import Path
 
 import cv2
@@ -121,8 +122,8 @@ def stage_profile(services: Services, settings: Settings, clip: Path, max_frames
     total = sum(per_frame.values())
     out = {"clip": clip.name, "frames": n, "ms_per_frame": {k: round(v, 2) for k, v in sorted(per_frame.items())},
            "total_ms_per_frame": round(total, 2), "fps_one_core": round(1e3 / max(total, 1e-9), 1),
-           "settings": {k: getattr(settings, k) for k in ("detect_every_n", "min_face_px", "detect_max_side_px",
-                                                          "embed_every_n", "jpeg_quality")}}
+           "settings": {k: attrgetter(k)(settings) for k in ("detect.every_n", "detect.min_face_px", "detect.max_side_px",
+                                                          "embed.every_n", "jpeg_quality")}}
     if clip.name.startswith("hamilton"):
         out.update(precision_recall(records))
     return out

@@ -13,7 +13,7 @@ url = "http://10.0.0.8/video.mjpg"
 live = true                # unset = guessed from the URL (files and http(s) video files are not live)
 ```
 
-Unset policy fields fall back to the global settings (``FACESTREAM_STALL_TIMEOUT_S`` ...).
+Unset policy fields fall back to the ``live`` settings (``FACESTREAM_LIVE_STALL_TIMEOUT_S`` ...).
 """
 
 from __future__ import annotations
@@ -26,17 +26,17 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from config.errors import ConfigError
+from config.sections import LiveSettings
 from config.settings import Settings
 
 # the one camera-name rule: a name becomes part of Redis keys and stream names (fs:frames:NAME),
 # Prometheus labels and track ids, so it stays to characters none of them treats specially
 _NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
-POLICY_FIELDS = ("open_timeout_s", "stall_timeout_s", "reconnect_initial_s", "reconnect_max_s", "max_age_s",
-                 "live_max_in_flight_frames", "rtsp_transport")
+POLICY_FIELDS = tuple(LiveSettings.model_fields)
 
 
 class CameraPolicy(BaseModel):
-    """How one camera is read; every field has the global setting of the same name as default."""
+    """How one camera is read; every field has the ``live`` setting of the same name as default."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -46,12 +46,13 @@ class CameraPolicy(BaseModel):
     reconnect_initial_s: float | None = Field(None, gt=0)
     reconnect_max_s: float | None = Field(None, gt=0)
     max_age_s: float | None = Field(None, gt=0)
-    live_max_in_flight_frames: int | None = Field(None, ge=1)
+    max_in_flight_frames: int | None = Field(None, ge=1)
     rtsp_transport: Literal["tcp", "udp"] | None = None
 
-    def resolved(self, settings: Settings) -> ResolvedPolicy:
-        """Every unset field filled in from the settings."""
-        filled = {f: getattr(self, f) if getattr(self, f) is not None else getattr(settings, f) for f in POLICY_FIELDS}
+    def resolved(self, live: LiveSettings) -> ResolvedPolicy:
+        """Every unset field filled in from the ``live`` settings."""
+        filled = {f: getattr(self, f) if getattr(self, f) is not None else getattr(live, f)
+                  for f in POLICY_FIELDS}
         return ResolvedPolicy(**{**self.model_dump(), **filled})
 
 
@@ -64,7 +65,7 @@ class ResolvedPolicy(CameraPolicy):
     reconnect_initial_s: float = Field(gt=0)
     reconnect_max_s: float = Field(gt=0)
     max_age_s: float = Field(gt=0)
-    live_max_in_flight_frames: int = Field(ge=1)
+    max_in_flight_frames: int = Field(ge=1)
     rtsp_transport: Literal["tcp", "udp"]
 
 
@@ -104,8 +105,11 @@ def load_cameras(path: Path, settings: Settings) -> list[CameraConfig]:
         if not isinstance(table, dict) or not isinstance(table.get("url"), str):
             raise ConfigError(f"--config {path}: camera {name!r}: expected a url string, got {table!r}")
         fields = {**defaults, **{k: v for k, v in table.items() if k != "url"}}
+        if "live_max_in_flight_frames" in fields:
+            raise ConfigError(f"--config {path}: camera {name!r}: live_max_in_flight_frames: "
+                              f"expected its new name max_in_flight_frames, got the old one")
         try:
-            policy = CameraPolicy(**fields).resolved(settings)
+            policy = CameraPolicy(**fields).resolved(settings.live)
         except ValidationError as exc:
             problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']} (got {e.get('input')!r})"
                                  for e in exc.errors())

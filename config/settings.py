@@ -1,8 +1,9 @@
 """All tunables in one validated object.
 
-Every field can be set as an environment variable ``FACESTREAM_<FIELD>`` or as a
-command-line option of the same name; units are part of the names (``_s``,
-``_ms``, ``_px``) so that nobody has to guess them.
+Cross-cutting fields sit at the top (``FACESTREAM_<FIELD>``); the rest live in one section per
+stage or concern (config/sections.py), set as ``FACESTREAM_<SECTION>_<FIELD>`` or in a
+``[section]`` table of the settings file, and each part is handed its own section. Units are part
+of the names (``_s``, ``_ms``, ``_px``) so that nobody has to guess them.
 """
 
 from __future__ import annotations
@@ -13,19 +14,30 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
 from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from config.errors import ConfigError
 from config.redact import scrub
+from config.sections import (
+    BusSettings,
+    DetectSettings,
+    EmbedSettings,
+    LiveSettings,
+    MatchSettings,
+    TrackSettings,
+    WorkerSettings,
+)
 
 # the registry (workers/models/registry.py) owns what each means; facenet = the weights installed
 EmbedderName = Literal["auto", "facenet", "dlib", "facenet-casia", "facenet-vggface2"]
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="FACESTREAM_", extra="forbid")
+    # FACESTREAM_DETECT_EVERY_N -> detect.every_n; one split only: FACESTREAM_DATA_DIR is data_dir
+    model_config = SettingsConfigDict(env_prefix="FACESTREAM_", extra="forbid",
+                                      env_nested_delimiter="_", env_nested_max_split=1)
 
     # --- where things live -------------------------------------------------
     data_dir: Path = Field(Path(".facestream"), description=(
@@ -53,96 +65,91 @@ class Settings(BaseSettings):
     facenet_weights: Path | None = Field(None, description=(
         "InceptionResnetV1 weights (.pt; a name with 'casia' holds CASIA-WebFace weights, else "
         "VGGFace2); unset = the default place (`facestream models where facenet`)"))
+    gpu_half: bool = Field(True, description=(
+        "fp16 networks on CUDA (MTCNN, FaceNet); ignored on CPU"))
 
-    # --- detector ------------------------------------------------------------
-    detect_max_side_px: int = Field(960, ge=160, description="larger frames are detected on a downscaled copy")
-    min_face_px: int = Field(20, ge=8, description="smallest face side, in source pixels")
-    detect_min_confidence: float = Field(0.90, ge=0.0, le=1.0, description="MTCNN faces below this "
-                                         "confidence are dropped")
-    # shot cuts are flagged by the grabber, so the frames detected do not depend on how many detector
-    # processes share the work (issue 3, done-when 4); bench: `python -m bench` rows "detect every n-th"
-    detect_every_n: int = Field(4, ge=1, description="run the detector on every n-th frame (and on shot cuts); "
-                                "the tracker carries boxes in between; 1 = every frame")
-    detect_max_every_n: int = Field(8, ge=1, description="live frames later than detect_lag_budget_ms: detect "
-                                    "only every n-th (adaptive to load)")
-    detect_lag_budget_ms: int = Field(250, ge=0, description="capture-to-detector age that counts as behind")
-    detect_batch_frames: int = Field(0, ge=0, description="frames per detector batch; 0 = auto (8 on CUDA, 1 on CPU)")
-    gpu_half: bool = Field(True, description="fp16 networks on CUDA (MTCNN, FaceNet); ignored on CPU")
-
-    # --- tracker ------------------------------------------------------------
-    tracker: Literal["face", "iou"] = Field("face", description="face: Kalman + ByteTrack-style "
-                                                  "association; iou: plain IoU matching")
-    track_iou_min: float = Field(0.2, gt=0.0, lt=1.0, description="IoU gate for association")
-    track_high_confidence: float = Field(0.95, ge=0.0, le=1.0,
-                                         description="faces below this only continue tracks, never start one")
-    track_min_hits: int = Field(2, ge=1, description="detections before a track is confirmed")
-    track_tentative_lost_s: float = Field(0.3, gt=0.0, description="an unconfirmed track unseen this long ends")
-    track_max_lost_s: float = Field(1.0, gt=0.0, description="a confirmed track unseen this long ends (by motion)")
-    track_reid_window_s: float = Field(5.0, gt=0.0,
-                                       description="an ended track comes back under its id when its face does")
-    track_reid_min_similarity: float | None = Field(None, description="cosine similarity for that; "
-                                                    "unset = match threshold")
-    embed_every_n: int = Field(10, ge=1, description="1 = embed every face of every frame; else best shots only")
-    embed_budget_per_track: int = Field(6, ge=1, description="best shots embedded per track, beyond refreshes")
-    embed_min_gap_s: float = Field(0.2, ge=0.0, description="least time between two best shots of "
-                                   "one track")
-    embed_refresh_s: float = Field(2.0, gt=0.0, description="a track is re-embedded this often whatever else")
-    embed_max_per_live_frame: int = Field(
-        1, ge=0, description="faces embedded per frame of a live source at most (new tracks first; 0 = no cap): "
-                             "a burst of new faces must not make every later frame wait for the embedder")
-    scene_cut_threshold: float = Field(0.25, gt=0.0, description="histogram distance that ends all tracks (>= 1 disables)")
-    reorder_wait_s: float = Field(2.0, ge=0.0, description="how long the tracker waits for a missing live frame")
-    reorder_wait_file_s: float = Field(
-        75.0, ge=0.0, description="how long it waits for a missing file frame (> claim_idle_ms: reclaimed ones arrive)")
-
-    # --- matcher ------------------------------------------------------------
-    match_threshold: float | None = Field(None, description="cosine similarity to name a face; "
-                                          "unset = the model's calibrated one")
-    match_margin: float = Field(0.02, ge=0.0, description="best person must beat the second by this much")
-    match_top_k: int = Field(10, ge=1, description=(
-        "gallery vectors fetched per search; each person's best one among them is a vote"))
-    unknown_below: float | None = Field(None, description="a track whose best mean stays under this is "
-                                        "'unknown' (gets an unknown-... label); unset = the "
-                                        "model's calibrated one")
-    unknown_min_observations: int = Field(2, ge=1, description="embeddings before a track can be 'unknown'")
-
-    # --- bus and ingest -----------------------------------------------------
+    # --- frames on the bus (grabber, detector and tracker alike) ----------------
     jpeg_quality: int = Field(90, ge=30, le=100, description=(
         "JPEG quality of frames and face chips on the bus"))
-    max_in_flight_frames: int = Field(48, ge=1, description="file sources wait when this many frames are unfinished")
-    stream_maxlen: int = Field(20_000, ge=100, description="approximate MAXLEN of intermediate streams")
-    results_maxlen: int = Field(200_000, ge=100, description=(
-        "approximate MAXLEN of the results stream fs:results"))
-    read_count: int = Field(8, ge=1, description="entries per XREADGROUP")
-    block_ms: int = Field(500, ge=10, description="how long a worker's read waits for new entries")
-    claim_idle_ms: int = Field(30_000, ge=100, description="pending entries idle this long are reclaimed")
-    max_deliveries: int = Field(3, ge=1, description="after this many deliveries an entry is dead-lettered")
-    health_ttl_s: int = Field(15, ge=2, description=(
-        "expiry of a worker's health key, renewed a few times per expiry; "
-        "a worker whose key expired is dead"))
-    redis_retry_max_s: float = Field(5.0, gt=0.0, description="cap of the reconnect backoff after a Redis error")
+    scene_cut_threshold: float = Field(0.25, gt=0.0, description=(
+        "histogram distance that ends all tracks (>= 1 disables)"))
+    max_in_flight_frames: int = Field(48, ge=1, description=(
+        "file sources wait when this many frames are unfinished"))
 
-    # --- worker processes started by `facestream run` -------------------------
-    detect_workers: int = Field(1, ge=1, description="detector processes that `run` keeps alive")
-    embed_workers: int = Field(1, ge=1, description="embedder processes that `run` keeps alive")
-    worker_restart_max_s: float = Field(10.0, gt=0.0, description="cap of the backoff before restarting a dead worker")
-    worker_crash_loop: int = Field(3, ge=1, description="give up after this many deaths within 10 s of starting")
-    stop_timeout_s: float = Field(
-        60.0, gt=0.0, description="after Ctrl-C/SIGTERM, `run` waits this long for the frames in flight, then "
-                                  "exits and says how many were not accounted for")
+    # --- one section per stage or concern ------------------------------------
+    detect: DetectSettings = Field(default_factory=DetectSettings)
+    track: TrackSettings = Field(default_factory=TrackSettings)
+    embed: EmbedSettings = Field(default_factory=EmbedSettings)
+    match: MatchSettings = Field(default_factory=MatchSettings)
+    bus: BusSettings = Field(default_factory=BusSettings)
+    live: LiveSettings = Field(default_factory=LiveSettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
 
-    # --- live sources (defaults of every camera; a cameras.toml sets them per camera) ---
-    open_timeout_s: float = Field(10.0, gt=0.0, description="a source that does not open within this fails the attempt")
-    stall_timeout_s: float = Field(5.0, gt=0.0, description="a live source with no frame this long is stalled")
-    reconnect_initial_s: float = Field(0.5, gt=0.0, description="first reconnect delay; doubles per failed attempt")
-    reconnect_max_s: float = Field(3.0, gt=0.0, description="cap of the reconnect delay (jitter +-20% on top)")
-    max_age_s: float = Field(1.5, gt=0.0, description="live frames older than this are skipped (counted stale)")
-    live_max_in_flight_frames: int = Field(3, ge=1, description="a live grabber skips frames while this many are unfinished")
-    rtsp_transport: Literal["tcp", "udp"] = Field("tcp", description="RTSP over TCP (default) or UDP")
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        # a file frame whose detector died is reclaimed after claim_idle_ms; the tracker must still
+        # be waiting for it then, or it gives the frame up and the reclaimed one arrives too late
+        if self.track.reorder_wait_file_s * 1000 <= self.bus.claim_idle_ms:
+            raise ValueError(
+                f"track.reorder_wait_file_s: expected more than bus.claim_idle_ms "
+                f"({self.bus.claim_idle_ms} ms), got {self.track.reorder_wait_file_s} s")
+        # the reconnect backoff starts at the initial delay and doubles up to the cap
+        if self.live.reconnect_max_s < self.live.reconnect_initial_s:
+            raise ValueError(
+                f"live.reconnect_max_s: expected at least live.reconnect_initial_s "
+                f"({self.live.reconnect_initial_s}), got {self.live.reconnect_max_s}")
+        return self
+
+
+# where each setting of the flat layout went: old name -> section.field
+MOVED = {
+    "detect_workers": "detect.workers", "detect_max_side_px": "detect.max_side_px",
+    "min_face_px": "detect.min_face_px", "detect_min_confidence": "detect.min_confidence",
+    "detect_every_n": "detect.every_n", "detect_max_every_n": "detect.max_every_n",
+    "detect_lag_budget_ms": "detect.lag_budget_ms", "detect_batch_frames": "detect.batch_frames",
+    "tracker": "track.kind", "track_iou_min": "track.iou_min",
+    "track_high_confidence": "track.high_confidence", "track_min_hits": "track.min_hits",
+    "track_tentative_lost_s": "track.tentative_lost_s", "track_max_lost_s": "track.max_lost_s",
+    "track_reid_window_s": "track.reid_window_s",
+    "track_reid_min_similarity": "track.reid_min_similarity",
+    "reorder_wait_s": "track.reorder_wait_s", "reorder_wait_file_s": "track.reorder_wait_file_s",
+    "embed_workers": "embed.workers", "embed_every_n": "embed.every_n",
+    "embed_budget_per_track": "embed.budget_per_track", "embed_min_gap_s": "embed.min_gap_s",
+    "embed_refresh_s": "embed.refresh_s", "embed_max_per_live_frame": "embed.max_per_live_frame",
+    "match_threshold": "match.threshold", "match_margin": "match.margin",
+    "match_top_k": "match.top_k", "unknown_below": "match.unknown_below",
+    "unknown_min_observations": "match.unknown_min_observations",
+    "stream_maxlen": "bus.stream_maxlen", "results_maxlen": "bus.results_maxlen",
+    "read_count": "bus.read_count", "block_ms": "bus.block_ms",
+    "claim_idle_ms": "bus.claim_idle_ms",
+    "max_deliveries": "bus.max_deliveries", "health_ttl_s": "bus.health_ttl_s",
+    "redis_retry_max_s": "bus.redis_retry_max_s",
+    "open_timeout_s": "live.open_timeout_s", "stall_timeout_s": "live.stall_timeout_s",
+    "reconnect_initial_s": "live.reconnect_initial_s", "reconnect_max_s": "live.reconnect_max_s",
+    "max_age_s": "live.max_age_s", "live_max_in_flight_frames": "live.max_in_flight_frames",
+    "rtsp_transport": "live.rtsp_transport",
+    "worker_restart_max_s": "worker.restart_max_s", "worker_crash_loop": "worker.crash_loop",
+    "stop_timeout_s": "worker.stop_timeout_s",
+}
+
+
+def env_name(dotted: str) -> str:
+    """``detect.every_n`` -> ``FACESTREAM_DETECT_EVERY_N``."""
+    return "FACESTREAM_" + dotted.replace(".", "_").upper()
+
+
+# environment variables whose name changed with the sections (the others kept theirs)
+RENAMED_ENV = {env_name(old): env_name(new) for old, new in MOVED.items()
+               if env_name(old) != env_name(new)}
+
+
+def _sections() -> dict[str, type[BaseModel]]:
+    return {name: f.annotation for name, f in Settings.model_fields.items()
+            if isinstance(f.annotation, type) and issubclass(f.annotation, BaseModel)}
 
 
 def read_config_file(path: Path) -> dict:
-    """A TOML (or JSON) settings file: top-level keys are Settings fields."""
+    """A TOML (or JSON) settings file: top-level keys and ``[section]`` tables of Settings."""
     path = Path(path)
     try:
         text = path.read_text()
@@ -152,34 +159,78 @@ def read_config_file(path: Path) -> dict:
         data = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
     except (ValueError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"--config {path}: expected TOML (or .json), got a parse error: {exc}") from None
+    sections = _sections()
+    moved = {k: MOVED[k] for k in data if k in MOVED and k not in Settings.model_fields}
+    if moved:
+        where = ", ".join(f"{k} -> [{new.split('.')[0]}] {new.split('.')[1]}"
+                          for k, new in sorted(moved.items()))
+        raise ConfigError(f"--config {path}: settings moved into sections: {where}")
     unknown = sorted(set(data) - set(Settings.model_fields))
+    for name, model in sections.items():
+        if name not in data:
+            continue
+        if not isinstance(data[name], dict):
+            raise ConfigError(f"--config {path}: {name}: expected a [{name}] table, "
+                              f"got {data[name]!r}")
+        unknown += sorted(f"{name}.{k}" for k in set(data[name]) - set(model.model_fields))
     if unknown:
-        raise ConfigError(f"--config {path}: unknown settings {unknown}; expected names from config/settings.py")
+        raise ConfigError(f"--config {path}: unknown settings {unknown}; expected names from "
+                          f"docs/configuration.md")
     return data
 
 
 def load_settings(config_file: Path | None = None, **overrides: object) -> Settings:
     """Settings: explicit (CLI) values over FACESTREAM_* variables over the config file over defaults.
 
-    None means 'not given'.
+    None means 'not given'. An override's name may be dotted (``detect.every_n``) or a section
+    given as a dict.
     """
+    renamed = sorted(old for old in RENAMED_ENV if old in os.environ)
+    if renamed:
+        raise ConfigError("environment: renamed settings: " + ", ".join(
+            f"{old} is now {RENAMED_ENV[old]}" for old in renamed))
     values: dict = {}
     if config_file is not None:
-        values = {k: v for k, v in read_config_file(config_file).items()
-                  if f"FACESTREAM_{k.upper()}" not in os.environ}
-    values.update({k: v for k, v in overrides.items() if v is not None})
+        for key, value in read_config_file(config_file).items():
+            if isinstance(value, dict) and key in _sections():
+                for field, inner in value.items():
+                    if env_name(f"{key}.{field}") not in os.environ:
+                        _put(values, f"{key}.{field}", inner)
+            elif env_name(key) not in os.environ:
+                values[key] = value
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        if key in MOVED and key not in Settings.model_fields:
+            raise ConfigError(f"setting {key}: expected its new name {MOVED[key]}, got the old one")
+        if isinstance(value, dict):
+            for field, inner in value.items():
+                _put(values, f"{key}.{field}", inner)
+        else:
+            _put(values, key, value)
     try:
         return Settings(**values)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']} (got {_shown(e)})"
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']} "
+                             f"(got {_shown(e)})"
                              for e in exc.errors())
         raise ConfigError(f"settings: {problems}") from None
+
+
+def _put(values: dict, dotted: str, value: object) -> None:
+    section, _, field = dotted.partition(".")
+    if field:
+        values.setdefault(section, {})[field] = value
+    else:
+        values[section] = value
 
 
 def _shown(error: ErrorDetails) -> str:
     """The rejected value for an error message, except for secrets."""
     if any(str(part) in SECRET_FIELDS for part in error["loc"]):
         return "a value (hidden)"
+    if not error["loc"]:  # a cross-field check: its message names the fields and values
+        return "the values above"
     return scrub(repr(error.get("input")))
 
 
@@ -189,10 +240,41 @@ SECRET_FIELDS = ("milvus_token",)
 def settings_env(settings: Settings) -> dict[str, str]:
     """The settings as FACESTREAM_* variables (secrets revealed: for child processes only)."""
     env = {}
-    for name, value in settings.model_dump(mode="json").items():
+    for name in Settings.model_fields:
         raw = getattr(settings, name)
-        if isinstance(raw, SecretStr):
-            value = raw.get_secret_value()
-        if value is not None:
-            env[f"FACESTREAM_{name.upper()}"] = str(value)
+        items = ([(f"{name}.{k}", getattr(raw, k)) for k in type(raw).model_fields]
+                 if isinstance(raw, BaseModel) else [(name, raw)])
+        for dotted, value in items:
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            if value is not None:
+                env[env_name(dotted)] = _env_text(value)
+    return env
+
+
+def _env_text(value: object) -> str:
+    """A value as pydantic reads it back from the environment."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def env_as_file(env: dict[str, str]) -> dict:
+    """FACESTREAM_* variables as settings-file values (``..._DETECT_EVERY_N``: [detect] every_n)."""
+    sections = _sections()
+    values: dict = {}
+    for key, value in env.items():
+        name = key.removeprefix("FACESTREAM_").lower()
+        head, _, rest = name.partition("_")
+        _put(values, f"{head}.{rest}" if head in sections and rest else name, value)
+    return values
+
+
+def file_as_env(values: dict) -> dict[str, str]:
+    """The inverse of :func:`env_as_file`."""
+    env = {}
+    for key, value in values.items():
+        inner = value.items() if isinstance(value, dict) else [(None, value)]
+        for field, item in inner:
+            env[env_name(f"{key}.{field}" if field else key)] = str(item)
     return env

@@ -43,7 +43,7 @@ def _cameras(args, settings: Settings) -> list:
                 base = Path(src).stem if "://" not in src and not src.isdigit() else f"cam{i}"
                 names.append(base if base not in seen else f"{base}-{i}")
                 seen.add(names[-1])
-        cameras = [CameraConfig(name=check_name(n), url=u, policy=CameraPolicy().resolved(settings))
+        cameras = [CameraConfig(name=check_name(n), url=u, policy=CameraPolicy().resolved(settings.live))
                    for n, u in zip(names, args.sources, strict=True)]
     if len({c.name for c in cameras}) != len(cameras):
         raise ConfigError(f"camera names: expected unique names, got {[c.name for c in cameras]}")
@@ -142,7 +142,7 @@ def cmd_identify(args, settings: Settings) -> int:
         rows = []
         for path in args.images:
             try:
-                faces = identify(engine, services.people, index, threshold, settings.match_margin, path)
+                faces = identify(engine, services.people, index, threshold, settings.match.margin, path)
             except ImageError as exc:
                 err.print(f"[red]skipped:[/red] {esc(exc)}", highlight=False)
                 failures += 1

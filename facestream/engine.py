@@ -37,7 +37,7 @@ class FaceEngine:
         device = resolve_device(settings.device, settings.torch_threads)
         # photos: faces can be small in group shots, and there is no frame rate to keep up
         self.detector = MtcnnDetector(device, min_face_px=20, max_side_px=1600,
-                                      min_confidence=settings.detect_min_confidence)
+                                      min_confidence=settings.detect.min_confidence)
         self.embedder: Embedder = load_embedder(settings, device)
 
     def faces_in(self, path: str) -> PhotoFaces:

@@ -62,7 +62,7 @@ class WorkerProcesses:
         self._env: dict[str, str] = {}
 
     def wanted(self, kind: str) -> int:
-        return {"detect": self.settings.detect_workers, "embed": self.settings.embed_workers}.get(kind, 1)
+        return {"detect": self.settings.detect.workers, "embed": self.settings.embed.workers}.get(kind, 1)
 
     def start_missing(self, client: redis.Redis, kinds: tuple[str, ...]) -> list[str]:
         env = child_env(self.settings, self.endpoints)
@@ -86,7 +86,7 @@ class WorkerProcesses:
         return started
 
     def _spawn(self, proc: _Proc) -> None:
-        proc.backoff.max_s = self.settings.worker_restart_max_s
+        proc.backoff.max_s = self.settings.worker.restart_max_s
         with open(proc.log, "ab") as fh:
             proc.popen = subprocess.Popen(
                 [sys.executable, "-m", "facestream", "worker", proc.kind], env=self._env,
@@ -115,7 +115,7 @@ class WorkerProcesses:
                 continue
             assert proc.popen is not None  # the exit code came from it
             proc.failed_starts = 0 if proc.up else proc.failed_starts + 1
-            if proc.failed_starts >= self.settings.worker_crash_loop:
+            if proc.failed_starts >= self.settings.worker.crash_loop:
                 tail = proc.log.read_text(errors="replace").splitlines()[-15:]
                 raise FacestreamError(f"the {proc.name} worker exited with code {code} {proc.failed_starts} times "
                                       f"before starting up; its log ({proc.log}) ends with:\n" + "\n".join(tail))

@@ -98,7 +98,7 @@ def run_sources(services: Services, settings: Settings, cameras: list[CameraConf
             runs = [host.start(c.name, c.url, policy=c.policy, stop=stop) for c in cameras]
             with StopRequest() as request:
                 _follow(runs, reader, workers, console, client, stop, request,
-                        settings.stop_timeout_s, watch)
+                        settings.worker.stop_timeout_s, watch)
         result = RunResult(seen=reader.seen, problems=sorted(watch.ever))
         for cam in runs:
             result.cameras[cam.camera] = _progress(client, cam).read()

@@ -12,7 +12,7 @@ from rich.table import Table
 from config.cameras import check_name
 from config.errors import ConfigError, StackError
 from config.redact import redact_url
-from config.settings import Settings, settings_env
+from config.settings import Settings, file_as_env, settings_env
 from facestream import cameras as cams
 from facestream.console import err, out
 from facestream.services import Services
@@ -102,7 +102,7 @@ def cmd_scale(args, settings: Settings) -> int:
         raise StackError(f"no stack is up for {sup.data_dir}: run `facestream up` first")
     counts = {**{k: 1 for k in PROGRAMS}, **sup.counts(), **parse_scale(args.counts)}
     env = json.loads(sup.settings_file.read_text())
-    sup.write(counts, {f"FACESTREAM_{k.upper()}": v for k, v in env.items()})
+    sup.write(counts, file_as_env(env))
     changed = sup.update()
     with _attach(settings) as endpoints:
         _wait_healthy(Services(settings, endpoints).redis, counts, args.wait_s)

@@ -120,7 +120,7 @@ class Services:
         return self._unknowns[model]
 
     def threshold(self, model: str) -> float:
-        return self.settings.match_threshold or spec(model).threshold
+        return self.settings.match.threshold or spec(model).threshold
 
     def cameras(self) -> list[str]:
         return sorted(texts(self.redis.smembers(keys.CAMERAS)))
@@ -134,16 +134,16 @@ class Services:
             from workers.models.mtcnn import MtcnnDetector
 
             device = resolve_device(s.device, s.torch_threads)
-            detector = MtcnnDetector(device, s.min_face_px, s.detect_max_side_px, s.detect_min_confidence,
+            detector = MtcnnDetector(device, s.detect.min_face_px, s.detect.max_side_px, s.detect.min_confidence,
                                      half=s.gpu_half)
-            batch = s.detect_batch_frames or (8 if device.startswith("cuda") else 1)
-            return DetectHandler(detector, self.cameras, s.jpeg_quality, every_n=s.detect_every_n,
+            batch = s.detect.batch_frames or (8 if device.startswith("cuda") else 1)
+            return DetectHandler(detector, self.cameras, s.jpeg_quality, every_n=s.detect.every_n,
                                  cut_threshold=s.scene_cut_threshold, batch_frames=batch,
-                                 max_every_n=s.detect_max_every_n, lag_budget_s=s.detect_lag_budget_ms / 1000)
+                                 max_every_n=s.detect.max_every_n, lag_budget_s=s.detect.lag_budget_ms / 1000)
         if kind == "track":
             from workers.track import TrackHandler
 
-            return TrackHandler(s)
+            return TrackHandler(s.track, s.embed, s.scene_cut_threshold)
         if kind == "embed":
             from workers.embed import EmbedHandler
             from workers.models.device import resolve_device
@@ -175,7 +175,7 @@ def run_worker(kind: str, settings: Settings, endpoints: Endpoints) -> None:
     if port is not None:
         host = settings.metrics_host
         observer.endpoint = f"{socket.gethostname() if host in ('0.0.0.0', '::', '') else host}:{port}"
-    worker = Worker(services.bus, handler, settings, client=services.redis, observer=observer)
+    worker = Worker(services.bus, handler, settings.bus, client=services.redis, observer=observer)
 
     def finish_the_batch() -> None:  # in the signal handler: a flag the worker's loop reads
         worker.stopping = True

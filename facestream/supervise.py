@@ -21,7 +21,7 @@ import xmlrpc.client
 from pathlib import Path
 
 from config.errors import ConfigError, StackError
-from config.settings import Settings
+from config.settings import Settings, env_as_file
 from facestream.private import private_dir
 from facestream.servers import pid_alive, write_private
 
@@ -83,7 +83,7 @@ class Supervisor:
         private_dir(self.data_dir / "logs")
         # supervisord opens its log before it applies its umask: create the file 0600 first
         os.close(os.open(self.data_dir / "logs" / "supervisord.log", os.O_WRONLY | os.O_CREAT, 0o600))
-        values = {k.removeprefix("FACESTREAM_").lower(): v for k, v in settings_env.items()}
+        values = env_as_file(settings_env)  # sections as objects, as --config reads them
         write_private(self.settings_file, json.dumps(values, indent=1))
         write_private(self.counts_file, json.dumps(counts))
         write_private(self.conf, self.render(counts))
@@ -115,7 +115,7 @@ class Supervisor:
             if name == "detect":
                 # one frame per read: consecutive frames spread over the detectors instead of one
                 # detector holding a batch of 8 that the tracker's reorder buffer would wait for
-                lines.append('environment=FACESTREAM_READ_COUNT="1"')
+                lines.append('environment=FACESTREAM_BUS_READ_COUNT="1"')
             lines.append("")
         return "\n".join(lines)
 

@@ -8,7 +8,7 @@ until the run is finished (a Redis crash may lose the last second of writes).
 
 Live sources have bounded latency: a :class:`LiveReader` keeps only the newest
 frame, and the grabber skips frames (counted as ``skipped:backlog``) while
-``live_max_in_flight_frames`` are unfinished; each published frame carries
+``live.max_in_flight_frames`` are unfinished; each published frame carries
 ``max_age_s``, so workers skip it once it is too old. If nothing finishes for
 ``max_age_s`` (frames lost with a crashed worker), one frame goes anyway.
 
@@ -69,7 +69,7 @@ class Grabber:
         self.url = url
         self.settings = settings
         self.stop = stop or threading.Event()
-        self.policy = (policy or CameraPolicy()).resolved(settings)
+        self.policy = (policy or CameraPolicy()).resolved(settings.live)
         self.live = self.policy.live if self.policy.live is not None else is_live(url)
         self.stats = GrabStats(camera, run=f"{int(time.time())}-{secrets.token_hex(4)}")
         self.events = StateReporter(client, camera, self.stats.run)
@@ -141,7 +141,7 @@ class Grabber:
         p = self.policy
         self._register(0.0, 0, 0, 0)
         reader = self.reader = LiveReader(self.url, p, self.events, self.stop).start()
-        maxlen = max(20 * p.live_max_in_flight_frames, 100)
+        maxlen = max(20 * p.max_in_flight_frames, 100)
         seq, done_seen, done_changed, registered = 0, 0, time.monotonic(), False
         skipped_flushed, overwritten_flushed, next_flush = 0, 0, time.monotonic() + 1.0
         while not self.stop.is_set():
@@ -163,7 +163,7 @@ class Grabber:
             done = self._until_ok(self.progress.done)
             if done != done_seen:
                 done_seen, done_changed = done, now
-            if seq - done >= p.live_max_in_flight_frames:
+            if seq - done >= p.max_in_flight_frames:
                 if now - done_changed < p.max_age_s:
                     self.stats.skipped += 1
                     continue
@@ -219,7 +219,7 @@ class Grabber:
 
     def _until_ok(self, call: Callable[[], T]) -> T:
         """Run a Redis call, retrying with capped backoff while Redis is unreachable (until stopped)."""
-        backoff = Backoff(0.2, self.settings.redis_retry_max_s)
+        backoff = Backoff(0.2, self.settings.bus.redis_retry_max_s)
         while True:
             try:
                 return call()

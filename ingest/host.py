@@ -164,7 +164,7 @@ class GrabberHost:
     def _beat(self) -> None:
         while not self._beating.is_set():
             self._beat_once()
-            self._beating.wait(health.refresh_s(self.settings.health_ttl_s))
+            self._beating.wait(health.refresh_s(self.settings.bus.health_ttl_s))
 
     def _beat_once(self) -> None:
         try:
@@ -172,7 +172,7 @@ class GrabberHost:
                 self.redis,
                 KIND,
                 self.consumer,
-                self.settings.health_ttl_s,
+                self.settings.bus.health_ttl_s,
                 cameras=self.cameras(),
                 metrics=self.endpoint,
             )

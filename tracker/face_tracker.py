@@ -35,6 +35,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from config.errors import ConfigError, MessageError
+from config.sections import TrackSettings
 from tracker.base import Tracker, TrackUpdate
 from tracker.faces import Faces
 from tracker.ids import TrackIdAllocator
@@ -45,16 +46,23 @@ logger = logging.getLogger(__name__)
 
 TENTATIVE, CONFIRMED, LOST = "tentative", "confirmed", "lost"
 _INFEASIBLE = 1e6  # a cost no pair below the IoU gate may win with
+_DEFAULTS = TrackSettings()  # the settings own the defaults: one value per fact
 
 
 @dataclass
 class TrackerParams:
-    high_confidence: float = 0.95  # faces below this only continue existing tracks
-    iou_min: float = 0.2  # IoU gate, high-confidence stage
+    high_confidence: float = _DEFAULTS.high_confidence  # faces below this only continue tracks
+    iou_min: float = _DEFAULTS.iou_min  # IoU gate, high-confidence stage
     low_iou_min: float = 0.4  # IoU gate, low-confidence stage (stricter: these faces are less sure)
-    min_hits: int = 2  # detections before a track is confirmed
-    tentative_lost_s: float = 0.3  # an unconfirmed track unseen this long is dropped
-    lost_window_s: float = 2.0  # a confirmed track unseen this long is removed
+    min_hits: int = _DEFAULTS.min_hits  # detections before a track is confirmed
+    tentative_lost_s: float = _DEFAULTS.tentative_lost_s  # an unconfirmed track unseen this long
+    lost_window_s: float = _DEFAULTS.max_lost_s  # a confirmed track unseen this long is removed
+
+    @classmethod
+    def from_section(cls, track: TrackSettings) -> TrackerParams:
+        return cls(high_confidence=track.high_confidence, iou_min=track.iou_min,
+                   min_hits=track.min_hits, tentative_lost_s=track.tentative_lost_s,
+                   lost_window_s=track.max_lost_s)
 
     def check(self) -> None:
         for name in ("iou_min", "low_iou_min"):

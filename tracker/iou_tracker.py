@@ -16,6 +16,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from config.errors import ConfigError, MessageError
+from config.sections import TrackSettings
 from tracker.base import Tracker, TrackUpdate
 from tracker.faces import Faces
 from tracker.ids import TrackIdAllocator
@@ -23,6 +24,8 @@ from tracker.iou import iou_matrix
 from tracker.kalman import BoxKalman
 
 logger = logging.getLogger(__name__)
+
+_DEFAULTS = TrackSettings()  # the settings own the defaults: one value per fact
 
 
 @dataclass
@@ -37,8 +40,8 @@ class IouTracker(Tracker[_Track]):
     def __init__(
         self,
         camera: str,
-        iou_min: float = 0.25,
-        max_lost_s: float = 1.0,
+        iou_min: float = _DEFAULTS.iou_min,
+        max_lost_s: float = _DEFAULTS.max_lost_s,
         ids: TrackIdAllocator | None = None,
     ) -> None:
         if not 0.0 < iou_min < 1.0:

@@ -32,21 +32,28 @@ from dataclasses import dataclass
 import numpy as np
 
 from config.errors import ConfigError
+from config.sections import EmbedSettings
 from tracker.track_book import REACQUIRE_GAP_S
 
 _EPS = 1e-6  # frame times are float sums: 0.2 s at 5 fps must count as 0.2 s
+_DEFAULTS = EmbedSettings()  # the settings own the defaults: one value per fact
 
 
 @dataclass
 class ShotParams:
     every_n: int = 0  # 1 = every face of every frame; 0 = best shots only
-    budget: int = 6
+    budget: int = _DEFAULTS.budget_per_track
     early: int = 3  # of the budget: the first shots, taken without needing a better quality
     better_ratio: float = 1.25
-    min_gap_s: float = 0.2
-    refresh_s: float = 2.0
+    min_gap_s: float = _DEFAULTS.min_gap_s
+    refresh_s: float = _DEFAULTS.refresh_s
     min_quality: float = 0.05
     reacquire_gap_s: float = REACQUIRE_GAP_S
+
+    @classmethod
+    def from_section(cls, embed: EmbedSettings) -> ShotParams:
+        return cls(every_n=1 if embed.every_n == 1 else 0, budget=embed.budget_per_track,
+                   min_gap_s=embed.min_gap_s, refresh_s=embed.refresh_s)
 
     def check(self) -> None:
         if self.every_n < 0 or self.budget < 1 or self.better_ratio < 1.0 or self.refresh_s <= 0:

@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from config.sections import MatchSettings, TrackSettings
 from tracker.identity import IdentityVote
 
 logger = logging.getLogger(__name__)
@@ -52,13 +53,14 @@ REACQUIRE_GAP_S = 0.3
 
 @dataclass
 class BookParams:
-    reid_window_s: float = 5.0  # how long an ended or lost track can come back
+    reid_window_s: float = TrackSettings().reid_window_s  # how long an ended track may come back
     reid_min_similarity: float = 0.92  # cosine between the new face and the old track's running embedding
     reid_margin: float = 0.02  # over the second-best old track
     reid_young_s: float = 1.0  # a new track may be found to be an old one during its first second
     check_faces: int = 3  # embeddings checked after a track is reacquired by motion
     momentum: float = 0.8  # running embedding = m * old + (1 - m) * new
-    unknown_min_observations: int = 2  # an 'unknown' verdict needs this many embeddings
+    # an 'unknown' verdict needs this many embeddings
+    unknown_min_observations: int = MatchSettings().unknown_min_observations
     unknown_below: float = 0.89  # ... all with a best mean under this (calibrated: see README)
     reacquire_gap_s: float = REACQUIRE_GAP_S  # a tracker id unseen this long and back: check it
     split_below: float = 0.85  # ... and split it off when it is less similar than this to the track

@@ -131,14 +131,14 @@ class MatchHandler(Handler):
         s = self.settings
         # thresholds and the unknown cutoff are calibrated per model (workers/models/registry.py)
         model_spec = MODELS.get(model or "dlib", MODELS["dlib"])
-        threshold = s.match_threshold or self.threshold_for(model_spec.name)
-        unknown_below = model_spec.unknown_below if s.match_threshold is None else threshold - 0.03
-        params = BookParams(reid_window_s=s.track_reid_window_s,
-                            reid_min_similarity=s.track_reid_min_similarity or threshold,
-                            unknown_min_observations=s.unknown_min_observations,
-                            unknown_below=unknown_below if s.unknown_below is None else s.unknown_below,
+        threshold = s.match.threshold or self.threshold_for(model_spec.name)
+        unknown_below = model_spec.unknown_below if s.match.threshold is None else threshold - 0.03
+        params = BookParams(reid_window_s=s.track.reid_window_s,
+                            reid_min_similarity=s.track.reid_min_similarity or threshold,
+                            unknown_min_observations=s.match.unknown_min_observations,
+                            unknown_below=unknown_below if s.match.unknown_below is None else s.match.unknown_below,
                             split_below=model_spec.split_below)
-        return TrackBook(lambda: IdentityVote(threshold, s.match_margin), params)
+        return TrackBook(lambda: IdentityVote(threshold, s.match.margin), params)
 
     def _check_embeddings(self, msg: FrameMsg) -> None:
         """A bad vector is the message's fault (dead letter), not Milvus being down."""
@@ -169,7 +169,7 @@ class MatchHandler(Handler):
         try:
             # connecting is part of the outage too: a Milvus away at start fails here, not in search
             index = self.index_for(model)
-            found = index.search(vectors, self.settings.match_top_k)
+            found = index.search(vectors, self.settings.match.top_k)
         except REDIS_DOWN:
             raise
         except Exception as exc:  # pymilvus raises MilvusException and gRPC errors of many kinds

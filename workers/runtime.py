@@ -28,7 +28,7 @@ from typing import Any
 import redis
 
 from config.errors import MessageError
-from config.settings import Settings
+from config.sections import BusSettings
 from workers import codec, health, keys, progress, queues
 from workers.backoff import REDIS_DOWN, Backoff
 from workers.bus import Bus, Entry
@@ -54,12 +54,12 @@ class Counters:
 
 
 class Worker:
-    def __init__(self, bus: Bus, handler: Handler, settings: Settings, client: redis.Redis | None = None,
+    def __init__(self, bus: Bus, handler: Handler, settings: BusSettings, client: redis.Redis | None = None,
                  consumer: str | None = None, observer: StageObserver | None = None):
         self.bus = bus
         self.observer = observer or StageObserver(handler.kind)  # Prometheus series + health-key figures
         self.handler = handler
-        self.settings = settings
+        self.settings = settings  # the bus section: reads, claims, deliveries, health
         self.redis = client  # for health keys and counters; None in unit tests
         self.consumer = consumer or health.consumer_name()
         self.counters = Counters()

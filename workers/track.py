@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
+from config.sections import EmbedSettings, TrackSettings
 from config.settings import Settings
 from tracker.base import Tracker
 from tracker.face_tracker import FaceTracker, TrackerParams
@@ -54,8 +55,12 @@ class TrackHandler(Handler):
     kind = "track"
     group = keys.GROUP_TRACK
 
-    def __init__(self, settings: Settings, clock: Callable[[], float] = time.monotonic):
-        self.settings = settings
+    def __init__(self, track: TrackSettings | None = None, embed: EmbedSettings | None = None,
+                 cut_threshold: float = Settings.model_fields["scene_cut_threshold"].default,
+                 clock: Callable[[], float] = time.monotonic):
+        self.track = track or TrackSettings()
+        self.embed = embed or EmbedSettings()  # which faces become shots
+        self.cut_threshold = cut_threshold
         self.clock = clock
         self.cameras: dict[str, CameraState] = {}
 
@@ -85,21 +90,18 @@ class TrackHandler(Handler):
 
     # --------------------------------------------------------------------------------
     def _new_state(self, msg: FrameMsg) -> CameraState:
-        s = self.settings
-        if s.tracker == "iou":
-            tracker: Tracker = IouTracker(msg.camera, iou_min=s.track_iou_min, max_lost_s=s.track_max_lost_s)
+        t = self.track
+        if t.kind == "iou":
+            tracker: Tracker = IouTracker(msg.camera, iou_min=t.iou_min, max_lost_s=t.max_lost_s)
         else:
-            tracker = FaceTracker(msg.camera, TrackerParams(
-                high_confidence=s.track_high_confidence, iou_min=s.track_iou_min, min_hits=s.track_min_hits,
-                tentative_lost_s=s.track_tentative_lost_s, lost_window_s=s.track_max_lost_s))
+            tracker = FaceTracker(msg.camera, TrackerParams.from_section(t))
         return CameraState(
             run=msg.run,
             tracker=tracker,
             # a live frame is not worth a long wait; a file frame of a killed worker is reclaimed and comes
-            reorder=ReorderBuffer(s.reorder_wait_s if msg.max_age_s is not None else s.reorder_wait_file_s),
-            cuts=CutDetector(s.scene_cut_threshold),
-            shots=ShotPicker(ShotParams(every_n=1 if s.embed_every_n == 1 else 0, budget=s.embed_budget_per_track,
-                                        min_gap_s=s.embed_min_gap_s, refresh_s=s.embed_refresh_s)),
+            reorder=ReorderBuffer(t.reorder_wait_s if msg.max_age_s is not None else t.reorder_wait_file_s),
+            cuts=CutDetector(self.cut_threshold),
+            shots=ShotPicker(ShotParams.from_section(self.embed)),
         )
 
     def _release(self, st: CameraState, released: list) -> list[Output]:
@@ -137,7 +139,7 @@ class TrackHandler(Handler):
         faces = msg.faces[keep].tracked(track_ids)
         st.carrier.observe(track_ids, faces, msg.ts)
         quality = face_quality(faces, faces.sharpness)
-        limit = self.settings.embed_max_per_live_frame if msg.max_age_s is not None else 0
+        limit = self.embed.max_per_live_frame if msg.max_age_s is not None else 0
         shot_of = {row: j for j, row in enumerate(msg.shots.rows)}  # face row -> its chip
         chosen = [c for c in st.shots.pick(track_ids, quality, msg.ts, limit) if keep[c] in shot_of]
         shots = msg.shots.take([shot_of[keep[c]] for c in chosen], chosen)

@@ -18,7 +18,7 @@ def test_bench_runs_every_row_kind_on_a_few_frames(shared_dir: Path, tmp_path: P
     out = tmp_path / "bench.json"
     cmd = [sys.executable, "-m", "bench", str(shared_dir / "media" / "hamilton_360p.mp4"), "--max-frames", "8",
            "--sections", "stages,facestream,naive,face_recognition,live,gallery", "--gallery-sizes", "500",
-           "--set", "detect_every_n=2", "--skip-full-rate", "--out", str(out)]
+           "--set", "detect.every_n=2", "--skip-full-rate", "--out", str(out)]
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
     results = json.loads(out.read_text())
@@ -32,7 +32,7 @@ def test_bench_runs_every_row_kind_on_a_few_frames(shared_dir: Path, tmp_path: P
         assert row["frames"] == 8 and row["fps"] > 0 and 0 <= row["precision"] <= 1 and 0 <= row["recall"] <= 1
         assert row["cpu_s_per_frame"] > 0 and row["peak_rss_mb"] > 0
     tuned = next(r for r in results["systems"] if r.get("label") == "tuned" and r["mode"] == "file")
-    assert tuned["settings"]["detect_every_n"] == 2
+    assert tuned["settings"]["detect.every_n"] == 2
     assert {s["label"] for s in results["stages"]} == {"tuned"}
     assert all(s["frames"] == 8 and s["ms_per_frame"]["detect"] > 0 for s in results["stages"])
     assert {(g["backend"], g["gallery"]) for g in results["gallery"]} == {("numpy", 500), ("milvus-lite", 500)}

@@ -69,7 +69,7 @@ def test_detector_killed_three_times_loses_and_duplicates_nothing(private_stack,
     run = _start_run(tmp_path / "data", private_stack.redis_url, private_stack.milvus_uri,
                      examples_dir / "hamilton_360p.mp4", out, log,
                      # every frame detected: the run must last long enough for three kills and restarts
-                     detect_workers=2, claim_idle_ms=3000, worker_restart_max_s=2, detect_every_n=1)
+                     detect_workers=2, bus_claim_idle_ms=3000, worker_restart_max_s=2, detect_every_n=1)
     kills = 0
     try:
         while kills < 3:
@@ -120,7 +120,7 @@ def test_redis_killed_and_restarted_during_a_file_run(examples_dir: Path, tmp_pa
     client = redis.Redis.from_url(url)
     out, log = tmp_path / "results.jsonl", tmp_path / "run.err"
     run = _start_run(tmp_path / "data", url, endpoints.milvus_uri, examples_dir / "hamilton_360p.mp4",
-                     out, log, claim_idle_ms=3000, reorder_wait_file_s=15)
+                     out, log, bus_claim_idle_ms=3000, track_reorder_wait_file_s=15)
     try:
         assert wait_for(lambda: _progress(client, "hamilton_360p").get("done", 0) >= 80, 300)
         before = _progress(client, "hamilton_360p")

@@ -43,11 +43,11 @@ def chain(stack: Endpoints, examples_dir, tmp_path_factory):
     client = redis.Redis.from_url(stack.redis_url)
     client.flushall()
     s = Settings(data_dir=tmp_path_factory.mktemp("fuzz"), redis_url=stack.redis_url, milvus_uri=stack.milvus_uri,
-                 embedder="dlib", device="cpu", claim_idle_ms=100, max_deliveries=2, block_ms=10,
-                 reorder_wait_s=0.1, reorder_wait_file_s=0.1)
+                 embedder="dlib", device="cpu", bus={"claim_idle_ms": 100, "max_deliveries": 2, "block_ms": 10},
+                 track={"reorder_wait_s": 0.1, "reorder_wait_file_s": 0.2})
     services = Services(s, stack)
     client.sadd(keys.CAMERAS, CAMERA)
-    workers = {kind: Worker(services.bus, services.handler(kind), s, client=client, consumer=f"fuzz-{kind}")
+    workers = {kind: Worker(services.bus, services.handler(kind), s.bus, client=client, consumer=f"fuzz-{kind}")
                for kind in ("detect", "track", "embed", "match")}
     cap = cv2.VideoCapture(str(examples_dir / "hamilton_360p.mp4"))
     cap.set(cv2.CAP_PROP_POS_FRAMES, 120)

@@ -21,7 +21,7 @@ def test_a_run_stopped_with_frames_in_flight_exits_3_and_says_how_many(
     stack, redis_client, tmp_path: Path, examples_dir: Path
 ) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FACESTREAM_")}
-    env["FACESTREAM_STOP_TIMEOUT_S"] = (
+    env["FACESTREAM_WORKER_STOP_TIMEOUT_S"] = (
         "1"  # the workers are still loading models: nothing finishes in time
     )
     proc = subprocess.Popen(

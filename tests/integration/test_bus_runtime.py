@@ -20,7 +20,7 @@ import pytest
 import redis
 
 from config.errors import MessageError
-from config.settings import Settings
+from config.sections import BusSettings
 from facestream.stack import Endpoints
 from tracker.faces import Faces
 from workers import codec, keys
@@ -67,8 +67,7 @@ def bus(redis_client: redis.Redis) -> RedisStreamBus:
 
 
 def make_worker(bus: RedisStreamBus, client: redis.Redis, handler: Echo, tmp_path: Path, **overrides) -> Worker:
-    s = Settings(data_dir=tmp_path, redis_url=None, milvus_uri=None, block_ms=20, claim_idle_ms=IDLE_MS,
-                 **overrides)
+    s = BusSettings(block_ms=20, claim_idle_ms=IDLE_MS, **overrides)
     return Worker(bus, handler, s, client=client, consumer="w1")
 
 

@@ -39,7 +39,7 @@ CAMERAS = {
 def _env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FACESTREAM_")}
     # wide enough that rich never folds a URL: a secret split across two lines hides from a search
-    return {**env, "FACESTREAM_HEALTH_TTL_S": "3", "COLUMNS": "400"}
+    return {**env, "FACESTREAM_BUS_HEALTH_TTL_S": "3", "COLUMNS": "400"}
 
 
 def _cmd(stack, data_dir: Path, *args: str) -> list[str]:

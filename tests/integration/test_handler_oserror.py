@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import redis
 
-from config.settings import Settings
+from config.sections import BusSettings
 from tracker.faces import Faces
 from workers import codec, keys
 from workers.backoff import REDIS_DOWN
@@ -66,14 +66,7 @@ def test_handler_oserror_is_retried_then_dead_lettered_by_the_running_worker(
     redis_client: redis.Redis, tmp_path: Path
 ) -> None:
     handler = ReadsAFile(tmp_path / "missing.bin")
-    settings = Settings(
-        data_dir=tmp_path,
-        redis_url=None,
-        milvus_uri=None,
-        block_ms=20,
-        claim_idle_ms=100,
-        max_deliveries=2,
-    )
+    settings = BusSettings(block_ms=20, claim_idle_ms=100, max_deliveries=2)
     worker = Worker(
         RedisStreamBus(redis_client), handler, settings, client=redis_client, consumer="w1"
     )

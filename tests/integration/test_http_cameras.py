@@ -22,7 +22,7 @@ from workers.models.chips import decode_jpeg
 
 # no downstream workers here: without a cap on frames in flight the grabber publishes every frame it takes
 POLICY = CameraPolicy(open_timeout_s=5, stall_timeout_s=2, reconnect_initial_s=0.3, reconnect_max_s=1.0,
-                      live_max_in_flight_frames=100_000)
+                      max_in_flight_frames=100_000)
 
 
 def _states(client, camera: str, since: float = 0.0) -> list[str]:

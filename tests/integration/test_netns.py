@@ -105,7 +105,7 @@ def test_worker_in_another_namespace_joins_the_group_and_shares_the_work(netns, 
     grabber = Grabber(client, RedisStreamBus(client), "stage", str(source), settings)
     _publish_first_frames(grabber, FRAMES)
     env = {k: v for k, v in os.environ.items() if not k.startswith("FACESTREAM_")}
-    env.update(FACESTREAM_TORCH_THREADS="1", FACESTREAM_READ_COUNT="1", FACESTREAM_HEALTH_TTL_S="5")
+    env.update(FACESTREAM_TORCH_THREADS="1", FACESTREAM_BUS_READ_COUNT="1", FACESTREAM_BUS_HEALTH_TTL_S="5")
     cmd = [sys.executable, "-m", "facestream", "--data-dir", str(tmp_path / "data"), "--redis-url", redis_url,
            "--milvus-uri", milvus_uri, "worker", "detect"]
     logs = [open(tmp_path / f"w{i}.log", "wb") for i in range(2)]

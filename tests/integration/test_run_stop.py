@@ -29,7 +29,7 @@ def test_a_stop_with_frames_nobody_finishes_gives_up_after_stop_timeout(settings
     stop = threading.Event()
     with MjpegServer(examples_dir / "hamilton_360p.mp4", fps=15) as camera, \
             GrabberHost(redis_client, RedisStreamBus(redis_client), settings) as host:
-        policy = CameraPolicy(live_max_in_flight_frames=5)
+        policy = CameraPolicy(max_in_flight_frames=5)
         cam = host.start("hall", camera.url, policy=policy, stop=stop)
         grabber = cam.grabber
         # no worker runs: the frames it publishes are never done

@@ -86,7 +86,7 @@ def _assert_clean(*texts: str) -> None:
 
 
 def test_secrets_never_reach_logs_status_metrics_health_keys_or_errors(stack, redis_client, acl_url, tmp_path) -> None:
-    env = {"FACESTREAM_MILVUS_TOKEN": MILVUS_SECRET, "FACESTREAM_HEALTH_TTL_S": "3"}
+    env = {"FACESTREAM_MILVUS_TOKEN": MILVUS_SECRET, "FACESTREAM_BUS_HEALTH_TTL_S": "3"}
     camera_url = f"rtsp://admin:{CAMERA_SECRET}@127.0.0.1:9/stream"
     added = _cli(tmp_path, acl_url, stack.milvus_uri, "cameras", "add", "door", camera_url, env_extra=env)
     assert added.returncode == 0, added.stderr

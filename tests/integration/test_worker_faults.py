@@ -73,7 +73,7 @@ def test_trimmed_pending_entries_are_counted_and_acked(settings, redis_client) -
         bus.publish("fs:test:echo", _frame(i))
     assert len(bus.read(["fs:test:echo"], "echo", "dead-consumer", 10, 10)) == 5  # then that consumer dies
     redis_client.xtrim("fs:test:echo", maxlen=0)  # MAXLEN ignores consumer groups: the pending entries are gone
-    worker = Worker(bus, _Echo(), settings.model_copy(update={"claim_idle_ms": 100}), client=redis_client)
+    worker = Worker(bus, _Echo(), settings.bus.model_copy(update={"claim_idle_ms": 100}), client=redis_client)
     time.sleep(0.2)
     worker.step()
     assert worker.counters.trimmed == 5 and worker.counters.processed == 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from config.settings import Settings
+from config.sections import BusSettings
 from workers.bus import MemoryBus
 from workers.handler import Handler
 from workers.messages import FrameMeta, FrameMsg
@@ -44,7 +44,7 @@ def test_base_hooks_are_no_ops() -> None:
 
 def run_one(handler: Handler, msg: FrameMsg) -> tuple[Worker, FrameMsg]:
     bus = MemoryBus()
-    worker = Worker(bus, handler, Settings(block_ms=10, claim_idle_ms=60_000))
+    worker = Worker(bus, handler, BusSettings(block_ms=10, claim_idle_ms=60_000))
     bus.publish(IN, msg.to_bytes())
     worker.step()
     ((_, payload),) = bus.streams[OUT]

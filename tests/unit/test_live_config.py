@@ -43,11 +43,11 @@ def test_cameras_toml_with_defaults_and_per_camera_policy(tmp_path) -> None:
     path = tmp_path / "cameras.toml"
     path.write_text('[defaults]\nstall_timeout_s = 7\n\n[cameras.door]\nurl = "rtsp://u:p@cam/1"\nmax_age_s = 0.5\n\n'
                     '[cameras.lobby]\nurl = "http://cam2/video.mjpg"\nstall_timeout_s = 2\nlive = true\n')
-    door, lobby = load_cameras(path, Settings(reconnect_max_s=4))
+    door, lobby = load_cameras(path, Settings(live={"reconnect_max_s": 4}))
     assert (door.name, door.policy.stall_timeout_s, door.policy.max_age_s, door.policy.reconnect_max_s) == \
         ("door", 7, 0.5, 4)
     assert (lobby.policy.stall_timeout_s, lobby.policy.live) == (2, True)
-    assert CameraPolicy().resolved(Settings()).rtsp_transport == "tcp"
+    assert CameraPolicy().resolved(Settings().live).rtsp_transport == "tcp"
 
 
 @pytest.mark.parametrize(("text", "needle"), [

@@ -66,14 +66,15 @@ def frame(seq: int, n_frames: int) -> FrameMsg:
 
 def test_four_stages_through_the_memory_bus(fake_redis) -> None:
     bus = MemoryBus()
-    settings = Settings(embed_every_n=5, block_ms=10, claim_idle_ms=60_000, reorder_wait_file_s=1.0)
+    settings = Settings(embed={"every_n": 5}, bus={"block_ms": 10, "claim_idle_ms": 60_000},
+                        track={"reorder_wait_file_s": 61.0})
     handlers = [
         DetectHandler(MovingFaceDetector(), cameras=lambda: ["cam"]),
-        TrackHandler(settings),
+        TrackHandler(settings.track, settings.embed, settings.scene_cut_threshold),
         EmbedHandler(ConstantEmbedder()),
         MatchHandler(fake_redis, People(), lambda model: OnePersonIndex(), settings, lambda model: 0.9),
     ]
-    workers = [Worker(bus, h, settings, consumer=f"{h.kind}-1") for h in handlers]
+    workers = [Worker(bus, h, settings.bus, consumer=f"{h.kind}-1") for h in handlers]
     n = 20
     for seq in range(n):
         bus.publish(keys.frames("cam"), frame(seq, n).to_bytes())
@@ -90,7 +91,7 @@ def test_four_stages_through_the_memory_bus(fake_redis) -> None:
     embedded = [FrameMsg.from_bytes(p) for _, p in bus.streams[keys.EMBEDDED]]
     shots = [m.seq for m in embedded if m.shots.rows]
     # best shots only, within the per-track budget: a handful of embeddings, not one per frame
-    assert 1 <= len(shots) <= settings.embed_budget_per_track
+    assert 1 <= len(shots) <= settings.embed.budget_per_track
     assert len(rows) == n - 3 and [r["frame"] for r in rows] == list(range(n - 3))
     assert len({r["track_id"] for r in rows}) == 1
     # named from its first embedded face on, unnamed before (there was no evidence yet)

@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
+from config.sections import EmbedSettings, TrackSettings
 from config.settings import Settings
 from tracker.faces import Faces
 from workers import keys
@@ -62,7 +63,8 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def tracker(clock: FakeClock) -> TrackHandler:
-    return TrackHandler(Settings(embed_every_n=3, reorder_wait_s=0.5, reorder_wait_file_s=0.5), clock=clock)
+    return TrackHandler(TrackSettings(reorder_wait_s=0.5, reorder_wait_file_s=0.5), EmbedSettings(every_n=3),
+                        clock=clock)
 
 
 # --- TrackHandler ----------------------------------------------------------------------------------
@@ -96,12 +98,13 @@ def test_track_keeps_chips_only_for_best_shots(tracker: TrackHandler) -> None:
             shots[msg.faces.track_ids[i]] = shots.get(msg.faces.track_ids[i], 0) + 1
         FrameMsg.from_bytes(msg.to_bytes())  # still a valid message
     assert len(shots) == 2  # each track got at least one embedding...
-    assert all(1 <= n <= tracker.settings.embed_budget_per_track for n in shots.values())
+    assert all(1 <= n <= tracker.embed.budget_per_track for n in shots.values())
     assert sum(shots.values()) < 14  # ...but far fewer than one per face per frame
 
 
 def test_track_embed_every_n_1_keeps_every_chip(clock: FakeClock) -> None:
-    handler = TrackHandler(Settings(embed_every_n=1, reorder_wait_s=0.5, reorder_wait_file_s=0.5), clock=clock)
+    handler = TrackHandler(TrackSettings(reorder_wait_s=0.5, reorder_wait_file_s=0.5), EmbedSettings(every_n=1),
+                           clock=clock)
     for s in range(3):
         (msg,) = tracked(handler.handle(detected(s, [box(100, 100), box(400, 300)])))
         assert msg.shots.rows == (0, 1) and len(msg.shots.chips) == 2
@@ -270,7 +273,7 @@ def matcher(people: FakePeople, index: FakeIndex, fake_redis) -> MatchHandler:
         assert model == "dlib"
         return index
 
-    return MatchHandler(fake_redis, people, index_for, Settings(match_top_k=5), lambda model: 0.9)  # type: ignore[arg-type]
+    return MatchHandler(fake_redis, people, index_for, Settings(match={"top_k": 5}), lambda model: 0.9)  # type: ignore[arg-type]
 
 
 def records(outputs: list) -> list[dict]:
@@ -323,7 +326,7 @@ def test_match_ended_track_emits_end_with_its_last_frame(matcher: MatchHandler) 
     recs = records(matcher.handle(embedded(2, ("t2",), ended=("t1",))))
     # an ended track may still come back (same face, new tracker id) within the re-id window: no end yet
     assert events(recs, "end") == [] and set(faces_of(recs)) == {"t2"}
-    window = matcher.settings.track_reid_window_s
+    window = matcher.settings.track.reid_window_s
     later = int((0.2 + window) * FPS) + 2
     (end,) = events(records(matcher.handle(embedded(later, ("t2",)))), "end")
     assert end["track_id"] == "t1" and end["frame"] == 1 and end["ts"] == pytest.approx(0.1)

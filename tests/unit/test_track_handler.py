@@ -5,7 +5,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from config.settings import Settings
+from config.sections import EmbedSettings, TrackSettings
 from tracker import Faces
 from workers.messages import FrameMeta, FrameMsg, Shots
 from workers.track import TrackHandler
@@ -64,7 +64,7 @@ def canonical(outputs):
 def test_shuffled_frames_give_the_same_tracks_and_shots():
     msgs = scene()
     clock = Clock()
-    in_order = canonical(tracked(TrackHandler(Settings(), clock), msgs, clock))
+    in_order = canonical(tracked(TrackHandler(clock=clock), msgs, clock))
     rng = random.Random(3)
     shuffled = msgs[:]
     for i in range(0, len(shuffled), 3):  # three detectors: each window of three finishes in any order
@@ -72,13 +72,13 @@ def test_shuffled_frames_give_the_same_tracks_and_shots():
         rng.shuffle(window)
         shuffled[i:i + 3] = window
     clock2 = Clock()
-    assert canonical(tracked(TrackHandler(Settings(), clock2), shuffled, clock2)) == in_order
+    assert canonical(tracked(TrackHandler(clock=clock2), shuffled, clock2)) == in_order
     assert len({t for _, _, ids, _ in in_order for t in ids}) == 2  # two people, two tracks
 
 
 def test_late_frame_is_dropped_and_never_rewinds():
     clock = Clock()
-    h = TrackHandler(Settings(reorder_wait_s=0.5, reorder_wait_file_s=0.5), clock)
+    h = TrackHandler(TrackSettings(reorder_wait_s=0.5, reorder_wait_file_s=0.5), clock=clock)
     msgs = scene(12)
     out = tracked(h, msgs[:5] + msgs[6:10], clock)  # frame 5 is missing: given up after 0.5 s
     assert [m.dropped for m in out if m.seq == 5] == ["reorder_timeout"]
@@ -91,7 +91,7 @@ def test_late_frame_is_dropped_and_never_rewinds():
 
 def test_new_run_resets_the_camera():
     clock = Clock()
-    h = TrackHandler(Settings(), clock)
+    h = TrackHandler(clock=clock)
     first = tracked(h, scene(3), clock)
     again = tracked(h, [replace(m, meta=replace(m.meta, run="r2")) for m in scene(3)], clock)
     assert not {t for m in first for t in m.faces.track_ids} & {t for m in again for t in m.faces.track_ids}
@@ -101,18 +101,18 @@ def test_live_frames_embed_at_most_the_cap_per_frame_and_every_face_gets_its_tur
     boxes = [[20, 100, 80, 160], [220, 100, 280, 160], [420, 100, 480, 160]]  # three people appear at once
     msgs = [frame(k, boxes) for k in range(12)]
 
-    def shots(settings, live):
+    def shots(embed, live):
         clock = Clock()
-        out = tracked(TrackHandler(settings, clock), [replace(m, meta=replace(m.meta, max_age_s=1.5)) if live else m for m in msgs], clock)
+        out = tracked(TrackHandler(embed=embed, clock=clock), [replace(m, meta=replace(m.meta, max_age_s=1.5)) if live else m for m in msgs], clock)
         return [(m.seq, [m.faces.track_ids[i] for i in m.shots.rows]) for m in sorted(out, key=lambda m: m.seq)]
 
-    file_shots = shots(Settings(), live=False)
+    file_shots = shots(EmbedSettings(), live=False)
     assert max(len(ids) for _, ids in file_shots) == 3  # a file: throughput, not latency, so no cap
-    live_shots = shots(Settings(embed_max_per_live_frame=1), live=True)
+    live_shots = shots(EmbedSettings(max_per_live_frame=1), live=True)
     assert max(len(ids) for _, ids in live_shots) == 1
     first = {}
     for seq, ids in live_shots:
         for tid in ids:
             first.setdefault(tid, seq)
     assert len(first) == 3 and sorted(first.values()) == list(range(min(first.values()), min(first.values()) + 3))
-    assert max(len(ids) for _, ids in shots(Settings(embed_max_per_live_frame=0), live=True)) == 3
+    assert max(len(ids) for _, ids in shots(EmbedSettings(max_per_live_frame=0), live=True)) == 3
