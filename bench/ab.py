@@ -28,12 +28,26 @@ FIGURES = ("steady_fps", "cpu_bound_fps", "cpu_s_per_frame", "peak_rss_mb", "pre
 def run_bench(tree: Path, clips: list[Path], gallery: Path, out: Path) -> list[dict]:
     """The tuned file rows of one ``python -m bench`` run in ``tree``."""
     env = {**os.environ, "PYTHONPATH": str(tree)}
-    cmd = [sys.executable, "-m", "bench", *map(str, clips), "--gallery-dir", str(gallery),
-           "--sections", "facestream", "--skip-full-rate", "--out", str(out)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "bench",
+        *map(str, clips),
+        "--gallery-dir",
+        str(gallery),
+        "--sections",
+        "facestream",
+        "--skip-full-rate",
+        "--out",
+        str(out),
+    ]
     subprocess.run(cmd, cwd=tree, env=env, check=True, stdout=subprocess.DEVNULL)
     rows = json.loads(out.read_text())["systems"]
-    return [r for r in rows if r.get("system") == "facestream" and r.get("mode") == "file"
-            and r.get("label") == "tuned"]
+    return [
+        r
+        for r in rows
+        if r.get("system") == "facestream" and r.get("mode") == "file" and r.get("label") == "tuned"
+    ]
 
 
 def median(rows: list[dict], clip: str, figure: str) -> float | None:
@@ -58,8 +72,12 @@ def _f(value: float | None) -> str:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.ab", description=__doc__.split("\n\n")[0])
     p.add_argument("ref", help="the git ref to compare this checkout with")
-    p.add_argument("--clips", nargs="+", type=Path,
-                   default=[SHARED / "media" / "hamilton_360p.mp4", SHARED / "media" / "crowd_1080p.mp4"])
+    p.add_argument(
+        "--clips",
+        nargs="+",
+        type=Path,
+        default=[SHARED / "media" / "hamilton_360p.mp4", SHARED / "media" / "crowd_1080p.mp4"],
+    )
     p.add_argument("--gallery-dir", type=Path, default=ROOT / "examples" / "gallery")
     p.add_argument("--rounds", type=int, default=2)
     args = p.parse_args(argv)
@@ -71,17 +89,24 @@ def main(argv: list[str] | None = None) -> int:
     after: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="facestream-ab-") as tmp:
         tree = Path(tmp) / "ref"
-        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "-q", "--detach", str(tree), args.ref],
-                       check=True)
+        subprocess.run(
+            ["git", "-C", str(ROOT), "worktree", "add", "-q", "--detach", str(tree), args.ref],
+            check=True,
+        )
         try:
             for i in range(args.rounds):
                 print(f"round {i + 1}/{args.rounds}: {args.ref}", flush=True)
-                before += run_bench(tree, clips, args.gallery_dir.resolve(), Path(tmp) / f"b{i}.json")
+                before += run_bench(
+                    tree, clips, args.gallery_dir.resolve(), Path(tmp) / f"b{i}.json"
+                )
                 print(f"round {i + 1}/{args.rounds}: this tree", flush=True)
-                after += run_bench(ROOT, clips, args.gallery_dir.resolve(), Path(tmp) / f"a{i}.json")
+                after += run_bench(
+                    ROOT, clips, args.gallery_dir.resolve(), Path(tmp) / f"a{i}.json"
+                )
         finally:
-            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)],
-                           check=False)
+            subprocess.run(
+                ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], check=False
+            )
     print(table(before, after, args.ref))
     return 0
 

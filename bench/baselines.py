@@ -40,12 +40,22 @@ def _frames(clip: Path):
         cap.release()
 
 
-def _row(system: str, clip: Path, records: list[dict], frames: int, wall: float, cpu: float) -> dict:
-    row = {"system": system, "clip": clip.name, "mode": "file", "frames": frames, "wall_s": round(wall, 2),
-           "fps": round(frames / max(wall, 1e-9), 2), "steady_fps": round(frames / max(wall, 1e-9), 2),
-           "cpu_s_per_frame": round(cpu / max(frames, 1), 4), "peak_rss_mb": round(_self_rss(), 1),
-           "cpu_bound_fps": round(_cores() / max(cpu / max(frames, 1), 1e-9), 1),
-           "load_avg_1min_at_end": round(os.getloadavg()[0], 2)}
+def _row(
+    system: str, clip: Path, records: list[dict], frames: int, wall: float, cpu: float
+) -> dict:
+    row = {
+        "system": system,
+        "clip": clip.name,
+        "mode": "file",
+        "frames": frames,
+        "wall_s": round(wall, 2),
+        "fps": round(frames / max(wall, 1e-9), 2),
+        "steady_fps": round(frames / max(wall, 1e-9), 2),
+        "cpu_s_per_frame": round(cpu / max(frames, 1), 4),
+        "peak_rss_mb": round(_self_rss(), 1),
+        "cpu_bound_fps": round(_cores() / max(cpu / max(frames, 1), 1e-9), 1),
+        "load_avg_1min_at_end": round(os.getloadavg()[0], 2),
+    }
     if clip.name.startswith("hamilton"):
         row.update(precision_recall(records))
     return row
@@ -100,13 +110,21 @@ def naive_loop(clip: Path, gallery_dir: Path, threshold: float = 0.92) -> dict:
         for box, v in zip(boxes, vecs, strict=True):
             sims = gallery @ v
             best = int(np.argmax(sims))
-            records.append({"frame": n - 1, "bbox": box.tolist(),
-                            "name": names[best] if sims[best] >= threshold else None})
+            records.append(
+                {
+                    "frame": n - 1,
+                    "bbox": box.tolist(),
+                    "name": names[best] if sims[best] >= threshold else None,
+                }
+            )
     return _row("naive", clip, records, n, time.perf_counter() - t0, time.process_time() - cpu0)
 
 
 def face_recognition_available() -> bool:
-    return importlib.util.find_spec("face_recognition") is not None and importlib.util.find_spec("dlib") is not None
+    return (
+        importlib.util.find_spec("face_recognition") is not None
+        and importlib.util.find_spec("dlib") is not None
+    )
 
 
 def _import_face_recognition():
@@ -143,6 +161,13 @@ def face_recognition_loop(clip: Path, gallery_dir: Path, tolerance: float = 0.5)
             distances = fr.face_distance(known, enc)
             best = int(np.argmin(distances))
             top, right, bottom, left = loc
-            records.append({"frame": n - 1, "bbox": [left, top, right, bottom],
-                            "name": names[best] if distances[best] <= tolerance else None})
-    return _row("face_recognition", clip, records, n, time.perf_counter() - t0, time.process_time() - cpu0)
+            records.append(
+                {
+                    "frame": n - 1,
+                    "bbox": [left, top, right, bottom],
+                    "name": names[best] if distances[best] <= tolerance else None,
+                }
+            )
+    return _row(
+        "face_recognition", clip, records, n, time.perf_counter() - t0, time.process_time() - cpu0
+    )

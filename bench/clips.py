@@ -50,7 +50,9 @@ def clip(name: str, cache: Path, models: Models | None) -> tuple[Video, Models |
         sharp.append(s)
         hists.append(scene_histogram(rgb, rgb=True))
     h, w = rgb.shape[:2]
-    truth = [FrameTruth([], np.zeros((0, 4), np.float32), np.zeros((0, 4), np.float32)) for _ in times]
+    truth = [
+        FrameTruth([], np.zeros((0, 4), np.float32), np.zeros((0, 4), np.float32)) for _ in times
+    ]
     v = Video(name, fps, w, h, times, faces, sharp, truth)
     cache.mkdir(parents=True, exist_ok=True)
     _save(path, v)
@@ -90,8 +92,10 @@ def main() -> None:
         if crowd is not None:
             c = run(kind, crowd, gal, scene=crowd.scene)
             lengths = [len(f) for f in tracks_of(c).values()]
-            print(f"{kind:<10} crowd: {len(lengths)} tracks, mean length {np.mean(lengths):.1f} frames, "
-                  f"named faces {sum(n is not None for names in c.names for n in names)}")
+            print(
+                f"{kind:<10} crowd: {len(lengths)} tracks, mean length {np.mean(lengths):.1f} frames, "
+                f"named faces {sum(n is not None for names in c.names for n in names)}"
+            )
         if ham is None:
             continue
         out = run(kind, ham, gal, scene=ham.scene)
@@ -108,10 +112,14 @@ def main() -> None:
                     wrong[(k, n)] += count
         c = run(kind, crowd, gal, scene=crowd.scene)
         lengths = [len(f) for f in tracks_of(c).values()]
-        print(f"{kind:<10} hamilton: frames 82-210 named {LIN}: {named}/129 on track ids {dict(lin_ids)}; "
-              f"wrong names: {sum(wrong.values())} {sorted(wrong)[:5]}")
-        print(f"{'':<10} crowd: {len(lengths)} tracks, mean length {np.mean(lengths):.1f} frames, "
-              f"named faces {sum(n is not None for names in c.names for n in names)}")
+        print(
+            f"{kind:<10} hamilton: frames 82-210 named {LIN}: {named}/129 on track ids {dict(lin_ids)}; "
+            f"wrong names: {sum(wrong.values())} {sorted(wrong)[:5]}"
+        )
+        print(
+            f"{'':<10} crowd: {len(lengths)} tracks, mean length {np.mean(lengths):.1f} frames, "
+            f"named faces {sum(n is not None for names in c.names for n in names)}"
+        )
 
 
 if __name__ == "__main__":

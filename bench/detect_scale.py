@@ -31,14 +31,19 @@ from workers.bus import RedisStreamBus
 
 def one_run(clip: Path, procs: int, threads: int, every_n: int) -> float:
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(data_dir=Path(tmp), redis_url=None, milvus_uri=None, max_in_flight_frames=100_000)
+        settings = Settings(
+            data_dir=Path(tmp), redis_url=None, milvus_uri=None, max_in_flight_frames=100_000
+        )
         with EmbeddedStack(settings) as ep:
             client = redis.Redis.from_url(ep.redis_url)
             # the grabber re-sends its end of stream until the run is finished, which needs a matcher:
             # stop it once the end is out
             stop = threading.Event()
-            grab = threading.Thread(target=Grabber(client, RedisStreamBus(client), "crowd", str(clip), settings,
-                                                   stop=stop).run)
+            grab = threading.Thread(
+                target=Grabber(
+                    client, RedisStreamBus(client), "crowd", str(clip), settings, stop=stop
+                ).run
+            )
             grab.start()
             while grab.is_alive() and not client.hexists(keys.camera_info("crowd"), "total"):
                 time.sleep(0.2)
@@ -46,12 +51,19 @@ def one_run(clip: Path, procs: int, threads: int, every_n: int) -> float:
             grab.join()
             total = client.xlen(keys.frames("crowd"))  # frames + end-of-stream
             env = {k: v for k, v in os.environ.items() if not k.startswith("FACESTREAM_")}
-            env.update(FACESTREAM_TORCH_THREADS=str(threads), FACESTREAM_BUS_READ_COUNT="1",
-                       FACESTREAM_DETECT_EVERY_N=str(every_n), FACESTREAM_METRICS_PORT="-1",
-                       FACESTREAM_REDIS_URL=ep.redis_url, FACESTREAM_MILVUS_URI=ep.milvus_uri)  # not on argv: ps shows it
+            env.update(
+                FACESTREAM_TORCH_THREADS=str(threads),
+                FACESTREAM_BUS_READ_COUNT="1",
+                FACESTREAM_DETECT_EVERY_N=str(every_n),
+                FACESTREAM_METRICS_PORT="-1",
+                FACESTREAM_REDIS_URL=ep.redis_url,
+                FACESTREAM_MILVUS_URI=ep.milvus_uri,
+            )  # not on argv: ps shows it
             cmd = [sys.executable, "-m", "facestream", "--data-dir", tmp, "worker", "detect"]
-            workers = [subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                       for _ in range(procs)]
+            workers = [
+                subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                for _ in range(procs)
+            ]
             try:
                 while client.xlen(keys.DETECTED) < total:
                     time.sleep(0.5)
@@ -68,10 +80,18 @@ def one_run(clip: Path, procs: int, threads: int, every_n: int) -> float:
 
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("--clip", type=Path, default=Path(__file__).resolve().parents[2] / "shared/media/crowd_1080p.mp4")
+    p.add_argument(
+        "--clip",
+        type=Path,
+        default=Path(__file__).resolve().parents[2] / "shared/media/crowd_1080p.mp4",
+    )
     p.add_argument("--runs", default="1x1,2x1,1x2", help="PROCESSESxTHREADS, comma separated")
-    p.add_argument("--every-n", type=int, default=1,
-                   help="detect_every_n for the workers (1: MTCNN on every frame, the pure detector load)")
+    p.add_argument(
+        "--every-n",
+        type=int,
+        default=1,
+        help="detect_every_n for the workers (1: MTCNN on every frame, the pure detector load)",
+    )
     args = p.parse_args()
     print(f"{args.clip.name}, {os.cpu_count()} CPUs, detect_every_n={args.every_n}")
     base = None
@@ -79,8 +99,10 @@ def main() -> None:
         procs, threads = map(int, spec.split("x"))
         fps = one_run(args.clip, procs, threads, args.every_n)
         base = base or fps
-        print(f"{procs} detector process(es) x {threads} torch thread(s): {fps:.2f} frames/s ({fps / base:.2f}x)",
-              flush=True)
+        print(
+            f"{procs} detector process(es) x {threads} torch thread(s): {fps:.2f} frames/s ({fps / base:.2f}x)",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

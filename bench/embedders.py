@@ -55,7 +55,9 @@ def hamilton_faces(clip: Path) -> list[tuple[int, np.ndarray, Faces]]:
     from workers.models.mtcnn import MtcnnDetector
 
     s = Settings()
-    detector = MtcnnDetector("cpu", s.detect.min_face_px, s.detect.max_side_px, s.detect.min_confidence)
+    detector = MtcnnDetector(
+        "cpu", s.detect.min_face_px, s.detect.max_side_px, s.detect.min_confidence
+    )
     cap = cv2.VideoCapture(str(clip))
     out, frame = [], 0
     while True:

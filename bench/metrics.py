@@ -62,7 +62,9 @@ def accumulate(video: Video, out: Output, counts: Counts) -> mm.MOTAccumulator:
         iou = iou_matrix(truth.boxes, hyp)
         dist = np.where(iou >= IOU_MIN, 1.0 - iou, np.nan)
         # motmetrics 1.4 wants numeric ids
-        acc.update([_num(gt_ids, i) for i in truth.ids], [_num(hyp_ids, ids[j]) for j in keep], dist)
+        acc.update(
+            [_num(gt_ids, i) for i in truth.ids], [_num(hyp_ids, ids[j]) for j in keep], dist
+        )
         for c, j in enumerate(keep):
             if names[j] is not None:
                 counts.named += 1
@@ -82,12 +84,16 @@ def _num(table: dict[str, int], key: str) -> int:
 
 def summarize(accs: list[mm.MOTAccumulator], names: list[str], counts: Counts) -> dict[str, float]:
     mh = mm.metrics.create()
-    df = mh.compute_many(accs, metrics=["mota", "idf1", "num_switches"], names=names, generate_overall=True)
+    df = mh.compute_many(
+        accs, metrics=["mota", "idf1", "num_switches"], names=names, generate_overall=True
+    )
     overall = df.loc["OVERALL"]
     return {
         "MOTA": float(overall["mota"]),
         "IDF1": float(overall["idf1"]),
         "IDsw": int(overall["num_switches"]),
         "named_precision": 1.0 - counts.named_wrong / counts.named if counts.named else 1.0,
-        "named_recall": counts.enrolled_named_right / counts.enrolled_visible if counts.enrolled_visible else 1.0,
+        "named_recall": counts.enrolled_named_right / counts.enrolled_visible
+        if counts.enrolled_visible
+        else 1.0,
     }

@@ -53,7 +53,9 @@ class ResultsFollower(threading.Thread):
 
     def run(self) -> None:
         while not self.stop.is_set():
-            for _stream, entries in self.redis.xread({keys.RESULTS: self.last_id}, count=1000, block=100) or []:
+            for _stream, entries in (
+                self.redis.xread({keys.RESULTS: self.last_id}, count=1000, block=100) or []
+            ):
                 now = time.time()
                 for eid, fields in entries:
                     self.last_id = eid
@@ -62,7 +64,9 @@ class ResultsFollower(threading.Thread):
                         self.records.append((now, rec))
 
 
-def paced_feed(services: Services, settings: Settings, camera: str, clip: Path, stop: threading.Event) -> int:
+def paced_feed(
+    services: Services, settings: Settings, camera: str, clip: Path, stop: threading.Event
+) -> int:
     """Publish the clip at its frame rate with live semantics (capture_time = now, max_age_s), every frame
     (the live grabber would skip frames while too many are in flight); returns the frame count."""
     client, bus = services.redis, services.bus
@@ -86,14 +90,36 @@ def paced_feed(services: Services, settings: Settings, camera: str, clip: Path, 
         scene = scene_histogram(frame)  # as the grabber does
         now = time.time()
         # max_age_s as the live grabber sets it: it marks a live frame (stale ones skipped, shots capped)
-        msg = FrameMsg(FrameMeta(camera=camera, run=run, seq=seq, ts=now, capture_time=now, width=w, height=h,
-                                 cut=cuts.is_cut(scene), max_age_s=settings.live.max_age_s), jpeg=buf.tobytes(), scene=scene)
+        msg = FrameMsg(
+            FrameMeta(
+                camera=camera,
+                run=run,
+                seq=seq,
+                ts=now,
+                capture_time=now,
+                width=w,
+                height=h,
+                cut=cuts.is_cut(scene),
+                max_age_s=settings.live.max_age_s,
+            ),
+            jpeg=buf.tobytes(),
+            scene=scene,
+        )
         bus.publish(stream, msg.to_bytes(), maxlen=2000)
         progress.count_published()
         seq += 1
     cap.release()
-    eos = FrameMsg.end_of_stream(FrameMeta(camera=camera, run=run, seq=seq, ts=time.time(),
-                                           capture_time=time.time(), width=w, height=h))
+    eos = FrameMsg.end_of_stream(
+        FrameMeta(
+            camera=camera,
+            run=run,
+            seq=seq,
+            ts=time.time(),
+            capture_time=time.time(),
+            width=w,
+            height=h,
+        )
+    )
     bus.publish(stream, eos.to_bytes(), maxlen=2000)
     progress.set_total(seq)
     return seq
@@ -107,7 +133,10 @@ def _wait_for_readers(client, stream: str, timeout_s: float = 10.0) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:
-            if any(g["name"] in (keys.GROUP_DETECT, keys.GROUP_DETECT.encode()) for g in client.xinfo_groups(stream)):
+            if any(
+                g["name"] in (keys.GROUP_DETECT, keys.GROUP_DETECT.encode())
+                for g in client.xinfo_groups(stream)
+            ):
                 return
         except redis.ResponseError:
             pass  # no stream yet
@@ -128,9 +157,15 @@ class Workers:
         for kind, count in self.expected.items():
             for i in range(count):
                 with open(log_dir / f"{kind}-{i}.log", "ab") as fh:
-                    self.procs.append(subprocess.Popen(
-                        [sys.executable, "-m", "facestream", "worker", kind], env=env, stdout=fh,
-                        stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL))
+                    self.procs.append(
+                        subprocess.Popen(
+                            [sys.executable, "-m", "facestream", "worker", kind],
+                            env=env,
+                            stdout=fh,
+                            stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL,
+                        )
+                    )
 
     def wait_ready(self, timeout_s: float = 240.0) -> None:
         deadline = time.monotonic() + timeout_s
@@ -159,8 +194,16 @@ def _percentile(values: list[float], q: float) -> float | None:
     return round(float(np.percentile(values, q)), 4) if values else None
 
 
-def run_facestream(services: Services, settings: Settings, clip: Path, camera: str, log_dir: Path,
-                   detectors: int = 1, paced: bool = False, timeout_s: float = 900.0) -> dict:
+def run_facestream(
+    services: Services,
+    settings: Settings,
+    clip: Path,
+    camera: str,
+    log_dir: Path,
+    detectors: int = 1,
+    paced: bool = False,
+    timeout_s: float = 900.0,
+) -> dict:
     client = services.redis
     # a previous row's workers may still hold health keys for a moment: count only ours
     for key in client.scan_iter(match=keys.health_pattern()):
@@ -177,8 +220,12 @@ def run_facestream(services: Services, settings: Settings, clip: Path, camera: s
         started = time.time()
         holder: dict = {}
         if paced:
-            thread = threading.Thread(target=lambda: holder.update(total=paced_feed(services, settings, camera,
-                                                                                    clip, stop)), daemon=True)
+            thread = threading.Thread(
+                target=lambda: holder.update(
+                    total=paced_feed(services, settings, camera, clip, stop)
+                ),
+                daemon=True,
+            )
         else:
             grabber = Grabber(client, services.bus, camera, str(clip), settings, stop=stop)
             holder["grabber"] = grabber
@@ -210,21 +257,44 @@ def run_facestream(services: Services, settings: Settings, clip: Path, camera: s
     latencies = [a - c for a, c in first_arrival.values()]
     in_order = [first_arrival[f][0] - first_arrival[f][1] for f in sorted(first_arrival)]
     # where the tail is: warm-up, a shot cut, or all along
-    tenths = [in_order[i * len(in_order) // 10:(i + 1) * len(in_order) // 10] for i in range(10)] if in_order else []
+    tenths = (
+        [in_order[i * len(in_order) // 10 : (i + 1) * len(in_order) // 10] for i in range(10)]
+        if in_order
+        else []
+    )
     row = {
-        "system": "facestream", "clip": clip.name, "mode": "paced" if paced else "file", "detectors": detectors,
-        "frames": total, "wall_s": round(ended - started, 2), "fps": round(total / max(ended - started, 1e-9), 2),
-        "steady_fps": _steady_fps(samples, total), "latency_p50_s": _percentile(latencies, 50),
-        "latency_p95_s": _percentile(latencies, 95), "cpu_s_per_frame": round(cpu / max(total, 1), 4),
+        "system": "facestream",
+        "clip": clip.name,
+        "mode": "paced" if paced else "file",
+        "detectors": detectors,
+        "frames": total,
+        "wall_s": round(ended - started, 2),
+        "fps": round(total / max(ended - started, 1e-9), 2),
+        "steady_fps": _steady_fps(samples, total),
+        "latency_p50_s": _percentile(latencies, 50),
+        "latency_p95_s": _percentile(latencies, 95),
+        "cpu_s_per_frame": round(cpu / max(total, 1), 4),
         "latency_p95_by_tenth_of_frames_s": [_percentile(t, 95) for t in tenths],
-        "peak_rss_mb": round(sum(rss.values()), 1), "peak_rss_by_process_mb": rss,
+        "peak_rss_mb": round(sum(rss.values()), 1),
+        "peak_rss_by_process_mb": rss,
         # where the CPU goes; "bench" is the grabber (decode + JPEG encode + publish) and this harness's readers
-        "cpu_ms_per_frame_by_process": {k: round(v / max(total, 1) * 1e3, 1) for k, v in sorted(cpu_by.items())},
+        "cpu_ms_per_frame_by_process": {
+            k: round(v / max(total, 1) * 1e3, 1) for k, v in sorted(cpu_by.items())
+        },
         # what the CPU time allows when the pipeline has the machine to itself (an upper bound)
         "cpu_bound_fps": round((os.cpu_count() or 1) / max(cpu / max(total, 1), 1e-9), 1),
         "load_avg_1min_at_end": round(os.getloadavg()[0], 2),
-        "settings": {k: attrgetter(k)(settings) for k in ("detect.every_n", "detect.min_face_px", "detect.max_side_px",
-                                                       "embed.every_n", "jpeg_quality", "torch_threads")},
+        "settings": {
+            k: attrgetter(k)(settings)
+            for k in (
+                "detect.every_n",
+                "detect.min_face_px",
+                "detect.max_side_px",
+                "embed.every_n",
+                "jpeg_quality",
+                "torch_threads",
+            )
+        },
     }
     if paced:
         row["stage_wait_ms_p50_p95"] = stage_waits(client, camera)
@@ -244,7 +314,11 @@ def stage_waits(client, camera: str) -> dict[str, list[float]]:
             try:
                 if stream == keys.RESULTS:
                     record = msgpack.unpackb(fields[FIELD], raw=False)
-                    seq = None if "event" in record or record.get("camera") != camera else record["frame"]
+                    seq = (
+                        None
+                        if "event" in record or record.get("camera") != camera
+                        else record["frame"]
+                    )
                 else:
                     msg = FrameMsg.from_bytes(fields[FIELD])
                     seq = msg.seq if msg.camera == camera and not msg.is_eos else None
@@ -254,13 +328,17 @@ def stage_waits(client, camera: str) -> dict[str, list[float]]:
                 at.setdefault(seq, int(eid.split(b"-")[0]) / 1e3)
         added.append(at)
     out = {}
-    for stage, before, after in zip(("detect", "track", "embed", "match"), added, added[1:], strict=False):
+    for stage, before, after in zip(
+        ("detect", "track", "embed", "match"), added, added[1:], strict=False
+    ):
         waits = [(after[seq] - t) * 1e3 for seq, t in before.items() if seq in after]
         out[stage] = [round(_percentile(waits, q) or 0.0, 1) for q in (50, 95)]
     return out
 
 
-def _follow_progress(client, camera: str, holder: dict, started: float, timeout_s: float) -> list[tuple[float, int]]:
+def _follow_progress(
+    client, camera: str, holder: dict, started: float, timeout_s: float
+) -> list[tuple[float, int]]:
     samples: list[tuple[float, int]] = []
     while time.time() - started < timeout_s:
         run = client.hget(keys.camera_info(camera), "run")

@@ -73,11 +73,21 @@ def evaluate(videos, n_cross: int, gal: Gallery, trackers=TRACKERS) -> dict[str,
 
 
 def format_table(table: dict[str, dict[str, float]], title: str) -> str:
-    cols = ["MOTA", "IDF1", "IDsw", "IDsw_per_10_crossings", "named_precision", "named_recall", "tracks",
-            "embeddings"]
+    cols = [
+        "MOTA",
+        "IDF1",
+        "IDsw",
+        "IDsw_per_10_crossings",
+        "named_precision",
+        "named_recall",
+        "tracks",
+        "embeddings",
+    ]
     lines = [title, f"{'tracker':<10}" + "".join(f"{c:>23}" for c in cols)]
     for kind, row in table.items():
-        cells = "".join(f"{row[c]:>23d}" if isinstance(row[c], int) else f"{row[c]:>23.4f}" for c in cols)
+        cells = "".join(
+            f"{row[c]:>23d}" if isinstance(row[c], int) else f"{row[c]:>23.4f}" for c in cols
+        )
         lines.append(f"{kind:<10}" + cells)
     return "\n".join(lines)
 
@@ -94,9 +104,13 @@ def main() -> None:
     gal = gallery(args.cache, models)
     trackers = args.trackers.split(",")
     frames = sum(len(v.times) for v in videos)
-    print(format_table(evaluate(videos, n_cross, gal, trackers),
-                       f"{len(videos)} videos, {frames} frames, {n_cross} crossings "
-                       f"({', '.join(f'{w}x{h}' for w, h in RESOLUTIONS)}; {', '.join(f'{f:g}' for f in FRAME_RATES)} fps)"))
+    print(
+        format_table(
+            evaluate(videos, n_cross, gal, trackers),
+            f"{len(videos)} videos, {frames} frames, {n_cross} crossings "
+            f"({', '.join(f'{w}x{h}' for w, h in RESOLUTIONS)}; {', '.join(f'{f:g}' for f in FRAME_RATES)} fps)",
+        )
+    )
     if args.per_video:
         for v in videos:
             scene = next(s for s in scenes() if v.name.startswith(s.name + "-"))

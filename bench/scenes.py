@@ -29,31 +29,91 @@ def _bouncing(name: str, seed: int, duration_s: float, z: int) -> Person:
 
 def scenes() -> list[Scene]:
     return [
-        Scene("cross2", 6.0, [
-            Person("obama", [(0, 0.15, 0.5, 0.17), (3, 0.85, 0.5, 0.17), (6, 0.2, 0.45, 0.17)], z=0),
-            Person("paul_rudd", [(0, 0.85, 0.52, 0.16), (3, 0.15, 0.5, 0.16), (6, 0.8, 0.55, 0.16)], z=1),
-        ], seed=1, resolutions=(HD, SD)),
-        Scene("cross4", 6.0, [
-            Person("biden", [(0, 0.1, 0.3, 0.15), (6, 0.9, 0.7, 0.17)], z=0),
-            Person("kit_harington", [(0, 0.9, 0.3, 0.15), (6, 0.1, 0.7, 0.17)], z=1),
-            Person("kate_siegel", [(0, 0.1, 0.7, 0.17), (6, 0.9, 0.3, 0.15)], z=2),
-            Person("rose_leslie", [(0, 0.9, 0.7, 0.17), (6, 0.1, 0.3, 0.15)], z=3),
-        ], seed=2, resolutions=(HD, SD)),
-        Scene("occlude", 6.0, [
-            Person("alex_lacamoire", [(0, 0.5, 0.5, 0.17), (2, 0.52, 0.48, 0.17), (4, 0.48, 0.5, 0.17),
-                                      (6, 0.5, 0.52, 0.17)], z=0),
-            Person("angelina_jolie", [(0.5, -0.1, 0.53, 0.18), (5.5, 1.1, 0.5, 0.18)], z=1),
-            Person("shea_whigham", [(1.0, 1.1, 0.42, 0.15), (6.0, -0.1, 0.45, 0.15)], z=-1),
-        ], seed=3),
-        Scene("reenter", 7.0, [
-            Person("obama", [(0, 0.2, 0.5, 0.17), (2.5, 1.15, 0.5, 0.17), (4.0, 1.15, 0.55, 0.17),
-                             (7.0, 0.55, 0.55, 0.17)], z=0),
-            Person("rose_leslie", [(0, 0.35, 0.65, 0.16), (2.0, -0.15, 0.65, 0.16), (3.5, -0.15, 0.6, 0.16),
-                                   (7.0, 0.3, 0.6, 0.16)], z=1),
-            Person("kate_siegel", [(0, 0.55, 0.3, 0.15), (7.0, 0.6, 0.3, 0.15)], z=2),
-        ], seed=4, resolutions=(HD, SD)),
-        Scene("crowd", 8.0, [
-            _bouncing(name, 10 + i, 8.0, z=i)
-            for i, name in enumerate(["biden", "kit_harington", "alex_lacamoire", "shea_whigham", "kate_siegel"])
-        ], seed=5),
+        Scene(
+            "cross2",
+            6.0,
+            [
+                Person(
+                    "obama", [(0, 0.15, 0.5, 0.17), (3, 0.85, 0.5, 0.17), (6, 0.2, 0.45, 0.17)], z=0
+                ),
+                Person(
+                    "paul_rudd",
+                    [(0, 0.85, 0.52, 0.16), (3, 0.15, 0.5, 0.16), (6, 0.8, 0.55, 0.16)],
+                    z=1,
+                ),
+            ],
+            seed=1,
+            resolutions=(HD, SD),
+        ),
+        Scene(
+            "cross4",
+            6.0,
+            [
+                Person("biden", [(0, 0.1, 0.3, 0.15), (6, 0.9, 0.7, 0.17)], z=0),
+                Person("kit_harington", [(0, 0.9, 0.3, 0.15), (6, 0.1, 0.7, 0.17)], z=1),
+                Person("kate_siegel", [(0, 0.1, 0.7, 0.17), (6, 0.9, 0.3, 0.15)], z=2),
+                Person("rose_leslie", [(0, 0.9, 0.7, 0.17), (6, 0.1, 0.3, 0.15)], z=3),
+            ],
+            seed=2,
+            resolutions=(HD, SD),
+        ),
+        Scene(
+            "occlude",
+            6.0,
+            [
+                Person(
+                    "alex_lacamoire",
+                    [
+                        (0, 0.5, 0.5, 0.17),
+                        (2, 0.52, 0.48, 0.17),
+                        (4, 0.48, 0.5, 0.17),
+                        (6, 0.5, 0.52, 0.17),
+                    ],
+                    z=0,
+                ),
+                Person("angelina_jolie", [(0.5, -0.1, 0.53, 0.18), (5.5, 1.1, 0.5, 0.18)], z=1),
+                Person("shea_whigham", [(1.0, 1.1, 0.42, 0.15), (6.0, -0.1, 0.45, 0.15)], z=-1),
+            ],
+            seed=3,
+        ),
+        Scene(
+            "reenter",
+            7.0,
+            [
+                Person(
+                    "obama",
+                    [
+                        (0, 0.2, 0.5, 0.17),
+                        (2.5, 1.15, 0.5, 0.17),
+                        (4.0, 1.15, 0.55, 0.17),
+                        (7.0, 0.55, 0.55, 0.17),
+                    ],
+                    z=0,
+                ),
+                Person(
+                    "rose_leslie",
+                    [
+                        (0, 0.35, 0.65, 0.16),
+                        (2.0, -0.15, 0.65, 0.16),
+                        (3.5, -0.15, 0.6, 0.16),
+                        (7.0, 0.3, 0.6, 0.16),
+                    ],
+                    z=1,
+                ),
+                Person("kate_siegel", [(0, 0.55, 0.3, 0.15), (7.0, 0.6, 0.3, 0.15)], z=2),
+            ],
+            seed=4,
+            resolutions=(HD, SD),
+        ),
+        Scene(
+            "crowd",
+            8.0,
+            [
+                _bouncing(name, 10 + i, 8.0, z=i)
+                for i, name in enumerate(
+                    ["biden", "kit_harington", "alex_lacamoire", "shea_whigham", "kate_siegel"]
+                )
+            ],
+            seed=5,
+        ),
     ]

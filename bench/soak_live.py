@@ -77,33 +77,56 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="fs-soak-"))
     fs = [sys.executable, "-m", "facestream", "--data-dir", str(work)]
     try:
-        with EmbeddedStack(Settings(data_dir=work, redis_url=None, milvus_uri=None)) as ep, \
-                RtspServer(SHARED / "media" / "hamilton_360p.mp4", log_path=work / "rtsp.log") as server:
+        with (
+            EmbeddedStack(Settings(data_dir=work, redis_url=None, milvus_uri=None)) as ep,
+            RtspServer(
+                SHARED / "media" / "hamilton_360p.mp4", log_path=work / "rtsp.log"
+            ) as server,
+        ):
             fs += ["--redis-url", ep.redis_url, "--milvus-uri", ep.milvus_uri]
-            subprocess.run([*fs, "enroll", "--dir", str(SHARED / "faces" / "gallery")], check=True,
-                           capture_output=True)
+            subprocess.run(
+                [*fs, "enroll", "--dir", str(SHARED / "faces" / "gallery")],
+                check=True,
+                capture_output=True,
+            )
             client = redis.Redis.from_url(ep.redis_url)
-            run = subprocess.Popen([*fs, "run", server.url, "--camera", "soak"], stdout=subprocess.DEVNULL,
-                                   stderr=open(work / "run.err", "w"))
+            run = subprocess.Popen(
+                [*fs, "run", server.url, "--camera", "soak"],
+                stdout=subprocess.DEVNULL,
+                stderr=open(work / "run.err", "w"),
+            )
             started, samples = time.time(), []
-            print(f"soak: {args.minutes:g} min, a sample every {args.every_s:g} s (data in {work})", flush=True)
+            print(
+                f"soak: {args.minutes:g} min, a sample every {args.every_s:g} s (data in {work})",
+                flush=True,
+            )
             while time.time() - started < args.minutes * 60:
                 time.sleep(args.every_s)
                 s = {"t_s": time.time() - started, **_sample(client, run.pid)}
                 samples.append(s)
-                print(" ".join(f"{k}={v:.1f}" for k, v in s.items() if not k.endswith("fds") or k == "run.fds"),
-                      flush=True)
+                print(
+                    " ".join(
+                        f"{k}={v:.1f}"
+                        for k, v in s.items()
+                        if not k.endswith("fds") or k == "run.fds"
+                    ),
+                    flush=True,
+                )
             results = client.xlen("fs:results")
-            progress = {k.decode(): v.decode()
-                        for key in client.scan_iter(match=keys.progress("soak", "*"))
-                        for k, v in client.hgetall(key).items()}
+            progress = {
+                k.decode(): v.decode()
+                for key in client.scan_iter(match=keys.progress("soak", "*"))
+                for k, v in client.hgetall(key).items()
+            }
             run.send_signal(signal.SIGTERM)
             run.wait(120)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     steady = [s for s in samples if s["t_s"] >= args.warmup_s] or samples
     print(f"\n{results} result records; progress {progress}")
-    print(f"{'metric':<22}{'first':>10}{'last':>10}{'slope/min':>12}   (after {args.warmup_s:.0f} s warm-up)")
+    print(
+        f"{'metric':<22}{'first':>10}{'last':>10}{'slope/min':>12}   (after {args.warmup_s:.0f} s warm-up)"
+    )
     t = np.array([s["t_s"] for s in steady]) / 60
     for key in sorted(k for k in steady[0] if k != "t_s"):
         y = np.array([s.get(key, 0.0) for s in steady])

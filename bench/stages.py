@@ -46,6 +46,7 @@ class Timers:
                 return fn(*args, **kwargs)
             finally:
                 self.s[label] += time.process_time() - t
+
         return timed
 
 
@@ -54,7 +55,9 @@ def stage_profile(services: Services, settings: Settings, clip: Path, max_frames
 
     torch.set_num_threads(max(1, settings.torch_threads))
     timers = Timers()
-    services = Services(settings, services.endpoints)  # the handlers are built from the row's settings
+    services = Services(
+        settings, services.endpoints
+    )  # the handlers are built from the row's settings
     handlers = {kind: services.handler(kind) for kind in ("detect", "track", "embed", "match")}
     det, emb = handlers["detect"], handlers["embed"]
     if hasattr(det.detector, "detect_many"):  # detect() calls detect_many(): time one of them only
@@ -62,12 +65,17 @@ def stage_profile(services: Services, settings: Settings, clip: Path, max_frames
     else:
         det.detector.detect = timers.wrap("detect", det.detector.detect)
     emb.embedder.embed = timers.wrap("embed", emb.embedder.embed)
-    patched = {(detect_mod, "decode_jpeg"): detect_mod.decode_jpeg, (detect_mod, "encode_jpeg"): detect_mod.encode_jpeg,
-               (embed_mod, "decode_jpeg"): embed_mod.decode_jpeg}
+    patched = {
+        (detect_mod, "decode_jpeg"): detect_mod.decode_jpeg,
+        (detect_mod, "encode_jpeg"): detect_mod.encode_jpeg,
+        (embed_mod, "decode_jpeg"): embed_mod.decode_jpeg,
+    }
     for (mod, name), fn in patched.items():
         setattr(mod, name, timers.wrap("jpeg", fn))
     bus = services.bus
-    redis_pids = [p for p in procstat.descendants(os.getpid()) if procstat.process_name(p) == "redis"]
+    redis_pids = [
+        p for p in procstat.descendants(os.getpid()) if procstat.process_name(p) == "redis"
+    ]
     redis_cpu0 = sum(procstat.cpu_seconds(p) for p in redis_pids)
     services.redis.delete(HOP_STREAM)
     bus.ensure_group(HOP_STREAM, HOP_GROUP)
@@ -87,8 +95,18 @@ def stage_profile(services: Services, settings: Settings, clip: Path, max_frames
             t = time.process_time()
             ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, settings.jpeg_quality])
             timers.s["jpeg"] += time.process_time() - t
-            msg = FrameMsg(FrameMeta(camera=camera, run="bench", seq=n, ts=n / fps, capture_time=time.time(),
-                                     width=bgr.shape[1], height=bgr.shape[0]), jpeg=buf.tobytes())
+            msg = FrameMsg(
+                FrameMeta(
+                    camera=camera,
+                    run="bench",
+                    seq=n,
+                    ts=n / fps,
+                    capture_time=time.time(),
+                    width=bgr.shape[1],
+                    height=bgr.shape[0],
+                ),
+                jpeg=buf.tobytes(),
+            )
             for kind in ("detect", "track", "embed", "match"):
                 msg = _hop(bus, timers, msg)
                 before = dict(timers.s)
@@ -120,10 +138,23 @@ def stage_profile(services: Services, settings: Settings, clip: Path, max_frames
         per_frame[kind] = totals[kind] / max(n, 1) * 1e3
     per_frame["embed_other"] = totals["embed"] / max(n, 1) * 1e3
     total = sum(per_frame.values())
-    out = {"clip": clip.name, "frames": n, "ms_per_frame": {k: round(v, 2) for k, v in sorted(per_frame.items())},
-           "total_ms_per_frame": round(total, 2), "fps_one_core": round(1e3 / max(total, 1e-9), 1),
-           "settings": {k: attrgetter(k)(settings) for k in ("detect.every_n", "detect.min_face_px", "detect.max_side_px",
-                                                          "embed.every_n", "jpeg_quality")}}
+    out = {
+        "clip": clip.name,
+        "frames": n,
+        "ms_per_frame": {k: round(v, 2) for k, v in sorted(per_frame.items())},
+        "total_ms_per_frame": round(total, 2),
+        "fps_one_core": round(1e3 / max(total, 1e-9), 1),
+        "settings": {
+            k: attrgetter(k)(settings)
+            for k in (
+                "detect.every_n",
+                "detect.min_face_px",
+                "detect.max_side_px",
+                "embed.every_n",
+                "jpeg_quality",
+            )
+        },
+    }
     if clip.name.startswith("hamilton"):
         out.update(precision_recall(records))
     return out

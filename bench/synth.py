@@ -62,7 +62,7 @@ def make_sprite(rgb: np.ndarray, box: np.ndarray) -> Sprite:
     pad = S
     padded = cv2.copyMakeBorder(rgb, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
     ox, oy = int(round(cx - half)) + pad, int(round(cy - half)) + pad
-    crop = padded[oy:oy + S, ox:ox + S].astype(np.float32) / 255
+    crop = padded[oy : oy + S, ox : ox + S].astype(np.float32) / 255
     yy, xx = np.mgrid[0:S, 0:S].astype(np.float32)
     r = ((xx - S / 2) / (0.40 * S)) ** 2 + ((yy - S / 2) / (0.48 * S)) ** 2
     alpha = np.clip((1.0 - r) / 0.15, 0, 1)  # feathered ellipse
@@ -101,8 +101,13 @@ def _background(seed: int, w: int, h: int) -> np.ndarray:
     for _ in range(8):  # "furniture": flat rectangles
         x0, y0 = rng.uniform(0, 1, 2)
         ww, hh = rng.uniform(0.05, 0.3, 2)
-        cv2.rectangle(img, (int(x0 * w), int(y0 * h)), (int((x0 + ww) * w), int((y0 + hh) * h)),
-                      tuple(float(c) for c in rng.uniform(0.1, 0.9, 3)), -1)
+        cv2.rectangle(
+            img,
+            (int(x0 * w), int(y0 * h)),
+            (int((x0 + ww) * w), int((y0 + hh) * h)),
+            tuple(float(c) for c in rng.uniform(0.1, 0.9, 3)),
+            -1,
+        )
     img = cv2.GaussianBlur(img, (0, 0), 0.004 * w)
     return np.clip(img + rng.normal(0, 0.01, img.shape).astype(np.float32), 0, 1)
 
@@ -111,23 +116,31 @@ def _background(seed: int, w: int, h: int) -> np.ndarray:
 class FrameTruth:
     ids: list[str]  # people whose face is ground truth in this frame
     boxes: np.ndarray  # (K, 4) their face boxes, source pixels
-    hidden: np.ndarray  # (M, 4) boxes of faces present but not visible enough (ignored by the metrics)
+    hidden: (
+        np.ndarray
+    )  # (M, 4) boxes of faces present but not visible enough (ignored by the metrics)
 
 
 def _paste(canvas: np.ndarray, sprite: Sprite, cx: float, cy: float, face_px: float) -> np.ndarray:
     """Draw a sprite whose face is ``face_px`` wide centred at (cx, cy); returns its face and head boxes."""
     fw = sprite.face[2] - sprite.face[0]
     S = max(2, int(round(face_px / fw)))
-    img = cv2.resize(sprite.rgba, (S, S), interpolation=cv2.INTER_AREA if S < len(sprite.rgba) else cv2.INTER_LINEAR)
+    img = cv2.resize(
+        sprite.rgba,
+        (S, S),
+        interpolation=cv2.INTER_AREA if S < len(sprite.rgba) else cv2.INTER_LINEAR,
+    )
     fcx, fcy = (sprite.face[0] + sprite.face[2]) / 2 * S, (sprite.face[1] + sprite.face[3]) / 2 * S
     ox, oy = int(round(cx - fcx)), int(round(cy - fcy))
     h, w = canvas.shape[:2]
     x0, y0, x1, y1 = max(ox, 0), max(oy, 0), min(ox + S, w), min(oy + S, h)
     if x1 > x0 and y1 > y0:
-        part = img[y0 - oy:y1 - oy, x0 - ox:x1 - ox]
+        part = img[y0 - oy : y1 - oy, x0 - ox : x1 - ox]
         a = part[..., 3:]
         canvas[y0:y1, x0:x1] = canvas[y0:y1, x0:x1] * (1 - a) + part[..., :3] * a
-    return np.array([ox, oy, ox, oy], np.float32) + sprite.face * S, np.array([ox, oy, ox + S, oy + S], np.float32)
+    return np.array([ox, oy, ox, oy], np.float32) + sprite.face * S, np.array(
+        [ox, oy, ox + S, oy + S], np.float32
+    )
 
 
 def _visible(box: np.ndarray, covers: list[np.ndarray], w: int, h: int) -> float:
@@ -139,7 +152,12 @@ def _visible(box: np.ndarray, covers: list[np.ndarray], w: int, h: int) -> float
     X, Y = np.meshgrid(gx, gy)
     mask |= (X < 0) | (X >= w) | (Y < 0) | (Y >= h)
     for c in covers:  # the covering sprite's ellipse
-        cx, cy, rx, ry = (c[0] + c[2]) / 2, (c[1] + c[3]) / 2, (c[2] - c[0]) * 0.40, (c[3] - c[1]) * 0.48
+        cx, cy, rx, ry = (
+            (c[0] + c[2]) / 2,
+            (c[1] + c[3]) / 2,
+            (c[2] - c[0]) * 0.40,
+            (c[3] - c[1]) * 0.48,
+        )
         mask |= ((X - cx) / rx) ** 2 + ((Y - cy) / ry) ** 2 < 1
     return float(1.0 - mask.mean()) if area > 0 else 0.0
 
@@ -162,15 +180,23 @@ def render(scene: Scene, sprites: dict[str, Sprite], width: int, height: int, fp
             placed.append((p.name, box, head))
         ids, boxes, hidden = [], [], []
         for i, (name, box, _) in enumerate(placed):
-            covers = [head for _, _, head in placed[i + 1:]]
+            covers = [head for _, _, head in placed[i + 1 :]]
             if _visible(box, covers, width, height) >= MIN_VISIBLE:
                 ids.append(name)
                 boxes.append(box)
             else:
                 hidden.append(box)
         rgb = (np.clip(canvas, 0, 1) * 255).astype(np.uint8)
-        yield k, t, rgb, FrameTruth(ids, np.array(boxes, np.float32).reshape(-1, 4),
-                                    np.array(hidden, np.float32).reshape(-1, 4))
+        yield (
+            k,
+            t,
+            rgb,
+            FrameTruth(
+                ids,
+                np.array(boxes, np.float32).reshape(-1, 4),
+                np.array(hidden, np.float32).reshape(-1, 4),
+            ),
+        )
 
 
 def crossings(scene: Scene, step_s: float = 0.02) -> int:

@@ -70,18 +70,26 @@ def _bytetrack_ids(video: Video, cuts: list[bool]) -> list[list[str | None]]:
         if cut:
             tracker.reset()
             epoch += 1
-        det = sv.Detections(xyxy=faces.xyxy.astype(np.float32), confidence=faces.confidence,
-                            class_id=np.zeros(len(faces), int), data={"i": np.arange(len(faces))})
+        det = sv.Detections(
+            xyxy=faces.xyxy.astype(np.float32),
+            confidence=faces.confidence,
+            class_id=np.zeros(len(faces), int),
+            data={"i": np.arange(len(faces))},
+        )
         res = tracker.update(det)
         ids: list[str | None] = [None] * len(faces)
-        for i, tid in zip(res.data["i"] if len(res) else [], res.tracker_id if len(res) else [], strict=True):
+        for i, tid in zip(
+            res.data["i"] if len(res) else [], res.tracker_id if len(res) else [], strict=True
+        ):
             if tid >= 0:
                 ids[int(i)] = f"bt{epoch}-{tid}"
         out.append(ids)
     return out
 
 
-def _walking_identity(video: Video, track_ids: list[list[str | None]], gallery: Gallery, every_n: int = 10) -> Output:
+def _walking_identity(
+    video: Video, track_ids: list[list[str | None]], gallery: Gallery, every_n: int = 10
+) -> Output:
     votes: dict[str, IdentityVote] = {}
     hits: dict[str, int] = {}
     out = Output([f.xyxy for f in video.faces], [], [])
@@ -105,18 +113,27 @@ def _walking_identity(video: Video, track_ids: list[list[str | None]], gallery: 
     return out
 
 
-def run_new(video: Video, gallery: Gallery, cuts: list[bool], tracker: FaceTracker | None = None,
-            picker: ShotPicker | None = None) -> Output:
+def run_new(
+    video: Video,
+    gallery: Gallery,
+    cuts: list[bool],
+    tracker: FaceTracker | None = None,
+    picker: ShotPicker | None = None,
+) -> Output:
     tracker = tracker or FaceTracker(video.name)
     picker = picker or ShotPicker()
     book = TrackBook(lambda: IdentityVote(THRESHOLD, MARGIN))
     out = Output([f.xyxy for f in video.faces], [], [])
-    for k, (faces, sharp, t) in enumerate(zip(video.faces, video.sharpness, video.times, strict=True)):
+    for k, (faces, sharp, t) in enumerate(
+        zip(video.faces, video.sharpness, video.times, strict=True)
+    ):
         if cuts[k]:
             ended = tracker.reset()
             book.end(ended)
             picker.forget(ended)
-        no_emb = type(faces)(faces.xyxy, faces.confidence, faces.landmarks)  # the tracker sees no embeddings
+        no_emb = type(faces)(
+            faces.xyxy, faces.confidence, faces.landmarks
+        )  # the tracker sees no embeddings
         update = tracker.update(no_emb, t)
         seen = {}
         for tid in update.track_ids:
@@ -124,7 +141,9 @@ def run_new(video: Video, gallery: Gallery, cuts: list[bool], tracker: FaceTrack
                 seen[tid], started = book.seen(tid, k, t)
                 out.tracks_started += started
         for j in picker.pick(update.track_ids, face_quality(faces, sharp), t):
-            book.embedded(update.track_ids[j], faces.embeddings[j], gallery.search(faces.embeddings[j]))
+            book.embedded(
+                update.track_ids[j], faces.embeddings[j], gallery.search(faces.embeddings[j])
+            )
             out.embeddings += 1
         ids, names = [], []
         for tid in update.track_ids:

@@ -51,8 +51,10 @@ class CameraPolicy(BaseModel):
 
     def resolved(self, live: LiveSettings) -> ResolvedPolicy:
         """Every unset field filled in from the ``live`` settings."""
-        filled = {f: getattr(self, f) if getattr(self, f) is not None else getattr(live, f)
-                  for f in POLICY_FIELDS}
+        filled = {
+            f: getattr(self, f) if getattr(self, f) is not None else getattr(live, f)
+            for f in POLICY_FIELDS
+        }
         return ResolvedPolicy(**{**self.model_dump(), **filled})
 
 
@@ -94,7 +96,9 @@ def load_cameras(path: Path, settings: Settings) -> list[CameraConfig]:
         raise ConfigError(f"--config {path}: not valid TOML ({exc})") from None
     unknown = set(data) - {"defaults", "cameras"}
     if unknown:
-        raise ConfigError(f"--config {path}: expected tables [defaults] and [cameras.NAME], got {sorted(unknown)}")
+        raise ConfigError(
+            f"--config {path}: expected tables [defaults] and [cameras.NAME], got {sorted(unknown)}"
+        )
     cameras = data.get("cameras")
     if not isinstance(cameras, dict) or not cameras:
         raise ConfigError(f"--config {path}: expected at least one [cameras.NAME] table with a url")
@@ -103,16 +107,22 @@ def load_cameras(path: Path, settings: Settings) -> list[CameraConfig]:
     for name, table in cameras.items():
         check_name(name)
         if not isinstance(table, dict) or not isinstance(table.get("url"), str):
-            raise ConfigError(f"--config {path}: camera {name!r}: expected a url string, got {table!r}")
+            raise ConfigError(
+                f"--config {path}: camera {name!r}: expected a url string, got {table!r}"
+            )
         fields = {**defaults, **{k: v for k, v in table.items() if k != "url"}}
         if "live_max_in_flight_frames" in fields:
-            raise ConfigError(f"--config {path}: camera {name!r}: live_max_in_flight_frames: "
-                              f"expected its new name max_in_flight_frames, got the old one")
+            raise ConfigError(
+                f"--config {path}: camera {name!r}: live_max_in_flight_frames: "
+                f"expected its new name max_in_flight_frames, got the old one"
+            )
         try:
             policy = CameraPolicy(**fields).resolved(settings.live)
         except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']} (got {e.get('input')!r})"
-                                 for e in exc.errors())
+            problems = "; ".join(
+                f"{'.'.join(map(str, e['loc']))}: {e['msg']} (got {e.get('input')!r})"
+                for e in exc.errors()
+            )
             raise ConfigError(f"--config {path}: camera {name!r}: {problems}") from None
         out.append(CameraConfig(name=name, url=table["url"], policy=policy))
     return out

@@ -86,8 +86,12 @@ def type_name(annotation: object) -> str:
     return str(annotation)
 
 
-BOUNDS = ((annotated_types.Ge, "≥", "ge"), (annotated_types.Gt, ">", "gt"),
-          (annotated_types.Le, "≤", "le"), (annotated_types.Lt, "<", "lt"))
+BOUNDS = (
+    (annotated_types.Ge, "≥", "ge"),
+    (annotated_types.Gt, ">", "gt"),
+    (annotated_types.Le, "≤", "le"),
+    (annotated_types.Lt, "<", "lt"),
+)
 
 
 def bounds(field: FieldInfo) -> str:
@@ -135,8 +139,9 @@ def _section_model(annotation: object) -> type[BaseModel] | None:
 Section = tuple[tuple[str, ...], type[BaseModel], list[Row]]
 
 
-def walk(model: type[BaseModel], env_prefix: str, delimiter: str | None,
-         path: tuple[str, ...] = ()) -> Iterator[Section]:
+def walk(
+    model: type[BaseModel], env_prefix: str, delimiter: str | None, path: tuple[str, ...] = ()
+) -> Iterator[Section]:
     """(section path, model, rows) for a model and, after it, every nested section, depth first."""
     rows: list[Row] = []
     nested: list[tuple[str, type[BaseModel]]] = []
@@ -153,8 +158,15 @@ def walk(model: type[BaseModel], env_prefix: str, delimiter: str | None,
             env = env_prefix + name.upper()
         kind = type_name(field.annotation)
         limit = bounds(field)
-        rows.append(Row(name=name, env=env, type=f"{kind}, {limit}" if limit else kind,
-                        default=default_text(field), description=field.description or ""))
+        rows.append(
+            Row(
+                name=name,
+                env=env,
+                type=f"{kind}, {limit}" if limit else kind,
+                default=default_text(field),
+                description=field.description or "",
+            )
+        )
     yield path, model, rows
     for name, section in nested:
         yield from walk(section, env_prefix, delimiter, (*path, name))
@@ -163,9 +175,14 @@ def walk(model: type[BaseModel], env_prefix: str, delimiter: str | None,
 def missing_descriptions(model: type[BaseModel] = Settings) -> list[str]:
     """Settings without a description, as dotted names."""
     config = typing.cast(SettingsConfigDict, model.model_config)  # env keys: pydantic-settings'
-    return [".".join((*path, r.name)) for path, _m, rows in
-            walk(model, config.get("env_prefix", ""), config.get("env_nested_delimiter"))
-            for r in rows if not r.description]
+    return [
+        ".".join((*path, r.name))
+        for path, _m, rows in walk(
+            model, config.get("env_prefix", ""), config.get("env_nested_delimiter")
+        )
+        for r in rows
+        if not r.description
+    ]
 
 
 def render(model: type[BaseModel] = Settings) -> str:
@@ -183,8 +200,10 @@ def render(model: type[BaseModel] = Settings) -> str:
         lines.append("| name | env var | type | default | description |")
         lines.append("|---|---|---|---|---|")
         for r in rows:
-            lines.append(f"| `{r.name}` | `{r.env}` | {cell(r.type)} | {cell(r.default)} | "
-                         f"{cell(r.description)} |")
+            lines.append(
+                f"| `{r.name}` | `{r.env}` | {cell(r.type)} | {cell(r.default)} | "
+                f"{cell(r.description)} |"
+            )
         lines.append("")
     return "\n".join(lines)
 

@@ -18,10 +18,24 @@ from urllib.parse import unquote, unquote_plus, urlsplit
 MASK = "***"
 # query (or fragment) parameters whose value is a credential, compared case-insensitively with the
 # whole name and with each of its parts ("api_key", "access_token", "X-Amz-Signature" count too)
-SECRET_PARAMS = frozenset({
-    "pwd", "pass", "password", "passwd", "key", "apikey", "token", "secret", "auth", "sig",
-    "signature", "authorization", "credential", "credentials",
-})
+SECRET_PARAMS = frozenset(
+    {
+        "pwd",
+        "pass",
+        "password",
+        "passwd",
+        "key",
+        "apikey",
+        "token",
+        "secret",
+        "auth",
+        "sig",
+        "signature",
+        "authorization",
+        "credential",
+        "credentials",
+    }
+)
 # userinfo runs to the last "@" before the path: a password with a raw "@" is masked whole
 _USERINFO = re.compile(r"(?<=://)[^/\s]*@")
 # name=value after "?", "&" or "#"; the value ends at "&", "#", whitespace, a double quote, or a

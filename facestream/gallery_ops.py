@@ -35,8 +35,14 @@ def photos_by_person(directory: Path) -> dict[str, list[Path]]:
     return people
 
 
-def enroll(engine: FaceEngine, people: People, index: VectorIndex, name: str, photos: list[Path],
-           report: EnrollReport) -> None:
+def enroll(
+    engine: FaceEngine,
+    people: People,
+    index: VectorIndex,
+    name: str,
+    photos: list[Path],
+    report: EnrollReport,
+) -> None:
     name = check_name(name)
     vectors = []
     for path in photos:
@@ -66,8 +72,15 @@ def other_model_only(people: People, model: str) -> str | None:
     return why(people.faces_per_model(), model)
 
 
-def identify(engine: FaceEngine, people: People, index: VectorIndex, threshold: float, margin: float,
-             path: Path, top_k: int = 10) -> list[dict]:
+def identify(
+    engine: FaceEngine,
+    people: People,
+    index: VectorIndex,
+    threshold: float,
+    margin: float,
+    path: Path,
+    top_k: int = 10,
+) -> list[dict]:
     """Every face of one photo: bbox, name (None when unknown) and score."""
     found = engine.faces_in(str(path))
     matches = index.search(found.embeddings, top_k) if len(found.faces) else []
@@ -81,6 +94,12 @@ def identify(engine: FaceEngine, people: People, index: VectorIndex, threshold: 
     out = []
     for (pid, score), box in zip(decisions, found.faces.xyxy, strict=True):
         box = box.clip(0, [found.width, found.height, found.width, found.height])
-        out.append({"image": str(path), "bbox": [round(float(v), 1) for v in box],
-                    "name": names.get(pid) if pid else None, "score": round(float(score), 4)})
+        out.append(
+            {
+                "image": str(path),
+                "bbox": [round(float(v), 1) for v in box],
+                "name": names.get(pid) if pid else None,
+                "score": round(float(score), 4),
+            }
+        )
     return out

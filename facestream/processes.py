@@ -62,7 +62,9 @@ class WorkerProcesses:
         self._env: dict[str, str] = {}
 
     def wanted(self, kind: str) -> int:
-        return {"detect": self.settings.detect.workers, "embed": self.settings.embed.workers}.get(kind, 1)
+        return {"detect": self.settings.detect.workers, "embed": self.settings.embed.workers}.get(
+            kind, 1
+        )
 
     def start_missing(self, client: redis.Redis, kinds: tuple[str, ...]) -> list[str]:
         env = child_env(self.settings, self.endpoints)
@@ -89,13 +91,21 @@ class WorkerProcesses:
         proc.backoff.max_s = self.settings.worker.restart_max_s
         with open(proc.log, "ab") as fh:
             proc.popen = subprocess.Popen(
-                [sys.executable, "-m", "facestream", "worker", proc.kind], env=self._env,
-                stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+                [sys.executable, "-m", "facestream", "worker", proc.kind],
+                env=self._env,
+                stdout=fh,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         proc.started, proc.up, proc.restart_at = time.monotonic(), False, None
 
     def pids(self, kind: str | None = None) -> list[int]:
-        return [p.popen.pid for p in self.procs.values()
-                if p.popen is not None and p.popen.poll() is None and kind in (None, p.kind)]
+        return [
+            p.popen.pid
+            for p in self.procs.values()
+            if p.popen is not None and p.popen.poll() is None and kind in (None, p.kind)
+        ]
 
     def check(self, client: redis.Redis | None = None) -> None:
         """Restart dead workers (after a backoff); raise with the log's tail on a crash loop."""
@@ -117,16 +127,25 @@ class WorkerProcesses:
             proc.failed_starts = 0 if proc.up else proc.failed_starts + 1
             if proc.failed_starts >= self.settings.worker.crash_loop:
                 tail = proc.log.read_text(errors="replace").splitlines()[-15:]
-                raise FacestreamError(f"the {proc.name} worker exited with code {code} {proc.failed_starts} times "
-                                      f"before starting up; its log ({proc.log}) ends with:\n" + "\n".join(tail))
+                raise FacestreamError(
+                    f"the {proc.name} worker exited with code {code} {proc.failed_starts} times "
+                    f"before starting up; its log ({proc.log}) ends with:\n" + "\n".join(tail)
+                )
             delay = proc.backoff.next_delay()
             proc.restart_at = now + delay
             self.restarts += 1
-            log.warning("the %s worker (pid %d) exited with code %s: restarting it in %.1f s", proc.name,
-                        proc.popen.pid, code, delay)
+            log.warning(
+                "the %s worker (pid %d) exited with code %s: restarting it in %.1f s",
+                proc.name,
+                proc.popen.pid,
+                code,
+                delay,
+            )
 
     def stop(self, timeout_s: float = 20.0) -> None:
-        running = [p.popen for p in self.procs.values() if p.popen is not None and p.popen.poll() is None]
+        running = [
+            p.popen for p in self.procs.values() if p.popen is not None and p.popen.poll() is None
+        ]
         for popen in running:
             popen.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + timeout_s
@@ -134,7 +153,9 @@ class WorkerProcesses:
             try:
                 popen.wait(max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                log.warning("worker pid %d did not stop in %.0f s: killing it", popen.pid, timeout_s)
+                log.warning(
+                    "worker pid %d did not stop in %.0f s: killing it", popen.pid, timeout_s
+                )
                 popen.kill()
                 popen.wait()
         self.procs.clear()

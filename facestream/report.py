@@ -25,8 +25,12 @@ class Sightings:
 
     def __init__(self) -> None:
         self.records = 0
-        self._frames: dict[tuple[str, str], int] = {}  # named frames (a frame with two tracks counts once)
-        self._newest: dict[tuple[str, str], int] = {}  # newest frame counted (records come in frame order)
+        self._frames: dict[
+            tuple[str, str], int
+        ] = {}  # named frames (a frame with two tracks counts once)
+        self._newest: dict[
+            tuple[str, str], int
+        ] = {}  # newest frame counted (records come in frame order)
         self._first: dict[tuple[str, str], float] = {}
         self._last: dict[tuple[str, str], float] = {}
         self._tracks: dict[tuple[str, str], set[str]] = {}
@@ -47,8 +51,16 @@ class Sightings:
         rows = []
         for key, frames in self._frames.items():
             name, camera = key
-            rows.append(SeenRow(name, camera, self._first[key], self._last[key], frames / fps.get(camera, 25.0),
-                                len(self._tracks[key])))
+            rows.append(
+                SeenRow(
+                    name,
+                    camera,
+                    self._first[key],
+                    self._last[key],
+                    frames / fps.get(camera, 25.0),
+                    len(self._tracks[key]),
+                )
+            )
         return sorted(rows, key=lambda r: (r.camera, r.first_ts, r.name))
 
 
@@ -62,8 +74,18 @@ def _when(ts: float) -> str:
 def summary_table(rows: list[SeenRow]) -> Table:
     table = Table(title="Who was seen")
     for column in ("person", "camera", "first seen", "last seen", "on screen (s)", "tracks"):
-        table.add_column(column, justify="right" if column in ("on screen (s)", "tracks") else "left",
-                         overflow="fold")
+        table.add_column(
+            column,
+            justify="right" if column in ("on screen (s)", "tracks") else "left",
+            overflow="fold",
+        )
     for r in rows:
-        table.add_row(escape(r.name), escape(r.camera), _when(r.first_ts), _when(r.last_ts), f"{r.seconds:.1f}", str(r.tracks))
+        table.add_row(
+            escape(r.name),
+            escape(r.camera),
+            _when(r.first_ts),
+            _when(r.last_ts),
+            f"{r.seconds:.1f}",
+            str(r.tracks),
+        )
     return table

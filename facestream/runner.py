@@ -81,14 +81,21 @@ class ResultsReader:
         return n
 
 
-def run_sources(services: Services, settings: Settings, cameras: list[CameraConfig],
-                out_path: Path | None = None, console: Console | None = None) -> RunResult:
+def run_sources(
+    services: Services,
+    settings: Settings,
+    cameras: list[CameraConfig],
+    out_path: Path | None = None,
+    console: Console | None = None,
+) -> RunResult:
     console = console or Console(stderr=True)
     client = services.redis
     workers = WorkerProcesses(settings, services.endpoints)
     started = workers.start_missing(client, WORKER_KINDS)
     if started:
-        console.print(f"started workers: {', '.join(started)} (logs in {Path(settings.data_dir) / 'logs'})")
+        console.print(
+            f"started workers: {', '.join(started)} (logs in {Path(settings.data_dir) / 'logs'})"
+        )
     stop = threading.Event()
     watch = ProblemWatch()
     out = open(out_path, "w", encoding="utf-8") if out_path else None
@@ -97,8 +104,17 @@ def run_sources(services: Services, settings: Settings, cameras: list[CameraConf
         with GrabberHost(client, services.bus, settings) as host:
             runs = [host.start(c.name, c.url, policy=c.policy, stop=stop) for c in cameras]
             with StopRequest() as request:
-                _follow(runs, reader, workers, console, client, stop, request,
-                        settings.worker.stop_timeout_s, watch)
+                _follow(
+                    runs,
+                    reader,
+                    workers,
+                    console,
+                    client,
+                    stop,
+                    request,
+                    settings.worker.stop_timeout_s,
+                    watch,
+                )
         result = RunResult(seen=reader.seen, problems=sorted(watch.ever))
         for cam in runs:
             result.cameras[cam.camera] = _progress(client, cam).read()
@@ -118,11 +134,24 @@ def _progress(client, cam: GrabberThread) -> RunProgress:
     return RunProgress(client, cam.camera, cam.grabber.stats.run)
 
 
-def _follow(runs: list[GrabberThread], reader: ResultsReader, workers: WorkerProcesses,
-            console: Console, client, stop: threading.Event, request: StopRequest,
-            stop_timeout_s: float, watch: ProblemWatch | None = None) -> None:
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
-               TimeElapsedColumn())
+def _follow(
+    runs: list[GrabberThread],
+    reader: ResultsReader,
+    workers: WorkerProcesses,
+    console: Console,
+    client,
+    stop: threading.Event,
+    request: StopRequest,
+    stop_timeout_s: float,
+    watch: ProblemWatch | None = None,
+) -> None:
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(),
+    )
     with Progress(*columns, console=console, transient=False) as progress:
         tasks = {cam.camera: progress.add_task(cam.camera, total=None, info="") for cam in runs}
         pending = list(runs)
@@ -131,12 +160,16 @@ def _follow(runs: list[GrabberThread], reader: ResultsReader, workers: WorkerPro
         watch = watch or ProblemWatch()
         while pending:
             if request.requested and not stop.is_set():
-                progress.console.print("stopping: finishing the frames in flight (Ctrl-C again to abort)")
+                progress.console.print(
+                    "stopping: finishing the frames in flight (Ctrl-C again to abort)"
+                )
                 stop.set()
                 give_up_at = time.monotonic() + stop_timeout_s
             if time.monotonic() > give_up_at:
-                progress.console.print(f"[yellow]stopped waiting after {stop_timeout_s:.0f} s:[/yellow] "
-                                       + "; ".join(_unfinished(cam, client) for cam in pending))
+                progress.console.print(
+                    f"[yellow]stopped waiting after {stop_timeout_s:.0f} s:[/yellow] "
+                    + "; ".join(_unfinished(cam, client) for cam in pending)
+                )
                 break
             try:
                 reader.poll()

@@ -94,7 +94,9 @@ def free_port() -> int:
 def redis_ready(url: str, password: str | None = None) -> bool:
     import redis
 
-    client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=1, password=password)
+    client = redis.Redis.from_url(
+        url, socket_timeout=2, socket_connect_timeout=1, password=password
+    )
     try:
         return bool(client.ping())
     except (redis.RedisError, OSError):
@@ -108,14 +110,19 @@ def redis_ready(url: str, password: str | None = None) -> bool:
 # and pymilvus's shared-channel recovery then fails the next MilvusClient() in that process
 # (seen in CI). Ping only while calls are in flight, at the servers' default minimum; calls
 # carry their own timeouts, so a dead server is still noticed.
-MILVUS_GRPC_OPTIONS = {"grpc.keepalive_time_ms": 300_000, "grpc.keepalive_permit_without_calls": False}
+MILVUS_GRPC_OPTIONS = {
+    "grpc.keepalive_time_ms": 300_000,
+    "grpc.keepalive_permit_without_calls": False,
+}
 
 
 def open_milvus_client(uri: str, timeout: float = 10, **options: object):
     """A ``MilvusClient`` on its own gRPC channel with idle-safe keepalive (see above)."""
     from pymilvus import MilvusClient
 
-    return MilvusClient(uri=uri, timeout=timeout, dedicated=True, grpc_options=MILVUS_GRPC_OPTIONS, **options)
+    return MilvusClient(
+        uri=uri, timeout=timeout, dedicated=True, grpc_options=MILVUS_GRPC_OPTIONS, **options
+    )
 
 
 def milvus_ready(url: str, port: int) -> bool:
@@ -147,7 +154,9 @@ def milvus_answers(server: Server) -> bool:
     return milvus_ready(server.url, server.port)
 
 
-def wait_ready(server: Server, ready: Callable[[], bool], timeout_s: float, what: str, log_path: Path) -> None:
+def wait_ready(
+    server: Server, ready: Callable[[], bool], timeout_s: float, what: str, log_path: Path
+) -> None:
     """Poll ``ready`` until it answers; fail early when our child exits."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -160,7 +169,9 @@ def wait_ready(server: Server, ready: Callable[[], bool], timeout_s: float, what
             return
         time.sleep(0.1)
     stop(server)
-    raise StackError(f"{what} did not answer at {server.url} within {timeout_s:.0f} s; see {log_path}:\n{_tail(log_path)}")
+    raise StackError(
+        f"{what} did not answer at {server.url} within {timeout_s:.0f} s; see {log_path}:\n{_tail(log_path)}"
+    )
 
 
 def _tail(path: Path, lines: int = 15) -> str:
@@ -178,10 +189,12 @@ def _tail(path: Path, lines: int = 15) -> str:
 # down only on SIGINT; each stop then waited STOP_TIMEOUT_S and killed it. The server is exec'd
 # from a tiny Python that puts the stop signals back to their defaults first (not a preexec_fn:
 # unsafe once this process runs threads).
-_WITH_STOP_SIGNALS = ("import os, signal, sys; "
-                      "signal.signal(signal.SIGINT, signal.SIG_DFL); "
-                      "signal.signal(signal.SIGTERM, signal.SIG_DFL); "
-                      "os.execvp(sys.argv[1], sys.argv[1:])")
+_WITH_STOP_SIGNALS = (
+    "import os, signal, sys; "
+    "signal.signal(signal.SIGINT, signal.SIG_DFL); "
+    "signal.signal(signal.SIGTERM, signal.SIG_DFL); "
+    "os.execvp(sys.argv[1], sys.argv[1:])"
+)
 
 
 def _spawn(name: str, cmd: list[str], log_path: Path) -> subprocess.Popen:
@@ -194,8 +207,14 @@ def _spawn(name: str, cmd: list[str], log_path: Path) -> subprocess.Popen:
     with os.fdopen(os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab") as out:
         try:
             return subprocess.Popen(
-                cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                start_new_session=True, env=env, close_fds=True, umask=UMASK,
+                cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                env=env,
+                close_fds=True,
+                umask=UMASK,
             )
         except OSError as exc:
             raise StackError(f"cannot run {name} ({cmd[0]}): {exc}") from exc
@@ -237,10 +256,28 @@ def start_redis(data_dir: Path, port: int | None = None) -> Server:
     conf = data_dir / "stack" / "redis.conf"
     write_private(conf, f"requirepass {redis_password(data_dir)}\n")
     cmd = [
-        binary, str(conf), "--bind", "127.0.0.1", "--port", str(port), "--protected-mode", "yes",
-        "--dir", str(data_dir / "redis"), "--appendonly", "yes", "--appendfsync", "everysec",
-        "--save", "", "--daemonize", "no", "--logfile", str(log_path),
-        "--pidfile", str(data_dir / "stack" / "redis.pid"),
+        binary,
+        str(conf),
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--protected-mode",
+        "yes",
+        "--dir",
+        str(data_dir / "redis"),
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "everysec",
+        "--save",
+        "",
+        "--daemonize",
+        "no",
+        "--logfile",
+        str(log_path),
+        "--pidfile",
+        str(data_dir / "stack" / "redis.pid"),
     ]
     url = f"redis://127.0.0.1:{port}/0"
     proc = _spawn("redis", cmd, log_path)
@@ -266,10 +303,21 @@ def start_milvus(data_dir: Path, port: int | None = None) -> Server:
     else:
         host, url = "127.0.0.1", f"http://127.0.0.1:{port}"
     private_dir(data_dir / "milvus")
-    cmd = [*base, "server", "--data-dir", str(data_dir / "milvus"), "--host", host, "--port", str(port)]
+    cmd = [
+        *base,
+        "server",
+        "--data-dir",
+        str(data_dir / "milvus"),
+        "--host",
+        host,
+        "--port",
+        str(port),
+    ]
     proc = _spawn("milvus-lite", cmd, log_path)
     server = Server("milvus", proc.pid, port, url, proc)
-    wait_ready(server, lambda: milvus_ready(url, port), MILVUS_START_TIMEOUT_S, " ".join(base), log_path)
+    wait_ready(
+        server, lambda: milvus_ready(url, port), MILVUS_START_TIMEOUT_S, " ".join(base), log_path
+    )
     return server
 
 
@@ -285,7 +333,13 @@ def stop(server: Server, timeout_s: float = STOP_TIMEOUT_S) -> None:
         _reap(server, 0)
         return
     if not _reap(server, timeout_s):
-        log.warning("%s (pid %d) ignored %s for %.0f s; killing it", server.name, server.pid, sig.name, timeout_s)
+        log.warning(
+            "%s (pid %d) ignored %s for %.0f s; killing it",
+            server.name,
+            server.pid,
+            sig.name,
+            timeout_s,
+        )
         try:
             os.kill(server.pid, signal.SIGKILL)
         except ProcessLookupError:

@@ -41,7 +41,11 @@ def advertised(host: str, port: int | None) -> str | None:
 def cmd_up(args, settings: Settings) -> int:
     sup = Supervisor(settings)
     counts = sup.counts() or {k: 1 for k in PROGRAMS}
-    for kind, value in (("detect", args.detectors), ("embed", args.embedders), ("match", args.matchers)):
+    for kind, value in (
+        ("detect", args.detectors),
+        ("embed", args.embedders),
+        ("match", args.matchers),
+    ):
         if value is not None:
             if value < 1:
                 raise ConfigError(f"--{kind}ers: expected at least 1, got {value}")
@@ -50,21 +54,31 @@ def cmd_up(args, settings: Settings) -> int:
     endpoints = stack.start()
     stack.detach()  # the servers outlive this command; `facestream down` stops them
     env = settings_env(settings)
-    env.update(FACESTREAM_REDIS_URL=endpoints.redis_url, FACESTREAM_MILVUS_URI=endpoints.milvus_uri,
-               FACESTREAM_DATA_DIR=str(sup.data_dir))
+    env.update(
+        FACESTREAM_REDIS_URL=endpoints.redis_url,
+        FACESTREAM_MILVUS_URI=endpoints.milvus_uri,
+        FACESTREAM_DATA_DIR=str(sup.data_dir),
+    )
     if settings.torch_threads == 0:  # several model processes share the machine: one thread each
         env["FACESTREAM_TORCH_THREADS"] = "1"
     sup.write(counts, env)
     if sup.running():
         changed = sup.update()
-        err.print(f"stack already up; applied: {', '.join(changed) or 'no change'}", highlight=False)
+        err.print(
+            f"stack already up; applied: {', '.join(changed) or 'no change'}", highlight=False
+        )
     else:
         sup.start()
-        err.print(f"supervisord started ({sup.conf}); logs in {sup.data_dir / 'logs'}", highlight=False)
+        err.print(
+            f"supervisord started ({sup.conf}); logs in {sup.data_dir / 'logs'}", highlight=False
+        )
     client = Services(settings, endpoints).redis
     _wait_healthy(client, counts, args.wait_s)
-    out.print(f"up: {', '.join(f'{k} x{counts.get(k, 1)}' for k in PROGRAMS)}; Redis {redact_url(endpoints.redis_url)}, "
-              f"Milvus {redact_url(endpoints.milvus_uri)}", highlight=False)
+    out.print(
+        f"up: {', '.join(f'{k} x{counts.get(k, 1)}' for k in PROGRAMS)}; Redis {redact_url(endpoints.redis_url)}, "
+        f"Milvus {redact_url(endpoints.milvus_uri)}",
+        highlight=False,
+    )
     return 0
 
 
@@ -80,8 +94,10 @@ def _wait_healthy(client, counts: dict[str, int], wait_s: float) -> None:
             if not missing:
                 return
             if time.monotonic() > deadline:
-                raise StackError(f"workers not healthy after {wait_s:.0f} s: {missing} alive; "
-                                 "see `facestream status` and the logs under <data-dir>/logs")
+                raise StackError(
+                    f"workers not healthy after {wait_s:.0f} s: {missing} alive; "
+                    "see `facestream status` and the logs under <data-dir>/logs"
+                )
             spinner.update(f"waiting for workers: {missing} alive")
             time.sleep(0.5)
 
@@ -91,8 +107,11 @@ def cmd_down(args, settings: Settings) -> int:
     with err.status("stopping workers (they finish their current batch)..."):
         was_up = sup.shutdown()
     stopped = [] if args.keep_servers else EmbeddedStack(settings).stop_recorded()
-    out.print(("workers stopped" if was_up else "no supervisord was running")
-              + (f"; stopped embedded {', '.join(stopped)}" if stopped else ""), highlight=False)
+    out.print(
+        ("workers stopped" if was_up else "no supervisord was running")
+        + (f"; stopped embedded {', '.join(stopped)}" if stopped else ""),
+        highlight=False,
+    )
     return 0
 
 
@@ -106,7 +125,9 @@ def cmd_scale(args, settings: Settings) -> int:
     changed = sup.update()
     with _attach(settings) as endpoints:
         _wait_healthy(Services(settings, endpoints).redis, counts, args.wait_s)
-    out.print(f"scaled: {', '.join(f'{k} x{counts[k]}' for k in changed) or 'no change'}", highlight=False)
+    out.print(
+        f"scaled: {', '.join(f'{k} x{counts[k]}' for k in changed) or 'no change'}", highlight=False
+    )
     return 0
 
 
@@ -125,7 +146,9 @@ def cmd_status(args, settings: Settings) -> int:
 
 def cmd_ingest(args, settings: Settings) -> int:
     check_name(args.camera)
-    endpoint = advertised(settings.metrics_host, metrics.serve(settings.metrics_host, settings.metrics_port))
+    endpoint = advertised(
+        settings.metrics_host, metrics.serve(settings.metrics_host, settings.metrics_port)
+    )
     with EmbeddedStack(settings) as endpoints:
         services = Services(settings, endpoints)
         host = GrabberHost(services.redis, services.bus, settings, endpoint)
@@ -133,8 +156,9 @@ def cmd_ingest(args, settings: Settings) -> int:
             hosted = host.start(args.camera, args.source)
             request.wait(float("inf"), until=lambda: not hosted.alive())
             if request.requested:
-                err.print(f"camera {args.camera}: stopping (Ctrl-C again to abort)",
-                          highlight=False)
+                err.print(
+                    f"camera {args.camera}: stopping (Ctrl-C again to abort)", highlight=False
+                )
             host.stop_all()
         if hosted.error is not None:
             raise hosted.error
@@ -172,7 +196,9 @@ def cmd_cameras(args, settings: Settings) -> int:
 
 
 def _serve_cameras(settings: Settings) -> int:
-    endpoint = advertised(settings.metrics_host, metrics.serve(settings.metrics_host, settings.metrics_port))
+    endpoint = advertised(
+        settings.metrics_host, metrics.serve(settings.metrics_host, settings.metrics_port)
+    )
     with EmbeddedStack(settings) as endpoints:
         services = Services(settings, endpoints)
         host = GrabberHost(services.redis, services.bus, settings, endpoint)

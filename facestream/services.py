@@ -70,7 +70,9 @@ def connect_milvus(uri: str, options: dict | None = None) -> MilvusClient:
     try:
         return servers.open_milvus_client(uri, timeout=10, **options)
     except Exception as exc:  # pymilvus raises MilvusException and gRPC errors
-        raise StackError(f"Milvus at {redact_url(uri)}: not reachable ({scrub(str(exc))})") from None
+        raise StackError(
+            f"Milvus at {redact_url(uri)}: not reachable ({scrub(str(exc))})"
+        ) from None
 
 
 class Services:
@@ -115,8 +117,9 @@ class Services:
         from workers.gallery.unknowns import UnknownFaces
 
         if model not in self._unknowns:
-            self._unknowns[model] = UnknownFaces(self.redis, self.milvus, model, spec(model).dim,
-                                                 self.threshold(model))
+            self._unknowns[model] = UnknownFaces(
+                self.redis, self.milvus, model, spec(model).dim, self.threshold(model)
+            )
         return self._unknowns[model]
 
     def threshold(self, model: str) -> float:
@@ -134,12 +137,24 @@ class Services:
             from workers.models.mtcnn import MtcnnDetector
 
             device = resolve_device(s.device, s.torch_threads)
-            detector = MtcnnDetector(device, s.detect.min_face_px, s.detect.max_side_px, s.detect.min_confidence,
-                                     half=s.gpu_half)
+            detector = MtcnnDetector(
+                device,
+                s.detect.min_face_px,
+                s.detect.max_side_px,
+                s.detect.min_confidence,
+                half=s.gpu_half,
+            )
             batch = s.detect.batch_frames or (8 if device.startswith("cuda") else 1)
-            return DetectHandler(detector, self.cameras, s.jpeg_quality, every_n=s.detect.every_n,
-                                 cut_threshold=s.scene_cut_threshold, batch_frames=batch,
-                                 max_every_n=s.detect.max_every_n, lag_budget_s=s.detect.lag_budget_ms / 1000)
+            return DetectHandler(
+                detector,
+                self.cameras,
+                s.jpeg_quality,
+                every_n=s.detect.every_n,
+                cut_threshold=s.scene_cut_threshold,
+                batch_frames=batch,
+                max_every_n=s.detect.max_every_n,
+                lag_budget_s=s.detect.lag_budget_ms / 1000,
+            )
         if kind == "track":
             from workers.track import TrackHandler
 
@@ -159,8 +174,9 @@ class Services:
         if kind == "match":
             from workers.match import MatchHandler
 
-            return MatchHandler(self.redis, self.people, self.index, s, lambda m: spec(m).threshold,
-                                self.unknowns)
+            return MatchHandler(
+                self.redis, self.people, self.index, s, lambda m: spec(m).threshold, self.unknowns
+            )
         raise ConfigError(f"worker kind: expected one of {WORKER_KINDS}, got {kind!r}")
 
 
@@ -174,7 +190,9 @@ def run_worker(kind: str, settings: Settings, endpoints: Endpoints) -> None:
     port = metrics.serve(settings.metrics_host, settings.metrics_port)
     if port is not None:
         host = settings.metrics_host
-        observer.endpoint = f"{socket.gethostname() if host in ('0.0.0.0', '::', '') else host}:{port}"
+        observer.endpoint = (
+            f"{socket.gethostname() if host in ('0.0.0.0', '::', '') else host}:{port}"
+        )
     worker = Worker(services.bus, handler, settings.bus, client=services.redis, observer=observer)
 
     def finish_the_batch() -> None:  # in the signal handler: a flag the worker's loop reads

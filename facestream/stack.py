@@ -48,7 +48,9 @@ class EmbeddedStack:
 
     def __init__(self, settings: Settings, start_servers: bool = True):
         self._settings = settings
-        self._start_servers = start_servers  # False: only use servers that already run (status, check, down)
+        self._start_servers = (
+            start_servers  # False: only use servers that already run (status, check, down)
+        )
         self._data_dir = Path(settings.data_dir).expanduser().resolve()
         self._stack_dir = self._data_dir / "stack"
         self._started: list[Server] = []
@@ -79,10 +81,18 @@ class EmbeddedStack:
                 with self._lock():
                     if not redis_url:
                         password = servers.redis_password(self._data_dir)
-                        redis_url = with_password(self._ensure(
-                            "redis", servers.start_redis, "-server", lambda s: servers.redis_answers(s, password)),
-                            password)
-                    milvus_uri = milvus_uri or self._ensure("milvus", servers.start_milvus, "milvus", servers.milvus_answers)
+                        redis_url = with_password(
+                            self._ensure(
+                                "redis",
+                                servers.start_redis,
+                                "-server",
+                                lambda s: servers.redis_answers(s, password),
+                            ),
+                            password,
+                        )
+                    milvus_uri = milvus_uri or self._ensure(
+                        "milvus", servers.start_milvus, "milvus", servers.milvus_answers
+                    )
             except BaseException:
                 self.stop()
                 raise
@@ -100,7 +110,11 @@ class EmbeddedStack:
             for name, needle in (("milvus", "milvus"), ("redis", "-server")):
                 record = self._record_path(name)
                 server = servers.load_record(record)
-                if server is not None and servers.pid_alive(server.pid) and servers.cmdline_matches(server.pid, needle):
+                if (
+                    server is not None
+                    and servers.pid_alive(server.pid)
+                    and servers.cmdline_matches(server.pid, needle)
+                ):
                     log.info("stopping %s (pid %d)", name, server.pid)
                     servers.stop(server)
                     stopped.append(name)
@@ -137,15 +151,31 @@ class EmbeddedStack:
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
-    def _ensure(self, name: str, start: Callable[[Path], Server], needle: str, ready: Callable[[Server], bool]) -> str:
+    def _ensure(
+        self,
+        name: str,
+        start: Callable[[Path], Server],
+        needle: str,
+        ready: Callable[[Server], bool],
+    ) -> str:
         """Reuse the recorded server when it is alive and answers; else start one. Caller holds the lock."""
         record_path = self._record_path(name)
         recorded = servers.load_record(record_path)
-        if recorded is not None and servers.pid_alive(recorded.pid) and servers.cmdline_matches(recorded.pid, needle):
+        if (
+            recorded is not None
+            and servers.pid_alive(recorded.pid)
+            and servers.cmdline_matches(recorded.pid, needle)
+        ):
             deadline = time.monotonic() + REUSE_WAIT_S
             while True:
                 if ready(recorded):
-                    log.info("reusing embedded %s (pid %d) at %s for %s", name, recorded.pid, recorded.url, self._data_dir)
+                    log.info(
+                        "reusing embedded %s (pid %d) at %s for %s",
+                        name,
+                        recorded.pid,
+                        recorded.url,
+                        self._data_dir,
+                    )
                     return recorded.url
                 if time.monotonic() >= deadline:
                     raise StackError(
@@ -154,13 +184,26 @@ class EmbeddedStack:
                     )
                 time.sleep(0.2)
         if not self._start_servers:
-            raise StackError(f"no embedded {name} is running for {self._data_dir} (start one with "
-                             f"`facestream up`, or give --redis-url/--milvus-uri)")
+            raise StackError(
+                f"no embedded {name} is running for {self._data_dir} (start one with "
+                f"`facestream up`, or give --redis-url/--milvus-uri)"
+            )
         if recorded is not None:
-            log.info("stale %s record %s (pid %d gone); starting a new server", name, record_path, recorded.pid)
+            log.info(
+                "stale %s record %s (pid %d gone); starting a new server",
+                name,
+                record_path,
+                recorded.pid,
+            )
         server = start(self._data_dir)
         self._started.append(server)
         servers.save_record(record_path, server)
-        log.info("started embedded %s (pid %d) at %s, data in %s, log in %s",
-                 name, server.pid, server.url, self._data_dir / name, self._data_dir / "logs" / f"{name}.log")
+        log.info(
+            "started embedded %s (pid %d) at %s, data in %s, log in %s",
+            name,
+            server.pid,
+            server.url,
+            self._data_dir / name,
+            self._data_dir / "logs" / f"{name}.log",
+        )
         return server.url

@@ -45,12 +45,22 @@ class StateReporter:
             self.counts[state] += 1
         level = logging.WARNING if warn else logging.INFO
         log.log(level, "camera %s: %s %s", self.camera, state, details or "")
-        event = {"camera": self.camera, "run": self.run, "state": state, "time": time.time(), **details}
+        event = {
+            "camera": self.camera,
+            "run": self.run,
+            "state": state,
+            "time": time.time(),
+            **details,
+        }
         try:
             pipe = self.redis.pipeline()
-            pipe.xadd(keys.EVENTS, {"m": codec.encode(event)}, maxlen=EVENTS_MAXLEN, approximate=True)
+            pipe.xadd(
+                keys.EVENTS, {"m": codec.encode(event)}, maxlen=EVENTS_MAXLEN, approximate=True
+            )
             pipe.hset(keys.camera_info(self.camera), "state", state)
             pipe.hincrby(keys.camera_info(self.camera), f"state:{state}", 1)
             pipe.execute()
         except REDIS_DOWN as exc:
-            log.warning("camera %s: state %s not published (Redis unreachable: %s)", self.camera, state, exc)
+            log.warning(
+                "camera %s: state %s not published (Redis unreachable: %s)", self.camera, state, exc
+            )

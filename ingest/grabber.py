@@ -61,8 +61,16 @@ class GrabStats:
 
 
 class Grabber:
-    def __init__(self, client: redis.Redis, bus: Bus, camera: str, url: str, settings: Settings,
-                 stop: threading.Event | None = None, policy: CameraPolicy | None = None):
+    def __init__(
+        self,
+        client: redis.Redis,
+        bus: Bus,
+        camera: str,
+        url: str,
+        settings: Settings,
+        stop: threading.Event | None = None,
+        policy: CameraPolicy | None = None,
+    ):
         self.redis = client
         self.bus = bus
         self.camera = camera
@@ -85,8 +93,12 @@ class Grabber:
     # --- files: lossless ---------------------------------------------------------------------
     def _run_file(self) -> GrabStats:
         self.events("connecting")
-        source = open_source(self.url, open_timeout_s=self.policy.open_timeout_s,
-                             read_timeout_s=self.policy.stall_timeout_s, live=False)
+        source = open_source(
+            self.url,
+            open_timeout_s=self.policy.open_timeout_s,
+            read_timeout_s=self.policy.stall_timeout_s,
+            live=False,
+        )
         self._register(source.fps, source.width, source.height, source.frame_count)
         self.events("streaming")
         maxlen = max(10 * self.settings.max_in_flight_frames, 500)
@@ -97,19 +109,37 @@ class Grabber:
                 if frame is None:
                     break
                 self._wait_for_room(seq)
-                self._publish(self._frame_msg(frame, seq, time.time(), seq / source.fps, None), maxlen)
+                self._publish(
+                    self._frame_msg(frame, seq, time.time(), seq / source.fps, None), maxlen
+                )
                 seq += 1
         finally:
             source.close()
-        eos = FrameMsg.end_of_stream(FrameMeta(camera=self.camera, run=self.stats.run, seq=seq, ts=seq / source.fps,
-                                               capture_time=time.time(), width=source.width, height=source.height))
+        eos = FrameMsg.end_of_stream(
+            FrameMeta(
+                camera=self.camera,
+                run=self.stats.run,
+                seq=seq,
+                ts=seq / source.fps,
+                capture_time=time.time(),
+                width=source.width,
+                height=source.height,
+            )
+        )
         self._until_ok(lambda: self._end(eos, maxlen))
         self.stats.total = seq
         self.events("ended", frames=seq)
-        log.info("camera %s: %d frames published in %.1f s", self.camera, seq, time.time() - started)
+        log.info(
+            "camera %s: %d frames published in %.1f s", self.camera, seq, time.time() - started
+        )
         if not self.stop.is_set() and 0 < seq < source.frame_count:  # all that could be read is in
-            log.warning("camera %s: the container declares %d frames, only %d could be read "
-                        "(a truncated or damaged file?)", self.camera, source.frame_count, seq)
+            log.warning(
+                "camera %s: the container declares %d frames, only %d could be read "
+                "(a truncated or damaged file?)",
+                self.camera,
+                source.frame_count,
+                seq,
+            )
         self._resend_eos_until_finished(eos, maxlen)
         return self.stats
 
@@ -132,7 +162,9 @@ class Grabber:
             if self._until_ok(self.progress.finished):
                 return
             if time.monotonic() >= next_send:
-                log.info("camera %s: run not finished yet: sending the end of stream again", self.camera)
+                log.info(
+                    "camera %s: run not finished yet: sending the end of stream again", self.camera
+                )
                 self._until_ok(lambda: self._end(eos, maxlen))
                 next_send = time.monotonic() + EOS_RESEND_S
 
@@ -151,14 +183,24 @@ class Grabber:
                 # one snapshot: the reader thread keeps counting while Redis is retried, and a
                 # second read after the flush would drop what it counted in between
                 skipped, overwritten = self.stats.skipped, reader.overwritten
-                self._until_ok(partial(self._flush_skips, skipped - skipped_flushed,
-                                       overwritten - overwritten_flushed))
+                self._until_ok(
+                    partial(
+                        self._flush_skips,
+                        skipped - skipped_flushed,
+                        overwritten - overwritten_flushed,
+                    )
+                )
                 skipped_flushed, overwritten_flushed, next_flush = skipped, overwritten, now + 1.0
             if item is None:
                 continue
             if not registered and reader.info:
-                self._until_ok(partial(self.redis.hset, keys.camera_info(self.camera),
-                                       mapping=hash_fields(reader.info)))
+                self._until_ok(
+                    partial(
+                        self.redis.hset,
+                        keys.camera_info(self.camera),
+                        mapping=hash_fields(reader.info),
+                    )
+                )
                 registered = True
             done = self._until_ok(self.progress.done)
             if done != done_seen:
@@ -168,11 +210,23 @@ class Grabber:
                     self.stats.skipped += 1
                     continue
                 done_changed = now  # nothing finished for max_age: send one anyway, so a lost frame can't block us
-            self._publish(self._frame_msg(item.frame, seq, item.capture_time, item.capture_time, p.max_age_s), maxlen)
+            self._publish(
+                self._frame_msg(item.frame, seq, item.capture_time, item.capture_time, p.max_age_s),
+                maxlen,
+            )
             seq += 1
         reader.join(timeout=2.0)
-        eos = FrameMsg.end_of_stream(FrameMeta(camera=self.camera, run=self.stats.run, seq=seq, ts=time.time(),
-                                               capture_time=time.time(), width=0, height=0))
+        eos = FrameMsg.end_of_stream(
+            FrameMeta(
+                camera=self.camera,
+                run=self.stats.run,
+                seq=seq,
+                ts=time.time(),
+                capture_time=time.time(),
+                width=0,
+                height=0,
+            )
+        )
         try:
             self._end(eos, maxlen)
         except REDIS_DOWN:
@@ -186,10 +240,23 @@ class Grabber:
 
     # --- shared ----------------------------------------------------------------------------------
     def _register(self, fps: float, width: int, height: int, expected: int) -> None:
-        info = {"run": self.stats.run, "source": redact_url(self.url), "live": int(self.live), "fps": fps,
-                "width": width, "height": height, "expected_frames": expected, "started": time.time()}
-        log.info("camera %s: %s (%s), run %s", self.camera, redact_url(self.url),
-                 "live" if self.live else "file", self.stats.run)
+        info = {
+            "run": self.stats.run,
+            "source": redact_url(self.url),
+            "live": int(self.live),
+            "fps": fps,
+            "width": width,
+            "height": height,
+            "expected_frames": expected,
+            "started": time.time(),
+        }
+        log.info(
+            "camera %s: %s (%s), run %s",
+            self.camera,
+            redact_url(self.url),
+            "live" if self.live else "file",
+            self.stats.run,
+        )
 
         def write() -> None:
             pipe = self.redis.pipeline()
@@ -199,13 +266,29 @@ class Grabber:
 
         self._until_ok(write)
 
-    def _frame_msg(self, frame: np.ndarray, seq: int, capture_time: float, ts: float,
-                   max_age_s: float | None) -> FrameMsg:
-        ok, buf = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, self.settings.jpeg_quality])
+    def _frame_msg(
+        self, frame: np.ndarray, seq: int, capture_time: float, ts: float, max_age_s: float | None
+    ) -> FrameMsg:
+        ok, buf = cv2.imencode(
+            ".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, self.settings.jpeg_quality]
+        )
         scene = scene_histogram(frame)
-        meta = FrameMeta(camera=self.camera, run=self.stats.run, seq=seq, capture_time=capture_time, ts=ts,
-                         width=frame.shape[1], height=frame.shape[0], max_age_s=max_age_s, cut=self._cuts.is_cut(scene))
-        return FrameMsg(meta, jpeg=buf.tobytes(), scene=scene) if ok else FrameMsg(meta).drop("encode_error")
+        meta = FrameMeta(
+            camera=self.camera,
+            run=self.stats.run,
+            seq=seq,
+            capture_time=capture_time,
+            ts=ts,
+            width=frame.shape[1],
+            height=frame.shape[0],
+            max_age_s=max_age_s,
+            cut=self._cuts.is_cut(scene),
+        )
+        return (
+            FrameMsg(meta, jpeg=buf.tobytes(), scene=scene)
+            if ok
+            else FrameMsg(meta).drop("encode_error")
+        )
 
     def _publish(self, msg: FrameMsg, maxlen: int) -> None:
         payload = msg.to_bytes()
@@ -228,5 +311,7 @@ class Grabber:
                     raise
                 delay = backoff.next_delay()
                 self.stats.redis_retries += 1
-                log.warning("camera %s: Redis unreachable (%s); retrying in %.1f s", self.camera, exc, delay)
+                log.warning(
+                    "camera %s: Redis unreachable (%s); retrying in %.1f s", self.camera, exc, delay
+                )
                 self.stop.wait(delay)

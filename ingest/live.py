@@ -53,8 +53,14 @@ class _Connection:
 
 
 class LiveReader:
-    def __init__(self, url: str, policy: ResolvedPolicy, report: Reporter, stop: threading.Event,
-                 opener: Callable[..., VideoSource] = open_source):
+    def __init__(
+        self,
+        url: str,
+        policy: ResolvedPolicy,
+        report: Reporter,
+        stop: threading.Event,
+        opener: Callable[..., VideoSource] = open_source,
+    ):
         self.url = url
         self.policy = policy
         self.report = report
@@ -93,7 +99,9 @@ class LiveReader:
             self.report(state, attempt=backoff.attempts)
             self._gen += 1
             conn = _Connection(self._gen)
-            threading.Thread(target=self._connect, args=(conn,), name=f"capture-{conn.gen}", daemon=True).start()
+            threading.Thread(
+                target=self._connect, args=(conn,), name=f"capture-{conn.gen}", daemon=True
+            ).start()
             reason = self._supervise(conn)
             self._gen += 1  # abandon it: a late frame of this connection is ignored
             if self.stop.is_set():
@@ -106,8 +114,14 @@ class LiveReader:
             # the console hears of the first failure after streaming; repeats of a dead camera go
             # to the log at INFO (the state events still count every attempt)
             level = logging.WARNING if backoff.attempts == 1 else logging.INFO
-            log.log(level, "camera source %s: %s; reconnecting in %.1f s (attempt %d)",
-                    redact_url(self.url), reason, delay, backoff.attempts)
+            log.log(
+                level,
+                "camera source %s: %s; reconnecting in %.1f s (attempt %d)",
+                redact_url(self.url),
+                reason,
+                delay,
+                backoff.attempts,
+            )
             self.reconnects += 1
             state = "reconnecting"
             self.stop.wait(delay)
@@ -130,7 +144,11 @@ class LiveReader:
                 continue
             last = conn.last_frame if conn.last_frame is not None else conn.opened
             # before the first frame, the open timeout applies: an RTSP open can take a while
-            limit = p.stall_timeout_s if conn.last_frame is not None else max(p.stall_timeout_s, p.open_timeout_s)
+            limit = (
+                p.stall_timeout_s
+                if conn.last_frame is not None
+                else max(p.stall_timeout_s, p.open_timeout_s)
+            )
             if now - last > limit:
                 return f"stalled: no frame for {now - last:.1f} s"
         return "stopped"
@@ -141,12 +159,20 @@ class LiveReader:
         try:
             try:
                 # the read timeout is a backstop for an abandoned thread; the watchdog decides stalls
-                source = self.opener(self.url, open_timeout_s=p.open_timeout_s, read_timeout_s=p.stall_timeout_s,
-                                     transport=p.rtsp_transport, live=True)
+                source = self.opener(
+                    self.url,
+                    open_timeout_s=p.open_timeout_s,
+                    read_timeout_s=p.stall_timeout_s,
+                    transport=p.rtsp_transport,
+                    live=True,
+                )
             except SourceError as exc:
                 waited = time.monotonic() - conn.started
-                conn.error = (f"stalled: no answer within {waited:.1f} s" if waited >= p.open_timeout_s * 0.9
-                              else f"cannot open ({exc})")
+                conn.error = (
+                    f"stalled: no answer within {waited:.1f} s"
+                    if waited >= p.open_timeout_s * 0.9
+                    else f"cannot open ({exc})"
+                )
                 return
             try:
                 conn.opened = time.monotonic()

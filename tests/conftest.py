@@ -51,7 +51,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoints]:
 @pytest.fixture
 def settings(stack: Endpoints, tmp_path: Path) -> Settings:
     """Settings pointing at the session stack, with a fresh data dir."""
-    return Settings(data_dir=tmp_path / "data", redis_url=stack.redis_url, milvus_uri=stack.milvus_uri)
+    return Settings(
+        data_dir=tmp_path / "data", redis_url=stack.redis_url, milvus_uri=stack.milvus_uri
+    )
 
 
 @pytest.fixture
@@ -89,6 +91,8 @@ def examples_dir() -> Path:
 def shared_dir() -> Path:
     """The repo's sibling ../shared folder (media/ clips, faces/ probes and singles) for the tests
     that need more than examples/ holds."""
-    require((SHARED_DIR / "media").is_dir() and (SHARED_DIR / "faces").is_dir(),
-            f"shared test data in {SHARED_DIR} (media/ and faces/; see examples/README.md)")
+    require(
+        (SHARED_DIR / "media").is_dir() and (SHARED_DIR / "faces").is_dir(),
+        f"shared test data in {SHARED_DIR} (media/ and faces/; see examples/README.md)",
+    )
     return SHARED_DIR

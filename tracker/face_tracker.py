@@ -60,9 +60,13 @@ class TrackerParams:
 
     @classmethod
     def from_section(cls, track: TrackSettings) -> TrackerParams:
-        return cls(high_confidence=track.high_confidence, iou_min=track.iou_min,
-                   min_hits=track.min_hits, tentative_lost_s=track.tentative_lost_s,
-                   lost_window_s=track.max_lost_s)
+        return cls(
+            high_confidence=track.high_confidence,
+            iou_min=track.iou_min,
+            min_hits=track.min_hits,
+            tentative_lost_s=track.tentative_lost_s,
+            lost_window_s=track.max_lost_s,
+        )
 
     def check(self) -> None:
         for name in ("iou_min", "low_iou_min"):
@@ -220,4 +224,8 @@ class FaceTracker(Tracker[Track]):
             return {}
         iou = iou_matrix(predicted[track_idx], faces.xyxy[face_idx])
         rows, cols = linear_sum_assignment(np.where(iou >= gate, 1.0 - iou, _INFEASIBLE))
-        return {face_idx[c]: tracks[track_idx[r]] for r, c in zip(rows, cols, strict=True) if iou[r, c] >= gate}
+        return {
+            face_idx[c]: tracks[track_idx[r]]
+            for r, c in zip(rows, cols, strict=True)
+            if iou[r, c] >= gate
+        }

@@ -17,7 +17,9 @@ from config.errors import MessageError
 
 
 def _check(name: str, array: np.ndarray, shape: tuple[int | None, ...]) -> None:
-    ok = array.ndim == len(shape) and all(want is None or want == got for want, got in zip(shape, array.shape, strict=True))
+    ok = array.ndim == len(shape) and all(
+        want is None or want == got for want, got in zip(shape, array.shape, strict=True)
+    )
     if not ok:
         want = "(" + ", ".join("N" if s is None else str(s) for s in shape) + ")"
         raise MessageError(f"Faces.{name}: expected shape {want}, got {tuple(array.shape)}")
@@ -29,12 +31,16 @@ class Faces:
     confidence: np.ndarray  # (N,) float32
     landmarks: np.ndarray | None = None  # (N, 5, 2) float32: eyes, nose, mouth corners
     embeddings: np.ndarray | None = None  # (N, D) float32, L2-normalised
-    sharpness: np.ndarray | None = None  # (N,) float32: variance of the Laplacian (workers/quality.py)
+    sharpness: np.ndarray | None = (
+        None  # (N,) float32: variance of the Laplacian (workers/quality.py)
+    )
     track_ids: tuple[str, ...] | None = None  # (N,) the tracker's id of each face
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "xyxy", np.asarray(self.xyxy, dtype=np.float32).reshape(-1, 4))
-        object.__setattr__(self, "confidence", np.asarray(self.confidence, dtype=np.float32).reshape(-1))
+        object.__setattr__(
+            self, "confidence", np.asarray(self.confidence, dtype=np.float32).reshape(-1)
+        )
         n = len(self.xyxy)
         _check("confidence", self.confidence, (n,))
         if self.landmarks is not None:
@@ -94,5 +100,11 @@ class Faces:
 
     def tracked(self, track_ids: list[str] | tuple[str, ...]) -> Faces:
         """The same faces with the tracker's id of each."""
-        return Faces(self.xyxy, self.confidence, self.landmarks, self.embeddings, self.sharpness,
-                     tuple(track_ids))
+        return Faces(
+            self.xyxy,
+            self.confidence,
+            self.landmarks,
+            self.embeddings,
+            self.sharpness,
+            tuple(track_ids),
+        )

@@ -85,7 +85,11 @@ class IdentityVote:
                 return best
             return None
         current_mean = means[current]
-        if best != current and best_mean >= self.threshold and best_mean - current_mean > self.margin:
+        if (
+            best != current
+            and best_mean >= self.threshold
+            and best_mean - current_mean > self.margin
+        ):
             return best
         if current_mean < self.threshold - self.margin:
             return None

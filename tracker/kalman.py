@@ -27,7 +27,9 @@ def _to_state(xyxy: np.ndarray) -> np.ndarray:
     x1, y1, x2, y2 = box
     if x2 < x1 or y2 < y1:
         raise MessageError(f"box: expected x2 >= x1 and y2 >= y1, got {box.tolist()}")
-    return np.array([(x1 + x2) / 2, (y1 + y2) / 2, max(x2 - x1, _MIN_SIDE), max(y2 - y1, _MIN_SIDE)])
+    return np.array(
+        [(x1 + x2) / 2, (y1 + y2) / 2, max(x2 - x1, _MIN_SIDE), max(y2 - y1, _MIN_SIDE)]
+    )
 
 
 def _size(z: np.ndarray) -> float:
@@ -58,7 +60,9 @@ class BoxKalman:
         self._std_meas = std_meas
         self._acc = np.array([std_acc, std_acc, std_acc / 2, std_acc / 2])
         self._x = np.concatenate([z, np.zeros(4)])
-        self._P = np.diag(np.r_[np.full(4, (std_meas * size) ** 2), np.full(4, (std_vel0 * size) ** 2)])
+        self._P = np.diag(
+            np.r_[np.full(4, (std_meas * size) ** 2), np.full(4, (std_vel0 * size) ** 2)]
+        )
         self._t = float(t)
 
     @property
@@ -93,7 +97,9 @@ class BoxKalman:
         Q[range(4), range(4, 8)] = Q[range(4, 8), range(4)] = q * dt**2 / 2
         Q[range(4, 8), range(4, 8)] = q * dt
         self._x = F @ self._x
-        self._x[2:4] = np.maximum(self._x[2:4], _MIN_SIDE)  # extrapolated shrink must stop at a point
+        self._x[2:4] = np.maximum(
+            self._x[2:4], _MIN_SIDE
+        )  # extrapolated shrink must stop at a point
         self._P = F @ self._P @ F.T + Q
         self._t = float(t)
         return self.xyxy

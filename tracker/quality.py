@@ -38,8 +38,13 @@ def frontality(landmarks: np.ndarray) -> np.ndarray:
     return np.where(ok, yaw * np.sqrt(spread), 0.0)
 
 
-def face_quality(faces: Faces, sharpness: np.ndarray | None = None, *, full_size_px: float = 100.0,
-                 half_sharpness: float = 50.0) -> np.ndarray:
+def face_quality(
+    faces: Faces,
+    sharpness: np.ndarray | None = None,
+    *,
+    full_size_px: float = 100.0,
+    half_sharpness: float = 50.0,
+) -> np.ndarray:
     """``(N,)`` quality in [0, 1]; terms without data (no landmarks, no sharpness) count as 1."""
     n = len(faces)
     if n == 0:

@@ -40,7 +40,9 @@ class ReorderBuffer:
         """Add one item; return the items now releasable, in seq order."""
         if seq < self.next_seq or seq in self._pending:
             self.late += 1
-            logger.debug("reorder: seq %d is late or a duplicate (expecting %d)", seq, self.next_seq)
+            logger.debug(
+                "reorder: seq %d is late or a duplicate (expecting %d)", seq, self.next_seq
+            )
             return []
         self._pending[seq] = (item, now)
         return self.poll(now)

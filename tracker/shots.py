@@ -52,13 +52,19 @@ class ShotParams:
 
     @classmethod
     def from_section(cls, embed: EmbedSettings) -> ShotParams:
-        return cls(every_n=1 if embed.every_n == 1 else 0, budget=embed.budget_per_track,
-                   min_gap_s=embed.min_gap_s, refresh_s=embed.refresh_s)
+        return cls(
+            every_n=1 if embed.every_n == 1 else 0,
+            budget=embed.budget_per_track,
+            min_gap_s=embed.min_gap_s,
+            refresh_s=embed.refresh_s,
+        )
 
     def check(self) -> None:
         if self.every_n < 0 or self.budget < 1 or self.better_ratio < 1.0 or self.refresh_s <= 0:
-            raise ConfigError(f"shot params: expected every_n >= 0, budget >= 1, better_ratio >= 1, "
-                              f"refresh_s > 0, got {self}")
+            raise ConfigError(
+                f"shot params: expected every_n >= 0, budget >= 1, better_ratio >= 1, "
+                f"refresh_s > 0, got {self}"
+            )
 
 
 @dataclass
@@ -77,7 +83,9 @@ class ShotPicker:
         self.params.check()
         self._tracks: dict[str, _Shots] = {}
 
-    def pick(self, track_ids: Sequence[str | None], quality: np.ndarray, t: float, limit: int = 0) -> list[int]:
+    def pick(
+        self, track_ids: Sequence[str | None], quality: np.ndarray, t: float, limit: int = 0
+    ) -> list[int]:
         """Indices of the faces (aligned with ``track_ids``) to embed at time ``t``; at most ``limit`` if > 0."""
         p = self.params
         wanted = []
@@ -97,7 +105,9 @@ class ShotPicker:
                 picked[i] = s
         if 0 < limit < len(wanted):
             # unnamed tracks first (a name is what the user waits for), then the clearest faces
-            wanted = sorted(sorted(wanted, key=lambda i: (picked[i].taken > 0, -quality[i]))[:limit])
+            wanted = sorted(
+                sorted(wanted, key=lambda i: (picked[i].taken > 0, -quality[i]))[:limit]
+            )
         for i in wanted:
             s = picked[i]
             s.taken += 1
@@ -112,13 +122,19 @@ class ShotPicker:
         if q < p.min_quality and s.taken:
             return t - s.last_t >= p.refresh_s and q > 0
         if not s.taken:
-            return q >= p.min_quality or s.seen >= 3  # a track of only poor faces still gets one try
+            return (
+                q >= p.min_quality or s.seen >= 3
+            )  # a track of only poor faces still gets one try
         if t - s.last_t >= p.refresh_s - _EPS:
             return True
         if s.taken < min(p.early, p.budget):
             # a reacquired track: on consecutive frames, its first clear view must show who it is
             return (s.reacquired and q > 0) or t - s.last_t >= p.min_gap_s - _EPS
-        return s.taken < p.budget and t - s.last_t >= p.min_gap_s - _EPS and q >= s.best * p.better_ratio
+        return (
+            s.taken < p.budget
+            and t - s.last_t >= p.min_gap_s - _EPS
+            and q >= s.best * p.better_ratio
+        )
 
     def forget(self, track_ids: list[str] | tuple[str, ...]) -> None:
         for tid in track_ids:

@@ -54,7 +54,9 @@ REACQUIRE_GAP_S = 0.3
 @dataclass
 class BookParams:
     reid_window_s: float = TrackSettings().reid_window_s  # how long an ended track may come back
-    reid_min_similarity: float = 0.92  # cosine between the new face and the old track's running embedding
+    reid_min_similarity: float = (
+        0.92  # cosine between the new face and the old track's running embedding
+    )
     reid_margin: float = 0.02  # over the second-best old track
     reid_young_s: float = 1.0  # a new track may be found to be an old one during its first second
     check_faces: int = 3  # embeddings checked after a track is reacquired by motion
@@ -90,7 +92,9 @@ class BookTrack:
     unknown_label: str | None = None
     frames: int = 0
     alive: bool = True  # False once the tracker ended its owner; it may still come back
-    origin: str = ""  # the tracker id it was created for (a track may look for a lost one only then)
+    origin: str = (
+        ""  # the tracker id it was created for (a track may look for a lost one only then)
+    )
     verify: _Check | None = field(default=None, repr=False)  # reacquired by motion: faces to check
 
 
@@ -101,7 +105,9 @@ class Embedded:
     track: BookTrack  # the face's track: maybe an older one it was found to be
     identity_changed: bool  # its vote's person changed
     merged: BookTrack | None = None  # the young track merged into ``track`` (now gone), if any
-    split_from: BookTrack | None = None  # the track this face was split off from (it waits to be found)
+    split_from: BookTrack | None = (
+        None  # the track this face was split off from (it waits to be found)
+    )
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -158,19 +164,29 @@ class TrackBook:
             check.left -= 1
             if check.left <= 0:
                 tr.verify = None
-            if len(check.reference) == len(v) and float(check.reference @ v) < self.params.split_below:
+            if (
+                len(check.reference) == len(v)
+                and float(check.reference @ v) < self.params.split_below
+            ):
                 tr.verify = None
                 split_from, tr = tr, self._split(tr, tracker_id, check)
         # a young track may be a lost one back: its first faces (entering at the border, turned) can be
         # poor; once it has a name of its own it stays what it is (a merge then would be an id switch)
-        if (tr.origin == tracker_id and tr.owner == tracker_id and tr.last_ts - tr.first_ts <= self.params.reid_young_s
-                and tr.vote.person_id is None):
+        if (
+            tr.origin == tracker_id
+            and tr.owner == tracker_id
+            and tr.last_ts - tr.first_ts <= self.params.reid_young_s
+            and tr.vote.person_id is None
+        ):
             old = self._lost_match(tr, v)
             if old is not None:
                 self._merge(tr, old)
                 merged, tr = tr, old
-        tr.embedding = v if tr.embedding is None else _unit(self.params.momentum * tr.embedding
-                                                            + (1 - self.params.momentum) * v)
+        tr.embedding = (
+            v
+            if tr.embedding is None
+            else _unit(self.params.momentum * tr.embedding + (1 - self.params.momentum) * v)
+        )
         return Embedded(tr, tr.vote.add(scores), merged, split_from)
 
     def announce(self, tr: BookTrack) -> str | None:
@@ -184,21 +200,29 @@ class TrackBook:
     def is_unknown(self, tr: BookTrack) -> bool:
         """Enough evidence that the track is nobody enrolled (a calibrated 'unknown')."""
         p = self.params
-        return (tr.vote.person_id is None and tr.vote.observations >= p.unknown_min_observations
-                and tr.vote.score < p.unknown_below)
+        return (
+            tr.vote.person_id is None
+            and tr.vote.observations >= p.unknown_min_observations
+            and tr.vote.score < p.unknown_below
+        )
 
     def end(self, tracker_ids: list[str] | tuple[str, ...]) -> None:
         """The tracker ended these ids: their tracks may still come back for ``reid_window_s``."""
         for tid in tracker_ids:
             display = self._alias.pop(tid, None)
             tr = self.tracks.get(display) if display is not None else None
-            if tr is not None and tr.owner == tid:  # else its track lives on under another tracker id
+            if (
+                tr is not None and tr.owner == tid
+            ):  # else its track lives on under another tracker id
                 tr.alive = False
 
     def expire(self, now_ts: float) -> list[BookTrack]:
         """Tracks ended by the tracker that can no longer come back: they end now."""
-        out = [tr for tr in self.tracks.values()
-               if not tr.alive and now_ts - tr.last_ts > self.params.reid_window_s]
+        out = [
+            tr
+            for tr in self.tracks.values()
+            if not tr.alive and now_ts - tr.last_ts > self.params.reid_window_s
+        ]
         for tr in out:
             del self.tracks[tr.display_id]
         return out
@@ -211,14 +235,18 @@ class TrackBook:
 
     # ------------------------------------------------------------------------------------
     def _new_track(self, display: str, tracker_id: str, frame: int, ts: float) -> BookTrack:
-        tr = BookTrack(display, self.make_vote(), ts, ts, frame, frame, owner=tracker_id, origin=tracker_id)
+        tr = BookTrack(
+            display, self.make_vote(), ts, ts, frame, frame, owner=tracker_id, origin=tracker_id
+        )
         self.tracks[display] = tr
         self._alias[tracker_id] = display
         return tr
 
     def _check_next_faces(self, tr: BookTrack) -> None:
         if tr.embedding is not None and tr.verify is None:
-            tr.verify = _Check(tr.last_ts, tr.last_frame, tr.embedding.copy(), self.params.check_faces)
+            tr.verify = _Check(
+                tr.last_ts, tr.last_frame, tr.embedding.copy(), self.params.check_faces
+            )
 
     def _split(self, tr: BookTrack, tracker_id: str, check: _Check) -> BookTrack:
         """``tracker_id`` now follows someone else than ``tr``: a new track for it; ``tr`` may come back.
@@ -226,8 +254,12 @@ class TrackBook:
         The faces reported under ``tr`` since the gap stay reported; the track goes back to how it
         was before the gap (its last sighting, its appearance) and waits to be found."""
         frame, ts = tr.last_frame, tr.last_ts
-        logger.debug("track %s: tracker id %s took up a different face by frame %d: split off", tr.display_id,
-                     tracker_id, frame)
+        logger.debug(
+            "track %s: tracker id %s took up a different face by frame %d: split off",
+            tr.display_id,
+            tracker_id,
+            frame,
+        )
         tr.last_ts, tr.last_frame, tr.embedding = check.last_ts, check.last_frame, check.reference
         tr.owner, tr.alive = "", False
         new = self._new_track(f"{tracker_id}.{frame}", tracker_id, frame, ts)
@@ -237,9 +269,15 @@ class TrackBook:
 
     def _lost_match(self, new: BookTrack, v: np.ndarray) -> BookTrack | None:
         p = self.params
-        candidates = [tr for tr in self.tracks.values()
-                      if tr is not new and tr.embedding is not None and len(tr.embedding) == len(v)
-                      and tr.last_ts < new.first_ts and new.first_ts - tr.last_ts <= p.reid_window_s]
+        candidates = [
+            tr
+            for tr in self.tracks.values()
+            if tr is not new
+            and tr.embedding is not None
+            and len(tr.embedding) == len(v)
+            and tr.last_ts < new.first_ts
+            and new.first_ts - tr.last_ts <= p.reid_window_s
+        ]
         if not candidates:
             return None
         sims = np.array([float(tr.embedding @ v) for tr in candidates])
@@ -249,18 +287,28 @@ class TrackBook:
         # several old tracks of one person (an earlier shot, an earlier visit): the latest one; but two
         # different people close to each other is no evidence at all
         people = {candidates[i].vote.person_id for i in above}
-        best, second = sims[above[0]], max((sims[i] for i in range(len(sims)) if i != above[0]), default=-1.0)
+        best, second = (
+            sims[above[0]],
+            max((sims[i] for i in range(len(sims)) if i != above[0]), default=-1.0),
+        )
         if len(people) == 1 and None not in people:
             return max((candidates[i] for i in above), key=lambda tr: tr.last_ts)
         return candidates[above[0]] if best - second >= p.reid_margin else None
 
     def _merge(self, new: BookTrack, old: BookTrack) -> None:
-        logger.debug("track %s is %s again (last seen %.2f s before)", new.owner, old.display_id,
-                     new.first_ts - old.last_ts)
+        logger.debug(
+            "track %s is %s again (last seen %.2f s before)",
+            new.owner,
+            old.display_id,
+            new.first_ts - old.last_ts,
+        )
         del self.tracks[new.display_id]
         self._alias[new.owner] = old.display_id
         old.owner = new.owner
         old.alive = True
-        old.last_ts, old.last_frame = max(old.last_ts, new.last_ts), max(old.last_frame, new.last_frame)
+        old.last_ts, old.last_frame = (
+            max(old.last_ts, new.last_ts),
+            max(old.last_frame, new.last_frame),
+        )
         old.frames += new.frames
         self.reidentified += 1

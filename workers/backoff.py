@@ -13,7 +13,10 @@ from config.errors import ConfigError
 # covers it). redis-py wraps its socket errors in these, so a bare OSError never means Redis: it
 # is a handler's own failure (a file it cannot read), retried and dead-lettered like any other.
 REDIS_DOWN: tuple[type[Exception], ...] = (
-    redis_errors.ConnectionError, redis_errors.TimeoutError, redis_errors.BusyLoadingError)
+    redis_errors.ConnectionError,
+    redis_errors.TimeoutError,
+    redis_errors.BusyLoadingError,
+)
 
 
 @dataclass
@@ -28,7 +31,9 @@ class Backoff:
 
     def __post_init__(self) -> None:
         if not 0 < self.initial_s <= self.max_s:
-            raise ConfigError(f"backoff: expected 0 < initial_s <= max_s, got {self.initial_s} and {self.max_s}")
+            raise ConfigError(
+                f"backoff: expected 0 < initial_s <= max_s, got {self.initial_s} and {self.max_s}"
+            )
         if not 0 <= self.jitter < 1:
             raise ConfigError(f"backoff jitter: expected 0 <= jitter < 1, got {self.jitter}")
 

@@ -32,10 +32,19 @@ class Bus(Protocol):
     def publish(self, stream: str, payload: bytes, maxlen: int | None = None) -> str: ...
     def publish_many(self, items: list[tuple[str, bytes, int | None]]) -> list[str]: ...
     def ensure_group(self, stream: str, group: str) -> None: ...
-    def read(self, streams: list[str], group: str, consumer: str, count: int, block_ms: int,
-             own_pending: bool = False) -> list[Entry]: ...
+    def read(
+        self,
+        streams: list[str],
+        group: str,
+        consumer: str,
+        count: int,
+        block_ms: int,
+        own_pending: bool = False,
+    ) -> list[Entry]: ...
     def ack(self, stream: str, group: str, ids: list[str]) -> None: ...
-    def claim_idle(self, stream: str, group: str, consumer: str, min_idle_ms: int, count: int) -> list[Entry]: ...
+    def claim_idle(
+        self, stream: str, group: str, consumer: str, min_idle_ms: int, count: int
+    ) -> list[Entry]: ...
     def deliveries(self, stream: str, group: str, entry_id: str) -> int: ...
 
 
@@ -65,21 +74,43 @@ class RedisStreamBus:
             if "BUSYGROUP" not in str(exc):
                 raise
 
-    def read(self, streams: list[str], group: str, consumer: str, count: int, block_ms: int,
-             own_pending: bool = False) -> list[Entry]:
+    def read(
+        self,
+        streams: list[str],
+        group: str,
+        consumer: str,
+        count: int,
+        block_ms: int,
+        own_pending: bool = False,
+    ) -> list[Entry]:
         if not streams:
             return []
-        start = "0" if own_pending else ">"  # "0": entries delivered to this consumer and not acked yet
-        reply = self.redis.xreadgroup(group, consumer, {s: start for s in streams}, count=count,
-                                      block=None if own_pending else block_ms)
-        return [Entry(_s(name), _s(eid), (fields or {}).get(FIELD)) for name, items in stream_reply(reply) for eid, fields in items]
+        start = (
+            "0" if own_pending else ">"
+        )  # "0": entries delivered to this consumer and not acked yet
+        reply = self.redis.xreadgroup(
+            group,
+            consumer,
+            {s: start for s in streams},
+            count=count,
+            block=None if own_pending else block_ms,
+        )
+        return [
+            Entry(_s(name), _s(eid), (fields or {}).get(FIELD))
+            for name, items in stream_reply(reply)
+            for eid, fields in items
+        ]
 
     def ack(self, stream: str, group: str, ids: list[str]) -> None:
         if ids:
             self.redis.xack(stream, group, *ids)
 
-    def claim_idle(self, stream: str, group: str, consumer: str, min_idle_ms: int, count: int) -> list[Entry]:
-        reply = self.redis.xautoclaim(stream, group, consumer, min_idle_ms, start_id="0-0", count=count)
+    def claim_idle(
+        self, stream: str, group: str, consumer: str, min_idle_ms: int, count: int
+    ) -> list[Entry]:
+        reply = self.redis.xautoclaim(
+            stream, group, consumer, min_idle_ms, start_id="0-0", count=count
+        )
         claimed = reply[1] if len(reply) > 1 else []
         entries = [Entry(stream, _s(eid), (fields or {}).get(FIELD)) for eid, fields in claimed]
         # Redis 7+: ids of pending entries that no longer exist (trimmed) come back as the
@@ -96,7 +127,9 @@ class RedisStreamBus:
 @dataclass
 class _Group:
     last: int = 0  # index of the next entry never delivered to this group
-    pending: dict[str, tuple[str, int]] = field(default_factory=dict)  # id -> (consumer, deliveries)
+    pending: dict[str, tuple[str, int]] = field(
+        default_factory=dict
+    )  # id -> (consumer, deliveries)
 
 
 class MemoryBus:
@@ -119,8 +152,15 @@ class MemoryBus:
     def ensure_group(self, stream: str, group: str) -> None:
         self.groups.setdefault((stream, group), _Group())
 
-    def read(self, streams: list[str], group: str, consumer: str, count: int, block_ms: int,
-             own_pending: bool = False) -> list[Entry]:
+    def read(
+        self,
+        streams: list[str],
+        group: str,
+        consumer: str,
+        count: int,
+        block_ms: int,
+        own_pending: bool = False,
+    ) -> list[Entry]:
         out: list[Entry] = []
         if own_pending:
             for s in streams:
@@ -143,7 +183,9 @@ class MemoryBus:
         for eid in ids:
             self.groups[(stream, group)].pending.pop(eid, None)
 
-    def claim_idle(self, stream: str, group: str, consumer: str, min_idle_ms: int, count: int) -> list[Entry]:
+    def claim_idle(
+        self, stream: str, group: str, consumer: str, min_idle_ms: int, count: int
+    ) -> list[Entry]:
         g = self.groups[(stream, group)]
         payloads = dict(self.streams[stream])
         out = []

@@ -19,10 +19,16 @@ _ALLOWED_DTYPES = {"<f4", "<f8", "<i4", "<i8", "|u1", "|b1", "<u2", "<f2"}
 
 def _default(obj: Any) -> Any:
     if isinstance(obj, np.ndarray):
-        arr = obj if obj.flags.c_contiguous else obj.copy(order="C")  # (ascontiguousarray makes 0-d 1-d)
+        arr = (
+            obj if obj.flags.c_contiguous else obj.copy(order="C")
+        )  # (ascontiguousarray makes 0-d 1-d)
         if arr.dtype.str not in _ALLOWED_DTYPES:
-            raise MessageError(f"array dtype: expected one of {sorted(_ALLOWED_DTYPES)}, got {arr.dtype.str}")
-        return msgpack.ExtType(ARRAY_EXT, msgpack.packb([arr.dtype.str, list(arr.shape), arr.tobytes()]))
+            raise MessageError(
+                f"array dtype: expected one of {sorted(_ALLOWED_DTYPES)}, got {arr.dtype.str}"
+            )
+        return msgpack.ExtType(
+            ARRAY_EXT, msgpack.packb([arr.dtype.str, list(arr.shape), arr.tobytes()])
+        )
     if isinstance(obj, np.generic):
         return obj.item()
     raise TypeError(f"cannot encode {type(obj).__name__}")
@@ -40,7 +46,9 @@ def _ext_hook(code: int, data: bytes) -> Any:
     try:
         return np.frombuffer(raw, dtype=np.dtype(dtype)).reshape(shape)
     except (ValueError, TypeError) as exc:
-        raise MessageError(f"array shape {shape!r} does not fit {len(raw)} bytes of {dtype}") from exc
+        raise MessageError(
+            f"array shape {shape!r} does not fit {len(raw)} bytes of {dtype}"
+        ) from exc
 
 
 def encode(obj: Any) -> bytes:

@@ -39,9 +39,18 @@ class DetectHandler(Handler):
     kind = "detect"
     group = keys.GROUP_DETECT
 
-    def __init__(self, detector: Detector, cameras: Callable[[], list[str]], jpeg_quality: int = 90,
-                 every_n: int = 1, cut_threshold: float = 0.25, batch_frames: int = 1, max_every_n: int = 0,
-                 lag_budget_s: float = 0.25, clock: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        detector: Detector,
+        cameras: Callable[[], list[str]],
+        jpeg_quality: int = 90,
+        every_n: int = 1,
+        cut_threshold: float = 0.25,
+        batch_frames: int = 1,
+        max_every_n: int = 0,
+        lag_budget_s: float = 0.25,
+        clock: Callable[[], float] = time.time,
+    ):
         self.detector = detector
         # live frames older than lag_budget_s: detect only every max_every_n-th until caught up
         self.max_every_n = max(max_every_n, every_n)
@@ -52,7 +61,9 @@ class DetectHandler(Handler):
         self.every_n = every_n
         self.cut_threshold = cut_threshold
         self.batch_frames = batch_frames
-        self._last_scene: dict[str, np.ndarray] = {}  # camera -> histogram of the last frame seen here
+        self._last_scene: dict[
+            str, np.ndarray
+        ] = {}  # camera -> histogram of the last frame seen here
         self._ready: dict[tuple[str, str, int], tuple[np.ndarray, np.ndarray, Faces | None]] = {}
 
     def input_streams(self) -> list[str]:
@@ -89,8 +100,10 @@ class DetectHandler(Handler):
             else:
                 self._ready[key] = (rgb, scene, None)
         for i in range(0, len(todo), self.batch_frames):
-            part = todo[i:i + self.batch_frames]
-            for (key, rgb, scene), faces in zip(part, self.detector.detect_many([rgb for _, rgb, _ in part]), strict=True):
+            part = todo[i : i + self.batch_frames]
+            for (key, rgb, scene), faces in zip(
+                part, self.detector.detect_many([rgb for _, rgb, _ in part]), strict=True
+            ):
                 self._ready[key] = (rgb, scene, faces)
 
     def handle(self, msg: FrameMsg) -> list[Output]:
@@ -133,6 +146,8 @@ class DetectHandler(Handler):
         if n <= 1 or msg.seq % n == 0:
             return True
         if msg.scene is not None:
-            return msg.cut  # the grabber saw every frame in order: same answer in every detector process
+            return (
+                msg.cut
+            )  # the grabber saw every frame in order: same answer in every detector process
         # a producer that sends no histogram: compare with the last frame this process saw
         return previous is None or histogram_distance(previous, scene) > self.cut_threshold

@@ -63,11 +63,16 @@ class EmbedHandler(Handler):
             return
         chips = [c for _, cs, _, _ in jobs for c in cs]
         boxes = [b for _, _, _, b in jobs]
-        vectors = self.embedder.embed(chips, Faces(np.concatenate([b.xyxy for b in boxes]),
-                                                   np.concatenate([b.confidence for b in boxes])))
+        vectors = self.embedder.embed(
+            chips,
+            Faces(
+                np.concatenate([b.xyxy for b in boxes]),
+                np.concatenate([b.confidence for b in boxes]),
+            ),
+        )
         start = 0
         for key, cs, idx, _ in jobs:
-            self._ready[key] = (idx, vectors[start:start + len(cs)])
+            self._ready[key] = (idx, vectors[start : start + len(cs)])
             start += len(cs)
 
     def handle(self, msg: FrameMsg) -> list[Output]:

@@ -7,9 +7,13 @@ TRACKED = f"{PREFIX}:tracked"  # tracker -> embedder (every frame; crops only wh
 EMBEDDED = f"{PREFIX}:embedded"  # embedder -> matcher
 RESULTS = f"{PREFIX}:results"  # matcher -> users: named tracks + lifecycle events
 DEAD = f"{PREFIX}:dead"  # dead letters from every stage
-EVENTS = f"{PREFIX}:events"  # camera state changes: connecting, streaming, stalled, reconnecting, ended
+EVENTS = (
+    f"{PREFIX}:events"  # camera state changes: connecting, streaming, stalled, reconnecting, ended
+)
 CAMERAS = f"{PREFIX}:cameras"  # set of camera names that have a frames stream
-CAMERA_SOURCES = f"{PREFIX}:camera-sources"  # hash name -> source URL, managed by `facestream cameras add/rm`
+CAMERA_SOURCES = (
+    f"{PREFIX}:camera-sources"  # hash name -> source URL, managed by `facestream cameras add/rm`
+)
 
 # consumer groups, one per stage
 GROUP_DETECT = "detect"

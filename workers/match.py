@@ -59,9 +59,15 @@ class MatchHandler(Handler):
     kind = "match"
     group = keys.GROUP_MATCH
 
-    def __init__(self, client: redis.Redis, people: People, index_for: Callable[[str], VectorIndex],
-                 settings: Settings, threshold_for: Callable[[str], float],
-                 unknowns_for: Callable[[str], UnknownFaces] | None = None):
+    def __init__(
+        self,
+        client: redis.Redis,
+        people: People,
+        index_for: Callable[[str], VectorIndex],
+        settings: Settings,
+        threshold_for: Callable[[str], float],
+        unknowns_for: Callable[[str], UnknownFaces] | None = None,
+    ):
         self.redis = client
         self.people = people
         self.index_for = index_for  # model name -> its Milvus collection
@@ -133,25 +139,32 @@ class MatchHandler(Handler):
         model_spec = MODELS.get(model or "dlib", MODELS["dlib"])
         threshold = s.match.threshold or self.threshold_for(model_spec.name)
         unknown_below = model_spec.unknown_below if s.match.threshold is None else threshold - 0.03
-        params = BookParams(reid_window_s=s.track.reid_window_s,
-                            reid_min_similarity=s.track.reid_min_similarity or threshold,
-                            unknown_min_observations=s.match.unknown_min_observations,
-                            unknown_below=unknown_below if s.match.unknown_below is None else s.match.unknown_below,
-                            split_below=model_spec.split_below)
+        params = BookParams(
+            reid_window_s=s.track.reid_window_s,
+            reid_min_similarity=s.track.reid_min_similarity or threshold,
+            unknown_min_observations=s.match.unknown_min_observations,
+            unknown_below=unknown_below if s.match.unknown_below is None else s.match.unknown_below,
+            split_below=model_spec.split_below,
+        )
         return TrackBook(lambda: IdentityVote(threshold, s.match.margin), params)
 
     def _check_embeddings(self, msg: FrameMsg) -> None:
         """A bad vector is the message's fault (dead letter), not Milvus being down."""
         model, emb = msg.shots.model, msg.shots.embeddings
         if model not in MODELS:
-            raise MessageError(f"message field 'shots.model': expected one of {sorted(MODELS)}, "
-                               f"got {model!r}")
+            raise MessageError(
+                f"message field 'shots.model': expected one of {sorted(MODELS)}, got {model!r}"
+            )
         dim = MODELS[model].dim
         if not isinstance(emb, np.ndarray) or emb.ndim != 2 or emb.shape[1] != dim:
-            raise MessageError(f"message field 'shots.embeddings': expected (N, {dim}) floats, got "
-                               f"{getattr(emb, 'shape', type(emb).__name__)}")
+            raise MessageError(
+                f"message field 'shots.embeddings': expected (N, {dim}) floats, got "
+                f"{getattr(emb, 'shape', type(emb).__name__)}"
+            )
         if not np.isfinite(emb).all():
-            raise MessageError("message field 'shots.embeddings': expected finite values, got NaN or inf")
+            raise MessageError(
+                "message field 'shots.embeddings': expected finite values, got NaN or inf"
+            )
 
     def _warn_other_model(self, model: str) -> None:
         """A long-running stack (``up``) cannot refuse to start like ``run`` does: it logs why
@@ -187,12 +200,19 @@ class MatchHandler(Handler):
         self._milvus_retry_at = time.monotonic() + delay
         if self.milvus_down_since is None:
             self.milvus_down_since = time.time()
-        log.warning("Milvus %s failed (%s: %s): tracks stay unnamed, retrying in %.1f s",
-                    what, type(exc).__name__, str(exc)[:200], delay)
+        log.warning(
+            "Milvus %s failed (%s: %s): tracks stay unnamed, retrying in %.1f s",
+            what,
+            type(exc).__name__,
+            str(exc)[:200],
+            delay,
+        )
 
     def _milvus_back(self) -> None:
         if self._milvus_backoff.attempts:
-            log.warning("Milvus answers again after %d failed attempt(s)", self._milvus_backoff.attempts)
+            log.warning(
+                "Milvus answers again after %d failed attempt(s)", self._milvus_backoff.attempts
+            )
             self._milvus_backoff.reset()
         self.milvus_down_since = None
 
@@ -200,7 +220,11 @@ class MatchHandler(Handler):
         """A stable label for a stranger; None while Milvus is away (asked again on a later
         frame)."""
         embedding = track.embedding
-        if self.unknowns_for is None or embedding is None or time.monotonic() < self._milvus_retry_at:
+        if (
+            self.unknowns_for is None
+            or embedding is None
+            or time.monotonic() < self._milvus_retry_at
+        ):
             return None
         try:
             return self.unknowns_for(model).label_for(embedding, camera, when)
@@ -214,8 +238,10 @@ class MatchHandler(Handler):
         """Runtime hook: `status` and `run` show an unreachable Milvus from the health key."""
         if self.milvus_down_since is None:
             return {}
-        return {"problem": "Milvus unreachable: tracks flow unnamed, names once it is back",
-                "problem_since": self.milvus_down_since}
+        return {
+            "problem": "Milvus unreachable: tracks flow unnamed, names once it is back",
+            "problem_since": self.milvus_down_since,
+        }
 
     def _frame(self, st: CameraState, msg: FrameMsg) -> list[dict]:
         out: list[dict] = []
@@ -234,27 +260,62 @@ class MatchHandler(Handler):
                 self._warn_other_model(model)
             matches = self._search(model, shots.embeddings)
             # while Milvus is down the embedding still feeds the track's running embedding (re-id), not its name
-            for i, vector, scores in zip(shots.rows, shots.embeddings, matches if matches else [None] * len(shots.rows), strict=True):
+            for i, vector, scores in zip(
+                shots.rows,
+                shots.embeddings,
+                matches if matches else [None] * len(shots.rows),
+                strict=True,
+            ):
                 if scores is None:
                     continue
                 got = st.book.embedded(track_ids[i], vector, scores)
                 track, identity_changed, merged = got.track, got.identity_changed, got.merged
-                if got.split_from is not None and track.origin == track_ids[i] and track.first_frame == msg.seq:
-                    starting[track.display_id] = track  # a face split off an old track starts a new one
+                if (
+                    got.split_from is not None
+                    and track.origin == track_ids[i]
+                    and track.first_frame == msg.seq
+                ):
+                    starting[track.display_id] = (
+                        track  # a face split off an old track starts a new one
+                    )
                 if merged is not None and starting.pop(merged.display_id, None) is None:
                     # records went out under the new id before its face was recognised: end that id
-                    out.append(event_record("merged", msg.camera, merged.last_frame, merged.last_ts,
-                                            merged.display_id, None, 0.0, into=track.display_id))
+                    out.append(
+                        event_record(
+                            "merged",
+                            msg.camera,
+                            merged.last_frame,
+                            merged.last_ts,
+                            merged.display_id,
+                            None,
+                            0.0,
+                            into=track.display_id,
+                        )
+                    )
                     out.append(self._end(msg.camera, merged, model))
                 if identity_changed:
                     changed.add(track.display_id)
-                if (self.unknowns_for is not None and track.unknown_label is None
-                        and track.embedding is not None and st.book.is_unknown(track)):
-                    track.unknown_label = self._unknown_label(model, track, msg.camera,
-                                                              msg.capture_time)
+                if (
+                    self.unknowns_for is not None
+                    and track.unknown_label is None
+                    and track.embedding is not None
+                    and st.book.is_unknown(track)
+                ):
+                    track.unknown_label = self._unknown_label(
+                        model, track, msg.camera, msg.capture_time
+                    )
         for track in starting.values():
-            out.append(event_record("start", msg.camera, track.first_frame, track.first_ts, track.display_id,
-                                    None, 0.0))
+            out.append(
+                event_record(
+                    "start",
+                    msg.camera,
+                    track.first_frame,
+                    track.first_ts,
+                    track.display_id,
+                    None,
+                    0.0,
+                )
+            )
         for i, track_id in enumerate(track_ids):
             booked = st.book.get(track_id)
             assert booked is not None, f"track {track_id}: every track of the frame is in the book"
@@ -262,24 +323,46 @@ class MatchHandler(Handler):
             pid = track.vote.person_id
             name = self._name(pid)
             if track.display_id in changed and st.book.announce(track) is not None:
-                out.append(event_record("identified", msg.camera, msg.seq, msg.ts, track.display_id, name,
-                                        track.vote.score))
+                out.append(
+                    event_record(
+                        "identified",
+                        msg.camera,
+                        msg.seq,
+                        msg.ts,
+                        track.display_id,
+                        name,
+                        track.vote.score,
+                    )
+                )
                 changed.discard(track.display_id)
-            out.append(face_record(msg, i, track.display_id, name, track.vote.score, pid, track.unknown_label))
+            out.append(
+                face_record(
+                    msg, i, track.display_id, name, track.vote.score, pid, track.unknown_label
+                )
+            )
         return out
 
     def _end(self, camera: str, track: BookTrack, model: str | None) -> dict:
         if track.unknown_label and self.unknowns_for is not None and model:
             self.unknowns_for(model).track_ended(track.unknown_label, track.frames, time.time())
-        return event_record("end", camera, track.last_frame, track.last_ts, track.display_id,
-                            self._name(track.vote.person_id), track.vote.score)
+        return event_record(
+            "end",
+            camera,
+            track.last_frame,
+            track.last_ts,
+            track.display_id,
+            self._name(track.vote.person_id),
+            track.vote.score,
+        )
 
     def _name(self, person_id: str | None) -> str | None:
         if person_id is None:
             return None
         now = time.monotonic()
         cached = self._names.get(person_id)
-        if cached is None or now - cached[0] > 5.0:  # a person removed meanwhile loses the name within 5 s
+        if (
+            cached is None or now - cached[0] > 5.0
+        ):  # a person removed meanwhile loses the name within 5 s
             cached = (now, self.people.names([person_id])[person_id])
             self._names[person_id] = cached
         return cached[1]

@@ -19,15 +19,30 @@ log = logging.getLogger(__name__)
 _BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 FRAMES = Counter("facestream_frames_total", "Frames handled by a stage", ["stage"])
-STAGE_SECONDS = Histogram("facestream_stage_seconds", "Time a stage spends on one frame", ["stage"],
-                          buckets=_BUCKETS)
-LATENCY_SECONDS = Histogram("facestream_latency_seconds", "Capture to the end of a stage, per frame", ["stage"],
-                            buckets=_BUCKETS)
-DROPS = Counter("facestream_dropped_frames_total", "Frames dropped, by stage and reason", ["stage", "reason"])
-DEAD_LETTERS = Counter("facestream_dead_letters_total", "Entries moved to the dead-letter stream", ["stage"])
-ERRORS = Counter("facestream_handler_errors_total", "Handler exceptions (the entry is retried)", ["stage"])
-QUEUE_LAG = Gauge("facestream_queue_lag", "Entries not yet delivered to a consumer group", ["stream", "group"])
-QUEUE_PENDING = Gauge("facestream_queue_pending", "Entries delivered but not acked", ["stream", "group"])
+STAGE_SECONDS = Histogram(
+    "facestream_stage_seconds", "Time a stage spends on one frame", ["stage"], buckets=_BUCKETS
+)
+LATENCY_SECONDS = Histogram(
+    "facestream_latency_seconds",
+    "Capture to the end of a stage, per frame",
+    ["stage"],
+    buckets=_BUCKETS,
+)
+DROPS = Counter(
+    "facestream_dropped_frames_total", "Frames dropped, by stage and reason", ["stage", "reason"]
+)
+DEAD_LETTERS = Counter(
+    "facestream_dead_letters_total", "Entries moved to the dead-letter stream", ["stage"]
+)
+ERRORS = Counter(
+    "facestream_handler_errors_total", "Handler exceptions (the entry is retried)", ["stage"]
+)
+QUEUE_LAG = Gauge(
+    "facestream_queue_lag", "Entries not yet delivered to a consumer group", ["stream", "group"]
+)
+QUEUE_PENDING = Gauge(
+    "facestream_queue_pending", "Entries delivered but not acked", ["stream", "group"]
+)
 PUBLISHED = Counter("facestream_ingest_frames_total", "Frames published by a grabber", ["camera"])
 
 
@@ -100,5 +115,9 @@ class StageObserver:
         w, self._window = self._window, _Window(now)
         elapsed = max(now - w.started, 1e-6)
         n = max(w.frames, 1)
-        return {"fps": round(w.frames / elapsed, 3), "stage_ms": round(1000 * w.busy_s / n, 1) if w.frames else None,
-                "latency_ms": round(1000 * w.latency_s / n, 1) if w.frames else None, "metrics": self.endpoint}
+        return {
+            "fps": round(w.frames / elapsed, 3),
+            "stage_ms": round(1000 * w.busy_s / n, 1) if w.frames else None,
+            "latency_ms": round(1000 * w.latency_s / n, 1) if w.frames else None,
+            "metrics": self.endpoint,
+        }

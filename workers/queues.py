@@ -13,7 +13,9 @@ def _s(value) -> str:
 
 def streams(client: redis.Redis) -> list[str]:
     """Every facestream stream (frames of each camera, the stage streams, results, dead letters)."""
-    return sorted(_s(k) for k in client.scan_iter(match=f"{keys.PREFIX}:*", count=500, _type="STREAM"))
+    return sorted(
+        _s(k) for k in client.scan_iter(match=f"{keys.PREFIX}:*", count=500, _type="STREAM")
+    )
 
 
 def groups(client: redis.Redis, stream: str, only: str | None = None) -> list[dict]:
@@ -28,8 +30,15 @@ def groups(client: redis.Redis, stream: str, only: str | None = None) -> list[di
         if only is not None and name != only:
             continue
         lag = row.get("lag")
-        out.append({"stream": stream, "group": name, "lag": None if lag is None else int(lag),
-                    "pending": int(row["pending"]), "consumers": int(row["consumers"])})
+        out.append(
+            {
+                "stream": stream,
+                "group": name,
+                "lag": None if lag is None else int(lag),
+                "pending": int(row["pending"]),
+                "consumers": int(row["consumers"]),
+            }
+        )
     return out
 
 
@@ -39,4 +48,7 @@ def consumers(client: redis.Redis, stream: str, group: str) -> list[dict]:
         rows = client.xinfo_consumers(stream, group)
     except redis.ResponseError:
         return []
-    return [{"name": _s(r["name"]), "pending": int(r["pending"]), "idle_ms": int(r["idle"])} for r in rows]
+    return [
+        {"name": _s(r["name"]), "pending": int(r["pending"]), "idle_ms": int(r["idle"])}
+        for r in rows
+    ]

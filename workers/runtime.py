@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 # (plus one blocking read); a SMEMBERS per half second per worker costs nothing
 STREAM_REFRESH_S = 0.5
 
+
 @dataclass
 class Counters:
     processed: int = 0
@@ -54,10 +55,19 @@ class Counters:
 
 
 class Worker:
-    def __init__(self, bus: Bus, handler: Handler, settings: BusSettings, client: redis.Redis | None = None,
-                 consumer: str | None = None, observer: StageObserver | None = None):
+    def __init__(
+        self,
+        bus: Bus,
+        handler: Handler,
+        settings: BusSettings,
+        client: redis.Redis | None = None,
+        consumer: str | None = None,
+        observer: StageObserver | None = None,
+    ):
         self.bus = bus
-        self.observer = observer or StageObserver(handler.kind)  # Prometheus series + health-key figures
+        self.observer = observer or StageObserver(
+            handler.kind
+        )  # Prometheus series + health-key figures
         self.handler = handler
         self.settings = settings  # the bus section: reads, claims, deliveries, health
         self.redis = client  # for health keys and counters; None in unit tests
@@ -110,8 +120,13 @@ class Worker:
     def _lost_redis(self, exc: Exception, backoff: Backoff) -> None:
         delay = backoff.next_delay()
         self.counters.reconnects += 1
-        log.warning("Redis unreachable (%s: %s): retrying in %.1f s (attempt %d)", type(exc).__name__, exc, delay,
-                    backoff.attempts)
+        log.warning(
+            "Redis unreachable (%s: %s): retrying in %.1f s (attempt %d)",
+            type(exc).__name__,
+            exc,
+            delay,
+            backoff.attempts,
+        )
         self._recover = True
         self._streams, self._next_refresh = [], 0.0
         deadline = time.monotonic() + delay
@@ -129,19 +144,35 @@ class Worker:
         if now >= self._next_claim:
             self._next_claim = now + self.settings.claim_idle_ms / 2000
             for stream in self._streams:
-                entries += self.bus.claim_idle(stream, self.handler.group, self.consumer,
-                                               self.settings.claim_idle_ms, self.settings.read_count)
+                entries += self.bus.claim_idle(
+                    stream,
+                    self.handler.group,
+                    self.consumer,
+                    self.settings.claim_idle_ms,
+                    self.settings.read_count,
+                )
             if entries:
                 claimed = True
                 log.warning("reclaimed %d idle pending entries", len(entries))
         if not entries and self._streams and self._recover:
-            entries = self.bus.read(self._streams, self.handler.group, self.consumer,
-                                    self.settings.read_count, 0, own_pending=True)
+            entries = self.bus.read(
+                self._streams,
+                self.handler.group,
+                self.consumer,
+                self.settings.read_count,
+                0,
+                own_pending=True,
+            )
             claimed = bool(entries)
             self._recover = bool(entries)  # until our pending list is empty
         if not entries and self._streams:
-            entries = self.bus.read(self._streams, self.handler.group, self.consumer,
-                                    self.settings.read_count, self.settings.block_ms)
+            entries = self.bus.read(
+                self._streams,
+                self.handler.group,
+                self.consumer,
+                self.settings.read_count,
+                self.settings.block_ms,
+            )
         elif not self._streams:
             time.sleep(self.settings.block_ms / 1000)
         self._prepare(entries)
@@ -166,7 +197,9 @@ class Worker:
         try:
             self.handler.prepare([e.payload for e in entries if e.payload is not None])
         except Exception:  # the per-entry path still runs, and retries/dead-letters as usual
-            log.exception("%s: batch preparation failed; handling entries one by one", self.handler.kind)
+            log.exception(
+                "%s: batch preparation failed; handling entries one by one", self.handler.kind
+            )
 
     # --- one entry --------------------------------------------------------------------
     def _process(self, entry: Entry, check_deliveries: bool = False) -> None:
@@ -178,13 +211,20 @@ class Worker:
             self.bus.ack(entry.stream, group, [entry.id])
             return
         # only a reclaimed entry can have been delivered before: skip the XPENDING round trip otherwise
-        if check_deliveries and self.bus.deliveries(entry.stream, group, entry.id) > self.settings.max_deliveries:
+        if (
+            check_deliveries
+            and self.bus.deliveries(entry.stream, group, entry.id) > self.settings.max_deliveries
+        ):
             self._dead_letter(entry, f"delivered more than {self.settings.max_deliveries} times")
             return
         try:
             msg = FrameMsg.from_bytes(entry.payload)
-        except Exception as exc:  # MessageError by contract; anything else is a decoder bug, still poison
-            self._dead_letter(entry, str(exc) if isinstance(exc, MessageError) else f"{type(exc).__name__}: {exc}")
+        except (
+            Exception
+        ) as exc:  # MessageError by contract; anything else is a decoder bug, still poison
+            self._dead_letter(
+                entry, str(exc) if isinstance(exc, MessageError) else f"{type(exc).__name__}: {exc}"
+            )
             return
         started = time.monotonic()
         msg = self._unless_stale(msg)
@@ -199,8 +239,14 @@ class Worker:
             # left pending on purpose: reclaimed and retried, dead-lettered after max_deliveries
             self.counters.errors += 1
             self.observer.error()
-            log.exception("%s failed on %s %s (camera %s seq %d)", self.handler.kind, entry.stream, entry.id,
-                          msg.camera, msg.seq)
+            log.exception(
+                "%s failed on %s %s (camera %s seq %d)",
+                self.handler.kind,
+                entry.stream,
+                entry.id,
+                msg.camera,
+                msg.seq,
+            )
             return
         try:
             self._publish(outputs)
@@ -216,8 +262,11 @@ class Worker:
         self.observer.handled(msg, outputs, time.monotonic() - started)
 
     def _unless_stale(self, msg: FrameMsg) -> FrameMsg:
-        if (msg.max_age_s is None or msg.status != FRAME
-                or time.time() - msg.capture_time <= msg.max_age_s):
+        if (
+            msg.max_age_s is None
+            or msg.status != FRAME
+            or time.time() - msg.capture_time <= msg.max_age_s
+        ):
             return msg
         instead = self.handler.stale(msg)
         if instead is not msg:  # a stage that handles stale frames as usual counts none
@@ -228,7 +277,11 @@ class Worker:
         items: list[tuple[str, bytes, int | None]] = []
         for stream, out in outputs:
             payload = out.to_bytes() if isinstance(out, FrameMsg) else codec.encode(out)
-            maxlen = self.settings.results_maxlen if stream == keys.RESULTS else self.settings.stream_maxlen
+            maxlen = (
+                self.settings.results_maxlen
+                if stream == keys.RESULTS
+                else self.settings.stream_maxlen
+            )
             items.append((stream, payload, maxlen))
         if len(items) > 1:  # one round trip for a frame's records
             self.bus.publish_many(items)
@@ -238,10 +291,21 @@ class Worker:
 
     def _dead_letter(self, entry: Entry, error: str) -> None:
         log.error("dead-lettering %s %s: %s", entry.stream, entry.id, error)
-        self.bus.publish(keys.DEAD, codec.encode({
-            "stream": entry.stream, "group": self.handler.group, "id": entry.id, "error": error,
-            "consumer": self.consumer, "time": time.time(), "payload": entry.payload or b"",
-        }), maxlen=self.settings.stream_maxlen)
+        self.bus.publish(
+            keys.DEAD,
+            codec.encode(
+                {
+                    "stream": entry.stream,
+                    "group": self.handler.group,
+                    "id": entry.id,
+                    "error": error,
+                    "consumer": self.consumer,
+                    "time": time.time(),
+                    "payload": entry.payload or b"",
+                }
+            ),
+            maxlen=self.settings.stream_maxlen,
+        )
         self.bus.ack(entry.stream, self.handler.group, [entry.id])
         self.counters.dead_letters += 1
         self.observer.dead_letter()
@@ -260,11 +324,23 @@ class Worker:
     def _heartbeat(self) -> None:
         if self.redis is None:
             return
-        self.observer.queues([g for s in self._streams for g in queues.groups(self.redis, s, self.handler.group)])
-        health.beat(self.redis, self.handler.kind, self.consumer, self.settings.health_ttl_s,
-                    **self.counters.__dict__, **self.observer.summary(), **self.handler.health())
+        self.observer.queues(
+            [g for s in self._streams for g in queues.groups(self.redis, s, self.handler.group)]
+        )
+        health.beat(
+            self.redis,
+            self.handler.kind,
+            self.consumer,
+            self.settings.health_ttl_s,
+            **self.counters.__dict__,
+            **self.observer.summary(),
+            **self.handler.health(),
+        )
         self._flush_stats()
 
     def _flush_stats(self) -> None:
         if self.redis is not None:
-            self.redis.hset(keys.stats(f"{self.handler.kind}:{self.consumer}"), mapping=hash_fields(self.counters.__dict__))
+            self.redis.hset(
+                keys.stats(f"{self.handler.kind}:{self.consumer}"),
+                mapping=hash_fields(self.counters.__dict__),
+            )

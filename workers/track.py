@@ -55,9 +55,13 @@ class TrackHandler(Handler):
     kind = "track"
     group = keys.GROUP_TRACK
 
-    def __init__(self, track: TrackSettings | None = None, embed: EmbedSettings | None = None,
-                 cut_threshold: float = Settings.model_fields["scene_cut_threshold"].default,
-                 clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        track: TrackSettings | None = None,
+        embed: EmbedSettings | None = None,
+        cut_threshold: float = Settings.model_fields["scene_cut_threshold"].default,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.track = track or TrackSettings()
         self.embed = embed or EmbedSettings()  # which faces become shots
         self.cut_threshold = cut_threshold
@@ -77,7 +81,12 @@ class TrackHandler(Handler):
             # a duplicate (redelivery after a worker died) or a frame already given up on: its seq went
             # downstream once already (as the frame or as a reorder_timeout drop), so it is accounted for
             st.late += 1
-            log.debug("camera %s: seq %d is late or a duplicate (expecting %d)", msg.camera, msg.seq, st.next_seq)
+            log.debug(
+                "camera %s: seq %d is late or a duplicate (expecting %d)",
+                msg.camera,
+                msg.seq,
+                st.next_seq,
+            )
             return []
         return self._release(st, st.reorder.push(msg.seq, msg, self.clock()))
 
@@ -99,7 +108,9 @@ class TrackHandler(Handler):
             run=msg.run,
             tracker=tracker,
             # a live frame is not worth a long wait; a file frame of a killed worker is reclaimed and comes
-            reorder=ReorderBuffer(t.reorder_wait_s if msg.max_age_s is not None else t.reorder_wait_file_s),
+            reorder=ReorderBuffer(
+                t.reorder_wait_s if msg.max_age_s is not None else t.reorder_wait_file_s
+            ),
             cuts=CutDetector(self.cut_threshold),
             shots=ShotPicker(ShotParams.from_section(self.embed)),
         )
@@ -110,7 +121,12 @@ class TrackHandler(Handler):
             if seq - st.next_seq > MAX_GAP_FILL:
                 # not a few lost frames but a tracker restarted mid-run (those frames were done before it) or a
                 # bogus seq: one drop message per missing seq would flood every stream behind us
-                log.warning("camera %s: jump from seq %d to %d: not filled with drops", msg.camera, st.next_seq, seq)
+                log.warning(
+                    "camera %s: jump from seq %d to %d: not filled with drops",
+                    msg.camera,
+                    st.next_seq,
+                    seq,
+                )
                 st.next_seq = seq
             for missing in range(st.next_seq, seq):  # skipped by the reorder buffer's timeout
                 never_came = FrameMsg(replace(msg.meta, seq=missing))
@@ -126,7 +142,12 @@ class TrackHandler(Handler):
             return msg
         cut_ended = st.tracker.reset() if st.cuts.is_cut(msg.scene) else []
         if cut_ended:
-            log.info("camera %s frame %d: shot cut, %d track(s) ended", msg.camera, msg.seq, len(cut_ended))
+            log.info(
+                "camera %s frame %d: shot cut, %d track(s) ended",
+                msg.camera,
+                msg.seq,
+                len(cut_ended),
+            )
             st.shots.forget(cut_ended)
             st.carrier.clear()
         if not msg.detector_ran:  # detect_every_n: the tracks of the last detected frame, moved on

@@ -16,11 +16,23 @@ from facestream.stack import EmbeddedStack, Endpoints
 pytestmark = pytest.mark.slow
 
 
-def facestream(data_dir: Path, endpoints: Endpoints, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+def facestream(
+    data_dir: Path, endpoints: Endpoints, *args: str, timeout: float = 600
+) -> subprocess.CompletedProcess:
     """The real console entry point in a subprocess, as a user would run it."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("FACESTREAM_")}
-    cmd = [sys.executable, "-m", "facestream", "--data-dir", str(data_dir), "--redis-url", endpoints.redis_url,
-           "--milvus-uri", endpoints.milvus_uri, *args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "facestream",
+        "--data-dir",
+        str(data_dir),
+        "--redis-url",
+        endpoints.redis_url,
+        "--milvus-uri",
+        endpoints.milvus_uri,
+        *args,
+    ]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
 
 
@@ -31,8 +43,9 @@ def cli():
 
 
 @pytest.fixture(scope="session")
-def gallery_stack(tmp_path_factory: pytest.TempPathFactory,
-                  examples_dir: Path) -> Iterator[tuple[Path, Endpoints]]:
+def gallery_stack(
+    tmp_path_factory: pytest.TempPathFactory, examples_dir: Path
+) -> Iterator[tuple[Path, Endpoints]]:
     """A stack with examples/gallery enrolled (dlib embedder)."""
     data_dir = tmp_path_factory.mktemp("gallery")
     with EmbeddedStack(Settings(data_dir=data_dir, redis_url=None, milvus_uri=None)) as endpoints:

@@ -40,8 +40,14 @@ def bad_photos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     no_face = folder / "gradient.jpg"
     x = np.linspace(0, 255, 480, dtype=np.float32)
     y = np.linspace(0, 255, 360, dtype=np.float32)[:, None]
-    image = np.stack([np.broadcast_to(x, (360, 480)), np.broadcast_to(y, (360, 480)),
-                      np.full((360, 480), 128.0)], axis=-1).astype(np.uint8)
+    image = np.stack(
+        [
+            np.broadcast_to(x, (360, 480)),
+            np.broadcast_to(y, (360, 480)),
+            np.full((360, 480), 128.0),
+        ],
+        axis=-1,
+    ).astype(np.uint8)
     assert cv2.imwrite(str(no_face), image)
     return {"unreadable": unreadable, "no_face": no_face}
 
@@ -74,6 +80,7 @@ def identify(cli, stack: tuple[Path, Endpoints], *photos: Path) -> list[dict]:
 
 def largest_per_image(rows: list[dict]) -> dict[str, dict]:
     """The row of the largest face of each image, in the order of the images."""
+
     def area(row: dict) -> float:
         x1, y1, x2, y2 = row["bbox"]
         return (x2 - x1) * (y2 - y1)
@@ -86,16 +93,22 @@ def largest_per_image(rows: list[dict]) -> dict[str, dict]:
 
 
 @pytest.fixture(scope="module")
-def mixed_enroll(cli, enroll_stack, shared_dir: Path,
-                 bad_photos) -> tuple[subprocess.CompletedProcess, dict[str, Path]]:
-    photos = {"good": single(shared_dir, "paul_rudd"), **bad_photos,
-              "multi": shared_dir / "faces" / "probes" / "multiface.jpg"}
+def mixed_enroll(
+    cli, enroll_stack, shared_dir: Path, bad_photos
+) -> tuple[subprocess.CompletedProcess, dict[str, Path]]:
+    photos = {
+        "good": single(shared_dir, "paul_rudd"),
+        **bad_photos,
+        "multi": shared_dir / "faces" / "probes" / "multiface.jpg",
+    }
     done = cli(*enroll_stack, *DLIB, "enroll", "paul_rudd", *(str(p) for p in photos.values()))
     return done, photos
 
 
 @pytest.fixture(scope="module")
-def dir_enroll(cli, enroll_stack, shared_dir: Path, tmp_path_factory) -> subprocess.CompletedProcess:
+def dir_enroll(
+    cli, enroll_stack, shared_dir: Path, tmp_path_factory
+) -> subprocess.CompletedProcess:
     folder = tmp_path_factory.mktemp("people")
     for person in ("angelina_jolie", "kate_siegel"):
         (folder / person).mkdir()
@@ -144,12 +157,23 @@ def test_people_lists_face_counts(cli, enroll_stack, mixed_enroll, dir_enroll) -
     assert "1 (dlib)" in rows["kate_siegel"]
 
 
-def test_nothing_enrollable_exits_non_zero_and_creates_nobody(cli, enroll_stack, bad_photos) -> None:
-    done = cli(*enroll_stack, *DLIB, "enroll", "nobody", str(bad_photos["unreadable"]), str(bad_photos["no_face"]))
+def test_nothing_enrollable_exits_non_zero_and_creates_nobody(
+    cli, enroll_stack, bad_photos
+) -> None:
+    done = cli(
+        *enroll_stack,
+        *DLIB,
+        "enroll",
+        "nobody",
+        str(bad_photos["unreadable"]),
+        str(bad_photos["no_face"]),
+    )
     assert done.returncode != 0
     assert "Traceback" not in done.stderr
     assert "nothing enrolled" in done.stderr
-    assert lines_naming(done.stderr, bad_photos["unreadable"]) and lines_naming(done.stderr, bad_photos["no_face"])
+    assert lines_naming(done.stderr, bad_photos["unreadable"]) and lines_naming(
+        done.stderr, bad_photos["no_face"]
+    )
     assert "enrolled nobody" not in done.stdout
     assert "nobody" not in people_rows(cli, enroll_stack)
 
@@ -170,18 +194,24 @@ def test_enroll_dir_enrolls_every_person(dir_enroll) -> None:
 
 def test_enrolled_people_are_identified(cli, enroll_stack, dir_enroll, shared_dir) -> None:
     assert dir_enroll.returncode == 0, dir_enroll.stderr
-    rows = identify(cli, enroll_stack, single(shared_dir, "angelina_jolie"), single(shared_dir, "kate_siegel"))
+    rows = identify(
+        cli, enroll_stack, single(shared_dir, "angelina_jolie"), single(shared_dir, "kate_siegel")
+    )
     # angelina_jolie/1.jpg also shows a tiny second face: her own is the largest one
     largest = largest_per_image(rows)
     assert [(Path(img).parent.name, r["name"]) for img, r in largest.items()] == [
-        ("angelina_jolie", "angelina_jolie"), ("kate_siegel", "kate_siegel")]
+        ("angelina_jolie", "angelina_jolie"),
+        ("kate_siegel", "kate_siegel"),
+    ]
     assert all(r["score"] > DLIB_THRESHOLD for r in largest.values())
 
 
 # --- people rm ------------------------------------------------------------------------------------
 
 
-def test_people_rm_forgets_the_person_and_keeps_the_others(cli, enroll_stack, dir_enroll, shared_dir) -> None:
+def test_people_rm_forgets_the_person_and_keeps_the_others(
+    cli, enroll_stack, dir_enroll, shared_dir
+) -> None:
     assert dir_enroll.returncode == 0, dir_enroll.stderr
     shea = single(shared_dir, "shea_whigham")
     done = cli(*enroll_stack, *DLIB, "enroll", "shea_whigham", str(shea))
@@ -208,16 +238,22 @@ def test_people_rm_unknown_name_fails_clearly(cli, enroll_stack) -> None:
 
 
 @pytest.mark.parametrize("name", ["x[/y]", "a[b]c"], ids=["closing-tag", "opening-tag"])
-def test_people_rm_unknown_name_with_brackets_is_printed_verbatim(cli, enroll_stack, name: str) -> None:
+def test_people_rm_unknown_name_with_brackets_is_printed_verbatim(
+    cli, enroll_stack, name: str
+) -> None:
     done = cli(*enroll_stack, "people", "rm", name)
     assert done.returncode == 1
     assert "Traceback" not in done.stderr
     assert f"no such person: {name}" in done.stderr
 
 
-def test_enroll_dir_with_a_bad_folder_name_does_not_enroll_silently(cli, enroll_stack, shared_dir, tmp_path) -> None:
+def test_enroll_dir_with_a_bad_folder_name_does_not_enroll_silently(
+    cli, enroll_stack, shared_dir, tmp_path
+) -> None:
     (tmp_path / "biden").mkdir()
-    shutil.copy(shared_dir / "faces" / "gallery" / "biden" / "biden.jpg", tmp_path / "biden" / "1.jpg")
+    shutil.copy(
+        shared_dir / "faces" / "gallery" / "biden" / "biden.jpg", tmp_path / "biden" / "1.jpg"
+    )
     (tmp_path / ("z" * 65)).mkdir()  # sorts after biden; one character too long for a name
     shutil.copy(single(shared_dir, "kate_siegel"), tmp_path / ("z" * 65) / "1.jpg")
     done = cli(*enroll_stack, *DLIB, "enroll", "--dir", str(tmp_path))
@@ -226,7 +262,8 @@ def test_enroll_dir_with_a_bad_folder_name_does_not_enroll_silently(cli, enroll_
     enrolled = "biden" in people_rows(cli, enroll_stack)
     # either the bad name stops the run before anything is enrolled, or the others are enrolled and reported
     assert (done.returncode != 0 and not enrolled) or (
-        done.returncode == 0 and enrolled and "enrolled biden: 1 face(s)" in done.stdout)
+        done.returncode == 0 and enrolled and "enrolled biden: 1 face(s)" in done.stdout
+    )
 
 
 def test_people_rm_without_a_name_is_a_usage_error(cli, enroll_stack) -> None:
@@ -239,12 +276,19 @@ def test_people_rm_without_a_name_is_a_usage_error(cli, enroll_stack) -> None:
 # --- usage and settings errors ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("args, message", [
-    ((), "enroll: expected NAME IMAGE... or --dir DIR"),
-    (("paul_rudd",), "enroll: expected NAME IMAGE... or --dir DIR"),
-    (("paul_rudd", "x.jpg", "--dir", "."), "enroll: give either NAME IMAGE... or --dir DIR, not both"),
-    (("--dir", "/nonexistent/folder"), "--dir: expected a folder, got /nonexistent/folder"),
-], ids=["nothing", "name-only", "both", "dir-missing"])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ((), "enroll: expected NAME IMAGE... or --dir DIR"),
+        (("paul_rudd",), "enroll: expected NAME IMAGE... or --dir DIR"),
+        (
+            ("paul_rudd", "x.jpg", "--dir", "."),
+            "enroll: give either NAME IMAGE... or --dir DIR, not both",
+        ),
+        (("--dir", "/nonexistent/folder"), "--dir: expected a folder, got /nonexistent/folder"),
+    ],
+    ids=["nothing", "name-only", "both", "dir-missing"],
+)
 def test_enroll_usage_errors(cli, enroll_stack, args: tuple[str, ...], message: str) -> None:
     done = cli(*enroll_stack, "enroll", *args)
     assert done.returncode == 2
@@ -259,7 +303,9 @@ def test_usage_error_quoting_brackets_is_printed_verbatim(cli, enroll_stack) -> 
     assert "--dir: expected a folder, got /nonexistent/[/x]" in done.stderr
 
 
-def test_enroll_dir_without_person_folders_is_a_usage_error(cli, enroll_stack, tmp_path: Path) -> None:
+def test_enroll_dir_without_person_folders_is_a_usage_error(
+    cli, enroll_stack, tmp_path: Path
+) -> None:
     (tmp_path / "loose.jpg").write_bytes(b"")
     (tmp_path / "empty_person").mkdir()
     done = cli(*enroll_stack, "enroll", "--dir", str(tmp_path))
@@ -268,17 +314,37 @@ def test_enroll_dir_without_person_folders_is_a_usage_error(cli, enroll_stack, t
     assert "no sub-folders with photos" in done.stderr
 
 
-@pytest.mark.parametrize("value, expected", [
-    ("5", "jpeg_quality: Input should be greater than or equal to 30 (got '5')"),
-    ("lots", "jpeg_quality: Input should be a valid integer"),
-])
-def test_invalid_environment_setting_is_a_clear_error(enroll_stack, tmp_path: Path, value: str, expected: str) -> None:
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("5", "jpeg_quality: Input should be greater than or equal to 30 (got '5')"),
+        ("lots", "jpeg_quality: Input should be a valid integer"),
+    ],
+)
+def test_invalid_environment_setting_is_a_clear_error(
+    enroll_stack, tmp_path: Path, value: str, expected: str
+) -> None:
     _, endpoints = enroll_stack
     env = {k: v for k, v in os.environ.items() if not k.startswith("FACESTREAM_")}
     env["FACESTREAM_JPEG_QUALITY"] = value
-    done = subprocess.run([sys.executable, "-m", "facestream", "--data-dir", str(tmp_path / "data"),
-                           "--redis-url", endpoints.redis_url, "--milvus-uri", endpoints.milvus_uri, "people"],
-                          capture_output=True, text=True, timeout=120, env=env)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "facestream",
+            "--data-dir",
+            str(tmp_path / "data"),
+            "--redis-url",
+            endpoints.redis_url,
+            "--milvus-uri",
+            endpoints.milvus_uri,
+            "people",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
     assert "error: settings:" in done.stderr

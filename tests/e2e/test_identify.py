@@ -62,18 +62,30 @@ def test_rows_carry_bbox_inside_the_image_and_score(identified) -> None:
             assert 0.0 <= r["score"] <= 1.0
 
 
-def test_unreadable_photo_is_reported_and_the_rest_still_identified(cli, shared_dir, gallery_stack, tmp_path) -> None:
+def test_unreadable_photo_is_reported_and_the_rest_still_identified(
+    cli, shared_dir, gallery_stack, tmp_path
+) -> None:
     data_dir, endpoints = gallery_stack
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
-    done = cli(data_dir, endpoints, "identify", "--json", str(broken),
-                      str(shared_dir / "faces" / "probes" / "obama1.jpg"))
+    done = cli(
+        data_dir,
+        endpoints,
+        "identify",
+        "--json",
+        str(broken),
+        str(shared_dir / "faces" / "probes" / "obama1.jpg"),
+    )
     assert done.returncode == 0
     assert "broken.jpg" in done.stderr and "not a readable image" in done.stderr
-    assert [json.loads(x)["name"] for x in done.stdout.splitlines() if x.startswith("{")] == ["obama"]
+    assert [json.loads(x)["name"] for x in done.stdout.splitlines() if x.startswith("{")] == [
+        "obama"
+    ]
 
 
-def test_a_frame_of_the_demo_clip_names_lin_manuel_miranda(cli, examples_dir, gallery_stack, tmp_path) -> None:
+def test_a_frame_of_the_demo_clip_names_lin_manuel_miranda(
+    cli, examples_dir, gallery_stack, tmp_path
+) -> None:
     """Enrol and identify with nothing but the repository (examples/): runs on a bare clone."""
     import cv2
 

@@ -23,8 +23,12 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
-DOCS = [README, ROOT / "CHANGELOG.md", ROOT / "bench" / "README.md",
-        *sorted((ROOT / "docs").glob("*.md"))]
+DOCS = [
+    README,
+    ROOT / "CHANGELOG.md",
+    ROOT / "bench" / "README.md",
+    *sorted((ROOT / "docs").glob("*.md")),
+]
 RUN = {"bash", "sh", "console", "python"}
 SHOWN = {"text", "toml", "yaml", "json"}
 # words about how this project was organised, which mean nothing to a reader
@@ -56,7 +60,7 @@ def blocks(text: str) -> list[Block]:
         fence, info = opening.group(1), opening.group(2).strip()
         end = next((j for j in range(i + 1, len(lines)) if lines[j].startswith(fence)), None)
         assert end is not None, f"README.md line {i + 1}: fence {fence!r} is never closed"
-        code = "\n".join(lines[i + 1:end]) + "\n"
+        code = "\n".join(lines[i + 1 : end]) + "\n"
         found.append(Block(i + 1, info.split()[0] if info else "", info, code))
         i = end + 1
     return found
@@ -75,11 +79,13 @@ def console_commands(code: str) -> str:
 def test_readme_size_and_fences():
     text = README.read_text()
     assert 150 <= len(text.splitlines()) <= 250, (
-        f"README.md: expected 150-250 lines, got {len(text.splitlines())}; move detail to docs/")
+        f"README.md: expected 150-250 lines, got {len(text.splitlines())}; move detail to docs/"
+    )
     found = blocks(text)
     unknown = [(b.line, b.info) for b in found if b.lang not in RUN | SHOWN]
     assert not unknown, (
-        f"README.md: fences without a known language (expected {sorted(RUN | SHOWN)}): {unknown}")
+        f"README.md: fences without a known language (expected {sorted(RUN | SHOWN)}): {unknown}"
+    )
     assert any(b.runs and b.lang == "python" for b in found)
     assert any(b.runs and b.lang == "bash" for b in found)
 
@@ -90,7 +96,8 @@ def test_links_between_docs_resolve():
             if "://" in target or target.startswith("mailto:"):
                 continue
             assert (page.parent / target).exists(), (
-                f"{page.relative_to(ROOT)}: link to {target}, which is missing")
+                f"{page.relative_to(ROOT)}: link to {target}, which is missing"
+            )
 
 
 def test_no_process_vocabulary_in_the_docs():
@@ -98,7 +105,8 @@ def test_no_process_vocabulary_in_the_docs():
         for n, line in enumerate(page.read_text().splitlines(), 1):
             found = PROCESS_WORDS.search(line)
             assert not found, (
-                f"{page.relative_to(ROOT)}:{n}: expected no process words, got {found.group(0)!r}")
+                f"{page.relative_to(ROOT)}:{n}: expected no process words, got {found.group(0)!r}"
+            )
 
 
 def _env(work: Path) -> dict[str, str]:
@@ -116,8 +124,9 @@ def _run(block: Block, work: Path, env: dict[str, str]) -> subprocess.CompletedP
     else:
         code = console_commands(block.code) if block.lang == "console" else block.code
         cmd = ["bash", "-euo", "pipefail", "-c", code]
-    return subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True,
-                          timeout=BLOCK_TIMEOUT_S, check=False)
+    return subprocess.run(
+        cmd, cwd=work, env=env, capture_output=True, text=True, timeout=BLOCK_TIMEOUT_S, check=False
+    )
 
 
 @pytest.mark.slow
@@ -133,16 +142,19 @@ def test_every_readme_snippet_runs(tmp_path: Path, examples_dir: Path):
             done = _run(block, work, env)
             transcript.append(
                 f"--- README.md line {block.line} ({block.lang}): exit {done.returncode}\n"
-                f"{done.stdout[-3000:]}{done.stderr[-3000:]}")
+                f"{done.stdout[-3000:]}{done.stderr[-3000:]}"
+            )
             assert done.returncode == 0, (
                 f"README.md line {block.line}: expected the {block.lang} block to exit 0, got "
                 f"{done.returncode}\n{block.code}\n"
-                f"stdout:\n{done.stdout[-4000:]}\nstderr:\n{done.stderr[-4000:]}")
+                f"stdout:\n{done.stdout[-4000:]}\nstderr:\n{done.stderr[-4000:]}"
+            )
         text = "\n".join(transcript)
         # what the README promises the reader will see
         assert "lin_manuel_miranda" in text, text[-6000:]
         assert (work / "results.jsonl").stat().st_size > 0
     finally:
-        subprocess.run(["facestream", "down"], cwd=work, env=env, capture_output=True, timeout=180,
-                       check=False)
+        subprocess.run(
+            ["facestream", "down"], cwd=work, env=env, capture_output=True, timeout=180, check=False
+        )
         print("\n".join(transcript))

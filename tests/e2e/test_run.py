@@ -27,10 +27,14 @@ def _progress(endpoints, camera: str) -> dict[str, int]:
 
 
 @pytest.fixture(scope="module")
-def hamilton(cli, gallery_stack, examples_dir: Path, tmp_path_factory) -> tuple[object, list[dict], list[dict]]:
+def hamilton(
+    cli, gallery_stack, examples_dir: Path, tmp_path_factory
+) -> tuple[object, list[dict], list[dict]]:
     data_dir, endpoints = gallery_stack
     out = tmp_path_factory.mktemp("hamilton") / "results.jsonl"
-    done = cli(data_dir, endpoints, "run", str(examples_dir / "hamilton_360p.mp4"), "--out", str(out))
+    done = cli(
+        data_dir, endpoints, "run", str(examples_dir / "hamilton_360p.mp4"), "--out", str(out)
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return done, *_records(out)
 
@@ -75,13 +79,23 @@ def test_records_follow_the_schema(hamilton) -> None:
     assert LIN in identified.values()
 
 
-def test_track_ids_are_unique_across_runs(cli, gallery_stack, examples_dir, hamilton, tmp_path) -> None:
+def test_track_ids_are_unique_across_runs(
+    cli, gallery_stack, examples_dir, hamilton, tmp_path
+) -> None:
     """A second run of the same camera allocates new track ids (the tracker restarts)."""
     data_dir, endpoints = gallery_stack
     _, first_rows, _ = hamilton
     out = tmp_path / "again.jsonl"
-    done = cli(data_dir, endpoints, "run", str(examples_dir / "hamilton_360p.mp4"), "--camera", "stage",
-               "--out", str(out))
+    done = cli(
+        data_dir,
+        endpoints,
+        "run",
+        str(examples_dir / "hamilton_360p.mp4"),
+        "--camera",
+        "stage",
+        "--out",
+        str(out),
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     rows, _ = _records(out)
     assert {r["camera"] for r in rows} == {"stage"}
@@ -91,7 +105,9 @@ def test_track_ids_are_unique_across_runs(cli, gallery_stack, examples_dir, hami
 def test_crowd_with_nobody_enrolled_runs_to_the_end(cli, shared_dir, empty_stack, tmp_path) -> None:
     data_dir, endpoints = empty_stack
     out = tmp_path / "crowd.jsonl"
-    done = cli(data_dir, endpoints, "run", str(shared_dir / "media" / "crowd_1080p.mp4"), "--out", str(out))
+    done = cli(
+        data_dir, endpoints, "run", str(shared_dir / "media" / "crowd_1080p.mp4"), "--out", str(out)
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "105/105 frames accounted for" in done.stderr
     progress = _progress(endpoints, "crowd_1080p")

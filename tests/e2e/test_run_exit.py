@@ -67,8 +67,9 @@ def test_a_run_stopped_with_frames_in_flight_exits_3_and_says_how_many(
     assert said is not None and int(said.group(1)) > 0, err
 
 
-def test_a_file_run_with_milvus_unreachable_ends_and_says_so(stack, tmp_path: Path,
-                                                            examples_dir: Path) -> None:
+def test_a_file_run_with_milvus_unreachable_ends_and_says_so(
+    stack, tmp_path: Path, examples_dir: Path
+) -> None:
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -76,11 +77,30 @@ def test_a_file_run_with_milvus_unreachable_ends_and_says_so(stack, tmp_path: Pa
     # before: every frame with a face failed in the matcher's connect, was dead-lettered and
     # never counted, and the run waited forever
     done = subprocess.run(
-        [sys.executable, "-m", "facestream", "--data-dir", str(tmp_path / "data"),
-         "--redis-url", stack.redis_url, "--milvus-uri", f"http://127.0.0.1:{port}",
-         "--embedder", "dlib", "run", str(examples_dir / "hamilton_360p.mp4")],
-        capture_output=True, text=True, env=env, timeout=600, check=False)
+        [
+            sys.executable,
+            "-m",
+            "facestream",
+            "--data-dir",
+            str(tmp_path / "data"),
+            "--redis-url",
+            stack.redis_url,
+            "--milvus-uri",
+            f"http://127.0.0.1:{port}",
+            "--embedder",
+            "dlib",
+            "run",
+            str(examples_dir / "hamilton_360p.mp4"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "275/275 frames accounted for" in done.stderr and "dropped" not in done.stderr
-    assert done.stderr.count("Milvus unreachable") == 2, done.stderr  # when it began, and at the end
+    assert done.stderr.count("Milvus unreachable") == 2, (
+        done.stderr
+    )  # when it began, and at the end
     assert "during the run: Milvus unreachable" in done.stderr

@@ -6,7 +6,10 @@ from importlib.util import find_spec
 
 import pytest
 
-pytestmark = [pytest.mark.slow, pytest.mark.needs(find_spec("motmetrics"), reason="motmetrics (pip, .[test])")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.needs(find_spec("motmetrics"), reason="motmetrics (pip, .[test])"),
+]
 
 
 @pytest.fixture(scope="module")
@@ -46,4 +49,7 @@ def test_new_tracker_is_at_least_as_good_as_the_walking_pipelines(figures):
     new, old = figures["new"], figures["iou"]
     assert new["IDF1"] >= old["IDF1"] and new["MOTA"] >= old["MOTA"] - 1e-9, figures
     assert new["IDsw"] <= old["IDsw"], figures
-    assert new["named_precision"] >= old["named_precision"] and new["named_recall"] >= old["named_recall"], figures
+    assert (
+        new["named_precision"] >= old["named_precision"]
+        and new["named_recall"] >= old["named_recall"]
+    ), figures

@@ -27,7 +27,9 @@ def _canonical(rows: list[dict]) -> list[tuple]:
     names: dict[str, int] = {}
     out = []
     for r in sorted(rows, key=lambda r: (r["frame"], r["bbox"])):
-        out.append((r["frame"], tuple(r["bbox"]), r["name"], names.setdefault(r["track_id"], len(names))))
+        out.append(
+            (r["frame"], tuple(r["bbox"]), r["name"], names.setdefault(r["track_id"], len(names)))
+        )
     return out
 
 
@@ -35,8 +37,16 @@ def _canonical(rows: list[dict]) -> list[tuple]:
 def one_detector(cli, gallery_stack, examples_dir, tmp_path_factory) -> list[dict]:
     data_dir, endpoints = gallery_stack
     out = tmp_path_factory.mktemp("one") / "results.jsonl"
-    done = cli(data_dir, endpoints, "run", str(examples_dir / "hamilton_360p.mp4"), "--camera", "one",
-               "--out", str(out))
+    done = cli(
+        data_dir,
+        endpoints,
+        "run",
+        str(examples_dir / "hamilton_360p.mp4"),
+        "--camera",
+        "one",
+        "--out",
+        str(out),
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return _rows(out)
 
@@ -54,15 +64,33 @@ def test_frontal_shot_is_one_track_named_lin_and_no_wrong_name(one_detector) -> 
     assert max(per_frame.values()) == 1  # never two faces with one name in a frame
 
 
-def test_three_detector_processes_give_the_same_names_and_tracks(cli, gallery_stack, examples_dir, one_detector,
-                                                                  tmp_path) -> None:
+def test_three_detector_processes_give_the_same_names_and_tracks(
+    cli, gallery_stack, examples_dir, one_detector, tmp_path
+) -> None:
     data_dir, endpoints = gallery_stack
     env = {k: v for k, v in os.environ.items() if not k.startswith("FACESTREAM_")}
     env["FACESTREAM_TORCH_THREADS"] = "1"
-    base = [sys.executable, "-m", "facestream", "--data-dir", str(data_dir), "--redis-url", endpoints.redis_url,
-            "--milvus-uri", endpoints.milvus_uri]
-    detectors = [subprocess.Popen(base + ["worker", "detect"], env=env, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL, start_new_session=True) for _ in range(3)]
+    base = [
+        sys.executable,
+        "-m",
+        "facestream",
+        "--data-dir",
+        str(data_dir),
+        "--redis-url",
+        endpoints.redis_url,
+        "--milvus-uri",
+        endpoints.milvus_uri,
+    ]
+    detectors = [
+        subprocess.Popen(
+            base + ["worker", "detect"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        for _ in range(3)
+    ]
     try:
         client = redis.Redis.from_url(endpoints.redis_url)
         deadline = time.monotonic() + 120
@@ -71,10 +99,20 @@ def test_three_detector_processes_give_the_same_names_and_tracks(cli, gallery_st
             assert all(p.poll() is None for p in detectors), "a detector worker died"
             time.sleep(0.5)
         out = tmp_path / "three.jsonl"
-        done = cli(data_dir, endpoints, "run", str(examples_dir / "hamilton_360p.mp4"), "--camera", "three",
-                   "--out", str(out))
+        done = cli(
+            data_dir,
+            endpoints,
+            "run",
+            str(examples_dir / "hamilton_360p.mp4"),
+            "--camera",
+            "three",
+            "--out",
+            str(out),
+        )
         assert done.returncode == 0, done.stderr[-3000:]
-        assert "started workers: track, embed, match" in done.stderr  # the three detectors did the detecting
+        assert (
+            "started workers: track, embed, match" in done.stderr
+        )  # the three detectors did the detecting
     finally:
         for p in detectors:
             p.send_signal(signal.SIGTERM)

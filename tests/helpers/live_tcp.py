@@ -28,9 +28,18 @@ class LiveTcpSource:
         self._proc: subprocess.Popen | None = None
 
     def __enter__(self) -> LiveTcpSource:
-        self._proc = subprocess.Popen([sys.executable, __file__, str(self.clip), str(self.port), str(self.width),
-                                       str(self.fps or 0)],
-                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+        self._proc = subprocess.Popen(
+            [
+                sys.executable,
+                __file__,
+                str(self.clip),
+                str(self.port),
+                str(self.width),
+                str(self.fps or 0),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 30
         while not self.listening():
             if time.monotonic() > deadline or self._proc.poll() is not None:
@@ -76,8 +85,9 @@ class LiveTcpSource:
             stream.width, stream.height, stream.pix_fmt = self.width, height, "yuv420p"
             started, n = time.monotonic(), 0
             while True:
-                frame = av.VideoFrame.from_ndarray(frames[n % len(frames)], format="rgb24").reformat(
-                    width=self.width, height=height)
+                frame = av.VideoFrame.from_ndarray(
+                    frames[n % len(frames)], format="rgb24"
+                ).reformat(width=self.width, height=height)
                 for packet in stream.encode(frame):
                     out.mux(packet)
                 n += 1

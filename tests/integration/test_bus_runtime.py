@@ -56,9 +56,12 @@ class Echo(Handler):
 
 
 def frame(seq: int) -> FrameMsg:
-    return FrameMsg(FrameMeta(camera="cam", run="r1", seq=seq, ts=seq / 10, capture_time=0.0, width=640,
-                              height=480),
-                    faces=Faces(np.array([[10, 10, 60, 70]], np.float32), np.array([0.99], np.float32)))
+    return FrameMsg(
+        FrameMeta(
+            camera="cam", run="r1", seq=seq, ts=seq / 10, capture_time=0.0, width=640, height=480
+        ),
+        faces=Faces(np.array([[10, 10, 60, 70]], np.float32), np.array([0.99], np.float32)),
+    )
 
 
 @pytest.fixture
@@ -66,7 +69,9 @@ def bus(redis_client: redis.Redis) -> RedisStreamBus:
     return RedisStreamBus(redis_client)
 
 
-def make_worker(bus: RedisStreamBus, client: redis.Redis, handler: Echo, tmp_path: Path, **overrides) -> Worker:
+def make_worker(
+    bus: RedisStreamBus, client: redis.Redis, handler: Echo, tmp_path: Path, **overrides
+) -> Worker:
     s = BusSettings(block_ms=20, claim_idle_ms=IDLE_MS, **overrides)
     return Worker(bus, handler, s, client=client, consumer="w1")
 
@@ -83,7 +88,9 @@ def dead_letters(client: redis.Redis) -> list[dict]:
     return [codec.decode(fields[FIELD]) for _, fields in client.xrange(keys.DEAD)]
 
 
-def steps_until(worker: Worker, done, tries: int = 30, pause_s: float = IDLE_MS / 1000 * 1.5) -> None:
+def steps_until(
+    worker: Worker, done, tries: int = 30, pause_s: float = IDLE_MS / 1000 * 1.5
+) -> None:
     """Step the worker, pausing past the claim idle time in between, until ``done()``."""
     for _ in range(tries):
         worker.step()
@@ -95,8 +102,9 @@ def steps_until(worker: Worker, done, tries: int = 30, pause_s: float = IDLE_MS 
 # --- the happy path ----------------------------------------------------------------------------
 
 
-def test_valid_message_is_handled_published_and_acked(bus: RedisStreamBus, redis_client: redis.Redis,
-                                                      tmp_path: Path) -> None:
+def test_valid_message_is_handled_published_and_acked(
+    bus: RedisStreamBus, redis_client: redis.Redis, tmp_path: Path
+) -> None:
     handler = Echo()
     worker = make_worker(bus, redis_client, handler, tmp_path)
     bus.publish(IN, frame(3).to_bytes())  # before the group exists: the group starts at id 0
@@ -110,7 +118,8 @@ def test_valid_message_is_handled_published_and_acked(bus: RedisStreamBus, redis
 
 
 def test_undecodable_entry_is_dead_lettered_and_the_next_one_still_processed(
-        bus: RedisStreamBus, redis_client: redis.Redis, tmp_path: Path) -> None:
+    bus: RedisStreamBus, redis_client: redis.Redis, tmp_path: Path
+) -> None:
     handler = Echo()
     worker = make_worker(bus, redis_client, handler, tmp_path)
     bus.ensure_group(IN, GROUP)
@@ -127,8 +136,9 @@ def test_undecodable_entry_is_dead_lettered_and_the_next_one_still_processed(
     assert worker.counters.dead_letters == 1 and worker.counters.processed == 1
 
 
-def test_handler_message_error_dead_letters_at_once(bus: RedisStreamBus, redis_client: redis.Redis,
-                                                    tmp_path: Path) -> None:
+def test_handler_message_error_dead_letters_at_once(
+    bus: RedisStreamBus, redis_client: redis.Redis, tmp_path: Path
+) -> None:
     handler = Echo(fail=MessageError("message field 'faces': expected 1 face, got 2"))
     worker = make_worker(bus, redis_client, handler, tmp_path)
     eid = bus.publish(IN, frame(0).to_bytes())
@@ -144,8 +154,9 @@ def test_handler_message_error_dead_letters_at_once(bus: RedisStreamBus, redis_c
 # --- retries, reclaim, dead consumers ---------------------------------------------------------
 
 
-def test_failing_handler_is_retried_then_dead_lettered(bus: RedisStreamBus, redis_client: redis.Redis,
-                                                       tmp_path: Path) -> None:
+def test_failing_handler_is_retried_then_dead_lettered(
+    bus: RedisStreamBus, redis_client: redis.Redis, tmp_path: Path
+) -> None:
     handler = Echo(fail=RuntimeError("model crashed"))
     worker = make_worker(bus, redis_client, handler, tmp_path, max_deliveries=2)
     eid = bus.publish(IN, frame(5).to_bytes())
@@ -154,7 +165,10 @@ def test_failing_handler_is_retried_then_dead_lettered(bus: RedisStreamBus, redi
     assert pending(redis_client) == 1  # left pending on purpose
     assert worker.counters.errors == 1 and redis_client.xlen(keys.DEAD) == 0
     steps_until(worker, lambda: redis_client.xlen(keys.DEAD) > 0)
-    assert handler.calls == [5, 5]  # delivered twice, handled twice; the third delivery dead-letters
+    assert handler.calls == [
+        5,
+        5,
+    ]  # delivered twice, handled twice; the third delivery dead-letters
     (dead,) = dead_letters(redis_client)
     assert dead["id"] == eid and "delivered more than 2 times" in dead["error"]
     assert pending(redis_client) == 0 and redis_client.xlen(OUT) == 0
@@ -166,12 +180,15 @@ def test_failing_handler_is_retried_then_dead_lettered(bus: RedisStreamBus, redi
 
 
 def test_pending_entries_of_a_dead_consumer_are_reclaimed_and_processed_once(
-        bus: RedisStreamBus, redis_client: redis.Redis, tmp_path: Path) -> None:
+    bus: RedisStreamBus, redis_client: redis.Redis, tmp_path: Path
+) -> None:
     handler = Echo()
     worker = make_worker(bus, redis_client, handler, tmp_path)
     bus.ensure_group(IN, GROUP)
     ids = [bus.publish(IN, frame(s).to_bytes()) for s in range(3)]
-    got = redis_client.xreadgroup(GROUP, "ghost", {IN: ">"}, count=10)  # read, then the ghost "dies"
+    got = redis_client.xreadgroup(
+        GROUP, "ghost", {IN: ">"}, count=10
+    )  # read, then the ghost "dies"
     assert len(got[0][1]) == 3
     steps_until(worker, lambda: len(handler.calls) >= 3)
     for _ in range(3):  # later polls and reclaims must not process them again
@@ -184,8 +201,9 @@ def test_pending_entries_of_a_dead_consumer_are_reclaimed_and_processed_once(
     assert redis_client.xlen(IN) == len(ids)
 
 
-def test_entry_trimmed_while_pending_is_counted_not_crashed(bus: RedisStreamBus, redis_client: redis.Redis,
-                                                            tmp_path: Path) -> None:
+def test_entry_trimmed_while_pending_is_counted_not_crashed(
+    bus: RedisStreamBus, redis_client: redis.Redis, tmp_path: Path
+) -> None:
     handler = Echo()
     worker = make_worker(bus, redis_client, handler, tmp_path)
     bus.ensure_group(IN, GROUP)
@@ -203,8 +221,9 @@ def test_entry_trimmed_while_pending_is_counted_not_crashed(bus: RedisStreamBus,
     assert handler.calls == [1]
 
 
-def test_bus_claim_idle_reports_trimmed_entries_with_no_payload(bus: RedisStreamBus,
-                                                                 redis_client: redis.Redis) -> None:
+def test_bus_claim_idle_reports_trimmed_entries_with_no_payload(
+    bus: RedisStreamBus, redis_client: redis.Redis
+) -> None:
     bus.ensure_group(IN, GROUP)
     kept, gone = bus.publish(IN, b"kept"), bus.publish(IN, b"gone")
     redis_client.xreadgroup(GROUP, "ghost", {IN: ">"}, count=10)
@@ -216,8 +235,9 @@ def test_bus_claim_idle_reports_trimmed_entries_with_no_payload(bus: RedisStream
     assert bus.deliveries(IN, GROUP, gone) == 0  # XAUTOCLAIM removed it from the PEL
 
 
-def test_poison_payload_never_escapes_step(bus: RedisStreamBus, redis_client: redis.Redis,
-                                           tmp_path: Path) -> None:
+def test_poison_payload_never_escapes_step(
+    bus: RedisStreamBus, redis_client: redis.Redis, tmp_path: Path
+) -> None:
     handler = Echo()
     worker = make_worker(bus, redis_client, handler, tmp_path)
     d = codec.decode(frame(0).to_bytes())
@@ -230,8 +250,9 @@ def test_poison_payload_never_escapes_step(bus: RedisStreamBus, redis_client: re
 # --- health and shutdown -----------------------------------------------------------------------
 
 
-def test_health_key_and_stats_after_a_step(bus: RedisStreamBus, redis_client: redis.Redis,
-                                           tmp_path: Path) -> None:
+def test_health_key_and_stats_after_a_step(
+    bus: RedisStreamBus, redis_client: redis.Redis, tmp_path: Path
+) -> None:
     worker = make_worker(bus, redis_client, Echo(), tmp_path)
     bus.publish(IN, frame(0).to_bytes())
     worker.step()
@@ -245,8 +266,9 @@ def test_health_key_and_stats_after_a_step(bus: RedisStreamBus, redis_client: re
     assert set(stats) >= {b"processed", b"dead_letters", b"trimmed", b"errors"}
 
 
-def test_run_returns_when_stopping_and_deletes_its_health_key(bus: RedisStreamBus, redis_client: redis.Redis,
-                                                              tmp_path: Path) -> None:
+def test_run_returns_when_stopping_and_deletes_its_health_key(
+    bus: RedisStreamBus, redis_client: redis.Redis, tmp_path: Path
+) -> None:
     class StopAfterOne(Echo):
         def handle(self, msg: FrameMsg) -> list:
             worker.stopping = True  # what the SIGTERM handler does
@@ -261,15 +283,33 @@ def test_run_returns_when_stopping_and_deletes_its_health_key(bus: RedisStreamBu
     assert redis_client.hget(keys.stats("echo:w1"), "processed") == b"1"
 
 
-def test_sigterm_stops_a_real_track_worker(stack: Endpoints, redis_client: redis.Redis, tmp_path: Path) -> None:
+def test_sigterm_stops_a_real_track_worker(
+    stack: Endpoints, redis_client: redis.Redis, tmp_path: Path
+) -> None:
     # the track worker loads no model and never connects to Milvus (facestream/services.py): a dead URI is fine
     env = {k: v for k, v in os.environ.items() if not k.startswith("FACESTREAM_")}
     log_path = tmp_path / "worker.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "facestream", "--data-dir", str(tmp_path / "data"), "--redis-url",
-             stack.redis_url, "--milvus-uri", "http://127.0.0.1:1", "worker", "track"],
-            cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            [
+                sys.executable,
+                "-m",
+                "facestream",
+                "--data-dir",
+                str(tmp_path / "data"),
+                "--redis-url",
+                stack.redis_url,
+                "--milvus-uri",
+                "http://127.0.0.1:1",
+                "worker",
+                "track",
+            ],
+            cwd=tmp_path,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
     key = keys.health("track", f"{socket.gethostname()}-{proc.pid}")
 
     def log_tail() -> str:
@@ -311,4 +351,6 @@ def test_both_buses_publish_many_in_order(bus: RedisStreamBus, redis_client: red
         assert len(b.publish_many(items)) == 3
     assert [f[FIELD] for _, f in redis_client.xrange(OUT)] == [b"a", b"c"]
     assert [f[FIELD] for _, f in redis_client.xrange("test:other")] == [b"b"]
-    assert [p for _, p in memory.streams[OUT]] == [b"a", b"c"] and len(memory.streams["test:other"]) == 1
+    assert [p for _, p in memory.streams[OUT]] == [b"a", b"c"] and len(
+        memory.streams["test:other"]
+    ) == 1

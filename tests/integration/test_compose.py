@@ -14,23 +14,42 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-ROLES = {"detector": "detect", "tracker": "track", "embedder": "embed", "matcher": "match", "cameras": "ingest"}
+ROLES = {
+    "detector": "detect",
+    "tracker": "track",
+    "embedder": "embed",
+    "matcher": "match",
+    "cameras": "ingest",
+}
 
 
 def _compose() -> list[str]:
     docker = shutil.which("docker")
-    if docker and subprocess.run([docker, "compose", "version"], capture_output=True).returncode == 0:
+    if (
+        docker
+        and subprocess.run([docker, "compose", "version"], capture_output=True).returncode == 0
+    ):
         return [docker, "compose"]
     if shutil.which("docker-compose"):
         return ["docker-compose"]
-    pytest.fail("neither `docker compose` nor `docker-compose` is installed: run `make test` "
-                "(it installs Debian's docker-compose) or install one of them")
+    pytest.fail(
+        "neither `docker compose` nor `docker-compose` is installed: run `make test` "
+        "(it installs Debian's docker-compose) or install one of them"
+    )
 
 
 def _config(**env: str) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if k not in ("REDIS_PASSWORD", "DETECTORS", "EMBEDDERS")}
-    return subprocess.run([*_compose(), "-f", str(ROOT / "docker-compose.yml"), "config"], capture_output=True,
-                          text=True, cwd=ROOT, env={**clean, **env}, timeout=60)
+    clean = {
+        k: v for k, v in os.environ.items() if k not in ("REDIS_PASSWORD", "DETECTORS", "EMBEDDERS")
+    }
+    return subprocess.run(
+        [*_compose(), "-f", str(ROOT / "docker-compose.yml"), "config"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**clean, **env},
+        timeout=60,
+    )
 
 
 def test_compose_file_validates_with_replicas_and_health_checks() -> None:
@@ -46,7 +65,10 @@ def test_compose_file_validates_with_replicas_and_health_checks() -> None:
         assert test[-3:] == ["worker", kind, "--check"], (name, test)
         env = services[name]["environment"]
         assert env["FACESTREAM_REDIS_URL"] == "redis://:0123abcd@redis:6379/0"
-        targets = [m["target"] if isinstance(m, dict) else str(m).split(":")[1] for m in services[name]["volumes"]]
+        targets = [
+            m["target"] if isinstance(m, dict) else str(m).split(":")[1]
+            for m in services[name]["volumes"]
+        ]
         assert "/data" in targets, (name, targets)
     redis_cmd = " ".join(services["redis"]["command"])
     assert "--appendonly yes" in redis_cmd and "--requirepass" in redis_cmd

@@ -92,9 +92,33 @@ def test_face_counts_per_model_and_remove(redis_client: redis.Redis) -> None:
     assert people.get_or_create("obama") not in (obama, biden)
 
 
-@pytest.mark.parametrize("name", [
-    "", "   ", "a/b", "/", "x" * 65, "a\x00b", "a\nb", "tab\there", "\x1b[31mred", "bell\x07",
-], ids=["empty", "blank", "slash", "only-slash", "65-chars", "nul", "newline", "tab", "escape", "bell"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "",
+        "   ",
+        "a/b",
+        "/",
+        "x" * 65,
+        "a\x00b",
+        "a\nb",
+        "tab\there",
+        "\x1b[31mred",
+        "bell\x07",
+    ],
+    ids=[
+        "empty",
+        "blank",
+        "slash",
+        "only-slash",
+        "65-chars",
+        "nul",
+        "newline",
+        "tab",
+        "escape",
+        "bell",
+    ],
+)
 def test_check_name_rejects(name: str) -> None:
     with pytest.raises(ConfigError, match="person name"):
         check_name(name)
@@ -154,7 +178,9 @@ def test_search_top_k_limits_the_neighbours(milvus_client: MilvusClient) -> None
     assert scores == {"p-a": pytest.approx(1.0, abs=1e-4)}
 
 
-def test_search_without_a_collection_returns_empty_dicts_and_creates_nothing(milvus_client: MilvusClient) -> None:
+def test_search_without_a_collection_returns_empty_dicts_and_creates_nothing(
+    milvus_client: MilvusClient,
+) -> None:
     index = VectorIndex(milvus_client, "faces_nobody_8", 8)
     assert index.search(unit_vectors(np.random.default_rng(1), 3, 8)) == [{}, {}, {}]
     assert index.search(np.zeros((0, 8), np.float32)) == []
@@ -172,8 +198,13 @@ def test_delete_person_removes_only_that_persons_vectors(milvus_client: MilvusCl
     index.delete_person("p-a")
     for scores in index.search(np.concatenate([a, b]), top_k=10):
         assert set(scores) == {"p-b"}
-    assert milvus_client.query("faces_test_64", filter='person_id == "p-a"', output_fields=["id"]) == []
-    remaining = milvus_client.query("faces_test_64", filter='person_id == "p-b"', output_fields=["id"])
+    assert (
+        milvus_client.query("faces_test_64", filter='person_id == "p-a"', output_fields=["id"])
+        == []
+    )
+    remaining = milvus_client.query(
+        "faces_test_64", filter='person_id == "p-b"', output_fields=["id"]
+    )
     assert len(remaining) == 2
     # the same index keeps working after a delete
     index.add("p-a", a[:1])
@@ -188,12 +219,20 @@ def test_vectors_persist_for_a_new_index_object(milvus_client: MilvusClient) -> 
     assert scores["p-a"] == pytest.approx(1.0, abs=1e-4)
 
 
-def test_collection_names_differ_per_model_and_weights_and_models_do_not_mix(milvus_client: MilvusClient) -> None:
-    names = {spec.collection() for spec in MODELS.values()} | {spec.collection("unknowns") for spec in MODELS.values()}
-    assert len(names) == 2 * len(MODELS)  # casia-webface and vggface2 vectors never share a collection
+def test_collection_names_differ_per_model_and_weights_and_models_do_not_mix(
+    milvus_client: MilvusClient,
+) -> None:
+    names = {spec.collection() for spec in MODELS.values()} | {
+        spec.collection("unknowns") for spec in MODELS.values()
+    }
+    assert len(names) == 2 * len(
+        MODELS
+    )  # casia-webface and vggface2 vectors never share a collection
     assert MODELS["facenet-casia"].collection() == "faces_facenet_casia_webface_512"
     assert MODELS["facenet-vggface2"].collection() == "faces_facenet_vggface2_512"
-    assert MODELS["dlib"].collection("unknowns") == "unknowns_dlib_128"  # as before: old galleries stay found
+    assert (
+        MODELS["dlib"].collection("unknowns") == "unknowns_dlib_128"
+    )  # as before: old galleries stay found
     dlib_name, facenet_name = MODELS["dlib"].collection(), MODELS["facenet-casia"].collection()
 
     rng = np.random.default_rng(11)

@@ -47,8 +47,9 @@ class ReadsAFile(Handler):
 
 
 def frame(seq: int) -> FrameMsg:
-    meta = FrameMeta(camera="cam", run="r1", seq=seq, ts=seq / 10, capture_time=0.0, width=640,
-                     height=480)
+    meta = FrameMeta(
+        camera="cam", run="r1", seq=seq, ts=seq / 10, capture_time=0.0, width=640, height=480
+    )
     faces = Faces(np.array([[10, 10, 60, 70]], np.float32), np.array([0.99], np.float32))
     return FrameMsg(meta, faces=faces)
 

@@ -15,8 +15,11 @@ from workers import health, keys
 def _key(client, kind: str, pid: int, host: str | None = None, ttl: int = 15) -> str:
     host = host or socket.gethostname()
     consumer = f"{host}-{pid}"
-    client.set(keys.health(kind, consumer), json.dumps({"pid": pid, "host": host, "kind": kind,
-                                                         "time": time.time()}), ex=ttl)
+    client.set(
+        keys.health(kind, consumer),
+        json.dumps({"pid": pid, "host": host, "kind": kind, "time": time.time()}),
+        ex=ttl,
+    )
     return consumer
 
 
@@ -40,14 +43,34 @@ def test_worker_states_alive_dead_and_other_hosts(redis_client) -> None:
 
 def _check(stack, tmp_path, kind: str, *extra: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FACESTREAM_")}
-    return subprocess.run([sys.executable, "-m", "facestream", "--data-dir", str(tmp_path), "--redis-url",
-                           stack.redis_url, "--milvus-uri", stack.milvus_uri, "worker", kind, "--check", *extra],
-                          capture_output=True, text=True, timeout=60, env=env)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "facestream",
+            "--data-dir",
+            str(tmp_path),
+            "--redis-url",
+            stack.redis_url,
+            "--milvus-uri",
+            stack.milvus_uri,
+            "worker",
+            kind,
+            "--check",
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
 
 
 def test_check_exit_codes(stack, redis_client, tmp_path) -> None:
     _key(redis_client, "track", os.getpid())  # this test process plays a live tracker on this host
-    _key(redis_client, "match", _dead_pid())  # a matcher killed with SIGKILL whose key has not expired
+    _key(
+        redis_client, "match", _dead_pid()
+    )  # a matcher killed with SIGKILL whose key has not expired
     ok, dead, none = (_check(stack, tmp_path, k) for k in ("track", "match", "embed"))
     assert ok.returncode == 0, ok.stderr
     assert "1 track worker(s) alive" in ok.stdout
@@ -57,8 +80,22 @@ def test_check_exit_codes(stack, redis_client, tmp_path) -> None:
 
 def test_check_without_any_server_is_unhealthy_not_a_crash(tmp_path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FACESTREAM_")}
-    done = subprocess.run([sys.executable, "-m", "facestream", "--data-dir", str(tmp_path), "worker", "detect",
-                           "--check"], capture_output=True, text=True, timeout=60, env=env)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "facestream",
+            "--data-dir",
+            str(tmp_path),
+            "worker",
+            "detect",
+            "--check",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
     assert done.returncode == 1
     assert "no embedded redis is running" in done.stderr
     assert not (tmp_path / "redis").exists()  # a check never starts servers

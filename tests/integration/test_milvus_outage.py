@@ -15,14 +15,28 @@ from workers.models.registry import spec
 
 
 def _msg(seq: int, track: str, vector: np.ndarray) -> FrameMsg:
-    return FrameMsg(FrameMeta(camera="door", run="r1", seq=seq, ts=seq / 25, capture_time=time.time(), width=640,
-                              height=360),
-                    faces=Faces(np.array([[10, 10, 60, 60]], np.float32), np.array([0.99], np.float32),
-                                track_ids=(track,)),
-                    shots=Shots((0,), embeddings=vector[None, :], model="dlib"))
+    return FrameMsg(
+        FrameMeta(
+            camera="door",
+            run="r1",
+            seq=seq,
+            ts=seq / 25,
+            capture_time=time.time(),
+            width=640,
+            height=360,
+        ),
+        faces=Faces(
+            np.array([[10, 10, 60, 60]], np.float32),
+            np.array([0.99], np.float32),
+            track_ids=(track,),
+        ),
+        shots=Shots((0,), embeddings=vector[None, :], model="dlib"),
+    )
 
 
-def test_matcher_survives_milvus_going_away_and_names_when_it_is_back(settings, redis_client, tmp_path) -> None:
+def test_matcher_survives_milvus_going_away_and_names_when_it_is_back(
+    settings, redis_client, tmp_path
+) -> None:
     milvus = servers.start_milvus(tmp_path / "milvus")
     port, url = milvus.port, milvus.url
     try:
@@ -32,7 +46,9 @@ def test_matcher_survives_milvus_going_away_and_names_when_it_is_back(settings, 
         client = servers.open_milvus_client(url)
         VectorIndex(client, "faces_dlib_128", 128).add(people.get_or_create("ada"), vector[None, :])
         index = VectorIndex(client, "faces_dlib_128", 128)
-        handler = MatchHandler(redis_client, people, lambda _m: index, settings, lambda m: spec(m).threshold)
+        handler = MatchHandler(
+            redis_client, people, lambda _m: index, settings, lambda m: spec(m).threshold
+        )
 
         def names(seq: int, track: str) -> list:
             out = handler.handle(_msg(seq, track, vector))

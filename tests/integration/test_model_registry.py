@@ -59,14 +59,21 @@ def test_the_matcher_takes_dimension_and_cutoff_from_the_registry(redis_client) 
     book = handler._new_book("facenet-casia")
     assert book.params.unknown_below == MODELS["facenet-casia"].unknown_below
     assert book.params.reid_min_similarity == MODELS["facenet-casia"].threshold
-    meta = FrameMeta(camera="door", run="r1", seq=1, ts=0.1, capture_time=0.0, width=640, height=360)
+    meta = FrameMeta(
+        camera="door", run="r1", seq=1, ts=0.1, capture_time=0.0, width=640, height=360
+    )
     shots = Shots((0,), embeddings=np.zeros((1, 128), np.float32), model="facenet-casia")
-    faces = Faces(np.array([[10, 10, 90, 90]], np.float32), np.ones(1, np.float32), track_ids=("t1",))
+    faces = Faces(
+        np.array([[10, 10, 90, 90]], np.float32), np.ones(1, np.float32), track_ids=("t1",)
+    )
     msg = FrameMsg(meta, faces=faces, shots=shots)
     with pytest.raises(MessageError, match=r"expected \(N, 512\) floats, got \(1, 128\)"):
         handler._check_embeddings(msg)
-    msg = FrameMsg(meta, faces=faces,
-                   shots=Shots((0,), embeddings=np.zeros((1, 512), np.float32), model="facenet"))
+    msg = FrameMsg(
+        meta,
+        faces=faces,
+        shots=Shots((0,), embeddings=np.zeros((1, 512), np.float32), model="facenet"),
+    )
     with pytest.raises(MessageError, match="'shots.model': expected one of"):
         handler._check_embeddings(msg)
 
@@ -94,8 +101,9 @@ def test_the_matcher_logs_once_that_the_gallery_holds_another_model(redis_client
 
     people = People(redis_client)
     people.add_faces(people.get_or_create("obama"), "dlib", 2)
-    handler = MatchHandler(redis_client, people, MagicMock(), Settings(),
-                           lambda m: spec(m).threshold)
+    handler = MatchHandler(
+        redis_client, people, MagicMock(), Settings(), lambda m: spec(m).threshold
+    )
     with caplog.at_level("WARNING", logger="workers.match"):
         for _ in range(2):
             handler._models_seen.discard("dlib")  # dlib is enrolled: never reported
@@ -105,6 +113,5 @@ def test_the_matcher_logs_once_that_the_gallery_holds_another_model(redis_client
             if "facenet-casia" not in handler._models_seen:
                 handler._models_seen.add("facenet-casia")
                 handler._warn_other_model("facenet-casia")
-    assert [r.getMessage() for r in caplog.records] == [
-        other_model_only(people, "facenet-casia")]
+    assert [r.getMessage() for r in caplog.records] == [other_model_only(people, "facenet-casia")]
     assert "nobody is enrolled with facenet-casia" in caplog.records[0].getMessage()

@@ -26,7 +26,9 @@ from workers.bus import RedisStreamBus
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.needs(os.geteuid() == 0 and shutil.which("ip"), reason="root and iproute2 (ip netns)"),
+    pytest.mark.needs(
+        os.geteuid() == 0 and shutil.which("ip"), reason="root and iproute2 (ip netns)"
+    ),
 ]
 FRAMES = 40
 
@@ -67,12 +69,40 @@ def shared_servers(netns, tmp_path: Path) -> Iterator[tuple[str, str]]:
     rport, mport = servers.free_port(), servers.free_port()
     (tmp_path / "rdata").mkdir()
     procs = [
-        subprocess.Popen([servers.redis_binary(), str(conf), "--bind", host_addr, "--port", str(rport),
-                          "--dir", str(tmp_path / "rdata"), "--save", ""], stdout=subprocess.DEVNULL),
-        subprocess.Popen([*servers.milvus_command(), "server", "--data-dir", str(tmp_path / "milvus"), "--host",
-                          host_addr, "--port", str(mport)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
+        subprocess.Popen(
+            [
+                servers.redis_binary(),
+                str(conf),
+                "--bind",
+                host_addr,
+                "--port",
+                str(rport),
+                "--dir",
+                str(tmp_path / "rdata"),
+                "--save",
+                "",
+            ],
+            stdout=subprocess.DEVNULL,
+        ),
+        subprocess.Popen(
+            [
+                *servers.milvus_command(),
+                "server",
+                "--data-dir",
+                str(tmp_path / "milvus"),
+                "--host",
+                host_addr,
+                "--port",
+                str(mport),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        ),
     ]
-    redis_url, milvus_uri = f"redis://:{password}@{host_addr}:{rport}/0", f"http://{host_addr}:{mport}"
+    redis_url, milvus_uri = (
+        f"redis://:{password}@{host_addr}:{rport}/0",
+        f"http://{host_addr}:{mport}",
+    )
     try:
         deadline = time.monotonic() + 60
         while not (servers.redis_ready(redis_url) and _milvus_ready(milvus_uri)):
@@ -87,17 +117,33 @@ def shared_servers(netns, tmp_path: Path) -> Iterator[tuple[str, str]]:
             p.wait(timeout=20)
 
 
-def test_worker_in_another_namespace_joins_the_group_and_shares_the_work(netns, shared_servers, examples_dir,
-                                                                        tmp_path) -> None:
+def test_worker_in_another_namespace_joins_the_group_and_shares_the_work(
+    netns, shared_servers, examples_dir, tmp_path
+) -> None:
     ns, _host_addr, ns_addr = netns
     redis_url, milvus_uri = shared_servers
     client = redis.Redis.from_url(redis_url)
-    settings = Settings(data_dir=tmp_path / "data", redis_url=redis_url, milvus_uri=milvus_uri,
-                        max_in_flight_frames=1000)
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        redis_url=redis_url,
+        milvus_uri=milvus_uri,
+        max_in_flight_frames=1000,
+    )
     # the remote host reaches Milvus too
-    probe = subprocess.run(["ip", "netns", "exec", ns, sys.executable, "-c",
-                            f"from pymilvus import MilvusClient; print(MilvusClient(uri={milvus_uri!r}).list_collections())"],
-                           capture_output=True, text=True, timeout=60)
+    probe = subprocess.run(
+        [
+            "ip",
+            "netns",
+            "exec",
+            ns,
+            sys.executable,
+            "-c",
+            f"from pymilvus import MilvusClient; print(MilvusClient(uri={milvus_uri!r}).list_collections())",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert probe.returncode == 0, probe.stderr
     # 40 frames of the clip on fs:frames:stage, then one detector here and one "on the other host"
     source = tmp_path / "clip.mp4"
@@ -105,19 +151,41 @@ def test_worker_in_another_namespace_joins_the_group_and_shares_the_work(netns, 
     grabber = Grabber(client, RedisStreamBus(client), "stage", str(source), settings)
     _publish_first_frames(grabber, FRAMES)
     env = {k: v for k, v in os.environ.items() if not k.startswith("FACESTREAM_")}
-    env.update(FACESTREAM_TORCH_THREADS="1", FACESTREAM_BUS_READ_COUNT="1", FACESTREAM_BUS_HEALTH_TTL_S="5")
-    cmd = [sys.executable, "-m", "facestream", "--data-dir", str(tmp_path / "data"), "--redis-url", redis_url,
-           "--milvus-uri", milvus_uri, "worker", "detect"]
+    env.update(
+        FACESTREAM_TORCH_THREADS="1", FACESTREAM_BUS_READ_COUNT="1", FACESTREAM_BUS_HEALTH_TTL_S="5"
+    )
+    cmd = [
+        sys.executable,
+        "-m",
+        "facestream",
+        "--data-dir",
+        str(tmp_path / "data"),
+        "--redis-url",
+        redis_url,
+        "--milvus-uri",
+        milvus_uri,
+        "worker",
+        "detect",
+    ]
     logs = [open(tmp_path / f"w{i}.log", "wb") for i in range(2)]
-    workers = [subprocess.Popen(cmd, env=env, stdout=logs[0], stderr=subprocess.STDOUT),
-               subprocess.Popen(["ip", "netns", "exec", ns, *cmd], env=env, stdout=logs[1], stderr=subprocess.STDOUT)]
+    workers = [
+        subprocess.Popen(cmd, env=env, stdout=logs[0], stderr=subprocess.STDOUT),
+        subprocess.Popen(
+            ["ip", "netns", "exec", ns, *cmd], env=env, stdout=logs[1], stderr=subprocess.STDOUT
+        ),
+    ]
     try:
         stream = keys.frames("stage")
         deadline = time.monotonic() + 300
         while True:
             groups = client.xinfo_groups(stream)
-            if groups and groups[0]["lag"] == 0 and groups[0]["pending"] == 0 and len(_stats(client)) == 2 \
-                    and sum(_stats(client).values()) >= FRAMES:
+            if (
+                groups
+                and groups[0]["lag"] == 0
+                and groups[0]["pending"] == 0
+                and len(_stats(client)) == 2
+                and sum(_stats(client).values()) >= FRAMES
+            ):
                 break
             assert all(w.poll() is None for w in workers), (tmp_path / "w1.log").read_text()[-2000:]
             assert time.monotonic() < deadline, f"not done: {groups}, {_stats(client)}"
@@ -155,7 +223,10 @@ def _milvus_ready(uri: str) -> bool:
 
 
 def _stats(client: redis.Redis) -> dict[str, int]:
-    return {k.decode(): int(client.hget(k, "processed") or 0) for k in client.scan_iter(match="fs:stats:detect:*")}
+    return {
+        k.decode(): int(client.hget(k, "processed") or 0)
+        for k in client.scan_iter(match="fs:stats:detect:*")
+    }
 
 
 def _publish_first_frames(grabber: Grabber, n: int) -> None:

@@ -254,9 +254,12 @@ def test_supervisord_and_its_programs_create_private_files(tmp_path: Path) -> No
     for section in [s for s in parser.sections() if s.startswith("program:")]:
         parser.remove_section(section)
     made = tmp_path / "data" / "made-by-a-program"
-    parser["program:probe"] = {"command": f"/bin/sh -c 'echo ada > {made}; exec sleep 60'",
-                               "autostart": "true", "startsecs": "0",
-                               "stdout_logfile": str(tmp_path / "data" / "logs" / "probe.log")}
+    parser["program:probe"] = {
+        "command": f"/bin/sh -c 'echo ada > {made}; exec sleep 60'",
+        "autostart": "true",
+        "startsecs": "0",
+        "stdout_logfile": str(tmp_path / "data" / "logs" / "probe.log"),
+    }
     lines = []
     for section in parser.sections():
         lines += [f"[{section}]", *(f"{k}={v}" for k, v in parser[section].items()), ""]

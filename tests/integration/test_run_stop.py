@@ -23,12 +23,15 @@ from workers.bus import RedisStreamBus
 from workers.progress import RunProgress
 
 
-def test_a_stop_with_frames_nobody_finishes_gives_up_after_stop_timeout(settings, redis_client, stack: Endpoints,
-                                                                        examples_dir: Path) -> None:
+def test_a_stop_with_frames_nobody_finishes_gives_up_after_stop_timeout(
+    settings, redis_client, stack: Endpoints, examples_dir: Path
+) -> None:
     services = Services(settings, stack)
     stop = threading.Event()
-    with MjpegServer(examples_dir / "hamilton_360p.mp4", fps=15) as camera, \
-            GrabberHost(redis_client, RedisStreamBus(redis_client), settings) as host:
+    with (
+        MjpegServer(examples_dir / "hamilton_360p.mp4", fps=15) as camera,
+        GrabberHost(redis_client, RedisStreamBus(redis_client), settings) as host,
+    ):
         policy = CameraPolicy(max_in_flight_frames=5)
         cam = host.start("hall", camera.url, policy=policy, stop=stop)
         grabber = cam.grabber
@@ -39,8 +42,16 @@ def test_a_stop_with_frames_nobody_finishes_gives_up_after_stop_timeout(settings
         request = StopRequest()
         request.requested = True  # as the first Ctrl-C/SIGTERM does
         started = time.monotonic()
-        _follow([cam], ResultsReader(services, {"hall"}, None), WorkerProcesses(settings, stack),
-                Console(file=out, width=200), redis_client, stop, request, stop_timeout_s=2.0)
+        _follow(
+            [cam],
+            ResultsReader(services, {"hall"}, None),
+            WorkerProcesses(settings, stack),
+            Console(file=out, width=200),
+            redis_client,
+            stop,
+            request,
+            stop_timeout_s=2.0,
+        )
         took = time.monotonic() - started
         cam.thread.join(10)
     assert stop.is_set() and not cam.thread.is_alive()
@@ -48,4 +59,6 @@ def test_a_stop_with_frames_nobody_finishes_gives_up_after_stop_timeout(settings
     text = out.getvalue()
     total = grabber.stats.total
     assert "stopping: finishing the frames in flight" in text
-    assert f"stopped waiting after 2 s: hall: {total} of {total} frames not accounted for" in text, text
+    assert (
+        f"stopped waiting after 2 s: hall: {total} of {total} frames not accounted for" in text
+    ), text

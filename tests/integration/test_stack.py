@@ -43,7 +43,9 @@ def test_redis_has_aof_on_and_listens_on_loopback_only(redis_client: redis.Redis
 
 def test_milvus_creates_inserts_and_searches(milvus_client: MilvusClient) -> None:
     milvus_client.create_collection("faces_test", dimension=4, metric_type="COSINE")
-    rows = [{"id": i, "vector": v} for i, v in enumerate([[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0]])]
+    rows = [
+        {"id": i, "vector": v} for i, v in enumerate([[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0]])
+    ]
     assert milvus_client.insert("faces_test", rows)["insert_count"] == 3
     hits = milvus_client.search("faces_test", data=[[0.0, 0.9, 0.1, 0.0]], limit=2)
     assert hits[0][0]["id"] == 1
@@ -59,8 +61,12 @@ def test_second_stack_reuses_servers_and_only_the_starter_stops_them(tmp_path: P
         record = json.loads((tmp_path / "stack" / "redis.json").read_text())
         # the record holds no password; the endpoint carries the one from the 0600 password file
         password = (tmp_path / "stack" / "redis.password").read_text().strip()
-        assert record == {"name": "redis", "pid": pids["redis"], "port": record["port"],
-                          "url": f"redis://127.0.0.1:{record['port']}/0"}
+        assert record == {
+            "name": "redis",
+            "pid": pids["redis"],
+            "port": record["port"],
+            "url": f"redis://127.0.0.1:{record['port']}/0",
+        }
         assert ep1.redis_url == f"redis://:{password}@127.0.0.1:{record['port']}/0"
 
         second = EmbeddedStack(_settings(tmp_path))
@@ -135,7 +141,9 @@ def test_data_survives_a_restart(tmp_path: Path) -> None:
 
 
 def test_external_urls_pass_through_without_starting_anything(tmp_path: Path) -> None:
-    settings = _settings(tmp_path, redis_url="redis://redis.example:6380/3", milvus_uri="http://milvus.example:19530")
+    settings = _settings(
+        tmp_path, redis_url="redis://redis.example:6380/3", milvus_uri="http://milvus.example:19530"
+    )
     stack = EmbeddedStack(settings)
     with stack as ep:
         assert ep == Endpoints("redis://redis.example:6380/3", "http://milvus.example:19530")

@@ -16,8 +16,9 @@ from workers.runtime import Worker
 
 
 def _frame(seq: int = 0) -> bytes:
-    return FrameMsg(FrameMeta(camera="c", run="r", seq=seq, ts=0.0, capture_time=time.time(), width=4,
-                              height=4)).to_bytes()
+    return FrameMsg(
+        FrameMeta(camera="c", run="r", seq=seq, ts=0.0, capture_time=time.time(), width=4, height=4)
+    ).to_bytes()
 
 
 def _pending(client, stream: str = IN, group: str = GROUP) -> int:
@@ -25,8 +26,11 @@ def _pending(client, stream: str = IN, group: str = GROUP) -> int:
 
 
 def _slow_worker(stack, sleep_s: float) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "tests.support.slow_worker", stack.redis_url, str(sleep_s)],
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.support.slow_worker", stack.redis_url, str(sleep_s)],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def test_sigterm_finishes_the_batch_acks_and_exits(stack, redis_client) -> None:
@@ -52,7 +56,9 @@ def test_second_signal_exits_at_once_leaving_the_entry_pending(stack, redis_clie
     proc.send_signal(signal.SIGTERM)
     code = proc.wait(10)  # well before the 30 s handler would finish
     assert code == 128 + signal.SIGTERM
-    assert redis_client.xlen(OUT) == 0 and _pending(redis_client) == 1  # left for another worker to reclaim
+    assert (
+        redis_client.xlen(OUT) == 0 and _pending(redis_client) == 1
+    )  # left for another worker to reclaim
 
 
 class _Echo(Handler):
@@ -71,9 +77,15 @@ def test_trimmed_pending_entries_are_counted_and_acked(settings, redis_client) -
     bus.ensure_group("fs:test:echo", "echo")
     for i in range(5):
         bus.publish("fs:test:echo", _frame(i))
-    assert len(bus.read(["fs:test:echo"], "echo", "dead-consumer", 10, 10)) == 5  # then that consumer dies
-    redis_client.xtrim("fs:test:echo", maxlen=0)  # MAXLEN ignores consumer groups: the pending entries are gone
-    worker = Worker(bus, _Echo(), settings.bus.model_copy(update={"claim_idle_ms": 100}), client=redis_client)
+    assert (
+        len(bus.read(["fs:test:echo"], "echo", "dead-consumer", 10, 10)) == 5
+    )  # then that consumer dies
+    redis_client.xtrim(
+        "fs:test:echo", maxlen=0
+    )  # MAXLEN ignores consumer groups: the pending entries are gone
+    worker = Worker(
+        bus, _Echo(), settings.bus.model_copy(update={"claim_idle_ms": 100}), client=redis_client
+    )
     time.sleep(0.2)
     worker.step()
     assert worker.counters.trimmed == 5 and worker.counters.processed == 0

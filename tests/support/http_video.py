@@ -20,7 +20,9 @@ BOUNDARY = "facestreamframe"
 def hls_available() -> bool:
     if not shutil.which("gst-launch-1.0"):
         return False
-    probe = subprocess.run(["gst-inspect-1.0", "hlssink2"], capture_output=True, stdin=subprocess.DEVNULL, timeout=60)
+    probe = subprocess.run(
+        ["gst-inspect-1.0", "hlssink2"], capture_output=True, stdin=subprocess.DEVNULL, timeout=60
+    )
     return probe.returncode == 0
 
 
@@ -52,7 +54,9 @@ class _Server:
         ThreadingHTTPServer.allow_reuse_address = True
         self.httpd = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self.httpd.daemon_threads = True
-        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
         return self
 
     def kill(self) -> None:
@@ -82,7 +86,9 @@ class MjpegServer(_Server):
             ok, frame = cap.read()
             if not ok:
                 break
-            self.jpegs.append(cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 85])[1].tobytes())
+            self.jpegs.append(
+                cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 85])[1].tobytes()
+            )
         cap.release()
         if not self.jpegs:
             raise RuntimeError(f"no frame in {video}")
@@ -100,8 +106,12 @@ class MjpegServer(_Server):
         try:
             while not self.stopping.is_set():
                 jpeg = self.jpegs[k % len(self.jpegs)]
-                request.wfile.write(f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\n"
-                                    f"Content-Length: {len(jpeg)}\r\n\r\n".encode() + jpeg + b"\r\n")
+                request.wfile.write(
+                    f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\n"
+                    f"Content-Length: {len(jpeg)}\r\n\r\n".encode()
+                    + jpeg
+                    + b"\r\n"
+                )
                 k += 1
                 time.sleep(max(0.0, start + k / self.fps - time.monotonic()))
         except (TimeoutError, BrokenPipeError, ConnectionResetError):
@@ -118,14 +128,21 @@ class HlsServer(_Server):
         super().__init__(port)
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
-        pipeline = (f"filesrc location={video} ! qtdemux ! h264parse ! hlssink2 target-duration=2 "
-                    f"max-files=0 playlist-length=0 location={directory}/seg%05d.ts "
-                    f"playlist-location={directory}/live.m3u8")
+        pipeline = (
+            f"filesrc location={video} ! qtdemux ! h264parse ! hlssink2 target-duration=2 "
+            f"max-files=0 playlist-length=0 location={directory}/seg%05d.ts "
+            f"playlist-location={directory}/live.m3u8"
+        )
         # well under a second; once seen hanging (in a run with an RTSP server up): bounded and retried
         for _ in range(3):
             try:
-                done = subprocess.run(["gst-launch-1.0", "-q", *pipeline.split()], capture_output=True, text=True,
-                                      stdin=subprocess.DEVNULL, timeout=30)
+                done = subprocess.run(
+                    ["gst-launch-1.0", "-q", *pipeline.split()],
+                    capture_output=True,
+                    text=True,
+                    stdin=subprocess.DEVNULL,
+                    timeout=30,
+                )
             except subprocess.TimeoutExpired:
                 continue
             if done.returncode == 0 and (directory / "live.m3u8").exists():

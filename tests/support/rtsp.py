@@ -17,9 +17,11 @@ SYSTEM_PYTHON = "/usr/bin/python3"
 def gst_rtsp_available() -> bool:
     if not os.path.exists(SYSTEM_PYTHON):
         return False
-    probe = ("import gi; gi.require_version('GstRtspServer', '1.0'); from gi.repository import Gst, GstRtspServer; "
-             "Gst.init(None); assert all(Gst.ElementFactory.find(e) for e in "
-             "('intervideosrc', 'x264enc', 'rtph264pay', 'decodebin', 'qtdemux'))")
+    probe = (
+        "import gi; gi.require_version('GstRtspServer', '1.0'); from gi.repository import Gst, GstRtspServer; "
+        "Gst.init(None); assert all(Gst.ElementFactory.find(e) for e in "
+        "('intervideosrc', 'x264enc', 'rtph264pay', 'decodebin', 'qtdemux'))"
+    )
     return subprocess.run([SYSTEM_PYTHON, "-c", probe], capture_output=True).returncode == 0
 
 
@@ -32,8 +34,14 @@ def free_port() -> int:
 class RtspServer:
     """``video`` played live and looped at rtsp://127.0.0.1:PORT/cam; ``kill()`` then ``start()`` again."""
 
-    def __init__(self, video: Path, port: int | None = None, log_path: Path | None = None,
-                 user: str | None = None, password: str | None = None):
+    def __init__(
+        self,
+        video: Path,
+        port: int | None = None,
+        log_path: Path | None = None,
+        user: str | None = None,
+        password: str | None = None,
+    ):
         self.video = video
         self.auth = ["--user", user, "--password", password or ""] if user else []
         self.port = port or free_port()
@@ -47,10 +55,16 @@ class RtspServer:
 
     def start(self, timeout_s: float = 30.0) -> RtspServer:
         out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
-        self.proc = subprocess.Popen([SYSTEM_PYTHON, str(SERVER), str(self.video), "--port", str(self.port), *self.auth],
-                                     stdout=subprocess.PIPE, stderr=out, start_new_session=True)
+        self.proc = subprocess.Popen(
+            [SYSTEM_PYTHON, str(SERVER), str(self.video), "--port", str(self.port), *self.auth],
+            stdout=subprocess.PIPE,
+            stderr=out,
+            start_new_session=True,
+        )
         ready = threading.Event()
-        threading.Thread(target=lambda: (self.proc.stdout.readline(), ready.set()), daemon=True).start()
+        threading.Thread(
+            target=lambda: (self.proc.stdout.readline(), ready.set()), daemon=True
+        ).start()
         if not ready.wait(timeout_s) or self.proc.poll() is not None:
             self.kill()
             raise RuntimeError(f"RTSP server did not start on port {self.port}")

@@ -38,7 +38,8 @@ def main() -> int:
 
     play = Gst.parse_launch(
         f'filesrc location="{args.video}" ! decodebin ! videoconvert ! videorate ! '
-        f"video/x-raw,format=I420,framerate={args.fps} ! intervideosink channel=cam sync=true")
+        f"video/x-raw,format=I420,framerate={args.fps} ! intervideosink channel=cam sync=true"
+    )
 
     def on_message(_bus, msg):
         if msg.type == Gst.MessageType.EOS:  # loop forever
@@ -61,7 +62,8 @@ def main() -> int:
     factory.set_launch(
         f"( intervideosrc channel=cam timeout=18446744073709551615 ! video/x-raw,framerate={args.fps} ! "
         "videoconvert ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=15 bitrate=1500 ! "
-        "rtph264pay name=pay0 pt=96 config-interval=1 )")
+        "rtph264pay name=pay0 pt=96 config-interval=1 )"
+    )
     factory.set_shared(True)
     if args.user:
         auth = GstRtspServer.RTSPAuth()

@@ -35,8 +35,13 @@ def main() -> None:
     logging.basicConfig(level="INFO", stream=sys.stderr)
     client = redis.Redis.from_url(sys.argv[1])
     settings = Settings(redis_url=sys.argv[1], milvus_uri="http://unused:1", bus={"block_ms": 100})
-    worker = Worker(RedisStreamBus(client), SlowHandler(float(sys.argv[2])), settings.bus, client=client,
-                    consumer="slow-worker")
+    worker = Worker(
+        RedisStreamBus(client),
+        SlowHandler(float(sys.argv[2])),
+        settings.bus,
+        client=client,
+        consumer="slow-worker",
+    )
     worker.install_signal_handlers()
     worker.run()
 

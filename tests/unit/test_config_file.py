@@ -23,7 +23,9 @@ def test_file_values_env_and_cli_precedence(tmp_path, monkeypatch) -> None:
     s = load_settings(config_file=path, device="cpu")
     assert (s.embed.every_n, s.match.top_k, s.device) == (5, 7, "cpu")
     assert "tok-secret" not in repr(s)  # a SecretStr
-    assert settings_env(s)["FACESTREAM_MILVUS_TOKEN"] == "tok-secret"  # revealed only for child processes
+    assert (
+        settings_env(s)["FACESTREAM_MILVUS_TOKEN"] == "tok-secret"
+    )  # revealed only for child processes
 
 
 def test_unknown_keys_and_bad_values_are_named(tmp_path) -> None:
@@ -46,14 +48,18 @@ def test_unknown_keys_and_bad_values_are_named(tmp_path) -> None:
 def test_an_old_flat_key_names_its_new_place(tmp_path, monkeypatch) -> None:
     old = tmp_path / "old.toml"
     old.write_text("detect_every_n = 2\nclaim_idle_ms = 9000\n")
-    with pytest.raises(ConfigError, match=r"claim_idle_ms -> \[bus\] claim_idle_ms.*"
-                                         r"detect_every_n -> \[detect\] every_n"):
+    with pytest.raises(
+        ConfigError,
+        match=r"claim_idle_ms -> \[bus\] claim_idle_ms.*"
+        r"detect_every_n -> \[detect\] every_n",
+    ):
         load_settings(config_file=old)
     with pytest.raises(ConfigError, match="detect.every_n"):
         load_settings(detect_every_n=2)
     monkeypatch.setenv("FACESTREAM_REORDER_WAIT_S", "1")
-    with pytest.raises(ConfigError, match="FACESTREAM_REORDER_WAIT_S is now "
-                                         "FACESTREAM_TRACK_REORDER_WAIT_S"):
+    with pytest.raises(
+        ConfigError, match="FACESTREAM_REORDER_WAIT_S is now FACESTREAM_TRACK_REORDER_WAIT_S"
+    ):
         load_settings()
 
 
@@ -71,9 +77,16 @@ def test_sections_from_env_file_and_overrides(tmp_path, monkeypatch) -> None:
 def test_settings_env_round_trip(tmp_path, monkeypatch) -> None:
     for name in [k for k in __import__("os").environ if k.startswith("FACESTREAM_")]:
         monkeypatch.delenv(name)
-    s = Settings(data_dir=tmp_path, milvus_token="tok", gpu_half=False, detect={"every_n": 3},
-                 track={"kind": "iou", "reid_min_similarity": 0.8}, live={"rtsp_transport": "udp"},
-                 match={"unknown_below": 0.3}, worker={"stop_timeout_s": 5.0})
+    s = Settings(
+        data_dir=tmp_path,
+        milvus_token="tok",
+        gpu_half=False,
+        detect={"every_n": 3},
+        track={"kind": "iou", "reid_min_similarity": 0.8},
+        live={"rtsp_transport": "udp"},
+        match={"unknown_below": 0.3},
+        worker={"stop_timeout_s": 5.0},
+    )
     env = settings_env(s)
     assert env["FACESTREAM_DETECT_EVERY_N"] == "3" and env["FACESTREAM_TRACK_KIND"] == "iou"
     assert not set(env) & set(RENAMED_ENV)  # children get the new names only
@@ -85,8 +98,11 @@ def test_settings_env_round_trip(tmp_path, monkeypatch) -> None:
 
 
 def test_cross_field_checks() -> None:
-    with pytest.raises(ConfigError, match=r"track.reorder_wait_file_s: expected more than "
-                                         r"bus.claim_idle_ms"):
+    with pytest.raises(
+        ConfigError,
+        match=r"track.reorder_wait_file_s: expected more than "
+        r"bus.claim_idle_ms",
+    ):
         load_settings(**{"bus.claim_idle_ms": 80_000})
     with pytest.raises(ConfigError, match=r"live.reconnect_max_s: expected at least"):
         load_settings(live={"reconnect_initial_s": 5.0, "reconnect_max_s": 2.0})

@@ -21,7 +21,8 @@ def test_committed_page_is_what_the_generator_prints():
     actual = PAGE.read_text() if PAGE.exists() else ""
     assert actual == expected, (
         f"{PAGE.relative_to(ROOT)} is stale: expected the output of the generator, got a page that "
-        f"differs from it; regenerate it with `{docgen.REGENERATE}`")
+        f"differs from it; regenerate it with `{docgen.REGENERATE}`"
+    )
 
 
 def test_every_setting_has_a_description():
@@ -36,8 +37,14 @@ def test_every_setting_is_on_the_page():
 
 
 def test_module_runs_as_documented():
-    done = subprocess.run([sys.executable, "-m", "config.docgen"], cwd=ROOT, capture_output=True,
-                          text=True, timeout=60, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "config.docgen"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout == docgen.render()
 
@@ -62,7 +69,7 @@ def test_nested_sections_get_their_own_table_and_env_names():
     assert "## Settings" in page and "## tracking" in page
     assert "How faces are followed between detections." in page
     assert "| `max_lost_s` | `APP_TRACKING__MAX_LOST_S` | float, > 0.0 | `1.0` |" in page
-    assert 'a track unseen this long \\| ends' in page  # a pipe would split the table row
+    assert "a track unseen this long \\| ends" in page  # a pipe would split the table row
     assert '| `mode` | `APP_TRACKING__MODE` | "face" \\| "iou" | `face` |' in page
     assert "| `token` | `APP_TOKEN` | secret or unset | unset | a secret |" in page
     assert "| `half` | `APP_HALF` | bool | `true` | fp16 |" in page

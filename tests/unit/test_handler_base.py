@@ -32,8 +32,18 @@ class Dropping(Passing):
 
 def live_frame(seq: int, age_s: float) -> FrameMsg:
     now = time.time()
-    return FrameMsg(FrameMeta(camera="c", run="r", seq=seq, ts=now, capture_time=now - age_s, width=4,
-                              height=4, max_age_s=1.0))
+    return FrameMsg(
+        FrameMeta(
+            camera="c",
+            run="r",
+            seq=seq,
+            ts=now,
+            capture_time=now - age_s,
+            width=4,
+            height=4,
+            max_age_s=1.0,
+        )
+    )
 
 
 def test_base_hooks_are_no_ops() -> None:

@@ -49,4 +49,3 @@ def test_zero_area_gives_zero_not_nan():
 def test_wrong_shape_is_rejected():
     with pytest.raises(MessageError, match=r"iou_matrix\.a.*\(N, 4\)"):
         iou_matrix(np.zeros((2, 3)), np.zeros((1, 4)))
-

@@ -83,8 +83,9 @@ def test_find_weights_explicit_missing_path_names_it(tmp_path: Path) -> None:
     assert str(missing) in str(info.value)
 
 
-def test_find_weights_explicit_path_wins_and_its_name_says_which_weights(tmp_path: Path,
-                                                                          empty_torch_home: Path) -> None:
+def test_find_weights_explicit_path_wins_and_its_name_says_which_weights(
+    tmp_path: Path, empty_torch_home: Path
+) -> None:
     explicit = tmp_path / "mine.pt"
     explicit.write_bytes(b"x")
     assert fe.find_weights(explicit) == ("facenet-vggface2", explicit)
@@ -95,7 +96,10 @@ def test_find_weights_explicit_path_wins_and_its_name_says_which_weights(tmp_pat
 
 
 def test_find_weights_without_any_is_none(empty_torch_home: Path) -> None:
-    assert fe.hub_weights_path("facenet-casia") == empty_torch_home / "checkpoints" / CASIA.weights_file
+    assert (
+        fe.hub_weights_path("facenet-casia")
+        == empty_torch_home / "checkpoints" / CASIA.weights_file
+    )
     assert fe.find_weights(None) is None
 
 
@@ -107,12 +111,17 @@ def test_find_weights_finds_each_weight_set_in_the_hub_cache(empty_torch_home: P
     assert fe.find_weights(None, "facenet-vggface2") is None
     vgg = fe.hub_weights_path("facenet-vggface2")
     vgg.write_bytes(b"x")
-    assert fe.find_weights(None) == ("facenet-vggface2", vgg)  # plain 'facenet': the better LFW first
+    assert fe.find_weights(None) == (
+        "facenet-vggface2",
+        vgg,
+    )  # plain 'facenet': the better LFW first
 
 
 def test_auto_follows_the_registry_order_per_device(empty_torch_home: Path) -> None:
     assert embedder_name(Settings(embedder="auto"), "cpu") == "dlib"
-    assert embedder_name(Settings(embedder="auto"), "cuda") == "dlib"  # no FaceNet weights on this machine
+    assert (
+        embedder_name(Settings(embedder="auto"), "cuda") == "dlib"
+    )  # no FaceNet weights on this machine
     cached = empty_torch_home / "checkpoints" / str(CASIA.weights_file)
     cached.parent.mkdir()
     cached.write_bytes(b"x")
@@ -129,13 +138,18 @@ def test_facenet_without_weights_says_how_to_get_them(empty_torch_home: Path) ->
     with pytest.raises(ModelError) as info:
         embedder_name(Settings(embedder="facenet"))
     message = str(info.value)
-    assert "facestream models install facenet" in message and "facestream models fetch facenet" in message
+    assert (
+        "facestream models install facenet" in message
+        and "facestream models fetch facenet" in message
+    )
     assert str(empty_torch_home / "checkpoints" / str(CASIA.weights_file)) in message
     with pytest.raises(ModelError, match="models install facenet"):
         fe.FacenetEmbedder(None, model="facenet-casia")
 
 
-def test_facenet_casia_embeds_real_faces_into_unit_vectors(casia_weights: Path, detector, probes) -> None:
+def test_facenet_casia_embeds_real_faces_into_unit_vectors(
+    casia_weights: Path, detector, probes
+) -> None:
     embedder = fe.FacenetEmbedder(casia_weights)
     assert (embedder.name, embedder.dim, embedder.spec) == ("facenet-casia", 512, CASIA)
     _, chips, boxes = faces_and_chips(detector, probes / "two_people.jpg")
@@ -148,8 +162,9 @@ def test_facenet_casia_embeds_real_faces_into_unit_vectors(casia_weights: Path, 
     assert embedder.embed([], Faces.empty()).shape == (0, 512)
 
 
-def test_facenet_casia_same_person_is_close_and_strangers_are_far(casia_weights: Path, detector,
-                                                                  probes) -> None:
+def test_facenet_casia_same_person_is_close_and_strangers_are_far(
+    casia_weights: Path, detector, probes
+) -> None:
     embedder = fe.FacenetEmbedder(casia_weights)
 
     def embed(name: str) -> np.ndarray:
@@ -163,8 +178,9 @@ def test_facenet_casia_same_person_is_close_and_strangers_are_far(casia_weights:
     assert similarity[~np.eye(6, dtype=bool)].max() < CASIA.threshold
 
 
-def test_plain_facenet_loads_the_installed_weights_from_the_hub_cache(casia_weights: Path,
-                                                                      empty_torch_home: Path) -> None:
+def test_plain_facenet_loads_the_installed_weights_from_the_hub_cache(
+    casia_weights: Path, empty_torch_home: Path
+) -> None:
     cached = empty_torch_home / "checkpoints" / str(CASIA.weights_file)
     cached.parent.mkdir()
     cached.symlink_to(casia_weights)
@@ -175,14 +191,20 @@ def test_plain_facenet_loads_the_installed_weights_from_the_hub_cache(casia_weig
 
 def test_facenet_crop_of_a_face_cut_by_the_edge_is_shifted_inside_not_stretched() -> None:
     chip = np.zeros((100, 100, 3), np.uint8)
-    chip[:, :, 0] = np.arange(100, dtype=np.uint8)[None, :]  # brightness = x: the crop's slope is its scale
+    chip[:, :, 0] = np.arange(100, dtype=np.uint8)[
+        None, :
+    ]  # brightness = x: the crop's slope is its scale
     chip[:, :, 1] = np.arange(100, dtype=np.uint8)[:, None]  # brightness = y
-    box = np.array([-30.0, 20.0, 50.0, 100.0])  # 80 px, 30 px beyond the left edge, touching the bottom
+    box = np.array(
+        [-30.0, 20.0, 50.0, 100.0]
+    )  # 80 px, 30 px beyond the left edge, touching the bottom
     crop = fe.crop_for_facenet(chip, box, crop="clip", margin_px=20) * 128.0 + 127.5
     window = 80 * 160 / 140  # the box plus its 20 px margin, in chip pixels
     slope_x = (crop[80, 150, 0] - crop[80, 10, 0]) / 140
     slope_y = (crop[150, 80, 1] - crop[10, 80, 1]) / 140
-    assert slope_x == pytest.approx(window / 160, rel=0.03)  # clipped at the edge it would be 50/160
+    assert slope_x == pytest.approx(
+        window / 160, rel=0.03
+    )  # clipped at the edge it would be 50/160
     assert slope_y == pytest.approx(window / 160, rel=0.03)
 
 
@@ -241,7 +263,12 @@ def test_mtcnn_finds_six_faces_with_landmarks_inside_their_boxes(detector, probe
     lx, ly = faces.landmarks[..., 0], faces.landmarks[..., 1]
     assert ((lx >= x1) & (lx <= x2) & (ly >= y1) & (ly <= y2)).all()
     h, w = rgb.shape[:2]
-    assert ((faces.xyxy[:, 0] < w) & (faces.xyxy[:, 1] < h) & (faces.xyxy[:, 2] > 0) & (faces.xyxy[:, 3] > 0)).all()
+    assert (
+        (faces.xyxy[:, 0] < w)
+        & (faces.xyxy[:, 1] < h)
+        & (faces.xyxy[:, 2] > 0)
+        & (faces.xyxy[:, 3] > 0)
+    ).all()
 
 
 def test_mtcnn_on_a_photo_without_faces_is_empty_not_none(detector) -> None:

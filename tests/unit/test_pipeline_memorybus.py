@@ -58,28 +58,38 @@ def frame(seq: int, n_frames: int) -> FrameMsg:
     img = np.zeros((120, 160, 3), np.uint8)
     if seq < n_frames - 3:  # the face leaves before the end
         x = 10 + 4 * seq
-        img[40:80, x:x + 40] = (255, 0, 0)  # BGR blue square = the "face"
+        img[40:80, x : x + 40] = (255, 0, 0)  # BGR blue square = the "face"
     ok, jpeg = cv2.imencode(".png", img)  # lossless, so the square's edges stay exact
-    return FrameMsg(FrameMeta(camera="cam", run="r1", seq=seq, ts=seq / 10, capture_time=0.0, width=160,
-                              height=120), jpeg=jpeg.tobytes())
+    return FrameMsg(
+        FrameMeta(
+            camera="cam", run="r1", seq=seq, ts=seq / 10, capture_time=0.0, width=160, height=120
+        ),
+        jpeg=jpeg.tobytes(),
+    )
 
 
 def test_four_stages_through_the_memory_bus(fake_redis) -> None:
     bus = MemoryBus()
-    settings = Settings(embed={"every_n": 5}, bus={"block_ms": 10, "claim_idle_ms": 60_000},
-                        track={"reorder_wait_file_s": 61.0})
+    settings = Settings(
+        embed={"every_n": 5},
+        bus={"block_ms": 10, "claim_idle_ms": 60_000},
+        track={"reorder_wait_file_s": 61.0},
+    )
     handlers = [
         DetectHandler(MovingFaceDetector(), cameras=lambda: ["cam"]),
         TrackHandler(settings.track, settings.embed, settings.scene_cut_threshold),
         EmbedHandler(ConstantEmbedder()),
-        MatchHandler(fake_redis, People(), lambda model: OnePersonIndex(), settings, lambda model: 0.9),
+        MatchHandler(
+            fake_redis, People(), lambda model: OnePersonIndex(), settings, lambda model: 0.9
+        ),
     ]
     workers = [Worker(bus, h, settings.bus, consumer=f"{h.kind}-1") for h in handlers]
     n = 20
     for seq in range(n):
         bus.publish(keys.frames("cam"), frame(seq, n).to_bytes())
-    eos = FrameMsg.end_of_stream(FrameMeta(camera="cam", run="r1", seq=n, ts=n / 10, capture_time=0.0,
-                                           width=160, height=120))
+    eos = FrameMsg.end_of_stream(
+        FrameMeta(camera="cam", run="r1", seq=n, ts=n / 10, capture_time=0.0, width=160, height=120)
+    )
     bus.publish(keys.frames("cam"), eos.to_bytes())
     for _ in range(10):
         for w in workers:

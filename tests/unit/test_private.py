@@ -32,11 +32,20 @@ def test_the_cli_entry_sets_umask_077_for_itself_and_its_children(tmp_path: Path
         f"open({str(tmp_path / 'f')!r}, 'w').close(); os.mkdir({str(tmp_path / 'd')!r}); "
         f"subprocess.run(['touch', {str(tmp_path / 'child')!r}], check=True)"
     )
-    done = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True,
-                          timeout=60, env={**os.environ, "PYTHONPATH": str(Path.cwd())})
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(Path.cwd())},
+    )
     assert done.returncode == 0, done.stderr
     assert (_mode(tmp_path / "f"), _mode(tmp_path / "d"), _mode(tmp_path / "child")) == (
-        0o600, 0o700, 0o600)
+        0o600,
+        0o700,
+        0o600,
+    )
 
 
 def test_a_data_dir_left_open_is_tightened_and_said_once(tmp_path: Path, caplog) -> None:
@@ -50,15 +59,24 @@ def test_a_data_dir_left_open_is_tightened_and_said_once(tmp_path: Path, caplog)
     users = data / "notes.txt"  # not facestream's: a data dir may be a project folder
     users.write_text("the user's own")
     os.chmod(users, 0o644)
-    old_modes = ((data, 0o755), (data / "redis", 0o755), (data / "redis" / "appendonlydir", 0o750),
-                 (aof, 0o644), (outside, 0o644))
+    old_modes = (
+        (data, 0o755),
+        (data / "redis", 0o755),
+        (data / "redis" / "appendonlydir", 0o750),
+        (aof, 0o644),
+        (outside, 0o644),
+    )
     for path, mode in old_modes:
         os.chmod(path, mode)
     with caplog.at_level(logging.WARNING, logger="facestream.private"):
         assert secure_data_dir(data) == 4
         assert secure_data_dir(data) == 0
     assert [_mode(p) for p in (data, data / "redis", data / "redis" / "appendonlydir", aof)] == [
-        0o700, 0o700, 0o700, 0o600]
+        0o700,
+        0o700,
+        0o700,
+        0o600,
+    ]
     assert _mode(outside) == 0o644  # a symlink is not followed
     assert _mode(users) == 0o644
     said = [r.getMessage() for r in caplog.records]

@@ -73,8 +73,10 @@ def test_empty_and_none() -> None:
 
 
 def test_urls_inside_messages_keep_the_text_around_them() -> None:
-    text = ("source 'rtsp://cam/s1?user=admin&pwd=hunter2': cannot open; "
-            "next http://a:b@h/x?Sig=zz9 done")
+    text = (
+        "source 'rtsp://cam/s1?user=admin&pwd=hunter2': cannot open; "
+        "next http://a:b@h/x?Sig=zz9 done"
+    )
     assert redact_url(text) == (
         "source 'rtsp://cam/s1?user=admin&pwd=***': cannot open; next http://***@h/x?Sig=*** done"
     )

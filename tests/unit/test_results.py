@@ -11,14 +11,28 @@ from workers.results import EVENT_FIELDS, FACE_FIELDS, event_record, face_record
 
 
 def test_face_record_has_the_documented_fields_and_clips_the_box() -> None:
-    msg = FrameMsg(FrameMeta(camera="door", run="r", seq=7, ts=0.28001, capture_time=5.0, width=640, height=360),
-                   faces=Faces(np.array([[-5, 10, 700, 90]], np.float32), np.ones(1, np.float32), track_ids=("t",)))
+    msg = FrameMsg(
+        FrameMeta(
+            camera="door", run="r", seq=7, ts=0.28001, capture_time=5.0, width=640, height=360
+        ),
+        faces=Faces(
+            np.array([[-5, 10, 700, 90]], np.float32), np.ones(1, np.float32), track_ids=("t",)
+        ),
+    )
     named = face_record(msg, 0, "t-shown", "Ada", 0.93456, "p-1", None)
     assert tuple(named) == FACE_FIELDS
-    assert named["bbox"] == [0.0, 10.0, 640.0, 90.0] and named["ts"] == 0.28 and named["score"] == 0.9346
-    assert named["track_id"] == "t-shown" and named["label"] == "Ada" and named["person_id"] == "p-1"
+    assert (
+        named["bbox"] == [0.0, 10.0, 640.0, 90.0]
+        and named["ts"] == 0.28
+        and named["score"] == 0.9346
+    )
+    assert (
+        named["track_id"] == "t-shown" and named["label"] == "Ada" and named["person_id"] == "p-1"
+    )
     unknown = face_record(msg, 0, "t", None, 0.5, "p-1", "unknown-ab12")
-    assert unknown["person_id"] is None and unknown["label"] == "unknown-ab12"  # no name, no person id
+    assert (
+        unknown["person_id"] is None and unknown["label"] == "unknown-ab12"
+    )  # no name, no person id
 
 
 def test_events_and_the_merged_event_s_target() -> None:

@@ -23,24 +23,42 @@ def box(cx: float, cy: float, side: float = 80.0) -> list[float]:
     return [cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2]
 
 
-def detected(seq: int, boxes: list[list[float]], run: str = "r1", scene: np.ndarray | None = None,
-             camera: str = "cam") -> FrameMsg:
+def detected(
+    seq: int,
+    boxes: list[list[float]],
+    run: str = "r1",
+    scene: np.ndarray | None = None,
+    camera: str = "cam",
+) -> FrameMsg:
     """A frame as the detector emits it: every face has a chip; chip i of frame s is b"chip-s-i"."""
     n = len(boxes)
     return FrameMsg(
-        FrameMeta(camera=camera, run=run, seq=seq, ts=seq / FPS, capture_time=1000.0 + seq / FPS, width=640,
-                  height=480),
+        FrameMeta(
+            camera=camera,
+            run=run,
+            seq=seq,
+            ts=seq / FPS,
+            capture_time=1000.0 + seq / FPS,
+            width=640,
+            height=480,
+        ),
         faces=Faces(np.array(boxes, np.float32).reshape(-1, 4), np.full(n, 0.99, np.float32)),
-        shots=Shots(tuple(range(n)), tuple(f"chip-{seq}-{i}".encode() for i in range(n)),
-                    np.array([[10.0 * i, float(seq)] for i in range(n)], np.float32).reshape(-1, 2),
-                    np.array([1.0 / (i + 1) for i in range(n)], np.float32)),
+        shots=Shots(
+            tuple(range(n)),
+            tuple(f"chip-{seq}-{i}".encode() for i in range(n)),
+            np.array([[10.0 * i, float(seq)] for i in range(n)], np.float32).reshape(-1, 2),
+            np.array([1.0 / (i + 1) for i in range(n)], np.float32),
+        ),
         scene=scene,
     )
 
 
 def eos(seq: int, run: str = "r1", camera: str = "cam") -> FrameMsg:
-    return FrameMsg.end_of_stream(FrameMeta(camera=camera, run=run, seq=seq, ts=seq / FPS, capture_time=0.0,
-                                            width=640, height=480))
+    return FrameMsg.end_of_stream(
+        FrameMeta(
+            camera=camera, run=run, seq=seq, ts=seq / FPS, capture_time=0.0, width=640, height=480
+        )
+    )
 
 
 class FakeClock:
@@ -63,8 +81,11 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def tracker(clock: FakeClock) -> TrackHandler:
-    return TrackHandler(TrackSettings(reorder_wait_s=0.5, reorder_wait_file_s=0.5), EmbedSettings(every_n=3),
-                        clock=clock)
+    return TrackHandler(
+        TrackSettings(reorder_wait_s=0.5, reorder_wait_file_s=0.5),
+        EmbedSettings(every_n=3),
+        clock=clock,
+    )
 
 
 # --- TrackHandler ----------------------------------------------------------------------------------
@@ -90,9 +111,12 @@ def test_track_keeps_chips_only_for_best_shots(tracker: TrackHandler) -> None:
         (msg,) = tracked(tracker.handle(detected(s, boxes)))
         # the chips, origins and scales kept are exactly those of the chosen faces
         assert msg.shots.chips == tuple(f"chip-{s}-{i}".encode() for i in msg.shots.rows)
-        np.testing.assert_array_equal(msg.shots.origin,
-                                      np.array([[10.0 * i, s] for i in msg.shots.rows]).reshape(-1, 2))
-        np.testing.assert_array_equal(msg.shots.scale, np.array([1.0 / (i + 1) for i in msg.shots.rows], np.float32))
+        np.testing.assert_array_equal(
+            msg.shots.origin, np.array([[10.0 * i, s] for i in msg.shots.rows]).reshape(-1, 2)
+        )
+        np.testing.assert_array_equal(
+            msg.shots.scale, np.array([1.0 / (i + 1) for i in msg.shots.rows], np.float32)
+        )
         assert len(msg.faces.track_ids) == len(boxes)  # every face is tracked, chosen or not
         for i in msg.shots.rows:
             shots[msg.faces.track_ids[i]] = shots.get(msg.faces.track_ids[i], 0) + 1
@@ -103,14 +127,19 @@ def test_track_keeps_chips_only_for_best_shots(tracker: TrackHandler) -> None:
 
 
 def test_track_embed_every_n_1_keeps_every_chip(clock: FakeClock) -> None:
-    handler = TrackHandler(TrackSettings(reorder_wait_s=0.5, reorder_wait_file_s=0.5), EmbedSettings(every_n=1),
-                           clock=clock)
+    handler = TrackHandler(
+        TrackSettings(reorder_wait_s=0.5, reorder_wait_file_s=0.5),
+        EmbedSettings(every_n=1),
+        clock=clock,
+    )
     for s in range(3):
         (msg,) = tracked(handler.handle(detected(s, [box(100, 100), box(400, 300)])))
         assert msg.shots.rows == (0, 1) and len(msg.shots.chips) == 2
 
 
-def test_track_releases_out_of_order_frames_in_seq_order(tracker: TrackHandler, clock: FakeClock) -> None:
+def test_track_releases_out_of_order_frames_in_seq_order(
+    tracker: TrackHandler, clock: FakeClock
+) -> None:
     frames = {s: detected(s, [box(100 + 2 * s, 100)]) for s in range(5)}
     assert [m.seq for m in tracked(tracker.handle(frames[0]))] == [0]
     clock.t = 0.1
@@ -133,15 +162,26 @@ def test_track_missing_seq_times_out_as_dropped(tracker: TrackHandler, clock: Fa
     released = tracked(tracker.idle())
     assert [(m.seq, m.dropped) for m in released] == [(1, "reorder_timeout"), (2, None)]
     gap = released[0]
-    assert gap.status == "dropped" and len(gap.faces) == 0 and gap.shots.chips == () and gap.shots.rows == ()
-    assert gap.faces.track_ids is None and gap.shots.origin.shape == (0, 2) and gap.shots.scale.shape == (0,)
+    assert (
+        gap.status == "dropped"
+        and len(gap.faces) == 0
+        and gap.shots.chips == ()
+        and gap.shots.rows == ()
+    )
+    assert (
+        gap.faces.track_ids is None
+        and gap.shots.origin.shape == (0, 2)
+        and gap.shots.scale.shape == (0,)
+    )
     FrameMsg.from_bytes(gap.to_bytes())
     assert len(released[1].faces.track_ids) == 1
     clock.t = 0.8
     assert tracker.idle() == []  # nothing left to release
 
 
-def test_track_late_frame_is_counted_and_never_rewinds(tracker: TrackHandler, clock: FakeClock) -> None:
+def test_track_late_frame_is_counted_and_never_rewinds(
+    tracker: TrackHandler, clock: FakeClock
+) -> None:
     for s in (0, 2):
         tracker.handle(detected(s, [box(100, 100)]))
     clock.t = 1.0
@@ -237,18 +277,30 @@ class FakeIndex:
         return [{"p1": float(v[0])} for v in vectors]
 
 
-def embedded(seq: int, track_ids: tuple[str, ...], scores: dict[int, float] | None = None,
-             ended: tuple[str, ...] = (), run: str = "r1") -> FrameMsg:
+def embedded(
+    seq: int,
+    track_ids: tuple[str, ...],
+    scores: dict[int, float] | None = None,
+    ended: tuple[str, ...] = (),
+    run: str = "r1",
+) -> FrameMsg:
     """A frame as the embedder emits it; ``scores`` maps a face index to its p1 similarity."""
     n = len(track_ids)
     scores = scores or {}
     idx = tuple(sorted(scores))
-    vectors = np.zeros((len(idx), 128), np.float32)  # dlib's dimension; component 0 carries the score
+    vectors = np.zeros(
+        (len(idx), 128), np.float32
+    )  # dlib's dimension; component 0 carries the score
     vectors[:, 0] = [scores[i] for i in idx]
     return FrameMsg(
-        FrameMeta(camera="cam", run=run, seq=seq, ts=seq / FPS, capture_time=0.0, width=640, height=480),
-        faces=Faces(np.array([box(100 + 200 * i, 200) for i in range(n)], np.float32).reshape(-1, 4),
-                    np.full(n, 0.99, np.float32), track_ids=track_ids),
+        FrameMeta(
+            camera="cam", run=run, seq=seq, ts=seq / FPS, capture_time=0.0, width=640, height=480
+        ),
+        faces=Faces(
+            np.array([box(100 + 200 * i, 200) for i in range(n)], np.float32).reshape(-1, 4),
+            np.full(n, 0.99, np.float32),
+            track_ids=track_ids,
+        ),
         shots=Shots(idx, embeddings=vectors if idx else None, model="dlib" if idx else None),
         ended=ended,
     )
@@ -273,7 +325,9 @@ def matcher(people: FakePeople, index: FakeIndex, fake_redis) -> MatchHandler:
         assert model == "dlib"
         return index
 
-    return MatchHandler(fake_redis, people, index_for, Settings(match={"top_k": 5}), lambda model: 0.9)  # type: ignore[arg-type]
+    return MatchHandler(
+        fake_redis, people, index_for, Settings(match={"top_k": 5}), lambda model: 0.9
+    )  # type: ignore[arg-type]
 
 
 def records(outputs: list) -> list[dict]:
@@ -289,8 +343,9 @@ def faces_of(recs: list[dict]) -> dict[str, dict]:
     return {r["track_id"]: r for r in recs if "event" not in r}
 
 
-def test_match_names_a_confident_track_and_not_a_weak_one(matcher: MatchHandler, index: FakeIndex,
-                                                          people: FakePeople) -> None:
+def test_match_names_a_confident_track_and_not_a_weak_one(
+    matcher: MatchHandler, index: FakeIndex, people: FakePeople
+) -> None:
     assert matcher.input_streams() == [keys.EMBEDDED]
     recs = records(matcher.handle(embedded(0, ("t1", "t2"), {0: 0.95, 1: 0.85})))
     assert index.calls == [(2, 5)]
@@ -332,10 +387,26 @@ def test_match_ended_track_emits_end_with_its_last_frame(matcher: MatchHandler) 
     assert end["track_id"] == "t1" and end["frame"] == 1 and end["ts"] == pytest.approx(0.1)
     assert end["name"] == "Alice" and end["score"] == pytest.approx(0.95, abs=1e-4)
     # eos ends the rest; an unknown or already ended track id gives no event
-    final = records(matcher.handle(FrameMsg(FrameMeta(camera="cam", run="r1", seq=later + 1, ts=(later + 1) / FPS,
-                                                      capture_time=0.0, width=640, height=480), status="eos",
-                                            ended=("t2", "t1", "t9"))))
-    assert [(e["event"], e["track_id"], e["frame"], e["name"]) for e in final] == [("end", "t2", later, None)]
+    final = records(
+        matcher.handle(
+            FrameMsg(
+                FrameMeta(
+                    camera="cam",
+                    run="r1",
+                    seq=later + 1,
+                    ts=(later + 1) / FPS,
+                    capture_time=0.0,
+                    width=640,
+                    height=480,
+                ),
+                status="eos",
+                ended=("t2", "t1", "t9"),
+            )
+        )
+    )
+    assert [(e["event"], e["track_id"], e["frame"], e["name"]) for e in final] == [
+        ("end", "t2", later, None)
+    ]
 
 
 def deliver(matcher: MatchHandler, msg: FrameMsg) -> list:
@@ -388,21 +459,33 @@ def synthetic_rgb() -> np.ndarray:
 
 
 def jpeg_of(rgb: np.ndarray) -> bytes:
-    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 95])
+    ok, buf = cv2.imencode(
+        ".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 95]
+    )
     assert ok
     return buf.tobytes()
 
 
 def frame(seq: int, jpeg: bytes | None) -> FrameMsg:
-    return FrameMsg(FrameMeta(camera="a", run="r1", seq=seq, ts=seq / FPS, capture_time=0.0, width=640,
-                              height=480), jpeg=jpeg)
+    return FrameMsg(
+        FrameMeta(
+            camera="a", run="r1", seq=seq, ts=seq / FPS, capture_time=0.0, width=640, height=480
+        ),
+        jpeg=jpeg,
+    )
 
 
 @pytest.fixture
 def faces() -> Faces:
     xyxy = np.array([[100, 100, 180, 200], [420, 300, 480, 380]], np.float32)
-    landmarks = np.tile(np.array([[0.3, 0.4], [0.7, 0.4], [0.5, 0.6], [0.35, 0.8], [0.65, 0.8]], np.float32),
-                        (2, 1, 1)) * 50 + xyxy[:, None, :2]
+    landmarks = (
+        np.tile(
+            np.array([[0.3, 0.4], [0.7, 0.4], [0.5, 0.6], [0.35, 0.8], [0.65, 0.8]], np.float32),
+            (2, 1, 1),
+        )
+        * 50
+        + xyxy[:, None, :2]
+    )
     return Faces(xyxy, np.array([0.99, 0.97], np.float32), landmarks)
 
 
@@ -433,7 +516,7 @@ def test_detect_output_drops_jpeg_and_carries_faces_chips_scene(faces: Faces) ->
         assert out.shots.scale[i] == 1.0  # faces smaller than the chip limit are not resized
         x1, y1, x2, y2 = faces.xyxy[i]
         assert x0 <= x1 and y0 <= y1 and x0 + w >= x2 and y0 + h >= y2  # the chip contains the face
-        diff = np.abs(chip.astype(int) - rgb[y0:y0 + h, x0:x0 + w].astype(int)).mean()
+        diff = np.abs(chip.astype(int) - rgb[y0 : y0 + h, x0 : x0 + w].astype(int)).mean()
         assert diff < 8, (i, diff)  # the chip is that region of the frame, not something else
     assert out.scene is not None and out.scene.shape == (128,) and out.scene.dtype == np.float32
     assert out.scene.sum() == pytest.approx(1.0, abs=1e-4) and (out.scene >= 0).all()
@@ -449,8 +532,9 @@ def test_detect_no_faces_gives_empty_columns() -> None:
     FrameMsg.from_bytes(out.to_bytes())
 
 
-@pytest.mark.parametrize("jpeg", [b"\xff\xd8\xff\xe0 definitely not a jpeg", b"", None], ids=["garbage", "empty",
-                                                                                            "none"])
+@pytest.mark.parametrize(
+    "jpeg", [b"\xff\xd8\xff\xe0 definitely not a jpeg", b"", None], ids=["garbage", "empty", "none"]
+)
 def test_detect_corrupt_jpeg_is_dropped_but_published(jpeg: bytes | None) -> None:
     detector = FakeDetector(Faces.empty())
     handler = DetectHandler(detector, lambda: ["a"])

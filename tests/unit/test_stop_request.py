@@ -14,7 +14,9 @@ def test_first_signal_sets_a_flag_second_aborts_and_handlers_are_restored(sig):
     before = signal.getsignal(sig)
     with StopRequest() as request:
         assert not request.requested
-        os.kill(os.getpid(), sig)  # delivered to the main thread before kill() returns to Python code
+        os.kill(
+            os.getpid(), sig
+        )  # delivered to the main thread before kill() returns to Python code
         assert request.requested  # no exception: the follow loop reads the flag at its own pace
         with pytest.raises(KeyboardInterrupt):
             os.kill(os.getpid(), sig)

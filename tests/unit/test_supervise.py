@@ -23,7 +23,9 @@ def test_config_has_numprocs_per_kind_autorestart_and_logs_under_the_data_dir(tm
     for name in ("detect", "embed", "match", "track", "cameras"):
         section = conf[f"program:{name}"]
         assert section["autorestart"] == "true"
-        assert section["stdout_logfile"].startswith(str(tmp_path / "d%%ir" / "logs"))  # % escaped for supervisor
+        assert section["stdout_logfile"].startswith(
+            str(tmp_path / "d%%ir" / "logs")
+        )  # % escaped for supervisor
         assert section["command"].startswith(f"{sys.executable} -m facestream --config ")
         assert section["process_name"] == "%(program_name)s-%(process_num)d"
     assert conf["program:detect"]["command"].endswith("worker detect")
@@ -40,7 +42,11 @@ def test_written_files_are_private(tmp_path) -> None:
 
 
 def test_parse_scale() -> None:
-    assert parse_scale(["detector=4", "embed=2", "matchers=3"]) == {"detect": 4, "embed": 2, "match": 3}
+    assert parse_scale(["detector=4", "embed=2", "matchers=3"]) == {
+        "detect": 4,
+        "embed": 2,
+        "match": 3,
+    }
     for bad in ("detector", "detector=x", "grabber=2", "tracker=2", "detect=100"):
         with pytest.raises(ConfigError):
             parse_scale([bad])

@@ -66,7 +66,9 @@ def test_old_tracker_id_in_the_same_frame_as_its_successor_gets_a_new_track():
     b.seen("b", 10, 1.0)
     b.embedded("b", unit(1), {})  # b is a
     b.seen("b", 11, 1.1)
-    tr, started = b.seen("a", 11, 1.1)  # the tracker's 'a' came back by motion, next to b: someone else
+    tr, started = b.seen(
+        "a", 11, 1.1
+    )  # the tracker's 'a' came back by motion, next to b: someone else
     assert started and tr.display_id == "a.11"
 
 
@@ -95,10 +97,16 @@ def test_a_track_taken_up_by_someone_else_is_split_and_waits_to_be_found():
     b.embedded("tB", unit(2), {})
     b.end(["tA"])  # A hidden for long: the tracker ends it; B's id is lost but kept
     tr, started = b.seen("tB", 9, 0.9)  # 0.5 s unseen, back by motion: on A
-    assert not started and tr.display_id == "tB" and (tr.verify.last_ts, tr.verify.last_frame) == (0.4, 4)
+    assert (
+        not started
+        and tr.display_id == "tB"
+        and (tr.verify.last_ts, tr.verify.last_frame) == (0.4, 4)
+    )
     got = b.embedded("tB", unit(1), {})
     assert got.split_from.display_id == "tB" and not got.split_from.alive
-    assert got.track.display_id == "tA" and got.merged.display_id == "tB.9"  # ... found to be A again
+    assert (
+        got.track.display_id == "tA" and got.merged.display_id == "tB.9"
+    )  # ... found to be A again
     assert b.get("tB").display_id == "tA"
     assert b.tracks["tB"].last_frame == 4 and b.tracks["tB"].owner == ""
     b.seen("tC", 12, 1.2)  # B comes out as a new tracker id: found to be B
@@ -112,7 +120,9 @@ def test_the_same_face_back_after_a_gap_stays_on_its_track():
     b.seen("a", 0, 0.0)
     b.embedded("a", unit(1), {})
     b.seen("a", 6, 0.6)
-    got = b.embedded("a", unit(1) + 0.2 * unit(9), {})  # partly hidden: less similar, not below the bound
+    got = b.embedded(
+        "a", unit(1) + 0.2 * unit(9), {}
+    )  # partly hidden: less similar, not below the bound
     assert got.split_from is None and got.track.display_id == "a" and b.splits == 0
 
 
@@ -134,7 +144,11 @@ def test_shot_picker_first_face_then_better_ones_then_rarely():
     q = lambda v: np.array([v], np.float32)  # noqa: E731
     assert p.pick(["a"], q(0.3), 0.0) == [0]  # new track: at once
     # (reacquire_gap_s out of the way: this track is only shown the frames listed here)
-    p = ShotPicker(ShotParams(budget=3, early=1, better_ratio=1.25, min_gap_s=0.2, refresh_s=2.0, reacquire_gap_s=9))
+    p = ShotPicker(
+        ShotParams(
+            budget=3, early=1, better_ratio=1.25, min_gap_s=0.2, refresh_s=2.0, reacquire_gap_s=9
+        )
+    )
     assert p.pick(["a"], q(0.3), 0.0) == [0]
     assert p.pick(["a"], q(0.35), 0.3) == []  # not better enough
     assert p.pick(["a"], q(0.6), 0.1 + 0.3) == [0]  # clearly better
@@ -151,11 +165,17 @@ def test_quality_prefers_big_sharp_frontal_faces():
     profile = np.array([[45, 40], [60, 40], [75, 60], [50, 80], [62, 80]], np.float32)
     f = frontality(np.stack([frontal, profile]))
     assert f[0] > 0.8 and f[1] < 0.3
-    faces = Faces(np.array([[0, 0, 100, 100], [0, 0, 30, 30], [0, 0, 100, 100]], np.float32),
-                  np.ones(3, np.float32), np.stack([frontal, frontal * 0.3, profile]))
+    faces = Faces(
+        np.array([[0, 0, 100, 100], [0, 0, 30, 30], [0, 0, 100, 100]], np.float32),
+        np.ones(3, np.float32),
+        np.stack([frontal, frontal * 0.3, profile]),
+    )
     q = face_quality(faces, np.array([400.0, 400.0, 400.0]))
     assert q[0] > q[1] and q[0] > q[2]
-    assert face_quality(faces, np.array([400.0, 400.0, 400.0]))[0] > face_quality(faces, np.array([5.0] * 3))[0]
+    assert (
+        face_quality(faces, np.array([400.0, 400.0, 400.0]))[0]
+        > face_quality(faces, np.array([5.0] * 3))[0]
+    )
 
 
 def test_shot_picker_takes_early_shots_of_a_new_track():
@@ -169,8 +189,19 @@ def test_shot_picker_takes_a_reacquired_track_again_on_consecutive_frames():
     p = ShotPicker(ShotParams(budget=6, early=3, min_gap_s=0.2, reacquire_gap_s=0.3))
     q = lambda v: np.array([v], np.float32)  # noqa: E731
     picks = [p.pick(["a"], q(0.5), k / 10) for k in range(8)]  # 10 fps
-    assert picks == [[0], [], [0], [], [0], [], [], []]  # early shots 0.2 s apart, then only better ones
-    picks = [p.pick(["a"], q(0.5), k / 10) for k in (12, 13, 14, 15)]  # unseen for 0.5 s: taken up by motion
+    assert picks == [
+        [0],
+        [],
+        [0],
+        [],
+        [0],
+        [],
+        [],
+        [],
+    ]  # early shots 0.2 s apart, then only better ones
+    picks = [
+        p.pick(["a"], q(0.5), k / 10) for k in (12, 13, 14, 15)
+    ]  # unseen for 0.5 s: taken up by motion
     assert picks == [[0], [0], [0], []]  # on consecutive frames: who is it now?
 
 

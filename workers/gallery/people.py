@@ -15,7 +15,9 @@ from workers.replies import text, text_or_none
 def check_name(name: str) -> str:
     name = name.strip()
     if not 1 <= len(name) <= 64 or not name.isprintable() or "/" in name:
-        raise ConfigError(f"person name: expected 1-64 printable characters without '/', got {name!r}")
+        raise ConfigError(
+            f"person name: expected 1-64 printable characters without '/', got {name!r}"
+        )
     return name
 
 
@@ -57,7 +59,9 @@ class People:
     def all(self) -> list[Person]:
         people = []
         for pid, name in sorted(self.redis.hgetall(keys.PEOPLE).items(), key=lambda kv: kv[1]):
-            faces = {text(k): int(v) for k, v in self.redis.hgetall(keys.person_faces(text(pid))).items()}
+            faces = {
+                text(k): int(v) for k, v in self.redis.hgetall(keys.person_faces(text(pid))).items()
+            }
             people.append(Person(text(pid), text(name), faces))
         return people
 

@@ -44,7 +44,9 @@ def unknowns_collection(model: str, dim: int) -> str:
 
 
 class UnknownFaces:
-    def __init__(self, client: redis.Redis, milvus: MilvusClient, model: str, dim: int, threshold: float):
+    def __init__(
+        self, client: redis.Redis, milvus: MilvusClient, model: str, dim: int, threshold: float
+    ):
         self.redis = client
         self.milvus = milvus
         self.collection = unknowns_collection(model, dim)
@@ -61,8 +63,13 @@ class UnknownFaces:
         """The label of this unknown face (found or new); counts one more track for it."""
         self.ensure()
         v = np.asarray(vector, np.float32).reshape(-1)
-        hits = self.milvus.search(self.collection, data=[v.tolist()], limit=1, output_fields=["label"],
-                                  search_params={"metric_type": "IP"})
+        hits = self.milvus.search(
+            self.collection,
+            data=[v.tolist()],
+            limit=1,
+            output_fields=["label"],
+            search_params={"metric_type": "IP"},
+        )
         row = hits[0] if hits else []
         if row and float(row[0]["distance"]) >= self.threshold:
             label = row[0]["entity"]["label"]
@@ -94,6 +101,14 @@ def list_unknowns(client: redis.Redis) -> list[Unknown]:
     for raw in client.smembers(keys.UNKNOWNS):
         label = text(raw)
         h = text_map(client.hgetall(keys.unknown(label)))
-        out.append(Unknown(label, int(h.get("tracks", 0)), int(h.get("faces", 0)), float(h.get("first_seen", 0)),
-                           float(h.get("last_seen", 0)), tuple(c for c in h.get("cameras", "").split(",") if c)))
+        out.append(
+            Unknown(
+                label,
+                int(h.get("tracks", 0)),
+                int(h.get("faces", 0)),
+                float(h.get("first_seen", 0)),
+                float(h.get("last_seen", 0)),
+                tuple(c for c in h.get("cameras", "").split(",") if c),
+            )
+        )
     return sorted(out, key=lambda u: u.first_seen)

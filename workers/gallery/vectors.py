@@ -24,7 +24,9 @@ def ensure_collection(client: MilvusClient, collection: str, key_field: str, dim
         index = client.prepare_index_params()
         index.add_index(field_name="vector", metric_type="IP", index_type="FLAT")
         # Strong: a face added a moment ago is found by the next search
-        client.create_collection(collection, schema=schema, index_params=index, consistency_level="Strong")
+        client.create_collection(
+            collection, schema=schema, index_params=index, consistency_level="Strong"
+        )
         created = True
     client.load_collection(collection)
     return created
@@ -60,8 +62,13 @@ class VectorIndex:
         if not self.client.has_collection(self.collection):
             return [{} for _ in vectors]  # nobody enrolled with this model yet
         self.ensure()
-        hits = self.client.search(self.collection, data=[v.tolist() for v in vectors], limit=top_k,
-                                  output_fields=["person_id"], search_params={"metric_type": "IP"})
+        hits = self.client.search(
+            self.collection,
+            data=[v.tolist() for v in vectors],
+            limit=top_k,
+            output_fields=["person_id"],
+            search_params={"metric_type": "IP"},
+        )
         out = []
         for row in hits:
             best: dict[str, float] = {}

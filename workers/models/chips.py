@@ -27,7 +27,7 @@ def make_chips(rgb: np.ndarray, faces: Faces) -> tuple[list[np.ndarray], np.ndar
         cy0 = int(max(0, np.floor(y1 - MARGIN * side)))
         cx1 = int(min(w, np.ceil(x2 + MARGIN * side)))
         cy1 = int(min(h, np.ceil(y2 + MARGIN * side)))
-        crop = rgb[cy0:max(cy1, cy0 + 1), cx0:max(cx1, cx0 + 1)]
+        crop = rgb[cy0 : max(cy1, cy0 + 1), cx0 : max(cx1, cx0 + 1)]
         scale = min(1.0, MAX_FACE_PX / side)
         if scale < 1.0:
             crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
@@ -47,7 +47,9 @@ def to_chip_coords(faces: Faces, origin: np.ndarray, scale: np.ndarray) -> Faces
 
 
 def encode_jpeg(rgb: np.ndarray, quality: int) -> bytes:
-    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
+    ok, buf = cv2.imencode(
+        ".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality]
+    )
     if not ok:
         raise ImageError(f"JPEG encode failed for an image of shape {rgb.shape}")
     return buf.tobytes()

@@ -17,5 +17,7 @@ def resolve_device(setting: str = "auto", threads: int = 0) -> str:
     if setting.startswith("cuda") and not torch.cuda.is_available():
         from config.errors import ConfigError
 
-        raise ConfigError(f"device: expected a usable GPU for {setting!r}, but torch sees no CUDA device")
+        raise ConfigError(
+            f"device: expected a usable GPU for {setting!r}, but torch sees no CUDA device"
+        )
     return setting

@@ -36,11 +36,15 @@ class DlibEmbedder:
         try:
             import dlib
         except ImportError as exc:
-            raise ModelError("dlib embedder: the package 'dlib-bin' (or dlib) is not installed") from exc
+            raise ModelError(
+                "dlib embedder: the package 'dlib-bin' (or dlib) is not installed"
+            ) from exc
         base = dlib_model_dir()
         self._dlib = dlib
         self.shape_model = dlib.shape_predictor(str(base / "shape_predictor_5_face_landmarks.dat"))
-        self.resnet = dlib.face_recognition_model_v1(str(base / "dlib_face_recognition_resnet_model_v1.dat"))
+        self.resnet = dlib.face_recognition_model_v1(
+            str(base / "dlib_face_recognition_resnet_model_v1.dat")
+        )
         log.info("dlib ResNet embedder loaded from %s", base)
 
     def embed(self, chips: list[np.ndarray], boxes: Faces) -> np.ndarray:

@@ -22,9 +22,7 @@ from workers.models.registry import FACENET, ModelSpec, spec
 
 log = logging.getLogger(__name__)
 
-WEIGHTS_URL = (
-    "https://github.com/timesler/facenet-pytorch/releases/download/v2.2.9/20180402-114759-vggface2.pt"
-)
+WEIGHTS_URL = "https://github.com/timesler/facenet-pytorch/releases/download/v2.2.9/20180402-114759-vggface2.pt"
 IMAGE_PX = 160
 # facenet-pytorch's examples crop with a 20 px margin at 160 px; measured on ../shared/faces
 # (python -m bench.calibrate) it separates identities as well as davidsandberg's 32 px, or better

@@ -22,14 +22,25 @@ class MtcnnDetector:
     one size as one batch (what pays on a GPU; on a CPU it costs the same per frame).
     """
 
-    def __init__(self, device: str = "cpu", min_face_px: int = 20, max_side_px: int = 960,
-                 min_confidence: float = 0.9, half: bool = False):
+    def __init__(
+        self,
+        device: str = "cpu",
+        min_face_px: int = 20,
+        max_side_px: int = 960,
+        min_confidence: float = 0.9,
+        half: bool = False,
+    ):
         self.cascade = MtcnnCascade(device, half=half)
         self.min_face_px = min_face_px
         self.max_side_px = max_side_px
         self.min_confidence = min_confidence
-        log.info("MTCNN detector on %s (max side %d px, min face %d px%s)", device, max_side_px, min_face_px,
-                 ", fp16" if self.cascade.dtype != self.cascade.torch.float32 else "")
+        log.info(
+            "MTCNN detector on %s (max side %d px, min face %d px%s)",
+            device,
+            max_side_px,
+            min_face_px,
+            ", fp16" if self.cascade.dtype != self.cascade.torch.float32 else "",
+        )
 
     def detect(self, rgb: np.ndarray) -> Faces:
         return self.detect_many([rgb])[0]
@@ -42,11 +53,17 @@ class MtcnnDetector:
         for shape, idx in by_shape.items():
             h, w = shape[:2]
             scale = min(1.0, self.max_side_px / max(h, w))
-            small = [frames[i] if scale == 1.0 else
-                     cv2.resize(frames[i], None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) for i in idx]
+            small = [
+                frames[i]
+                if scale == 1.0
+                else cv2.resize(frames[i], None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+                for i in idx
+            ]
             # the minimum face size applies in the downscaled copy; MTCNN cannot go below 12 px
             min_face = max(12, int(self.min_face_px * scale))
-            for i, (boxes, probs, landmarks) in zip(idx, self.cascade.detect(small, min_face), strict=True):
+            for i, (boxes, probs, landmarks) in zip(
+                idx, self.cascade.detect(small, min_face), strict=True
+            ):
                 out[i] = self._keep(Faces(boxes, probs, landmarks).scaled(1.0 / scale))
         return out  # type: ignore[return-value]
 

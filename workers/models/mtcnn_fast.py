@@ -46,7 +46,9 @@ class MtcnnCascade:
         t = t.permute(0, 3, 1, 2).to(self.dtype)  # a permuted NHWC buffer IS channels_last
         return (t - 127.5) * 0.0078125
 
-    def detect(self, frames: list[np.ndarray], min_face_px: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    def detect(
+        self, frames: list[np.ndarray], min_face_px: int
+    ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """RGB uint8 frames of one size -> per frame (boxes (K,4), probs (K,), landmarks (K,5,2)), best first."""
         from facenet_pytorch.models.utils.detect_face import (
             batched_nms,
@@ -58,7 +60,11 @@ class MtcnnCascade:
 
         torch = self.torch
         n = len(frames)
-        empty = (np.zeros((0, 4), np.float32), np.zeros((0,), np.float32), np.zeros((0, 5, 2), np.float32))
+        empty = (
+            np.zeros((0, 4), np.float32),
+            np.zeros((0,), np.float32),
+            np.zeros((0, 5, 2), np.float32),
+        )
         if n == 0:
             return []
         h, w = frames[0].shape[:2]
@@ -76,7 +82,9 @@ class MtcnnCascade:
             boxes, inds, picks, offset = [], [], [], 0
             for scale in scales:
                 size = (int(w * scale + 1), int(h * scale + 1))
-                batch = np.stack([cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames])
+                batch = np.stack(
+                    [cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames]
+                )
                 reg, probs = self.pnet(self._tensor(batch))
                 bs, bi = generateBoundingBox(reg.float(), probs[:, 1].float(), scale, THRESHOLDS[0])
                 boxes.append(bs)
@@ -90,9 +98,15 @@ class MtcnnCascade:
             pick = batched_nms(boxes[:, :4], boxes[:, 4], inds, 0.7)
             boxes, inds = boxes[pick], inds[pick]
             regw, regh = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
-            boxes = torch.stack([boxes[:, 0] + boxes[:, 5] * regw, boxes[:, 1] + boxes[:, 6] * regh,
-                                 boxes[:, 2] + boxes[:, 7] * regw, boxes[:, 3] + boxes[:, 8] * regh,
-                                 boxes[:, 4]]).permute(1, 0)
+            boxes = torch.stack(
+                [
+                    boxes[:, 0] + boxes[:, 5] * regw,
+                    boxes[:, 1] + boxes[:, 6] * regh,
+                    boxes[:, 2] + boxes[:, 7] * regw,
+                    boxes[:, 3] + boxes[:, 8] * regh,
+                    boxes[:, 4],
+                ]
+            ).permute(1, 0)
             boxes = rerec(boxes)
             # --- stage 2: RNet on 24 px crops -----------------------------------------------------
             if len(boxes):
@@ -146,12 +160,14 @@ class MtcnnCascade:
         crops, keep = [], []
         for k in range(len(y)):
             if ey[k] > y[k] - 1 and ex[k] > x[k] - 1:
-                region = frames[frame_of[k]][y[k] - 1:ey[k], x[k] - 1:ex[k]]
+                region = frames[frame_of[k]][y[k] - 1 : ey[k], x[k] - 1 : ex[k]]
                 crops.append(cv2.resize(region, (px, px), interpolation=cv2.INTER_AREA))
                 keep.append(k)
         stacked = np.stack(crops) if crops else np.zeros((0, px, px, 3), np.uint8)
         return stacked, self.torch.as_tensor(keep, dtype=self.torch.long, device=boxes.device)
 
     def _run(self, net, crops: np.ndarray):
-        outs = [net(self._tensor(crops[i:i + ONET_BATCH])) for i in range(0, len(crops), ONET_BATCH)]
+        outs = [
+            net(self._tensor(crops[i : i + ONET_BATCH])) for i in range(0, len(crops), ONET_BATCH)
+        ]
         return tuple(self.torch.cat(parts).float() for parts in zip(*outs, strict=True))

@@ -123,8 +123,10 @@ def other_model_only(faces: dict[str, int], model: str) -> str | None:
         return None
     held = ", ".join(f"{n} face(s) of {name}" for name, n in sorted(faces.items()) if n)
     theirs = max(faces, key=lambda name: faces[name])
-    return (f"embedder: nobody is enrolled with {model}, the gallery holds {held}; enroll the "
-            f"photos again with `--embedder {model} enroll ...`, or use `--embedder {theirs}`")
+    return (
+        f"embedder: nobody is enrolled with {model}, the gallery holds {held}; enroll the "
+        f"photos again with `--embedder {model} enroll ...`, or use `--embedder {theirs}`"
+    )
 
 
 def spec(name: str) -> ModelSpec:
