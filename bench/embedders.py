@@ -38,7 +38,8 @@ import numpy as np
 
 from bench.calibrate import SHARED, embedders, labelled_faces, pair_scores
 from bench.prepare import DEFAULT_CACHE
-from bench.scene_faces import ENROLLED, enrollment_faces, named_scores, names_given, scene_faces
+from bench.scene_faces import ENROLLED, enrollment_faces, names_given, scene_faces
+from bench.scene_faces import named_scores as scene_scores
 from tracker.faces import Faces
 
 LIN = "lin_manuel_miranda"
@@ -220,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
                 embedder.spec.threshold,
                 Settings().match.margin,
             )
-            scene_rows[name] = named_scores(given, scenes.labels)
+            scene_rows[name] = scene_scores(given, scenes.labels)
         b1 = ms_per_face(embedder, faces, 1, args.repeats * 4)
         b16 = ms_per_face(embedder, faces, 16, args.repeats)
         results[name] = {
