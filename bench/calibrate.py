@@ -179,6 +179,18 @@ def template(faces: LabelledFaces) -> np.ndarray:
     return np.round(np.mean(pts, axis=0), 1)
 
 
+def above(vectors: np.ndarray, labels: list[str], threshold: float) -> list:
+    """((identity, identity), pairs) of different people scoring >= threshold, most first."""
+    sims = vectors @ vectors.T
+    lab = np.asarray(labels)
+    i, j = np.nonzero(np.triu(sims >= threshold, 1) & (lab[:, None] != lab[None, :]))
+    counts: dict[tuple[str, str], int] = {}
+    for a, b in zip(lab[i], lab[j], strict=True):
+        key = (min(a, b), max(a, b))
+        counts[key] = counts.get(key, 0) + 1
+    return sorted(counts.items(), key=lambda kv: -kv[1])
+
+
 def print_row(name: str, r: dict) -> None:
     print(
         f"{name:<24}{r['same_min']:>9.3f}{r['same_p5']:>7.3f}{r['same_median']:>8.3f}"
@@ -255,6 +267,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"pairs at or above it {int((diff >= registry).sum())}/{len(diff)} without, "
                 f"{int((s_diff >= registry).sum())}/{len(s_diff)} with the scenes"
             )
+            for (a, b), n in above(both, faces.labels + scenes.labels, registry)[:4]:
+                print(f"    different people at or above {registry:.3f}: {a} ~ {b}: {n} pair(s)")
         lab = np.asarray(faces.labels)
         sims = vectors @ vectors.T
         lows = [
