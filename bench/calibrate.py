@@ -193,7 +193,7 @@ def above(vectors: np.ndarray, labels: list[str], threshold: float) -> list:
 
 def print_row(name: str, r: dict) -> None:
     print(
-        f"{name:<24}{r['same_min']:>9.3f}{r['same_p5']:>7.3f}{r['same_median']:>8.3f}"
+        f"{name:<32}{r['same_min']:>9.3f}{r['same_p5']:>7.3f}{r['same_median']:>8.3f}"
         f"{r['diff_max']:>9.3f}"
         f"{r['diff_p99']:>7.3f}{r['threshold']:>10.3f}{r['unknown_below']:>9.3f}"
         f"{r['same_missed_at_threshold']:>5}/{r['same_n']}"
@@ -233,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     results = {}
     head = (
-        f"{'embedder':<24}{'same min':>9}{'p5':>7}{'median':>8}{'diff max':>9}{'p99':>7}"
+        f"{'embedder':<32}{'same min':>9}{'p5':>7}{'median':>8}{'diff max':>9}{'p99':>7}"
         f"{'threshold':>10}{'unknown<':>9}{'missed':>8}"
     )
     scenes = None
