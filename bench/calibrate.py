@@ -244,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
         scenes = scene_faces(args.cache or DEFAULT_CACHE, args.scene_step)
         print(
             f"with --scenes: {len(scenes.labels)} scene faces of {len(set(scenes.labels))} people "
-            f"(every {args.scene_step}th frame of the 360p scenes)"
+            f"(1 frame in {args.scene_step} of the 360p scenes)"
         )
     print(head)
     for name, embedder in embedders(args.crops.split(",")).items():

@@ -153,7 +153,7 @@ def ms_per_face(embedder, faces, batch: int, repeats: int) -> float:
 def print_scenes(rows: dict, scenes, step: int) -> None:
     people = sorted(set(scenes.labels))
     print(
-        f"composited scenes, 360p, every {step}th frame: {len(scenes.labels)} faces of "
+        f"composited scenes, 360p, 1 frame in {step}: {len(scenes.labels)} faces of "
         f"{len(people)} people ({sum(r in ENROLLED for r in scenes.labels)} of enrolled ones); "
         f"detections left out: {scenes.left_out}"
     )
