@@ -17,6 +17,16 @@ Derived per embedder (the registry's ``threshold`` and ``unknown_below``):
   whose best mean stays under it looks no more like anyone enrolled than 99 % of
   strangers do.
 
+With ``--scenes`` the faces of the composited benchmark scenes
+(``bench.scene_faces``: cached detections of every ``--scene-step``-th frame,
+each labelled with the ground-truth face it overlaps) join the photo faces, and
+each embedder gets a second row derived from all pairs of both. The scenes show
+one photo per person, so their same-person pairs are renders of one photo (an
+optimistic same-person side); their different-person pairs are new. The line
+under the two rows compares both derived thresholds with the registry's and
+counts the different-person pairs at or above the registry's threshold (a wrong
+name waiting to happen).
+
 Prints a table (and JSON with ``--out``); nothing is written into the code.
 """
 
@@ -169,6 +179,27 @@ def template(faces: LabelledFaces) -> np.ndarray:
     return np.round(np.mean(pts, axis=0), 1)
 
 
+def above(vectors: np.ndarray, labels: list[str], threshold: float) -> list:
+    """((identity, identity), pairs) of different people scoring >= threshold, most first."""
+    sims = vectors @ vectors.T
+    lab = np.asarray(labels)
+    i, j = np.nonzero(np.triu(sims >= threshold, 1) & (lab[:, None] != lab[None, :]))
+    counts: dict[tuple[str, str], int] = {}
+    for a, b in zip(lab[i], lab[j], strict=True):
+        key = (min(a, b), max(a, b))
+        counts[key] = counts.get(key, 0) + 1
+    return sorted(counts.items(), key=lambda kv: -kv[1])
+
+
+def print_row(name: str, r: dict) -> None:
+    print(
+        f"{name:<32}{r['same_min']:>9.3f}{r['same_p5']:>7.3f}{r['same_median']:>8.3f}"
+        f"{r['diff_max']:>9.3f}"
+        f"{r['diff_p99']:>7.3f}{r['threshold']:>10.3f}{r['unknown_below']:>9.3f}"
+        f"{r['same_missed_at_threshold']:>5}/{r['same_n']}"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         prog="python -m bench.calibrate",
@@ -183,6 +214,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--template", action="store_true", help="print the landmark template and stop")
     p.add_argument("--out", type=Path, help="write the figures as JSON")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--scenes", action="store_true", help="add the composited scenes' faces")
+    p.add_argument("--scene-step", type=int, default=3, help="every Nth frame of the scenes")
+    p.add_argument("--cache", type=Path, help="bench.prepare's cache (default bench/.cache)")
     args = p.parse_args(argv)
     logging.basicConfig(level="WARNING")
     sys.stdout.reconfigure(line_buffering=True)  # rows appear as they are measured
@@ -199,9 +233,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     results = {}
     head = (
-        f"{'embedder':<24}{'same min':>9}{'p5':>7}{'median':>8}{'diff max':>9}{'p99':>7}"
+        f"{'embedder':<32}{'same min':>9}{'p5':>7}{'median':>8}{'diff max':>9}{'p99':>7}"
         f"{'threshold':>10}{'unknown<':>9}{'missed':>8}"
     )
+    scenes = None
+    if args.scenes:
+        from bench.prepare import DEFAULT_CACHE
+        from bench.scene_faces import scene_faces
+
+        scenes = scene_faces(args.cache or DEFAULT_CACHE, args.scene_step)
+        print(
+            f"with --scenes: {len(scenes.labels)} scene faces of {len(set(scenes.labels))} people "
+            f"(1 frame in {args.scene_step} of the 360p scenes)"
+        )
     print(head)
     for name, embedder in embedders(args.crops.split(",")).items():
         started = time.perf_counter()
@@ -209,12 +253,22 @@ def main(argv: list[str] | None = None) -> int:
         same, diff = pair_scores(vectors, faces.labels)
         r = derive(same, diff) | {"embed_s": round(time.perf_counter() - started, 2)}
         results[name] = r
-        print(
-            f"{name:<24}{r['same_min']:>9.3f}{r['same_p5']:>7.3f}{r['same_median']:>8.3f}"
-            f"{r['diff_max']:>9.3f}"
-            f"{r['diff_p99']:>7.3f}{r['threshold']:>10.3f}{r['unknown_below']:>9.3f}"
-            f"{r['same_missed_at_threshold']:>5}/{r['same_n']}"
-        )
+        print_row(name, r)
+        if scenes is not None:
+            both = np.concatenate([vectors, embedder.embed(scenes.chips, scenes.boxes)])
+            s_same, s_diff = pair_scores(both, faces.labels + scenes.labels)
+            rs = derive(s_same, s_diff)
+            results[f"{name} +scenes"] = rs
+            print_row(f"{name} +scenes", rs)
+            registry = embedder.spec.threshold
+            print(
+                f"    derived threshold {r['threshold']:.3f} without the scenes, "
+                f"{rs['threshold']:.3f} with them; registry {registry:.3f}: different-person "
+                f"pairs at or above it {int((diff >= registry).sum())}/{len(diff)} without, "
+                f"{int((s_diff >= registry).sum())}/{len(s_diff)} with the scenes"
+            )
+            for (a, b), n in above(both, faces.labels + scenes.labels, registry)[:4]:
+                print(f"    different people at or above {registry:.3f}: {a} ~ {b}: {n} pair(s)")
         lab = np.asarray(faces.labels)
         sims = vectors @ vectors.T
         lows = [

@@ -14,6 +14,12 @@ installed), in one run:
   Obama (any other name there is wrong); names in the wide stage view (frames
   0-19, who is on stage is not known) are listed apart. Recall counts frames
   82-210 where Lin-Manuel Miranda is named.
+- Named precision and recall on the composited scenes (``bench.scene_faces``):
+  the cached MTCNN detections of every ``--scene-step``-th frame of the 360p
+  scenes, each face labelled with the ground-truth face it overlaps and judged on
+  its own against ``bench.run``'s gallery (the held-out enrollment photos)
+  embedded by the same embedder. Precision = right names / names given; recall =
+  right names / faces of enrolled people; a name on a person not enrolled is wrong.
 - Milliseconds per face at batch 1 and batch 16 on the CPU (``--threads``).
 
 The MTCNN detections are computed once and shared, so only the embedders differ.
@@ -31,6 +37,9 @@ from pathlib import Path
 import numpy as np
 
 from bench.calibrate import SHARED, embedders, labelled_faces, pair_scores
+from bench.prepare import DEFAULT_CACHE
+from bench.scene_faces import ENROLLED, enrollment_faces, names_given, scene_faces
+from bench.scene_faces import named_scores as scene_scores
 from tracker.faces import Faces
 
 LIN = "lin_manuel_miranda"
@@ -141,6 +150,23 @@ def ms_per_face(embedder, faces, batch: int, repeats: int) -> float:
     return (time.perf_counter() - started) * 1000 / (repeats * batch)
 
 
+def print_scenes(rows: dict, scenes, step: int) -> None:
+    people = sorted(set(scenes.labels))
+    print(
+        f"composited scenes, 360p, 1 frame in {step}: {len(scenes.labels)} faces of "
+        f"{len(people)} people ({sum(r in ENROLLED for r in scenes.labels)} of enrolled ones); "
+        f"detections left out: {scenes.left_out}"
+    )
+    print(f"{'embedder':<22}{'faces':>7}{'named':>7}{'wrong':>6}{'prec':>6}{'recall':>7}")
+    for name, r in rows.items():
+        print(
+            f"{name:<22}{r['faces']:>7}{r['named']:>7}{r['wrong']:>6}{r['precision']:>6.2f}"
+            f"{r['recall']:>7.2f}"
+        )
+        for what, n in sorted(r["wrong_names"].items()):
+            print(f"    wrong name: {what}: {n} face(s)")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         prog="python -m bench.embedders",
@@ -153,6 +179,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--repeats", type=int, default=5, help="timed calls per batch size")
+    p.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="bench.prepare's cache")
+    p.add_argument("--scene-step", type=int, default=3, help="every Nth frame of the scenes")
+    p.add_argument("--no-scenes", action="store_true", help="leave out the composited scenes")
     p.add_argument("--out", type=Path)
     args = p.parse_args(argv)
     logging.basicConfig(level="WARNING")
@@ -162,6 +191,8 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     faces = labelled_faces()
     video = hamilton_faces(args.clip)
+    scenes = None if args.no_scenes else scene_faces(args.cache, args.scene_step)
+    enrolled = None if args.no_scenes else enrollment_faces()
     print(
         f"{len(faces.labels)} labelled photo faces; {len(video)} faces in {args.clip.name}; "
         f"CPU, {args.threads} threads"
@@ -171,13 +202,26 @@ def main(argv: list[str] | None = None) -> int:
         f"{'prec':>6}{'recall':>7}{'ms b1':>7}{'ms b16':>7}"
     )
     print(head)
-    results = {}
+    results: dict = {}
+    scene_rows: dict = {}
     for name, embedder in embedders(args.crops.split(",")).items():
         same, diff = pair_scores(embedder.embed(faces.chips, faces.boxes), faces.labels)
         tar3, t3 = tar_at_far(same, diff, 1e-3)
         tar4, t4 = tar_at_far(same, diff, 1e-4)
         gal, gal_names = gallery(embedder, faces, faces.labels, faces.photos)
         named = named_scores(embedder, video, gal, gal_names)
+        if scenes is not None and enrolled is not None:
+            from config.settings import Settings
+
+            gal_s = embedder.embed(enrolled[0], enrolled[1])
+            given = names_given(
+                embedder.embed(scenes.chips, scenes.boxes),
+                gal_s,
+                enrolled[2],
+                embedder.spec.threshold,
+                Settings().match.margin,
+            )
+            scene_rows[name] = scene_scores(given, scenes.labels)
         b1 = ms_per_face(embedder, faces, 1, args.repeats * 4)
         b16 = ms_per_face(embedder, faces, 16, args.repeats)
         results[name] = {
@@ -203,6 +247,8 @@ def main(argv: list[str] | None = None) -> int:
                 "    named in the wide stage view (frames 0-19, truth unknown): "
                 f"{named['named_in_0_19']}"
             )
+    if scenes is not None:
+        print_scenes(scene_rows, scenes, args.scene_step)
     base = results.get("dlib")
     if base:
         for name, r in results.items():
@@ -213,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"{r['ms_per_face_batch16'] / base['ms_per_face_batch16']:.2f}x at batch 16"
                 )
     if args.out:
-        args.out.write_text(json.dumps(results, indent=1))
+        args.out.write_text(json.dumps(results | {"scenes": scene_rows}, indent=1))
     return 0
 
 
