@@ -61,7 +61,7 @@ def test_a_milvus_never_reached_is_an_outage_and_names_come_once_it_is_up(
     port = _free_port()  # nothing listens here yet: the matcher's first connect fails
     services = Services(settings, Endpoints(stack.redis_url, f"http://127.0.0.1:{port}"))
     handler = services.handler("match")
-    worker = Worker(RedisStreamBus(redis_client), handler, settings, client=redis_client)
+    worker = Worker(RedisStreamBus(redis_client), handler, settings.bus, client=redis_client)
     vector = np.random.default_rng(1).normal(size=128).astype(np.float32)
     vector /= np.linalg.norm(vector)
 
@@ -141,7 +141,7 @@ def test_dead_lettered_frames_are_counted_as_dropped_and_the_run_ends(
         ledger.count_published()
     bus.publish("fs:test:accounting", FrameMsg.end_of_stream(FrameMeta(seq=6, **meta)).to_bytes())
     ledger.set_total(6)
-    worker = Worker(bus, _RejectsOdd(redis_client), settings, client=redis_client)
+    worker = Worker(bus, _RejectsOdd(redis_client), settings.bus, client=redis_client)
     assert wait_for(lambda: worker.step() == 0 and ledger.read().complete, 30), ledger.read()
     counts = ledger.read()
     assert counts.done == 6 and counts.dropped == {"dead_letter:match": 3} and counts.missing == 0

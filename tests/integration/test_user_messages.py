@@ -121,7 +121,7 @@ def test_a_dead_camera_is_said_once_per_state_not_once_per_attempt(
         port = s.getsockname()[1]
     policy = CameraPolicy(
         reconnect_initial_s=0.05, reconnect_max_s=0.1, open_timeout_s=1.0
-    ).resolved(settings)
+    ).resolved(settings.live)
     stop = threading.Event()
     reporter = StateReporter(redis_client, "dead", "r1")
     with caplog.at_level(logging.INFO, logger="ingest"):
