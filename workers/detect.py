@@ -125,10 +125,11 @@ class DetectHandler(Handler):
             return [(keys.DETECTED, msg.undetected(scene))]
         chips, origin, scale = make_chips(rgb, faces)
         jpegs = tuple(encode_jpeg(c, self.jpeg_quality) for c in chips)
-        # sharpness as the chips will look to the embedder (decoded JPEG), so it ranks the shots by
-        # what will actually be embedded; the tracker then needs no pixels
+        # sharpness of the chips before JPEG: it only ranks a track's shots against each other, all
+        # encoded at one quality, and decoding every chip again cost the detector ~0.16 ms a face;
+        # the tracker then needs no pixels
         boxes = to_chip_coords(faces, origin, scale).xyxy
-        sharp = chip_sharpness([decode_jpeg(j) for j in jpegs], boxes)
+        sharp = chip_sharpness(chips, boxes)
         faces = Faces(faces.xyxy, faces.confidence, faces.landmarks, faces.embeddings, sharp)
         shots = Shots(tuple(range(len(faces))), jpegs, origin, scale)
         return [(keys.DETECTED, msg.detected(faces, shots, scene))]
