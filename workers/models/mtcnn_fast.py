@@ -28,8 +28,11 @@ ONET_BATCH = 512
 
 class MtcnnCascade:
     def __init__(self, device: str = "cpu", half: bool = False):
-        import torch
         from facenet_pytorch.models.mtcnn import ONet, PNet, RNet
+
+        from workers.models.device import torch_module
+
+        torch = torch_module()  # with the process's thread count
 
         self.torch = torch
         self.device = torch.device(device)
