@@ -81,3 +81,11 @@ def test_thread_count_reaches_torch_when_a_model_imports_it() -> None:
         "assert torch_module().get_num_threads() == 1\n"
     )
     assert "torch" in loaded_after(code, {"OMP_NUM_THREADS": "2"})
+
+
+@pytest.mark.parametrize(
+    "module", ["facestream.cli", "workers.detect", "workers.embed", "workers.match"]
+)
+def test_only_the_tracker_imports_scipy(module: str) -> None:
+    # every process imports the face type from tracker/; the assignment solver is the tracker's
+    assert "scipy" not in loaded_after(f"import {module}"), f"importing {module} loaded scipy"
