@@ -151,7 +151,9 @@ class FirstRecord:
             self.client = None  # not started yet, or restarted on a new port
             return
         if first:
-            self.at = int(first[0][0].decode().split("-")[0]) / 1000
+            entry_id = first[0][0]
+            text = entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+            self.at = int(text.split("-")[0]) / 1000
 
 
 def measure(tree: Path, clip: Path, gallery: Path | None, warm: bool, work: Path) -> dict:

@@ -15,12 +15,10 @@ import importlib.util
 from pathlib import Path
 
 import numpy as np
+import torch  # model code: imported by the detector only (its thread count: device.torch_module)
+from torch import nn
 
 from config.errors import ModelError
-from workers.models.device import torch_module
-
-torch = torch_module()
-nn = torch.nn
 
 
 def weights_path(name: str) -> Path:
@@ -205,7 +203,9 @@ def batched_nms(boxes, scores, idxs, threshold: float, method: str = "Union"):
     if boxes.numel() == 0:
         return torch.empty((0,), dtype=torch.int64, device=boxes.device)
     if method == "Union" and boxes.device.type != "cpu":
-        from torchvision.ops.boxes import batched_nms as tv_batched_nms  # the GPU kernel
+        from torchvision.ops.boxes import (  # type: ignore[import-untyped]  # the GPU kernel
+            batched_nms as tv_batched_nms,
+        )
 
         return tv_batched_nms(boxes, scores, idxs, threshold)
     # frames apart: shift each frame's boxes past every other frame's (torchvision's trick)
