@@ -5,14 +5,17 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from config.errors import ImageError
-from facestream.engine import FaceEngine
 from tracker.identity import IdentityVote
-from workers.gallery import People, VectorIndex
-from workers.gallery.people import check_name
+from workers.gallery.people import People, check_name
+
+if TYPE_CHECKING:  # the models and pymilvus: not for `run`, which only asks other_model_only
+    from facestream.engine import FaceEngine
+    from workers.gallery.vectors import VectorIndex
 
 log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}

@@ -16,6 +16,8 @@ import redis
 if TYPE_CHECKING:
     from pymilvus import MilvusClient
 
+    from workers.gallery.vectors import VectorIndex
+
 from config.errors import ConfigError, StackError
 from config.redact import redact_url, register, register_url, scrub
 from config.settings import Settings
@@ -24,7 +26,7 @@ from facestream.stack import Endpoints
 from facestream.stopping import StopRequest
 from workers import keys
 from workers.bus import RedisStreamBus
-from workers.gallery import People, VectorIndex
+from workers.gallery.people import People
 from workers.models.registry import spec
 from workers.replies import texts
 
@@ -108,6 +110,8 @@ class Services:
 
     def index(self, model: str) -> VectorIndex:
         if model not in self._indexes:
+            from workers.gallery.vectors import VectorIndex  # pymilvus: only where searched
+
             model_spec = spec(model)
             self._indexes[model] = VectorIndex(self.milvus, model_spec.collection(), model_spec.dim)
         return self._indexes[model]

@@ -13,6 +13,7 @@ import fcntl
 import logging
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,7 +79,17 @@ class EmbeddedStack:
             log.info("using external Milvus at %s", redact_url(milvus_uri))
         if not (redis_url and milvus_uri):
             try:
-                with self._lock():
+                # side by side: milvus-lite's seconds of start-up overlap Redis's
+                with self._lock(), ThreadPoolExecutor(1, "start-milvus") as pool:
+                    milvus = None
+                    if not milvus_uri:
+                        milvus = pool.submit(
+                            self._ensure,
+                            "milvus",
+                            servers.start_milvus,
+                            "milvus",
+                            servers.milvus_answers,
+                        )
                     if not redis_url:
                         password = servers.redis_password(self._data_dir)
                         redis_url = with_password(
@@ -90,9 +101,7 @@ class EmbeddedStack:
                             ),
                             password,
                         )
-                    milvus_uri = milvus_uri or self._ensure(
-                        "milvus", servers.start_milvus, "milvus", servers.milvus_answers
-                    )
+                    milvus_uri = milvus_uri or milvus.result()  # type: ignore[union-attr]
             except BaseException:
                 self.stop()
                 raise

@@ -151,8 +151,11 @@ class FacenetEmbedder:
         crop: str = "clip",
         margin_px: float = MARGIN_PX,
     ):
-        import torch
         from facenet_pytorch import InceptionResnetV1
+
+        from workers.models.device import torch_module
+
+        torch = torch_module()  # with the process's thread count
 
         found = find_weights(weights, model)
         if found is None:

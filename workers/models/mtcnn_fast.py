@@ -1,7 +1,8 @@
 """MTCNN's cascade, rewritten for speed around facenet-pytorch's own networks and weights.
 
 Same networks, thresholds and post-processing as ``facenet_pytorch.MTCNN.detect``
-(its helper functions are reused), three differences measured on this repo's clips:
+(its networks and helper functions, in ``mtcnn_nets`` without torchvision), three
+differences measured on this repo's clips:
 
 - the networks run in ``channels_last`` memory format: PNet's max-pool and convs are
   ~2x faster on CPU that way (same numbers, another layout);
@@ -28,14 +29,16 @@ ONET_BATCH = 512
 
 class MtcnnCascade:
     def __init__(self, device: str = "cpu", half: bool = False):
-        import torch
-        from facenet_pytorch.models.mtcnn import ONet, PNet, RNet
+        from workers.models.device import torch_module
+        from workers.models.mtcnn_nets import ONet, PNet, RNet
+
+        torch = torch_module()  # with the process's thread count
 
         self.torch = torch
         self.device = torch.device(device)
         self.dtype = torch.float16 if half and self.device.type == "cuda" else torch.float32
         self.nets = []
-        for net in (PNet(), RNet(), ONet()):  # pretrained=True: the weights ship inside the wheel
+        for net in (PNet(), RNet(), ONet()):  # the weights ship inside facenet-pytorch's wheel
             net = net.eval().to(self.device, dtype=self.dtype).to(memory_format=torch.channels_last)
             self.nets.append(net)
         self.pnet, self.rnet, self.onet = self.nets
@@ -50,13 +53,7 @@ class MtcnnCascade:
         self, frames: list[np.ndarray], min_face_px: int
     ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """RGB uint8 frames of one size -> per frame (boxes (K,4), probs (K,), landmarks (K,5,2)), best first."""
-        from facenet_pytorch.models.utils.detect_face import (
-            batched_nms,
-            batched_nms_numpy,
-            bbreg,
-            generateBoundingBox,
-            rerec,
-        )
+        from workers.models.mtcnn_nets import batched_nms, bbreg, generate_boxes, rerec
 
         torch = self.torch
         n = len(frames)
@@ -86,7 +83,7 @@ class MtcnnCascade:
                     [cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames]
                 )
                 reg, probs = self.pnet(self._tensor(batch))
-                bs, bi = generateBoundingBox(reg.float(), probs[:, 1].float(), scale, THRESHOLDS[0])
+                bs, bi = generate_boxes(reg.float(), probs[:, 1].float(), scale, THRESHOLDS[0])
                 boxes.append(bs)
                 inds.append(bi)
                 picks.append(batched_nms(bs[:, :4], bs[:, 4], bi, 0.5) + offset)
@@ -139,7 +136,7 @@ class MtcnnCascade:
                 py = hi.repeat(5, 1) * pts[5:10, :] + boxes[:, 1].repeat(5, 1) - 1
                 points = torch.stack((px, py)).permute(2, 1, 0)
                 boxes = bbreg(boxes, reg)
-                pick = batched_nms_numpy(boxes[:, :4], boxes[:, 4], inds, 0.7, "Min")
+                pick = batched_nms(boxes[:, :4], boxes[:, 4], inds, 0.7, "Min")
                 boxes, inds, points = boxes[pick], inds[pick], points[pick]
         boxes_np = boxes.cpu().numpy().astype(np.float32)
         points_np = points.cpu().numpy().astype(np.float32)
@@ -153,7 +150,7 @@ class MtcnnCascade:
 
     def _crops(self, frames: list[np.ndarray], boxes, inds, w: int, h: int, px: int):
         """The (clipped) box regions resized to px x px, as facenet-pytorch's cascade takes them."""
-        from facenet_pytorch.models.utils.detect_face import pad
+        from workers.models.mtcnn_nets import pad
 
         y, ey, x, ex = pad(boxes, w, h)
         frame_of = inds.cpu().numpy()
