@@ -4,13 +4,15 @@ External URLs in the settings are passed through untouched; otherwise a server
 that another facestream process already runs for the same data dir is reused
 (``<data_dir>/stack/{redis,milvus}.json``), else one is started. A file lock
 makes the check-and-start atomic across processes. An instance stops only the
-servers it started itself.
+servers it started itself, and keeps them alive meanwhile: one that dies is started
+again on the same port or socket over the same data (facestream/keeper.py).
 """
 
 from __future__ import annotations
 
 import fcntl
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,6 +24,7 @@ from config.errors import StackError
 from config.redact import redact_url, register
 from config.settings import Settings
 from facestream import servers
+from facestream.keeper import ServerKeeper
 from facestream.private import private_dir, secure_data_dir
 from facestream.servers import Server
 
@@ -46,11 +49,18 @@ def with_password(url: str, password: str) -> str:
 class EmbeddedStack:
     """Context manager: ``with EmbeddedStack(settings) as ep:`` gives :class:`Endpoints`."""
 
-    def __init__(self, settings: Settings, start_servers: bool = True):
+    def __init__(
+        self,
+        settings: Settings,
+        start_servers: bool = True,
+        notify: Callable[[str], None] | None = None,
+    ):
         self._settings = settings
         self._start_servers = (
             start_servers  # False: only use servers that already run (status, check, down)
         )
+        self._notify = notify  # a line for the user when a server it started died (or the log)
+        self._keeper: ServerKeeper | None = None
         self._data_dir = Path(settings.data_dir).expanduser().resolve()
         self._stack_dir = self._data_dir / "stack"
         self._started: list[Server] = []
@@ -96,11 +106,32 @@ class EmbeddedStack:
             except BaseException:
                 self.stop()
                 raise
+        if self._started:
+            self._keeper = ServerKeeper(self.restart, self._notify)
+            for server in self._started:
+                self._keeper.watch(server)
+            self._keeper.start()
         self._endpoints = Endpoints(redis_url=redis_url, milvus_uri=milvus_uri)
         return self._endpoints
 
+    def restart(self, server: Server, cancel: threading.Event | None = None) -> Server:
+        """Start a dead server again where it was: same data, same port (Redis) or socket."""
+        start = servers.start_redis if server.name == "redis" else servers.start_milvus
+        with self._lock():
+            fresh = start(self._data_dir, port=server.port or None, cancel=cancel)
+            servers.save_record(self._record_path(server.name), fresh)
+        self._started = [fresh if s.name == fresh.name else s for s in self._started]
+        return fresh
+
+    def _stop_keeper(self) -> None:
+        if self._keeper is not None:
+            self._keeper.stop()
+            self._keeper = None
+
     def detach(self) -> None:
-        """Leave the servers this instance started running after it exits (``facestream up``)."""
+        """Leave the servers this instance started running after it exits (``facestream up``,
+        where a supervised ``servers keep`` looks after them instead)."""
+        self._stop_keeper()
         self._started.clear()
 
     def stop_recorded(self) -> list[str]:
@@ -122,6 +153,7 @@ class EmbeddedStack:
         return stopped
 
     def stop(self) -> None:
+        self._stop_keeper()  # first: a server must not be restarted while it is being stopped
         if not self._started:
             self._endpoints = None
             return

@@ -231,6 +231,7 @@ class MatchHandler(Handler):
         except REDIS_DOWN:
             raise
         except Exception as exc:  # noqa: BLE001 - the same outage as a failed search
+            self.unknowns_for(model).invalidate()
             self._milvus_failed("unknown-face lookup", exc)
             return None
 
