@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -79,3 +81,36 @@ def test_stop_stops_the_restarted_servers_and_nothing_is_restarted_after(tmp_pat
     time.sleep(1.5)  # a keeper still checking would have started them again by now
     assert not any(servers.pid_alive(pid) for pid in pids)
     assert not (tmp_path / "data" / "stack" / "redis.json").exists()
+
+
+def test_the_supervised_keeper_of_up_restarts_a_killed_server_and_leaves_it_running(
+    tmp_path: Path,
+) -> None:
+    """What `up` does: servers started and left running, `keep_servers` under supervisord."""
+    data_dir = tmp_path / "data"
+    stack = EmbeddedStack(Settings(data_dir=data_dir, redis_url=None, milvus_uri=None))
+    endpoints = stack.start()
+    first = _by_name(stack, "redis")
+    stack.detach()
+    log = open(tmp_path / "keeper.log", "w")
+    keeper = subprocess.Popen(
+        [sys.executable, "-m", "facestream.keep_servers", str(data_dir)], stderr=log
+    )
+    record = data_dir / "stack" / "redis.json"
+    try:
+        time.sleep(2)  # it has read the records
+        os.kill(first.pid, signal.SIGKILL)
+        assert wait_for(lambda: json.loads(record.read_text())["pid"] != first.pid, 30), (
+            tmp_path / "keeper.log"
+        ).read_text()
+        client = redis.Redis.from_url(endpoints.redis_url, socket_timeout=2)
+        assert wait_for(lambda: client.ping(), 10)
+        assert client.connection_pool.connection_kwargs["port"] == first.port
+        keeper.send_signal(signal.SIGTERM)
+        assert keeper.wait(15) == 0
+        assert client.ping(), "stopping the keeper must not stop the servers (`down` does)"
+    finally:
+        if keeper.poll() is None:
+            keeper.kill()
+        EmbeddedStack(Settings(data_dir=data_dir, redis_url=None, milvus_uri=None)).stop_recorded()
+    assert "restarted" in (tmp_path / "keeper.log").read_text()
