@@ -38,6 +38,7 @@ from workers.progress import Counts, RunProgress
 from workers.replies import stream_entries, stream_reply
 
 log = logging.getLogger(__name__)
+OUTAGE_STOP_S = 5.0  # how long workers get to stop after a run stopped during a Redis outage
 
 
 @dataclass
@@ -101,11 +102,12 @@ def run_sources(
     out = open(out_path, "w", encoding="utf-8") if out_path else None
     reader = ResultsReader(services, {c.name for c in cameras}, out)
     last: dict[str, Counts] = {}  # camera -> its ledger as last read (Redis may be away at the end)
+    outage = False  # stopped while Redis was away: the workers are not waited for long
     try:
         with GrabberHost(client, services.bus, settings) as host:
             runs = [host.start(c.name, c.url, policy=c.policy, stop=stop) for c in cameras]
             with StopRequest() as request:
-                _follow(
+                outage = _follow(
                     runs,
                     reader,
                     workers,
@@ -139,7 +141,10 @@ def run_sources(
         stop.set()
         if out is not None:
             out.close()
-        workers.stop()
+        if outage:  # a worker that lost Redis is slow to exit, and has nothing left to commit
+            workers.stop(OUTAGE_STOP_S)
+        else:
+            workers.stop()
 
 
 def _progress(client, cam: GrabberThread) -> RunProgress:
@@ -157,7 +162,8 @@ def _follow(
     stop_timeout_s: float,
     watch: ProblemWatch | None = None,
     last: dict[str, Counts] | None = None,
-) -> None:
+) -> bool:
+    """Follow the runs until they end or a stop; True when it stopped with Redis unreachable."""
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -180,7 +186,7 @@ def _follow(
                     "stopping: Redis unreachable, the frames in flight are given up"
                 )
                 stop.set()
-                break
+                return True
             if request.requested and not stop.is_set():
                 progress.console.print(
                     "stopping: finishing the frames in flight (Ctrl-C again to abort)"
@@ -222,6 +228,8 @@ def _follow(
             reader.poll(block_ms=50)  # records published together with the last 'finished' flag
         except REDIS_DOWN:
             log.warning("Redis unreachable: the last records of the run could not be read")
+            return True
+    return False
 
 
 class ProblemWatch:
