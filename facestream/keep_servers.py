@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from config.settings import Settings
-from facestream import servers
+from facestream import server_records
 from facestream.keeper import CHECK_EVERY_S, ServerKeeper, server_alive
 from facestream.stack import EmbeddedStack
 from facestream.stopping import StopRequest
@@ -30,7 +30,7 @@ def keep(data_dir: Path, request: StopRequest) -> int:
     stack_dir = Path(data_dir).expanduser().resolve() / "stack"
     while not request.requested:
         for name in NAMES:
-            record = servers.load_record(stack_dir / f"{name}.json")
+            record = server_records.load_record(stack_dir / f"{name}.json")
             known = {s.name: s for s in keeper.servers()}.get(name)
             if record is None:
                 continue  # external URLs, or stopped by `down`: nothing to keep

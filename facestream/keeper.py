@@ -19,7 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from config.errors import StackError
-from facestream.servers import Server, cmdline_matches, pid_alive
+from facestream.server_records import cmdline_matches
+from facestream.servers import Server, pid_alive
 from workers.backoff import Backoff
 
 log = logging.getLogger(__name__)

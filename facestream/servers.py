@@ -1,6 +1,7 @@
 """Start, probe and stop one local server process (Redis/Valkey or milvus-lite).
 
-Used by :mod:`facestream.stack`; nothing here knows about locks or settings.
+Used by :mod:`facestream.stack`; nothing here knows about locks or settings (records of
+running servers: :mod:`facestream.server_records`).
 Every server runs as a child in its own session (``start_new_session``) so that
 Ctrl-C in a terminal reaches only the CLI, which then stops the servers cleanly.
 """
@@ -9,7 +10,6 @@ from __future__ import annotations
 
 import glob
 import importlib.util
-import json
 import logging
 import os
 import secrets
@@ -382,32 +382,3 @@ def _reap(server: Server, timeout_s: float) -> bool:
             return False
         time.sleep(0.05)
     return True
-
-
-# --- records ------------------------------------------------------------------
-
-
-def load_record(path: Path) -> Server | None:
-    try:
-        data = json.loads(path.read_text())
-        return Server(str(data["name"]), int(data["pid"]), int(data["port"]), str(data["url"]))
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        log.warning("ignoring unreadable stack record %s: %s", path, exc)
-        return None
-
-
-def save_record(path: Path, server: Server) -> None:
-    write_private(path, json.dumps(server.record()))
-
-
-def cmdline_matches(pid: int, needle: str) -> bool:
-    """Whether ``pid`` looks like our server (guards against pid reuse); True where /proc is absent."""
-    proc = Path(f"/proc/{pid}/cmdline")
-    if not Path("/proc/self").exists():
-        return True
-    try:
-        return needle in proc.read_bytes().decode(errors="replace")
-    except OSError:
-        return False

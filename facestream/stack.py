@@ -23,7 +23,7 @@ from urllib.parse import quote
 from config.errors import StackError
 from config.redact import redact_url, register
 from config.settings import Settings
-from facestream import servers
+from facestream import server_records, servers
 from facestream.keeper import ServerKeeper
 from facestream.private import private_dir, secure_data_dir
 from facestream.servers import Server
@@ -119,7 +119,7 @@ class EmbeddedStack:
         start = servers.start_redis if server.name == "redis" else servers.start_milvus
         with self._lock():
             fresh = start(self._data_dir, port=server.port or None, cancel=cancel)
-            servers.save_record(self._record_path(server.name), fresh)
+            server_records.save_record(self._record_path(server.name), fresh)
         self._started = [fresh if s.name == fresh.name else s for s in self._started]
         return fresh
 
@@ -140,11 +140,11 @@ class EmbeddedStack:
         with self._lock():
             for name, needle in (("milvus", "milvus"), ("redis", "-server")):
                 record = self._record_path(name)
-                server = servers.load_record(record)
+                server = server_records.load_record(record)
                 if (
                     server is not None
                     and servers.pid_alive(server.pid)
-                    and servers.cmdline_matches(server.pid, needle)
+                    and server_records.cmdline_matches(server.pid, needle)
                 ):
                     log.info("stopping %s (pid %d)", name, server.pid)
                     servers.stop(server)
@@ -163,7 +163,7 @@ class EmbeddedStack:
                 log.info("stopping %s (pid %d, %s)", server.name, server.pid, server.url)
                 servers.stop(server)
                 record = self._record_path(server.name)
-                current = servers.load_record(record)
+                current = server_records.load_record(record)
                 if current is not None and current.pid == server.pid:
                     record.unlink(missing_ok=True)
         self._endpoints = None
@@ -192,11 +192,11 @@ class EmbeddedStack:
     ) -> str:
         """Reuse the recorded server when it is alive and answers; else start one. Caller holds the lock."""
         record_path = self._record_path(name)
-        recorded = servers.load_record(record_path)
+        recorded = server_records.load_record(record_path)
         if (
             recorded is not None
             and servers.pid_alive(recorded.pid)
-            and servers.cmdline_matches(recorded.pid, needle)
+            and server_records.cmdline_matches(recorded.pid, needle)
         ):
             deadline = time.monotonic() + REUSE_WAIT_S
             while True:
@@ -229,7 +229,7 @@ class EmbeddedStack:
             )
         server = start(self._data_dir)
         self._started.append(server)
-        servers.save_record(record_path, server)
+        server_records.save_record(record_path, server)
         log.info(
             "started embedded %s (pid %d) at %s, data in %s, log in %s",
             name,
