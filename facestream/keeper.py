@@ -7,7 +7,7 @@ collections (which clients load again after a failure). Restarts back off up to 
 so that a server that cannot start (a full disk, a port taken meanwhile) is not hammered.
 
 ``run`` and every other command that starts servers keep them with a :class:`ServerKeeper`
-thread; under ``up`` the same check runs in a supervised program (``facestream servers keep``).
+thread; under ``up`` the same check runs in a supervised program (facestream/keep_servers.py).
 """
 
 from __future__ import annotations

@@ -130,7 +130,7 @@ class EmbeddedStack:
 
     def detach(self) -> None:
         """Leave the servers this instance started running after it exits (``facestream up``,
-        where a supervised ``servers keep`` looks after them instead)."""
+        where the supervised ``facestream.keep_servers`` looks after them)."""
         self._stop_keeper()
         self._started.clear()
 
