@@ -19,7 +19,7 @@ from facestream.keeper import CHECK_EVERY_S, ServerKeeper, server_alive
 from facestream.stack import EmbeddedStack
 from facestream.stopping import StopRequest
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("facestream.keep_servers")  # __main__ when run with -m
 NAMES = ("redis", "milvus")
 
 
