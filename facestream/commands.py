@@ -196,7 +196,8 @@ def cmd_run(args, settings: Settings) -> int:
     from workers.models.loader import embedder_name
 
     cameras = _cameras(args, settings)
-    with EmbeddedStack(settings) as endpoints:
+    # a server that died and was restarted is said above the progress bar, not as a log line
+    with EmbeddedStack(settings, notify=_say_yellow) as endpoints:
         services = Services(settings, endpoints)
         model = embedder_name(settings, resolve_device(settings.device))
         problem = other_model_only(services.people, model)
@@ -241,6 +242,10 @@ def cmd_run(args, settings: Settings) -> int:
         )
         return EXIT_UNACCOUNTED
     return 0
+
+
+def _say_yellow(line: str) -> None:
+    err.print(f"[yellow]{esc(line)}[/yellow]", highlight=False)
 
 
 def cmd_watch(args, settings: Settings) -> int:

@@ -38,6 +38,7 @@ from workers.progress import Counts, RunProgress
 from workers.replies import stream_entries, stream_reply
 
 log = logging.getLogger(__name__)
+OUTAGE_STOP_S = 5.0  # how long workers get to stop after a run stopped during a Redis outage
 
 
 @dataclass
@@ -100,11 +101,13 @@ def run_sources(
     watch = ProblemWatch()
     out = open(out_path, "w", encoding="utf-8") if out_path else None
     reader = ResultsReader(services, {c.name for c in cameras}, out)
+    last: dict[str, Counts] = {}  # camera -> its ledger as last read (Redis may be away at the end)
+    outage = False  # stopped while Redis was away: the workers are not waited for long
     try:
         with GrabberHost(client, services.bus, settings) as host:
             runs = [host.start(c.name, c.url, policy=c.policy, stop=stop) for c in cameras]
             with StopRequest() as request:
-                _follow(
+                outage = _follow(
                     runs,
                     reader,
                     workers,
@@ -114,11 +117,22 @@ def run_sources(
                     request,
                     settings.worker.stop_timeout_s,
                     watch,
+                    last,
                 )
         result = RunResult(seen=reader.seen, problems=sorted(watch.ever))
         for cam in runs:
-            result.cameras[cam.camera] = _progress(client, cam).read()
-            info = client.hmget(keys.camera_info(cam.camera), ["fps", "expected_frames"])
+            try:
+                result.cameras[cam.camera] = _progress(client, cam).read()
+                info = client.hmget(keys.camera_info(cam.camera), ["fps", "expected_frames"])
+            except REDIS_DOWN:
+                # stopped during an outage: the ledger as last read, and no wait for Redis
+                result.cameras[cam.camera] = last.get(cam.camera) or Counts(
+                    published=cam.grabber.stats.published, total=cam.grabber.stats.total
+                )
+                result.problems.append(
+                    f"Redis unreachable when the run stopped: {cam.camera}'s counts as last read"
+                )
+                info = [None, None]
             result.fps[cam.camera] = float(info[0]) if info[0] else 25.0
             if not stop.is_set() and not cam.grabber.live and info[1]:
                 result.declared[cam.camera] = int(info[1])
@@ -127,7 +141,10 @@ def run_sources(
         stop.set()
         if out is not None:
             out.close()
-        workers.stop()
+        if outage:  # a worker that lost Redis is slow to exit, and has nothing left to commit
+            workers.stop(OUTAGE_STOP_S)
+        else:
+            workers.stop()
 
 
 def _progress(client, cam: GrabberThread) -> RunProgress:
@@ -144,7 +161,9 @@ def _follow(
     request: StopRequest,
     stop_timeout_s: float,
     watch: ProblemWatch | None = None,
-) -> None:
+    last: dict[str, Counts] | None = None,
+) -> bool:
+    """Follow the runs until they end or a stop; True when it stopped with Redis unreachable."""
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -158,7 +177,16 @@ def _follow(
         backoff = Backoff(0.2, 5.0)
         give_up_at = float("inf")
         watch = watch or ProblemWatch()
+        last = {} if last is None else last
+        redis_down = False
         while pending:
+            if request.requested and redis_down:
+                # nothing in flight can finish without Redis: waiting would only delay the exit
+                progress.console.print(
+                    "stopping: Redis unreachable, the frames in flight are given up"
+                )
+                stop.set()
+                return True
             if request.requested and not stop.is_set():
                 progress.console.print(
                     "stopping: finishing the frames in flight (Ctrl-C again to abort)"
@@ -178,15 +206,30 @@ def _follow(
                 for cam in list(pending):
                     if cam.error is not None:
                         raise FacestreamError(f"camera {cam.camera}: {cam.error}") from cam.error
-                    if _update(cam, client, reader, progress, tasks[cam.camera]):
+                    if _update(cam, client, reader, progress, tasks[cam.camera], last):
                         pending.remove(cam)
                 backoff.reset()
+                if redis_down:
+                    progress.console.print("Redis answers again")
+                redis_down = False
             except REDIS_DOWN as exc:
                 delay = backoff.next_delay()
-                log.warning("Redis unreachable (%s): retrying in %.1f s", exc, delay)
-                progress.console.print(f"Redis unreachable: retrying in {delay:.1f} s")
-                time.sleep(delay)
-        reader.poll(block_ms=50)  # records published together with the last 'finished' flag
+                log.log(
+                    logging.INFO if redis_down else logging.WARNING,
+                    "Redis unreachable (%s): retrying in %.1f s",
+                    exc,
+                    delay,
+                )
+                if not redis_down:  # once per outage; the embedded one is restarted meanwhile
+                    progress.console.print("Redis unreachable: retrying (Ctrl-C to stop)")
+                redis_down = True
+                request.wait(delay)
+        try:
+            reader.poll(block_ms=50)  # records published together with the last 'finished' flag
+        except REDIS_DOWN:
+            log.warning("Redis unreachable: the last records of the run could not be read")
+            return True
+    return False
 
 
 class ProblemWatch:
@@ -225,10 +268,19 @@ def _unfinished(cam: GrabberThread, client) -> str:
     return f"{cam.camera}: {max(stats.total - done, 0)} of {stats.total} frames not accounted for"
 
 
-def _update(cam: GrabberThread, client, reader: ResultsReader, progress: Progress, task) -> bool:
+def _update(
+    cam: GrabberThread,
+    client,
+    reader: ResultsReader,
+    progress: Progress,
+    task,
+    last: dict[str, Counts] | None = None,
+) -> bool:
     """Refresh one camera's progress line; True once its run is finished."""
     stats = cam.grabber.stats
     counts = _progress(client, cam).read()
+    if last is not None:
+        last[cam.camera] = counts
     dropped = sum(counts.dropped.values())
     total = stats.total or int(client.hget(keys.camera_info(cam.camera), "expected_frames") or 0)
     info = f"{reader.seen.records} records" + (f", {dropped} dropped" if dropped else "")

@@ -1,6 +1,7 @@
 """Start, probe and stop one local server process (Redis/Valkey or milvus-lite).
 
-Used by :mod:`facestream.stack`; nothing here knows about locks or settings.
+Used by :mod:`facestream.stack`; nothing here knows about locks or settings (records of
+running servers: :mod:`facestream.server_records`).
 Every server runs as a child in its own session (``start_new_session``) so that
 Ctrl-C in a terminal reaches only the CLI, which then stops the servers cleanly.
 """
@@ -9,7 +10,6 @@ from __future__ import annotations
 
 import glob
 import importlib.util
-import json
 import logging
 import os
 import secrets
@@ -18,6 +18,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -171,11 +172,20 @@ def milvus_listening(url: str, port: int) -> bool:
 
 
 def wait_ready(
-    server: Server, ready: Callable[[], bool], timeout_s: float, what: str, log_path: Path
+    server: Server,
+    ready: Callable[[], bool],
+    timeout_s: float,
+    what: str,
+    log_path: Path,
+    cancel: threading.Event | None = None,
 ) -> None:
-    """Poll ``ready`` until it answers; fail early when our child exits."""
+    """Poll ``ready`` until it answers; fail early when our child exits or ``cancel`` is set
+    (a command stopping while it restarts a server: the half-started server is stopped)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
+        if cancel is not None and cancel.is_set():
+            stop(server)
+            raise StackError(f"{what}: start at {server.url} cancelled")
         if server.proc is not None and server.proc.poll() is not None:
             raise StackError(
                 f"{what} exited with code {server.proc.returncode} while starting at "
@@ -262,7 +272,9 @@ def redis_password(data_dir: Path) -> str:
     return password
 
 
-def start_redis(data_dir: Path, port: int | None = None) -> Server:
+def start_redis(
+    data_dir: Path, port: int | None = None, cancel: threading.Event | None = None
+) -> Server:
     """Valkey/Redis on 127.0.0.1 only, password required; the password goes in a 0600 config
     file rather than on the command line, where every local user could read it."""
     binary = redis_binary()
@@ -299,11 +311,15 @@ def start_redis(data_dir: Path, port: int | None = None) -> Server:
     proc = _spawn("redis", cmd, log_path)
     server = Server("redis", proc.pid, port, url, proc)
     password = redis_password(data_dir)
-    wait_ready(server, lambda: redis_ready(url, password), REDIS_START_TIMEOUT_S, binary, log_path)
+    wait_ready(
+        server, lambda: redis_ready(url, password), REDIS_START_TIMEOUT_S, binary, log_path, cancel
+    )
     return server
 
 
-def start_milvus(data_dir: Path, port: int | None = None) -> Server:
+def start_milvus(
+    data_dir: Path, port: int | None = None, cancel: threading.Event | None = None
+) -> Server:
     """milvus-lite on a unix socket in a 0700 directory; a ``port``: on 127.0.0.1:port instead.
 
     milvus-lite has no authentication: on a TCP port, even loopback, every local user could read,
@@ -332,7 +348,12 @@ def start_milvus(data_dir: Path, port: int | None = None) -> Server:
     proc = _spawn("milvus-lite", cmd, log_path)
     server = Server("milvus", proc.pid, port, url, proc)
     wait_ready(
-        server, lambda: milvus_ready(url, port), MILVUS_START_TIMEOUT_S, " ".join(base), log_path
+        server,
+        lambda: milvus_ready(url, port),
+        MILVUS_START_TIMEOUT_S,
+        " ".join(base),
+        log_path,
+        cancel,
     )
     return server
 
@@ -377,32 +398,3 @@ def _reap(server: Server, timeout_s: float) -> bool:
             return False
         time.sleep(0.05)
     return True
-
-
-# --- records ------------------------------------------------------------------
-
-
-def load_record(path: Path) -> Server | None:
-    try:
-        data = json.loads(path.read_text())
-        return Server(str(data["name"]), int(data["pid"]), int(data["port"]), str(data["url"]))
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        log.warning("ignoring unreadable stack record %s: %s", path, exc)
-        return None
-
-
-def save_record(path: Path, server: Server) -> None:
-    write_private(path, json.dumps(server.record()))
-
-
-def cmdline_matches(pid: int, needle: str) -> bool:
-    """Whether ``pid`` looks like our server (guards against pid reuse); True where /proc is absent."""
-    proc = Path(f"/proc/{pid}/cmdline")
-    if not Path("/proc/self").exists():
-        return True
-    try:
-        return needle in proc.read_bytes().decode(errors="replace")
-    except OSError:
-        return False

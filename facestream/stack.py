@@ -4,13 +4,15 @@ External URLs in the settings are passed through untouched; otherwise a server
 that another facestream process already runs for the same data dir is reused
 (``<data_dir>/stack/{redis,milvus}.json``), else one is started. A file lock
 makes the check-and-start atomic across processes. An instance stops only the
-servers it started itself.
+servers it started itself, and keeps them alive meanwhile: one that dies is started
+again on the same port or socket over the same data (facestream/keeper.py).
 """
 
 from __future__ import annotations
 
 import fcntl
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -22,7 +24,8 @@ from urllib.parse import quote
 from config.errors import StackError
 from config.redact import redact_url, register
 from config.settings import Settings
-from facestream import servers
+from facestream import server_records, servers
+from facestream.keeper import ServerKeeper
 from facestream.private import private_dir, secure_data_dir
 from facestream.servers import Server
 
@@ -47,11 +50,18 @@ def with_password(url: str, password: str) -> str:
 class EmbeddedStack:
     """Context manager: ``with EmbeddedStack(settings) as ep:`` gives :class:`Endpoints`."""
 
-    def __init__(self, settings: Settings, start_servers: bool = True):
+    def __init__(
+        self,
+        settings: Settings,
+        start_servers: bool = True,
+        notify: Callable[[str], None] | None = None,
+    ):
         self._settings = settings
         self._start_servers = (
             start_servers  # False: only use servers that already run (status, check, down)
         )
+        self._notify = notify  # a line for the user when a server it started died (or the log)
+        self._keeper: ServerKeeper | None = None
         self._data_dir = Path(settings.data_dir).expanduser().resolve()
         self._stack_dir = self._data_dir / "stack"
         self._started: list[Server] = []
@@ -105,11 +115,32 @@ class EmbeddedStack:
             except BaseException:
                 self.stop()
                 raise
+        if self._started:
+            self._keeper = ServerKeeper(self.restart, self._notify)
+            for server in self._started:
+                self._keeper.watch(server)
+            self._keeper.start()
         self._endpoints = Endpoints(redis_url=redis_url, milvus_uri=milvus_uri)
         return self._endpoints
 
+    def restart(self, server: Server, cancel: threading.Event | None = None) -> Server:
+        """Start a dead server again where it was: same data, same port (Redis) or socket."""
+        start = servers.start_redis if server.name == "redis" else servers.start_milvus
+        with self._lock():
+            fresh = start(self._data_dir, port=server.port or None, cancel=cancel)
+            server_records.save_record(self._record_path(server.name), fresh)
+        self._started = [fresh if s.name == fresh.name else s for s in self._started]
+        return fresh
+
+    def _stop_keeper(self) -> None:
+        if self._keeper is not None:
+            self._keeper.stop()
+            self._keeper = None
+
     def detach(self) -> None:
-        """Leave the servers this instance started running after it exits (``facestream up``)."""
+        """Leave the servers this instance started running after it exits (``facestream up``,
+        where the supervised ``facestream.keep_servers`` looks after them)."""
+        self._stop_keeper()
         self._started.clear()
 
     def stop_recorded(self) -> list[str]:
@@ -118,11 +149,11 @@ class EmbeddedStack:
         with self._lock():
             for name, needle in (("milvus", "milvus"), ("redis", "-server")):
                 record = self._record_path(name)
-                server = servers.load_record(record)
+                server = server_records.load_record(record)
                 if (
                     server is not None
                     and servers.pid_alive(server.pid)
-                    and servers.cmdline_matches(server.pid, needle)
+                    and server_records.cmdline_matches(server.pid, needle)
                 ):
                     log.info("stopping %s (pid %d)", name, server.pid)
                     servers.stop(server)
@@ -131,6 +162,7 @@ class EmbeddedStack:
         return stopped
 
     def stop(self) -> None:
+        self._stop_keeper()  # first: a server must not be restarted while it is being stopped
         if not self._started:
             self._endpoints = None
             return
@@ -140,7 +172,7 @@ class EmbeddedStack:
                 log.info("stopping %s (pid %d, %s)", server.name, server.pid, server.url)
                 servers.stop(server)
                 record = self._record_path(server.name)
-                current = servers.load_record(record)
+                current = server_records.load_record(record)
                 if current is not None and current.pid == server.pid:
                     record.unlink(missing_ok=True)
         self._endpoints = None
@@ -169,11 +201,11 @@ class EmbeddedStack:
     ) -> str:
         """Reuse the recorded server when it is alive and answers; else start one. Caller holds the lock."""
         record_path = self._record_path(name)
-        recorded = servers.load_record(record_path)
+        recorded = server_records.load_record(record_path)
         if (
             recorded is not None
             and servers.pid_alive(recorded.pid)
-            and servers.cmdline_matches(recorded.pid, needle)
+            and server_records.cmdline_matches(recorded.pid, needle)
         ):
             deadline = time.monotonic() + REUSE_WAIT_S
             while True:
@@ -206,7 +238,7 @@ class EmbeddedStack:
             )
         server = start(self._data_dir)
         self._started.append(server)
-        servers.save_record(record_path, server)
+        server_records.save_record(record_path, server)
         log.info(
             "started embedded %s (pid %d) at %s, data in %s, log in %s",
             name,

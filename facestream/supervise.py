@@ -5,7 +5,8 @@ worker kind, ``numprocs`` = its count, autorestart, logs under
 ``<data_dir>/logs``) and lives with its socket, pid file and the resolved
 settings (mode 0600: it may hold the Redis password) in
 ``<data_dir>/supervisor/``. Every program runs ``python -m facestream
---config <that file> ...``, so the workers see exactly what ``up`` was given.
+--config <that file> ...``, so the workers see exactly what ``up`` was given; one
+more, ``servers``, restarts the embedded servers ``up`` started when they die.
 """
 
 from __future__ import annotations
@@ -168,6 +169,25 @@ class Supervisor:
                 # detector holding a batch of 8 that the tracker's reorder buffer would wait for
                 lines.append('environment=FACESTREAM_BUS_READ_COUNT="1"')
             lines.append("")
+        # the embedded servers `up` started outlive it: restarted in place when they die, as the
+        # workers are; with external URLs there is nothing recorded and it only waits
+        keeper = [sys.executable, "-m", "facestream.keep_servers", str(self.data_dir)]
+        lines += [
+            "[program:servers]",
+            f"command={_esc(' '.join(keeper))}",
+            f"directory={_esc(Path.cwd())}",
+            "autostart=true",
+            "autorestart=true",
+            "startsecs=1",
+            "startretries=100",
+            "stopsignal=TERM",
+            "stopwaitsecs=30",
+            "redirect_stderr=true",
+            f"stdout_logfile={_esc(logs)}/servers-keeper.log",
+            "stdout_logfile_maxbytes=10MB",
+            "stdout_logfile_backups=3",
+            "",
+        ]
         return "\n".join(lines)
 
     # --- the daemon ---------------------------------------------------------------------

@@ -189,10 +189,21 @@ class MatchHandler(Handler):
             self.unsearched += len(vectors)
             if index is not None:
                 index.invalidate()
+            self._reload_unknowns(model)
             self._milvus_failed("search", exc)
             return None
         self._milvus_back()
         return found
+
+    def _reload_unknowns(self, model: str) -> None:
+        """A restarted Milvus has every collection released: load the unknown faces' again on
+        next use too, or it fails once more after the gallery's search is back."""
+        if self.unknowns_for is None:
+            return
+        try:
+            self.unknowns_for(model).invalidate()
+        except Exception:  # noqa: BLE001 - not connected yet: it loads on first use anyway
+            log.debug("unknown faces of %s not opened yet", model)
 
     def _milvus_failed(self, what: str, exc: Exception) -> None:
         """An outage, not the frame's fault: the frame goes on unnamed, Milvus is retried later."""
@@ -231,6 +242,7 @@ class MatchHandler(Handler):
         except REDIS_DOWN:
             raise
         except Exception as exc:  # noqa: BLE001 - the same outage as a failed search
+            self._reload_unknowns(model)
             self._milvus_failed("unknown-face lookup", exc)
             return None
 

@@ -50,3 +50,13 @@ def test_parse_scale() -> None:
     for bad in ("detector", "detector=x", "grabber=2", "tracker=2", "detect=100"):
         with pytest.raises(ConfigError):
             parse_scale([bad])
+
+
+def test_a_servers_program_keeps_the_embedded_servers(tmp_path) -> None:
+    sup = Supervisor(Settings(data_dir=tmp_path))
+    conf = configparser.RawConfigParser()
+    conf.read_string(sup.render({"detect": 1}))
+    section = conf["program:servers"]
+    assert section["command"] == f"{sys.executable} -m facestream.keep_servers {sup.data_dir}"
+    assert section["autorestart"] == "true"
+    assert section["stdout_logfile"].endswith("servers-keeper.log")

@@ -59,6 +59,11 @@ class UnknownFaces:
             ensure_collection(self.milvus, self.collection, "label", self.dim)
             self._ready = True
 
+    def invalidate(self) -> None:
+        """After a failure: load the collection again on next use (the server may have restarted
+        with its collections released)."""
+        self._ready = False
+
     def label_for(self, vector: np.ndarray, camera: str, when: float) -> str:
         """The label of this unknown face (found or new); counts one more track for it."""
         self.ensure()
