@@ -63,7 +63,7 @@ def refusal(exc: BaseException) -> str | None:
 
 def check_access(exc: BaseException, what: str) -> None:
     """Raise a ConfigError naming ``what`` was refused when ``exc`` is an access refusal."""
-    reason = refusal(exc)
+    reason = None if isinstance(exc, ConfigError) else refusal(exc)  # named already
     if reason is not None:
         raise ConfigError(
             f"Milvus refused {what}: expected a token (FACESTREAM_MILVUS_TOKEN, user:password) "
