@@ -4,6 +4,8 @@ index follows the gallery's size, and the server stops by PID within seconds."""
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 
 import numpy as np
@@ -127,10 +129,6 @@ def test_a_stopped_server_leaves_no_process_and_its_port_free(tmp_path) -> None:
     assert time.monotonic() - started < milvus_standalone.STOP_TIMEOUT_S + 2
     assert server.proc.poll() is not None
     with pytest.raises(ProcessLookupError):
-        import os
-
         os.kill(pid, 0)
-    import socket
-
     with socket.socket() as s:
         s.bind(("127.0.0.1", port))  # nothing listens there any more
