@@ -22,7 +22,8 @@ import numpy as np
 
 from bench.face_vectors import jittered, real_faces
 from workers.gallery import VectorIndex
-from workers.gallery.vectors import refit_index
+from workers.gallery import vectors as vectors_module
+from workers.gallery.vectors import index_type_of, refit_index
 
 log = logging.getLogger(__name__)
 DIM = 128  # dlib's embedding size: the default embedder
@@ -84,8 +85,13 @@ def gallery_rows(
     backend: str = "milvus-lite",
     faces: np.ndarray | None = None,
     exact: bool = True,
+    variants: tuple[str, ...] = ("auto",),
+    efs: tuple[int, ...] = (),
 ) -> list[dict]:
-    """One row per size for ``backend`` (and one for numpy exact search when ``exact``)."""
+    """Rows per size for ``backend``: one per index variant (``auto``: the product's choice by
+    size; or FLAT, HNSW) and HNSW search breadth ``efs``; one for numpy exact when ``exact``."""
+    default_ef = vectors_module.HNSW_EF
+    efs = efs or (default_ef,)
     faces = real_faces(SHARED, FACES_CACHE) if faces is None else faces
     rows = []
     for size in sizes:
@@ -98,42 +104,64 @@ def gallery_rows(
         index = VectorIndex(milvus_client, name, DIM)
         index.ensure()
         inserted, insert_s = _fill(milvus_client, name, gallery, insert_budget_s, chunk)
-        t0 = time.perf_counter()
-        index_type = refit_index(milvus_client, name)  # the product's rule: index by size
-        index.invalidate()
-        index.ensure()
-        build_s = time.perf_counter() - t0
         truth_timing, truth = _timings(numpy_search(gallery[:inserted]), batches)
         if exact:
             rows.append({"backend": "numpy", "gallery": inserted, "batch": batch, **truth_timing})
-        timing, answers = _timings(partial(index.search, top_k=10), batches)
-        hits = [a == b for a, b in zip(_top1(answers), _top1(truth), strict=True)]
-        row = {
-            "backend": backend,
-            "gallery": inserted,
-            "batch": batch,
-            "index": index_type,
-            "insert_s": round(insert_s, 1),
-            "insert_per_s": round(inserted / max(insert_s, 1e-9), 1),
-            "index_s": round(build_s, 1),
-            "complete": inserted == size,
-            "recall_at_1": round(float(np.mean(hits)), 4),
-            **timing,
-        }
-        rows.append(row)
-        log.info("gallery %d: %s", size, row)
+        for variant in variants:
+            t0 = time.perf_counter()
+            if variant == "auto":
+                index_type = refit_index(milvus_client, name)  # the product's rule: by size
+            else:
+                index_type = _set_index(milvus_client, name, variant)
+            index.invalidate()
+            index.ensure()
+            build_s = time.perf_counter() - t0
+            for ef in efs if index_type == "HNSW" else [vectors_module.HNSW_EF]:
+                vectors_module.HNSW_EF = ef  # search breadth under test
+                timing, answers = _timings(partial(index.search, top_k=10), batches)
+                hits = [a == b for a, b in zip(_top1(answers), _top1(truth), strict=True)]
+                row = {
+                    "backend": backend,
+                    "gallery": inserted,
+                    "batch": batch,
+                    "index": index_type + (f" ef={ef}" if index_type == "HNSW" else ""),
+                    "insert_s": round(insert_s, 1),
+                    "insert_per_s": round(inserted / max(insert_s, 1e-9), 1),
+                    "index_s": round(build_s, 1),
+                    "complete": inserted == size,
+                    "recall_at_1": round(float(np.mean(hits)), 4),
+                    **timing,
+                }
+                rows.append(row)
+                log.info("gallery %d: %s", size, row)
+        vectors_module.HNSW_EF = default_ef
         milvus_client.drop_collection(name)
     return rows
 
 
+def _set_index(client, name: str, index_type: str) -> str:
+    """Rebuild ``name``'s index as ``index_type`` (FLAT or HNSW with the product's parameters)."""
+    if index_type_of(client, name) == index_type:
+        return index_type
+    client.release_collection(name)
+    for old in client.list_indexes(name, field_name="vector"):
+        client.drop_index(name, old)
+    params = client.prepare_index_params()
+    build = vectors_module.HNSW_BUILD if index_type == "HNSW" else {}
+    params.add_index(field_name="vector", metric_type="IP", index_type=index_type, params=build)
+    client.create_index(name, params)
+    client.load_collection(name)
+    return index_type
+
+
 def table(rows: list[dict]) -> str:
-    head = f"{'gallery':>8} {'backend':<14}{'index':<6}{'p50 ms':>8}{'p95 ms':>8}{'emb/s':>9}"
+    head = f"{'gallery':>8} {'backend':<14}{'index':<13}{'p50 ms':>8}{'p95 ms':>8}{'emb/s':>9}"
     head += f"{'recall@1':>9}{'insert/s':>10}{'index s':>8}"
     lines = [head]
     for r in sorted(rows, key=lambda r: (r["gallery"], r["backend"])):
         recall = f"{r['recall_at_1']:.4f}" if "recall_at_1" in r else "exact"
         lines.append(
-            f"{r['gallery']:>8} {r['backend']:<14}{r.get('index', '-'):<6}{r['p50_ms']:>8.1f}"
+            f"{r['gallery']:>8} {r['backend']:<14}{r.get('index', '-'):<13}{r['p50_ms']:>8.1f}"
             f"{r['p95_ms']:>8.1f}{r['embeddings_per_s']:>9.0f}{recall:>9}"
             f"{r.get('insert_per_s', 0):>10.0f}{r.get('index_s', 0):>8.1f}"
         )
@@ -149,6 +177,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--queries", type=int, default=40, help="batches per size")
     parser.add_argument("--insert-budget-s", type=float, default=600.0)
+    parser.add_argument("--variants", default="auto", help="auto (index by size), FLAT, HNSW")
+    parser.add_argument("--ef", default="", help="HNSW search breadths to try, e.g. 64,128")
     parser.add_argument("--out", type=Path, help="write the rows here as JSON")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -169,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
                 rows += gallery_rows(
                     client, sizes, args.batch, args.queries, args.insert_budget_s,
                     backend=backend, faces=faces, exact=n == 0,
+                    variants=tuple(args.variants.split(",")),
+                    efs=tuple(int(x) for x in args.ef.split(",") if x),
                 )  # fmt: skip
             finally:
                 client.close()
