@@ -50,9 +50,14 @@ def refusal(exc: BaseException) -> str | None:
     """The server's reason when it refused a client (bad token, missing privilege), else None;
     pymilvus reports a rejected token as 'server unavailable', so look at the gRPC cause."""
     seen: BaseException | None = exc
-    while seen is not None:
+    visited: set[int] = set()  # exception chains can loop (a context pointing back)
+    while seen is not None and id(seen) not in visited:
+        visited.add(id(seen))
         code = getattr(seen, "code", None)
-        status = code() if callable(code) else None
+        try:
+            status = code() if callable(code) else None  # grpc.RpcError.code()
+        except TypeError:  # some other code(...) with arguments: not a gRPC status
+            status = None
         name = getattr(status, "name", "")
         if name in ("UNAUTHENTICATED", "PERMISSION_DENIED"):
             details_of = getattr(seen, "details", None)
