@@ -167,3 +167,84 @@ def test_a_stopped_server_leaves_no_process_and_its_port_free(tmp_path) -> None:
         os.kill(pid, 0)
     with socket.socket() as s:
         s.bind(("127.0.0.1", port))  # nothing listens there any more
+
+
+def _self_signed(tmp_path):
+    """A CA and a server certificate for localhost signed by it (PEM files)."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    def name(cn: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(name("facestream test CA"))
+        .issuer_name(name("facestream test CA"))
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name("localhost"))
+        .issuer_name(ca.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    paths = {
+        "ca": tmp_path / "ca.pem",
+        "cert": tmp_path / "server.pem",
+        "key": tmp_path / "key.pem",
+    }
+    paths["ca"].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths["cert"].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    paths["key"].write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return paths
+
+
+def test_tls_with_the_settings_ca_file(tmp_path) -> None:
+    """A TLS server (tlsMode 1) reached through facestream's own client options: the CA file
+    from the settings; without it the client cannot connect."""
+    from config.settings import Settings
+    from facestream.services import milvus_options
+
+    tls = _self_signed(tmp_path)
+    server = milvus_standalone.start(tmp_path / "m", auth=True, tls=tls)
+    try:
+        assert server.uri.startswith("https://")
+        settings = Settings(
+            data_dir=tmp_path / "data",
+            milvus_uri=server.uri,
+            milvus_token=server.token,
+            milvus_tls_ca_file=tls["ca"],
+        )
+        client = connect_milvus(server.uri, milvus_options(settings))
+        index = VectorIndex(client, "faces_tls_32", 32)
+        face = unit(np.random.default_rng(8), 1)
+        index.add("p-a", face)
+        assert index.search(face, top_k=1)[0] == {"p-a": pytest.approx(1.0, abs=1e-4)}
+        client.close()
+        with pytest.raises(StackError):  # plain-text gRPC to a TLS port
+            connect_milvus(server.uri.replace("https://", "http://"), {"token": server.token})
+    finally:
+        milvus_standalone.stop(server)
