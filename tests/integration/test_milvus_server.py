@@ -88,7 +88,7 @@ VectorIndex(open_milvus_client(uri, token=token), "faces_elsewhere_32", 32).add(
     "p-new", v / np.linalg.norm(v)
 )
 """
-VISIBLE_WITHIN_S = 5.0  # the bound docs/milvus.md states (common.gracefulTime, 5 s)
+VISIBLE_WITHIN_S = 5.0  # the bound docs/milvus.md states: observed (~1 s), not a server guarantee
 
 
 def test_a_face_enrolled_by_another_process_is_found_within_the_bound(milvus_server) -> None:
