@@ -13,7 +13,7 @@ GST_PKGS := python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-rtsp gstreamer1.0
 	gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly \
 	gstreamer1.0-libav
 
-.PHONY: install lint test demo clean system-deps soak
+.PHONY: install lint test demo clean system-deps soak milvus-server
 
 # torch first (a large wheel); then facenet-pytorch without its stale pins
 # (torch<2.3, numpy<2, Pillow<10.3); then the project and its test tools.
@@ -54,6 +54,12 @@ test: install system-deps lint
 MINUTES ?= 10
 soak: install system-deps
 	PYTHONPATH=. $(PY) -m bench.soak_live --minutes $(MINUTES)
+
+# A real Milvus 2.3.5 standalone (auth on, token root:Milvus) in MILVUS_DIR until Ctrl-C; it prints
+# the FACESTREAM_MILVUS_URI and FACESTREAM_MILVUS_TOKEN to use
+MILVUS_DIR ?= .facestream/milvus-server
+milvus-server: install
+	PYTHONPATH=. $(PY) -m facestream.milvus_standalone --data-dir $(MILVUS_DIR)
 
 # A fresh demo data dir each time, so that repeated demos don't enroll the same photos twice.
 demo: install

@@ -72,6 +72,14 @@ def connect_milvus(uri: str, options: dict | None = None) -> MilvusClient:
     try:
         return servers.open_milvus_client(uri, timeout=10, **options)
     except Exception as exc:  # pymilvus raises MilvusException and gRPC errors
+        from workers.gallery.vectors import refusal  # pymilvus is loaded by now
+
+        reason = refusal(exc)  # pymilvus words a rejected token as "server unavailable"
+        if reason is not None:
+            raise StackError(
+                f"Milvus at {redact_url(uri)}: refused the client: expected a valid token "
+                f"(FACESTREAM_MILVUS_TOKEN, user:password), got {scrub(reason)}"
+            ) from None
         raise StackError(
             f"Milvus at {redact_url(uri)}: not reachable ({scrub(str(exc))})"
         ) from None

@@ -1,10 +1,14 @@
-"""Shared fixtures: one real embedded stack (Valkey/Redis + milvus-lite) per test session, the
-demo data in examples/, the larger data in ../shared, and the rule for missing prerequisites."""
+"""Shared fixtures: one real embedded stack (Valkey/Redis + milvus-lite) per test session, a real
+Milvus standalone server (auth on) for the tests that run on both, the demo data in examples/, the
+larger data in ../shared, and the rule for missing prerequisites."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import shutil
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -71,6 +75,63 @@ def milvus_client(stack: Endpoints):
     from facestream.servers import open_milvus_client
 
     client = open_milvus_client(stack.milvus_uri)
+    for name in client.list_collections():
+        client.drop_collection(name)
+    yield client
+    client.close()
+
+
+@dataclass(frozen=True)
+class MilvusTarget:
+    """Where a test's Milvus is: ``kind`` (milvus-lite or milvus-server), its URI and the client
+    options (the token) that facestream's settings would give."""
+
+    kind: str
+    uri: str
+    options: dict
+
+
+MILVUS_KINDS = ("milvus-lite", "milvus-server")
+
+
+@pytest.fixture(scope="session")
+def milvus_server(tmp_path_factory: pytest.TempPathFactory):
+    """A real Milvus 2.3.5 standalone (the ``milvus`` package) with auth on, one per session,
+    started on first use; stopped by PID and its data dir removed at the end. The binaries are
+    unpacked once into ~/.cache/facestream and shared."""
+    from facestream import milvus_standalone
+
+    require(
+        importlib.util.find_spec("milvus") is not None,
+        f"the Milvus server package (pip install milvus=={milvus_standalone.VERSION})",
+    )
+    data_dir = tmp_path_factory.mktemp("milvus-server")
+    server = milvus_standalone.start(data_dir, auth=True)
+    try:
+        yield server
+    finally:
+        milvus_standalone.stop(server)
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@pytest.fixture(params=MILVUS_KINDS)
+def milvus_target(request: pytest.FixtureRequest, stack: Endpoints) -> MilvusTarget:
+    """Each test that takes it runs twice: on the stack's milvus-lite and on the real server."""
+    if request.param == "milvus-lite":
+        return MilvusTarget("milvus-lite", stack.milvus_uri, {})
+    server = request.getfixturevalue("milvus_server")
+    if server.proc.poll() is not None:
+        pytest.fail(f"the Milvus server (pid {server.pid}) exited: code {server.proc.returncode}")
+    return MilvusTarget("milvus-server", server.uri, {"token": server.token})
+
+
+@pytest.fixture
+def milvus_on_both(milvus_target: MilvusTarget):
+    """A client of ``milvus_target`` with every collection dropped first; a test module opts in
+    with ``@pytest.fixture(name="milvus_client")`` returning this."""
+    from facestream.servers import open_milvus_client
+
+    client = open_milvus_client(milvus_target.uri, **milvus_target.options)
     for name in client.list_collections():
         client.drop_collection(name)
     yield client

@@ -1,4 +1,5 @@
-"""The gallery against the real servers: People in Valkey/Redis, VectorIndex in milvus-lite."""
+"""The gallery against the real servers: People in Valkey/Redis, VectorIndex in milvus-lite and in
+a real Milvus server (auth on)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,11 @@ from workers.gallery.people import check_name
 from workers.models.registry import MODELS
 
 DIM = 64
+
+
+@pytest.fixture(name="milvus_client")
+def _milvus_client(milvus_on_both: MilvusClient) -> MilvusClient:
+    return milvus_on_both  # every VectorIndex test here runs on milvus-lite and the real server
 
 
 def unit_vectors(rng: np.random.Generator, n: int, dim: int = DIM) -> np.ndarray:

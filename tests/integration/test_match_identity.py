@@ -1,8 +1,10 @@
-"""The matcher on real Redis + milvus-lite: lost-and-found by appearance, two cameras, stable unknown labels."""
+"""The matcher on real Redis + milvus-lite and a real Milvus server: lost-and-found by appearance,
+two cameras, stable unknown labels."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from config.settings import Settings
 from tracker import Faces
@@ -20,6 +22,11 @@ def unit(seed, dim=128, base=None, noise=0.0):
 
 
 ADA, STRANGER = unit(1), unit(2)
+
+
+@pytest.fixture(name="milvus_client")
+def _milvus_client(milvus_on_both):
+    return milvus_on_both  # every matcher test here runs on milvus-lite and the real server
 
 
 def msg(
