@@ -216,9 +216,11 @@ class MatchHandler(Handler):
             self._milvus_backoff.reset()
         self.milvus_down_since = None
 
-    def _unknown_label(self, model: str, track: BookTrack, camera: str, when: float) -> str | None:
-        """A stable label for a stranger; None while Milvus is away (asked again on a later
-        frame)."""
+    def _unknown_label(
+        self, model: str, track: BookTrack, camera: str, when: float, exclude: set[str]
+    ) -> str | None:
+        """A stable label for a stranger, none of ``exclude`` (the labels of tracks on screen with
+        it); None while Milvus is away (asked again on a later frame)."""
         embedding = track.embedding
         if (
             self.unknowns_for is None
@@ -227,7 +229,7 @@ class MatchHandler(Handler):
         ):
             return None
         try:
-            return self.unknowns_for(model).label_for(embedding, camera, when)
+            return self.unknowns_for(model).label_for(embedding, camera, when, exclude)
         except REDIS_DOWN:
             raise
         except Exception as exc:  # noqa: BLE001 - the same outage as a failed search
@@ -302,7 +304,7 @@ class MatchHandler(Handler):
                     and st.book.is_unknown(track)
                 ):
                     track.unknown_label = self._unknown_label(
-                        model, track, msg.camera, msg.capture_time
+                        model, track, msg.camera, msg.capture_time, st.book.labels_beside(track)
                     )
         for track in starting.values():
             out.append(

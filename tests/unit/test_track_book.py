@@ -234,3 +234,23 @@ def test_a_person_is_announced_once_per_change():
     assert b.announce(tr) == "p-ada" and tr.named == "p-ada"
     b.embedded("a", unit(1), {"p-ada": 0.96})
     assert b.announce(tr) is None  # the same person: nothing new
+
+
+def test_labels_of_tracks_on_screen_together_are_ruled_out_and_those_of_earlier_ones_are_not():
+    b = book(reid_window_s=1.0)
+    a, _ = b.seen("a", 0, 0.0)
+    a.unknown_label = "unknown-aaaa"
+    b.seen("a", 5, 0.5)
+    c, _ = b.seen("c", 5, 0.5)  # on screen with a from frame 5
+    assert b.labels_beside(c) == {"unknown-aaaa"} and b.labels_beside(a) == set()
+    b.seen("a", 10, 1.0)
+    b.end(["a"])
+    b.seen("c", 30, 3.0)
+    assert [t.display_id for t in b.expire(3.0)] == ["a"]  # a ended; it overlapped c all the same
+    assert b.labels_beside(c) == {"unknown-aaaa"}
+    d, _ = b.seen("d", 40, 4.0)  # after a ended: a's label is allowed
+    assert b.labels_beside(d) == set()
+    b.end(["c"])
+    b.seen("d", 80, 8.0)
+    b.expire(8.0)  # c ended too: nothing left that a could overlap, so its entry goes
+    assert b.ended_labels == [] and b.labels_beside(d) == set()
