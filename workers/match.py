@@ -26,7 +26,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 import redis
@@ -40,6 +39,7 @@ from workers.backoff import REDIS_DOWN, Backoff
 from workers.gallery import People, VectorIndex
 from workers.gallery.unknowns import UnknownFaces
 from workers.handler import Handler, Output
+from workers.match_state import CONFLICT, DONE_ALREADY, CameraState, MatchState
 from workers.messages import FrameMsg
 from workers.models.registry import MODELS, other_model_only
 from workers.progress import RunProgress
@@ -48,16 +48,10 @@ from workers.results import event_record, face_record
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class CameraState:
-    run: str
-    book: TrackBook
-    model: str | None = None
-
-
 class MatchHandler(Handler):
     kind = "match"
     group = keys.GROUP_MATCH
+    takes_over_pending = True  # a restarted matcher first finishes what the dead one had read
 
     def __init__(
         self,
@@ -67,6 +61,7 @@ class MatchHandler(Handler):
         settings: Settings,
         threshold_for: Callable[[str], float],
         unknowns_for: Callable[[str], UnknownFaces] | None = None,
+        state: MatchState | None = None,
     ):
         self.redis = client
         self.people = people
@@ -74,7 +69,8 @@ class MatchHandler(Handler):
         self.settings = settings
         self.threshold_for = threshold_for
         self.unknowns_for = unknowns_for  # model name -> its unknown faces; None: no unknown labels
-        self.cameras: dict[str, CameraState] = {}
+        self.cameras: dict[str, CameraState] = {}  # the committed state, or ahead by one frame
+        self.state = state  # None: the state lives in this process only (lost with it)
         self._names: dict[str, tuple[float, str | None]] = {}  # person id -> (fetched at, name)
         self._milvus_backoff = Backoff(0.5, 10.0)
         self._milvus_retry_at = 0.0
@@ -102,16 +98,29 @@ class MatchHandler(Handler):
                 return
 
     def handle(self, msg: FrameMsg) -> list[Output]:
+        try:
+            return [(keys.RESULTS, r) for r in self._handle(msg)]
+        except BaseException:
+            self._forget(msg.camera)  # memory may be ahead of Redis: reload next time
+            raise
+
+    def _handle(self, msg: FrameMsg) -> list[dict]:
         out: list[dict] = []
-        st = self.cameras.get(msg.camera)
-        if st is None or st.run != msg.run:
-            if st is not None:  # the source restarted: its old tracks are over
-                out += [self._end(msg.camera, track, st.model) for track in st.book.finish()]
-            st = self.cameras[msg.camera] = CameraState(msg.run, self._new_book(msg.shots.model))
         # the done bit, not memory: it survives restarts, and with several embedders frames arrive out
         # of order, so only the frame's own bit can say it was handled (redelivered, or a duplicate)
         if not msg.is_eos and self._is_done(msg):
-            return [(keys.RESULTS, r) for r in out]
+            self._forget(msg.camera)  # done elsewhere maybe: the stored state is newer
+            return out
+        st = self._camera(msg.camera)
+        if st is None or st.run != msg.run:
+            if st is not None:  # the source restarted: its old tracks are over
+                out += [self._end(msg.camera, track, st.model) for track in st.book.finish()]
+            st = self.cameras[msg.camera] = CameraState(
+                msg.run,
+                self._new_book(msg.shots.model),
+                book_model=msg.shots.model,
+                version=st.version if st is not None else 0,
+            )
         if not msg.is_eos:
             st.model = msg.shots.model or st.model
             out += self._frame(st, msg)
@@ -119,7 +128,33 @@ class MatchHandler(Handler):
         ended = st.book.finish() if msg.is_eos else st.book.expire(msg.ts)
         for track in ended:
             out.append(self._end(msg.camera, track, st.model))
-        return [(keys.RESULTS, r) for r in out]
+        return out
+
+    def commit(self, msg: FrameMsg, outputs: list[Output]) -> bool:
+        """Runtime hook: the frame's records, its done bit and the camera's state in one step
+        (workers/match_state.py), so a matcher killed at any point loses and repeats nothing."""
+        if self.state is None:
+            return False
+        try:
+            for _ in range(3):
+                st = self.cameras.get(msg.camera)
+                if st is None:  # a frame done already: nothing to publish
+                    if msg.is_eos:
+                        RunProgress(self.redis, msg.camera, msg.run).finish(msg.seq)
+                    return True
+                got = self.state.commit(msg, st, [r for _, r in outputs])
+                if got != CONFLICT:
+                    if got == DONE_ALREADY:
+                        self._forget(msg.camera)
+                    return True
+                # another matcher moved this camera on: redo the frame from the state it stored
+                log.info("camera %s moved on meanwhile: frame %d again", msg.camera, msg.seq)
+                self._forget(msg.camera)
+                outputs = self.handle(msg)
+        except BaseException:
+            self._forget(msg.camera)
+            raise
+        raise RuntimeError(f"camera {msg.camera}: its state kept changing under frame {msg.seq}")
 
     def committed(self, msg: FrameMsg) -> None:
         """After publishing: count the frame as done, once, even if redelivered."""
@@ -130,6 +165,19 @@ class MatchHandler(Handler):
             progress.commit(msg.seq, msg.dropped)
 
     # --------------------------------------------------------------------------------
+    def _camera(self, camera: str) -> CameraState | None:
+        """This process's state of ``camera``, else the one committed in Redis (a restart)."""
+        st = self.cameras.get(camera)
+        if st is None and self.state is not None:
+            st = self.state.load(camera, self._new_book)
+            if st is not None:
+                self.cameras[camera] = st
+        return st
+
+    def _forget(self, camera: str) -> None:
+        if self.state is not None:  # else memory is all there is
+            self.cameras.pop(camera, None)
+
     def _is_done(self, msg: FrameMsg) -> bool:
         return RunProgress(self.redis, msg.camera, msg.run).is_done(msg.seq)
 
