@@ -28,7 +28,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from bench.synth import CAST, SHARED, enrollment_photos, render
+from bench.synth import CAST, SHARED, Scene, enrollment_photos, render
 
 SIZE, FPS, MIN_IOU = (640, 360), 10.0, 0.5
 
@@ -44,7 +44,7 @@ def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def write_scene(scene, sprites, folder: Path) -> tuple[Path, dict]:
     """The scene as an mp4, and its ground truth per frame: (ids, boxes)."""
     path = folder / f"{scene.name}.mp4"
-    out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), FPS, SIZE)
+    out = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), FPS, SIZE)
     truth = {}
     for k, _, rgb, gt in render(scene, sprites, *SIZE, FPS):
         out.write(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
@@ -108,7 +108,9 @@ def main() -> None:
         if done.returncode:
             sys.exit(f"enroll failed: {done.stderr[-2000:]}")
         sprites = Models().sprites()
-        videos = [(*write_scene(s, sprites, root), s) for s in picked]
+        videos: list[tuple[Path, dict | None, Scene | None]] = [
+            (*write_scene(s, sprites, root), s) for s in picked
+        ]
         if args.crowd.exists():
             videos.append((args.crowd, None, None))
         everyone: dict[str, set[str]] = defaultdict(set)

@@ -84,7 +84,7 @@ def measure(client: redis.Redis, tracks: int, frames: int) -> dict:
         bus.publish_many([(keys.RESULTS, codec.encode(r), maxlen) for r in records])
         RunProgress(client, meta.camera, plain.run).commit(seq)
         without.append(time.perf_counter() - started)
-    size = len(client.hget(keys.match_state(f"cam{tracks}"), "state"))
+    size = len(client.hget(keys.match_state(f"cam{tracks}"), "state") or b"")
     ms = statistics.median(with_state) * 1e3, statistics.median(without) * 1e3
     return {"tracks": tracks, "state_bytes": size, "with_state_ms": ms[0], "without_ms": ms[1]}
 

@@ -84,7 +84,7 @@ class MatchState:
         if raw is None:
             return None
         try:
-            data = codec.decode(raw)
+            data = codec.decode(raw if isinstance(raw, bytes) else raw.encode())
             empty = new_book(data["book_model"])
             book = restore_book(data["book"], empty.make_vote, empty.params)
         except (MessageError, KeyError, TypeError, ValueError) as exc:
