@@ -15,7 +15,12 @@ Idempotent downstream: a frame whose done bit is set has had its records
 published already, so a redelivered frame (a dead worker's entry reclaimed, a
 duplicate from a detector killed mid-batch) publishes nothing again. Setting
 the bit and counting it is one atomic script, so a Redis crash never leaves
-them apart. When Milvus is unreachable (a failed connect as much as a failed
+them apart. With a ``MatchState`` (what `run` and `up` use), that script also
+publishes the frame's records and stores the camera's state (its book: tracks,
+votes, aliases, which tracks started and have not ended; workers/match_state.py),
+so a matcher killed at any frame is replaced by one that goes on exactly where
+it stopped. A restarted matcher first takes over the entries the dead one had
+read (``takes_over_pending``), so each camera's frames still come in order. When Milvus is unreachable (a failed connect as much as a failed
 search), searches are retried with capped backoff; meanwhile tracks keep flowing,
 unnamed, and are named once it is back: an outage never dead-letters a frame. The
 health key says so (``health`` hook), for `run` and `status`.
