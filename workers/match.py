@@ -44,7 +44,7 @@ from workers.backoff import REDIS_DOWN, Backoff
 from workers.gallery import People, VectorIndex
 from workers.gallery.unknowns import UnknownFaces
 from workers.handler import Handler, Output
-from workers.match_state import CONFLICT, DONE_ALREADY, CameraState, MatchState
+from workers.match_state import Cameras, CameraState, MatchState
 from workers.messages import FrameMsg
 from workers.models.registry import MODELS, other_model_only
 from workers.progress import RunProgress
@@ -74,8 +74,8 @@ class MatchHandler(Handler):
         self.settings = settings
         self.threshold_for = threshold_for
         self.unknowns_for = unknowns_for  # model name -> its unknown faces; None: no unknown labels
-        self.cameras: dict[str, CameraState] = {}  # the committed state, or ahead by one frame
-        self.state = state  # None: the state lives in this process only (lost with it)
+        # None: the state lives in this process only (lost with it)
+        self.cameras = Cameras(state, self._new_book)
         self._names: dict[str, tuple[float, str | None]] = {}  # person id -> (fetched at, name)
         self._milvus_backoff = Backoff(0.5, 10.0)
         self._milvus_retry_at = 0.0
@@ -106,7 +106,7 @@ class MatchHandler(Handler):
         try:
             return [(keys.RESULTS, r) for r in self._handle(msg)]
         except BaseException:
-            self._forget(msg.camera)  # memory may be ahead of Redis: reload next time
+            self.cameras.forget(msg.camera)  # memory may be ahead of Redis: reload next time
             raise
 
     def _handle(self, msg: FrameMsg) -> list[dict]:
@@ -114,17 +114,20 @@ class MatchHandler(Handler):
         # the done bit, not memory: it survives restarts, and with several embedders frames arrive out
         # of order, so only the frame's own bit can say it was handled (redelivered, or a duplicate)
         if not msg.is_eos and self._is_done(msg):
-            self._forget(msg.camera)  # done elsewhere maybe: the stored state is newer
+            self.cameras.forget(msg.camera)  # done elsewhere maybe: the stored state is newer
             return out
-        st = self._camera(msg.camera)
+        st = self.cameras.get(msg.camera)
         if st is None or st.run != msg.run:
             if st is not None:  # the source restarted: its old tracks are over
                 out += [self._end(msg.camera, track, st.model) for track in st.book.finish()]
-            st = self.cameras[msg.camera] = CameraState(
-                msg.run,
-                self._new_book(msg.shots.model),
-                book_model=msg.shots.model,
-                version=st.version if st is not None else 0,
+            st = self.cameras.put(
+                msg.camera,
+                CameraState(
+                    msg.run,
+                    self._new_book(msg.shots.model),
+                    book_model=msg.shots.model,
+                    version=st.version if st is not None else 0,
+                ),
             )
         if not msg.is_eos:
             st.model = msg.shots.model or st.model
@@ -138,28 +141,9 @@ class MatchHandler(Handler):
     def commit(self, msg: FrameMsg, outputs: list[Output]) -> bool:
         """Runtime hook: the frame's records, its done bit and the camera's state in one step
         (workers/match_state.py), so a matcher killed at any point loses and repeats nothing."""
-        if self.state is None:
-            return False
-        try:
-            for _ in range(3):
-                st = self.cameras.get(msg.camera)
-                if st is None:  # a frame done already: nothing to publish
-                    if msg.is_eos:
-                        RunProgress(self.redis, msg.camera, msg.run).finish(msg.seq)
-                    return True
-                got = self.state.commit(msg, st, [r for _, r in outputs])
-                if got != CONFLICT:
-                    if got == DONE_ALREADY:
-                        self._forget(msg.camera)
-                    return True
-                # another matcher moved this camera on: redo the frame from the state it stored
-                log.info("camera %s moved on meanwhile: frame %d again", msg.camera, msg.seq)
-                self._forget(msg.camera)
-                outputs = self.handle(msg)
-        except BaseException:
-            self._forget(msg.camera)
-            raise
-        raise RuntimeError(f"camera {msg.camera}: its state kept changing under frame {msg.seq}")
+        return self.cameras.commit(
+            msg, [r for _, r in outputs], lambda m: [r for _, r in self.handle(m)]
+        )
 
     def committed(self, msg: FrameMsg) -> None:
         """After publishing: count the frame as done, once, even if redelivered."""
@@ -170,19 +154,6 @@ class MatchHandler(Handler):
             progress.commit(msg.seq, msg.dropped)
 
     # --------------------------------------------------------------------------------
-    def _camera(self, camera: str) -> CameraState | None:
-        """This process's state of ``camera``, else the one committed in Redis (a restart)."""
-        st = self.cameras.get(camera)
-        if st is None and self.state is not None:
-            st = self.state.load(camera, self._new_book)
-            if st is not None:
-                self.cameras[camera] = st
-        return st
-
-    def _forget(self, camera: str) -> None:
-        if self.state is not None:  # else memory is all there is
-            self.cameras.pop(camera, None)
-
     def _is_done(self, msg: FrameMsg) -> bool:
         return RunProgress(self.redis, msg.camera, msg.run).is_done(msg.seq)
 

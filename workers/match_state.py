@@ -37,6 +37,7 @@ from workers.progress import COMMIT_LUA, RunProgress
 log = logging.getLogger(__name__)
 
 CONFLICT, DONE_ALREADY = -1, 0
+_ATTEMPTS = 3  # commits of one frame against a state other matchers keep moving on
 # KEYS: done bitmap, progress hash, state hash, results stream.
 # ARGV: done bit ('' for the end of stream), drop reason or '', expected version, state, results
 # MAXLEN, records... Returns CONFLICT, DONE_ALREADY, or the state's new version (>= 1).
@@ -126,3 +127,60 @@ class MatchState:
         if msg.is_eos and got != CONFLICT:
             ledger.finish(msg.seq)
         return got
+
+
+class Cameras:
+    """The matcher's state of each camera: in memory, backed by Redis when ``store`` is given.
+
+    Memory is the committed state, or ahead of it by the one frame being handled; whatever fails
+    between handling and committing drops the camera from memory, so it is read again from Redis.
+    """
+
+    def __init__(self, store: MatchState | None, new_book: BookFactory):
+        self.store = store
+        self.new_book = new_book
+        self._mem: dict[str, CameraState] = {}
+
+    def get(self, camera: str) -> CameraState | None:
+        """This process's state of ``camera``, else the one committed in Redis (a restart)."""
+        st = self._mem.get(camera)
+        if st is None and self.store is not None:
+            st = self.store.load(camera, self.new_book)
+            if st is not None:
+                self._mem[camera] = st
+        return st
+
+    def put(self, camera: str, st: CameraState) -> CameraState:
+        self._mem[camera] = st
+        return st
+
+    def forget(self, camera: str) -> None:
+        if self.store is not None:  # else memory is all there is
+            self._mem.pop(camera, None)
+
+    def commit(
+        self, msg: FrameMsg, records: list[dict], redo: Callable[[FrameMsg], list[dict]]
+    ) -> bool:
+        """Commit ``msg``'s records with its camera's state (False: no store, the caller
+        publishes); when another matcher moved the camera on meanwhile, ``redo`` the frame."""
+        if self.store is None:
+            return False
+        try:
+            for _ in range(_ATTEMPTS):
+                st = self._mem.get(msg.camera)
+                if st is None:  # a frame done already: nothing to publish
+                    if msg.is_eos:
+                        RunProgress(self.store.redis, msg.camera, msg.run).finish(msg.seq)
+                    return True
+                got = self.store.commit(msg, st, records)
+                if got != CONFLICT:
+                    if got == DONE_ALREADY:
+                        self.forget(msg.camera)
+                    return True
+                log.info("camera %s moved on meanwhile: frame %d again", msg.camera, msg.seq)
+                self.forget(msg.camera)
+                records = redo(msg)
+        except BaseException:
+            self.forget(msg.camera)
+            raise
+        raise RuntimeError(f"camera {msg.camera}: its state kept changing under frame {msg.seq}")

@@ -49,7 +49,7 @@ def msg(
     )
 
 
-def handler(redis_client, milvus_client, settings: Settings):
+def handler(redis_client, milvus_client, settings: Settings, state=None):
     index = VectorIndex(milvus_client, "faces_dlib_128", 128)
     people = People(redis_client)
     pid = people.get_or_create("ada")
@@ -62,6 +62,7 @@ def handler(redis_client, milvus_client, settings: Settings):
         settings,
         lambda m: spec(m).threshold,
         lambda m: unknowns,
+        state,
     )
     return h
 

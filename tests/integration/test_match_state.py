@@ -13,9 +13,9 @@ from workers.match_state import MatchState
 
 
 def stateful(redis_client, milvus_client, settings) -> MatchHandler:
-    h = handler(redis_client, milvus_client, settings)
-    h.state = MatchState(redis_client, settings.bus.results_maxlen)
-    return h
+    return handler(
+        redis_client, milvus_client, settings, MatchState(redis_client, settings.bus.results_maxlen)
+    )
 
 
 def frames(camera: str) -> list:
