@@ -12,6 +12,7 @@ best label or a new one is chosen. Counts and first/last seen live in Redis.
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 from dataclasses import dataclass
@@ -108,14 +109,12 @@ class UnknownFaces:
 
 
 def _not_in(field: str, values: set[str] | frozenset[str]) -> str:
-    """A Milvus filter expression excluding ``values`` ('' filters nothing). Labels are
-    ``unknown-<hex>`` made here; anything else cannot be quoted safely and is refused."""
+    """A Milvus filter expression excluding ``values`` ('' filters nothing); each value quoted
+    as a JSON string, the escapes Milvus's expression strings take (quotes, backslashes)."""
     if not values:
         return ""
-    for value in values:
-        if not value.replace("-", "").isalnum():
-            raise ValueError(f"unknown label: expected letters, digits and '-', got {value!r}")
-    return f"{field} not in [{', '.join(repr(v) for v in sorted(values))}]"
+    quoted = ", ".join(json.dumps(v, ensure_ascii=False) for v in sorted(values))
+    return f"{field} not in [{quoted}]"
 
 
 def list_unknowns(client: redis.Redis) -> list[Unknown]:
