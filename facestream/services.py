@@ -185,9 +185,16 @@ class Services:
             return EmbedHandler(embedder, batch_frames=8 if batched else 1)
         if kind == "match":
             from workers.match import MatchHandler
+            from workers.match_state import MatchState
 
             return MatchHandler(
-                self.redis, self.people, self.index, s, lambda m: spec(m).threshold, self.unknowns
+                self.redis,
+                self.people,
+                self.index,
+                s,
+                lambda m: spec(m).threshold,
+                self.unknowns,
+                MatchState(self.redis, s.bus.results_maxlen),
             )
         raise ConfigError(f"worker kind: expected one of {WORKER_KINDS}, got {kind!r}")
 

@@ -56,6 +56,21 @@ class IdentityVote:
             return means[self._person]
         return max(means.values(), default=0.0)
 
+    def state(self) -> list:
+        """What the vote has learnt, as plain values (the matcher keeps it across restarts)."""
+        return [self._n, self._floor_sum, dict(self._excess), self._person]
+
+    def restore(self, state: list) -> IdentityVote:
+        """Take back what ``state()`` gave; ``threshold`` and ``margin`` stay this vote's own."""
+        n, floor_sum, excess, person = state
+        self._n, self._floor_sum, self._excess, self._person = (
+            int(n),
+            float(floor_sum),
+            {str(k): float(v) for k, v in excess.items()},
+            person,
+        )
+        return self
+
     def add(self, scores: dict[str, float]) -> bool:
         """Take one observation (best similarity per person); True when ``person_id`` changed."""
         for person, s in scores.items():

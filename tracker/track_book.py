@@ -126,6 +126,9 @@ class TrackBook:
         self._alias: dict[str, str] = {}  # tracker id -> display id
         self.reidentified = 0
         self.splits = 0
+        # labels of ended tracks, as (label, first frame, last frame): a track still in the book may
+        # have been on screen with them, so their labels stay forbidden to it (``labels_beside``)
+        self.ended_labels: list[tuple[str, int, int]] = []
 
     def get(self, tracker_id: str) -> BookTrack | None:
         display = self._alias.get(tracker_id)
@@ -225,12 +228,39 @@ class TrackBook:
         ]
         for tr in out:
             del self.tracks[tr.display_id]
+            if tr.unknown_label is not None:
+                self.ended_labels.append((tr.unknown_label, tr.first_frame, tr.last_frame))
+        if self.ended_labels:  # only tracks that started before an ended one ended can overlap it
+            first = min((tr.first_frame for tr in self.tracks.values()), default=None)
+            self.ended_labels = [
+                e for e in self.ended_labels if first is not None and e[2] >= first
+            ]
         return out
 
     def finish(self) -> list[BookTrack]:
         out = list(self.tracks.values())
         self.tracks.clear()
         self._alias.clear()
+        self.ended_labels.clear()
+        return out
+
+    def labels_beside(self, tr: BookTrack) -> set[str]:
+        """Unknown labels ``tr`` must not get: those of the camera's other tracks that overlap it in
+        time. Two faces on screen together are two people (a cannot-link constraint), however alike
+        their embeddings look."""
+        out = {
+            other.unknown_label
+            for other in self.tracks.values()
+            if other is not tr
+            and other.unknown_label is not None
+            and other.first_frame <= tr.last_frame
+            and tr.first_frame <= other.last_frame
+        }
+        out.update(
+            label
+            for label, first, last in self.ended_labels
+            if first <= tr.last_frame and tr.first_frame <= last
+        )
         return out
 
     # ------------------------------------------------------------------------------------

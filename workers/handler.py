@@ -17,6 +17,9 @@ Output = tuple[str, Any]  # (stream, FrameMsg or a plain dict for fs:results)
 class Handler:
     kind: str = ""
     group: str = ""
+    # a stage that must see each camera's frames in order: at start, it first takes over every
+    # entry pending in its group (held by a process of its kind that died), before new ones
+    takes_over_pending: bool = False
 
     def input_streams(self) -> list[str]:
         """The streams to read now (the set of cameras may change while the worker runs)."""
@@ -39,6 +42,11 @@ class Handler:
     def idle(self) -> list[Output]:
         """After every poll, with or without entries: outputs not tied to one input."""
         return []
+
+    def commit(self, msg: FrameMsg, outputs: list[Output]) -> bool:
+        """Publish ``outputs`` and mark ``msg`` done in one step of the stage's own (a stage whose
+        state must move with its outputs); False: the runtime publishes, then calls ``committed``."""
+        return False
 
     def committed(self, msg: FrameMsg) -> None:
         """After ``msg``'s outputs are published, before its entry is acked."""

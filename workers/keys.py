@@ -73,3 +73,8 @@ UNKNOWNS = f"{PREFIX}:unknowns"  # set of labels
 def unknown(label: str) -> str:
     """Hash: first_seen, last_seen (epoch s), tracks, faces, cameras (comma-separated)."""
     return f"{PREFIX}:unknown:{label}"
+
+
+def match_state(camera: str) -> str:
+    """Hash: the matcher's state of a camera (``state``, msgpack) and its version ``v``."""
+    return f"{PREFIX}:match:{camera}"

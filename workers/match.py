@@ -15,7 +15,12 @@ Idempotent downstream: a frame whose done bit is set has had its records
 published already, so a redelivered frame (a dead worker's entry reclaimed, a
 duplicate from a detector killed mid-batch) publishes nothing again. Setting
 the bit and counting it is one atomic script, so a Redis crash never leaves
-them apart. When Milvus is unreachable (a failed connect as much as a failed
+them apart. With a ``MatchState`` (what `run` and `up` use), that script also
+publishes the frame's records and stores the camera's state (its book: tracks,
+votes, aliases, which tracks started and have not ended; workers/match_state.py),
+so a matcher killed at any frame is replaced by one that goes on exactly where
+it stopped. A restarted matcher first takes over the entries the dead one had
+read (``takes_over_pending``), so each camera's frames still come in order. When Milvus is unreachable (a failed connect as much as a failed
 search), searches are retried with capped backoff; meanwhile tracks keep flowing,
 unnamed, and are named once it is back: an outage never dead-letters a frame. The
 health key says so (``health`` hook), for `run` and `status`.
@@ -26,7 +31,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 import redis
@@ -40,6 +44,7 @@ from workers.backoff import REDIS_DOWN, Backoff
 from workers.gallery import People, VectorIndex
 from workers.gallery.unknowns import UnknownFaces
 from workers.handler import Handler, Output
+from workers.match_state import Cameras, CameraState, MatchState
 from workers.messages import FrameMsg
 from workers.models.registry import MODELS, other_model_only
 from workers.progress import RunProgress
@@ -48,16 +53,10 @@ from workers.results import event_record, face_record
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class CameraState:
-    run: str
-    book: TrackBook
-    model: str | None = None
-
-
 class MatchHandler(Handler):
     kind = "match"
     group = keys.GROUP_MATCH
+    takes_over_pending = True  # a restarted matcher first finishes what the dead one had read
 
     def __init__(
         self,
@@ -67,6 +66,7 @@ class MatchHandler(Handler):
         settings: Settings,
         threshold_for: Callable[[str], float],
         unknowns_for: Callable[[str], UnknownFaces] | None = None,
+        state: MatchState | None = None,
     ):
         self.redis = client
         self.people = people
@@ -74,7 +74,8 @@ class MatchHandler(Handler):
         self.settings = settings
         self.threshold_for = threshold_for
         self.unknowns_for = unknowns_for  # model name -> its unknown faces; None: no unknown labels
-        self.cameras: dict[str, CameraState] = {}
+        # None: the state lives in this process only (lost with it)
+        self.cameras = Cameras(state, self._new_book)
         self._names: dict[str, tuple[float, str | None]] = {}  # person id -> (fetched at, name)
         self._milvus_backoff = Backoff(0.5, 10.0)
         self._milvus_retry_at = 0.0
@@ -102,16 +103,32 @@ class MatchHandler(Handler):
                 return
 
     def handle(self, msg: FrameMsg) -> list[Output]:
+        try:
+            return [(keys.RESULTS, r) for r in self._handle(msg)]
+        except BaseException:
+            self.cameras.forget(msg.camera)  # memory may be ahead of Redis: reload next time
+            raise
+
+    def _handle(self, msg: FrameMsg) -> list[dict]:
         out: list[dict] = []
+        # the done bit, not memory: it survives restarts, and with several embedders frames arrive out
+        # of order, so only the frame's own bit can say it was handled (redelivered, or a duplicate)
+        if not msg.is_eos and self._is_done(msg):
+            self.cameras.forget(msg.camera)  # done elsewhere maybe: the stored state is newer
+            return out
         st = self.cameras.get(msg.camera)
         if st is None or st.run != msg.run:
             if st is not None:  # the source restarted: its old tracks are over
                 out += [self._end(msg.camera, track, st.model) for track in st.book.finish()]
-            st = self.cameras[msg.camera] = CameraState(msg.run, self._new_book(msg.shots.model))
-        # the done bit, not memory: it survives restarts, and with several embedders frames arrive out
-        # of order, so only the frame's own bit can say it was handled (redelivered, or a duplicate)
-        if not msg.is_eos and self._is_done(msg):
-            return [(keys.RESULTS, r) for r in out]
+            st = self.cameras.put(
+                msg.camera,
+                CameraState(
+                    msg.run,
+                    self._new_book(msg.shots.model),
+                    book_model=msg.shots.model,
+                    version=st.version if st is not None else 0,
+                ),
+            )
         if not msg.is_eos:
             st.model = msg.shots.model or st.model
             out += self._frame(st, msg)
@@ -119,7 +136,14 @@ class MatchHandler(Handler):
         ended = st.book.finish() if msg.is_eos else st.book.expire(msg.ts)
         for track in ended:
             out.append(self._end(msg.camera, track, st.model))
-        return [(keys.RESULTS, r) for r in out]
+        return out
+
+    def commit(self, msg: FrameMsg, outputs: list[Output]) -> bool:
+        """Runtime hook: the frame's records, its done bit and the camera's state in one step
+        (workers/match_state.py), so a matcher killed at any point loses and repeats nothing."""
+        return self.cameras.commit(
+            msg, [r for _, r in outputs], lambda m: [r for _, r in self.handle(m)]
+        )
 
     def committed(self, msg: FrameMsg) -> None:
         """After publishing: count the frame as done, once, even if redelivered."""
@@ -227,9 +251,11 @@ class MatchHandler(Handler):
             self._milvus_backoff.reset()
         self.milvus_down_since = None
 
-    def _unknown_label(self, model: str, track: BookTrack, camera: str, when: float) -> str | None:
-        """A stable label for a stranger; None while Milvus is away (asked again on a later
-        frame)."""
+    def _unknown_label(
+        self, model: str, track: BookTrack, camera: str, when: float, exclude: set[str]
+    ) -> str | None:
+        """A stable label for a stranger, none of ``exclude`` (the labels of tracks on screen with
+        it); None while Milvus is away (asked again on a later frame)."""
         embedding = track.embedding
         if (
             self.unknowns_for is None
@@ -238,7 +264,7 @@ class MatchHandler(Handler):
         ):
             return None
         try:
-            return self.unknowns_for(model).label_for(embedding, camera, when)
+            return self.unknowns_for(model).label_for(embedding, camera, when, exclude)
         except REDIS_DOWN:
             raise
         except Exception as exc:  # noqa: BLE001 - the same outage as a failed search
@@ -314,7 +340,7 @@ class MatchHandler(Handler):
                     and st.book.is_unknown(track)
                 ):
                     track.unknown_label = self._unknown_label(
-                        model, track, msg.camera, msg.capture_time
+                        model, track, msg.camera, msg.capture_time, st.book.labels_beside(track)
                     )
         for track in starting.values():
             out.append(

@@ -28,7 +28,9 @@ log = logging.getLogger(__name__)
 TTL_S = 7 * 24 * 3600  # a finished run's counters are kept a while for `run` and `status`, then go
 _MAX_CHUNKS = 1024  # done bitmaps expired at the end: 67 M frames; bounds what a bogus seq costs
 # KEYS: done bitmap, progress hash; ARGV: bit, drop reason or ''. Returns 1 the first time only.
-_COMMIT = """
+# The matcher runs it inside its own commit script (workers/match_state.py), so keep it a body
+# that only returns.
+COMMIT_LUA = """
 if redis.call('SETBIT', KEYS[1], ARGV[1], 1) == 0 then
   redis.call('HINCRBY', KEYS[2], 'done', 1)
   if ARGV[2] ~= '' then redis.call('HINCRBY', KEYS[2], 'dropped:' .. ARGV[2], 1) end
@@ -110,7 +112,7 @@ class RunProgress:
     def commit(self, seq: int, dropped: str | None = None) -> bool:
         """Frame ``seq`` is done (with its drop reason, if any); False when it was already."""
         bits, bit = keys.done_bits(self.camera, self.run, seq)
-        script = self.redis.register_script(_COMMIT)
+        script = self.redis.register_script(COMMIT_LUA)
         return bool(script(keys=[bits, self.key], args=[bit, dropped or ""]))
 
     def finish(self, frames: int) -> None:

@@ -13,7 +13,7 @@ pending entries (a batch cut short by the outage), and re-creates consumer
 groups that a restart lost. Live frames older than their ``max_age_s`` are
 handed to the handler's ``stale`` hook instead (counted when the hook changes
 them), so a slow stage never falls further and further behind a live camera.
-The hooks (``warm_up``, ``prepare``, ``stale``, ``idle``, ``committed``) are
+The hooks (``warm_up``, ``prepare``, ``stale``, ``idle``, ``commit``, ``committed``) are
 declared, as no-ops, by ``workers.handler.Handler``.
 """
 
@@ -79,6 +79,7 @@ class Worker:
         self._next_claim = 0.0
         self._next_health = 0.0
         self._recover = False  # after a Redis outage: re-read our own pending entries first
+        self._take_over = handler.takes_over_pending  # at start: a dead predecessor's entries first
 
     # --- lifecycle -----------------------------------------------------------------
     def install_signal_handlers(self) -> None:
@@ -141,7 +142,15 @@ class Worker:
             self._next_refresh = now + STREAM_REFRESH_S
         entries: list[Entry] = []
         claimed = False
-        if now >= self._next_claim:
+        if self._take_over and self._streams:
+            for stream in self._streams:
+                entries += self.bus.claim_idle(
+                    stream, self.handler.group, self.consumer, 0, self.settings.read_count
+                )
+            claimed = self._take_over = bool(entries)
+            if entries:
+                log.warning("took over %d entries pending at start", len(entries))
+        if not entries and now >= self._next_claim:
             self._next_claim = now + self.settings.claim_idle_ms / 2000
             for stream in self._streams:
                 entries += self.bus.claim_idle(
@@ -249,8 +258,9 @@ class Worker:
             )
             return
         try:
-            self._publish(outputs)
-            self.handler.committed(msg)
+            if not self.handler.commit(msg, outputs):
+                self._publish(outputs)
+                self.handler.committed(msg)
         except REDIS_DOWN:
             raise
         except Exception as exc:  # an output that cannot be encoded or counted: the input's fault

@@ -56,7 +56,7 @@ def msg(
     )
 
 
-def handler(redis_client, milvus_client, settings: Settings):
+def handler(redis_client, milvus_client, settings: Settings, state=None):
     index = VectorIndex(milvus_client, "faces_dlib_128", 128)
     people = People(redis_client)
     pid = people.get_or_create("ada")
@@ -69,6 +69,7 @@ def handler(redis_client, milvus_client, settings: Settings):
         settings,
         lambda m: spec(m).threshold,
         lambda m: unknowns,
+        state,
     )
     return h
 
@@ -200,3 +201,41 @@ def test_a_lost_track_taken_up_by_someone_else_is_split_off_and_found_again(
     assert rows[(7, "t1")]["name"] == "ada"  # ada back under her track id
     events = [(e["event"], e["track_id"]) for e in out if "event" in e]
     assert ("start", "t1.6") in events and events.count(("start", "t1")) == 1
+
+
+def test_two_look_alikes_on_screen_together_never_share_a_label(
+    redis_client, milvus_client, settings
+):
+    """Two tracks in one frame are two people: the second never gets the first's label, however
+    close its face; a later track of the same face (nobody else on screen) gets it again."""
+    h = handler(redis_client, milvus_client, settings)
+    out = []
+    for seq in range(3):
+        out += records(
+            h.handle(
+                msg(
+                    "door",
+                    seq,
+                    ["s1", "s2"],
+                    [
+                        unit(50 + seq, base=STRANGER, noise=0.01),
+                        unit(60 + seq, base=STRANGER, noise=0.01),
+                    ],
+                )
+            )
+        )
+    out += records(h.handle(msg("door", 3, [], ended=["s1", "s2"])))
+    out += records(h.handle(msg("door", 200, [])))  # far past the re-id window: both ended
+    for seq in range(201, 204):
+        out += records(
+            h.handle(msg("door", seq, ["s3"], [unit(70 + seq, base=STRANGER, noise=0.01)]))
+        )
+    out += records(h.handle(msg("door", 204, [], kind="eos")))
+    rows = [r for r in out if "event" not in r]
+    label = {
+        t: {r["label"] for r in rows if r["track_id"] == t and r["label"]}
+        for t in ("s1", "s2", "s3")
+    }
+    assert all(len(v) == 1 for v in label.values()), label
+    assert label["s1"] != label["s2"]
+    assert label["s3"] in (label["s1"], label["s2"])

@@ -3,10 +3,12 @@
 import numpy as np
 
 from tracker import Faces
+from tracker.book_state import book_state, restore_book
 from tracker.identity import IdentityVote
 from tracker.quality import face_quality, frontality
 from tracker.shots import ShotParams, ShotPicker
 from tracker.track_book import BookParams, TrackBook
+from workers import codec
 
 
 def unit(seed, dim=16):
@@ -234,3 +236,46 @@ def test_a_person_is_announced_once_per_change():
     assert b.announce(tr) == "p-ada" and tr.named == "p-ada"
     b.embedded("a", unit(1), {"p-ada": 0.96})
     assert b.announce(tr) is None  # the same person: nothing new
+
+
+def test_labels_of_tracks_on_screen_together_are_ruled_out_and_those_of_earlier_ones_are_not():
+    b = book(reid_window_s=1.0)
+    a, _ = b.seen("a", 0, 0.0)
+    a.unknown_label = "unknown-aaaa"
+    b.seen("a", 5, 0.5)
+    c, _ = b.seen("c", 5, 0.5)  # on screen with a from frame 5
+    assert b.labels_beside(c) == {"unknown-aaaa"} and b.labels_beside(a) == set()
+    b.seen("a", 10, 1.0)
+    b.end(["a"])
+    b.seen("c", 30, 3.0)
+    assert [t.display_id for t in b.expire(3.0)] == ["a"]  # a ended; it overlapped c all the same
+    assert b.labels_beside(c) == {"unknown-aaaa"}
+    d, _ = b.seen("d", 40, 4.0)  # after a ended: a's label is allowed
+    assert b.labels_beside(d) == set()
+    b.end(["c"])
+    b.seen("d", 80, 8.0)
+    b.expire(8.0)  # c ended too: nothing left that a could overlap, so its entry goes
+    assert b.ended_labels == [] and b.labels_beside(d) == set()
+
+
+def test_a_restored_book_decides_every_next_frame_as_the_original():
+    def make_vote():
+        return IdentityVote(0.92, 0.02)
+
+    def feed(b, seq, tid, vec, scores):
+        b.seen(tid, seq, seq / 10)
+        got = b.embedded(tid, vec, scores)
+        return got.track.display_id, got.track.vote.person_id, got.identity_changed
+
+    a = TrackBook(make_vote, BookParams(reid_window_s=5.0))
+    feed(a, 0, "t1", unit(1), {"p-ada": 0.95})
+    feed(a, 1, "t2", unit(2), {"p-ada": 0.3})
+    a.seen("t1", 2, 0.2)
+    a.end(["t1"])
+    a.tracks["t2"].unknown_label = "unknown-beef"
+    b = restore_book(codec.decode(codec.encode(book_state(a))), make_vote, a.params)
+    assert codec.encode(book_state(b)) == codec.encode(book_state(a))
+    steps = [(30, "t3", unit(1) + 0.05 * unit(9), {"p-ada": 0.94}), (31, "t2", unit(2), {})]
+    assert [feed(a, *s) for s in steps] == [feed(b, *s) for s in steps]
+    assert [t.display_id for t in a.expire(40.0)] == [t.display_id for t in b.expire(40.0)]
+    assert codec.encode(book_state(b)) == codec.encode(book_state(a))

@@ -4,11 +4,15 @@ A track the matcher has found to be nobody enrolled is looked up, with its
 running embedding, in a separate Milvus collection of unknown faces (one per
 embedding model, like the gallery). A close enough vector gives its label;
 otherwise a new label is made. Either way the track's vector is added, so the
-label learns more views of its face. Counts and first/last seen live in Redis.
+label learns more views of its face. Labels the caller rules out (those of
+tracks on screen at the same time: two faces in one frame are two people) are
+never given, however close their vectors: the search skips them, so the next
+best label or a new one is chosen. Counts and first/last seen live in Redis.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 from dataclasses import dataclass
@@ -64,8 +68,16 @@ class UnknownFaces:
         with its collections released)."""
         self._ready = False
 
-    def label_for(self, vector: np.ndarray, camera: str, when: float) -> str:
-        """The label of this unknown face (found or new); counts one more track for it."""
+
+    def label_for(
+        self,
+        vector: np.ndarray,
+        camera: str,
+        when: float,
+        exclude: set[str] | frozenset[str] = frozenset(),
+    ) -> str:
+        """The label of this unknown face (found or new, never one of ``exclude``); counts one more
+        track for it."""
         self.ensure()
         v = np.asarray(vector, np.float32).reshape(-1)
         hits = self.milvus.search(
@@ -74,6 +86,7 @@ class UnknownFaces:
             limit=1,
             output_fields=["label"],
             search_params={"metric_type": "IP"},
+            filter=_not_in("label", exclude),
         )
         row = hits[0] if hits else []
         if row and float(row[0]["distance"]) >= self.threshold:
@@ -99,6 +112,15 @@ class UnknownFaces:
         pipe.hincrby(keys.unknown(label), "faces", faces)
         pipe.hset(keys.unknown(label), "last_seen", when)
         pipe.execute()
+
+
+def _not_in(field: str, values: set[str] | frozenset[str]) -> str:
+    """A Milvus filter expression excluding ``values`` ('' filters nothing); each value quoted
+    as a JSON string, the escapes Milvus's expression strings take (quotes, backslashes)."""
+    if not values:
+        return ""
+    quoted = ", ".join(json.dumps(v, ensure_ascii=False) for v in sorted(values))
+    return f"{field} not in [{quoted}]"
 
 
 def list_unknowns(client: redis.Redis) -> list[Unknown]:
