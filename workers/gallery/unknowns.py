@@ -68,7 +68,6 @@ class UnknownFaces:
         with its collections released)."""
         self._ready = False
 
-
     def label_for(
         self,
         vector: np.ndarray,
