@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import faulthandler
 import logging
+import os
 import signal
 import sys
 import threading
@@ -36,6 +37,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="embedding model (default auto; facenet = the FaceNet weights installed)",
     )
     p.add_argument("--device", help="auto (default), cpu, cuda or cuda:N")
+    p.add_argument(
+        "--collection",
+        default=os.environ.get("FACESTREAM_COLLECTION", "default"),
+        help="the gallery enroll, people, identify, unknowns and run act on "
+        "(env FACESTREAM_COLLECTION; default 'default')",
+    )
     p.add_argument("--log-level", default="WARNING", help="DEBUG, INFO, WARNING (default), ERROR")
     p.add_argument(
         "--config",
@@ -152,6 +159,11 @@ def build_parser() -> argparse.ArgumentParser:
     ca.add_argument("action", nargs="?", choices=["add", "rm", "serve"])
     ca.add_argument("name", nargs="?")
     ca.add_argument("url", nargs="?")
+    ca.add_argument(
+        "--collection",
+        dest="camera_collection",
+        help="add: the collection the camera watches with (default: the global --collection)",
+    )
     ca.set_defaults(func=service_commands.cmd_cameras)
 
     m = sub.add_parser("models", help="model weights: install (offline), fetch (download), where")
@@ -206,6 +218,9 @@ def main(argv: list[str] | None = None) -> int:
         register_url(settings.redis_url)
         register_url(settings.milvus_uri)
         register(settings.milvus_token)
+        from workers.gallery.collections import check_collection
+
+        check_collection(args.collection)
         return args.func(args, settings)
     except FacestreamError as exc:
         err.print(f"[red]error:[/red] {esc(scrub(str(exc)))}", highlight=False)

@@ -25,6 +25,7 @@ from facestream.stopping import StopRequest
 from workers import keys
 from workers.bus import RedisStreamBus
 from workers.gallery import People, VectorIndex
+from workers.gallery.collections import Gallery
 from workers.models.registry import spec
 from workers.replies import texts
 
@@ -78,13 +79,13 @@ def connect_milvus(uri: str, options: dict | None = None) -> MilvusClient:
 class Services:
     """Lazily opened clients for one process."""
 
-    def __init__(self, settings: Settings, endpoints: Endpoints):
+    def __init__(self, settings: Settings, endpoints: Endpoints, collection: str = "default"):
         self.settings = settings
         self.endpoints = endpoints
+        self.collection = collection  # what people, index() and unknowns() act on
         self._redis: redis.Redis | None = None
         self._milvus: MilvusClient | None = None
-        self._indexes: dict[str, VectorIndex] = {}
-        self._unknowns: dict[str, object] = {}
+        self._galleries: dict[str, Gallery] = {}
 
     @property
     def redis(self) -> redis.Redis:
@@ -102,25 +103,25 @@ class Services:
     def bus(self) -> RedisStreamBus:
         return RedisStreamBus(self.redis)
 
+    def gallery(self, collection: str | None = None) -> Gallery:
+        """The people, vectors and unknown faces of a collection (default: this process's)."""
+        name = collection or self.collection
+        if name not in self._galleries:
+            self._galleries[name] = Gallery(
+                self.redis, lambda: self.milvus, name, self.threshold
+            )
+        return self._galleries[name]
+
     @property
     def people(self) -> People:
-        return People(self.redis)
+        return self.gallery().people
 
     def index(self, model: str) -> VectorIndex:
-        if model not in self._indexes:
-            model_spec = spec(model)
-            self._indexes[model] = VectorIndex(self.milvus, model_spec.collection(), model_spec.dim)
-        return self._indexes[model]
+        return self.gallery().index(model)
 
     def unknowns(self, model: str):
         """The unknown faces' collection of a model (stable ``unknown-...`` labels)."""
-        from workers.gallery.unknowns import UnknownFaces
-
-        if model not in self._unknowns:
-            self._unknowns[model] = UnknownFaces(
-                self.redis, self.milvus, model, spec(model).dim, self.threshold(model)
-            )
-        return self._unknowns[model]
+        return self.gallery().unknowns(model)
 
     def threshold(self, model: str) -> float:
         return self.settings.match.threshold or spec(model).threshold
@@ -174,8 +175,17 @@ class Services:
         if kind == "match":
             from workers.match import MatchHandler
 
+            from workers.gallery.collections import Collections
+
+            registry = Collections(self.redis)
             return MatchHandler(
-                self.redis, self.people, self.index, s, lambda m: spec(m).threshold, self.unknowns
+                self.redis,
+                self.people,
+                self.index,
+                s,
+                lambda m: spec(m).threshold,
+                self.unknowns,
+                gallery_of=lambda camera: self.gallery(registry.of_camera(camera)),
             )
         raise ConfigError(f"worker kind: expected one of {WORKER_KINDS}, got {kind!r}")
 

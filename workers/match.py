@@ -38,6 +38,7 @@ from tracker.track_book import BookParams, BookTrack, TrackBook
 from workers import keys
 from workers.backoff import REDIS_DOWN, Backoff
 from workers.gallery import People, VectorIndex
+from workers.gallery.collections import Gallery
 from workers.gallery.unknowns import UnknownFaces
 from workers.handler import Handler, Output
 from workers.messages import FrameMsg
@@ -53,6 +54,7 @@ class CameraState:
     run: str
     book: TrackBook
     model: str | None = None
+    gallery: Gallery | None = None
 
 
 class MatchHandler(Handler):
@@ -67,8 +69,11 @@ class MatchHandler(Handler):
         settings: Settings,
         threshold_for: Callable[[str], float],
         unknowns_for: Callable[[str], UnknownFaces] | None = None,
+        gallery_of: Callable[[str], Gallery] | None = None,
     ):
         self.redis = client
+        # camera -> the gallery (collection) it watches with; None: every camera uses the above
+        self.gallery_of = gallery_of
         self.people = people
         self.index_for = index_for  # model name -> its Milvus collection
         self.settings = settings
@@ -108,6 +113,10 @@ class MatchHandler(Handler):
             if st is not None:  # the source restarted: its old tracks are over
                 out += [self._end(msg.camera, track, st.model) for track in st.book.finish()]
             st = self.cameras[msg.camera] = CameraState(msg.run, self._new_book(msg.shots.model))
+            # a camera's collection is read once per run: `cameras add --collection` or `run`
+            # binds it before the first frame
+            st.gallery = self.gallery_of(msg.camera) if self.gallery_of is not None else None
+        self._use(st.gallery)
         # the done bit, not memory: it survives restarts, and with several embedders frames arrive out
         # of order, so only the frame's own bit can say it was handled (redelivered, or a duplicate)
         if not msg.is_eos and self._is_done(msg):
@@ -130,6 +139,16 @@ class MatchHandler(Handler):
             progress.commit(msg.seq, msg.dropped)
 
     # --------------------------------------------------------------------------------
+    def _use(self, gallery: Gallery | None) -> None:
+        """Search, name and label this message's faces in its camera's collection (one message
+        is handled at a time, so the gallery in use is the current camera's)."""
+        if gallery is None:
+            return
+        self.people = gallery.people
+        self.index_for = gallery.index
+        if self.unknowns_for is not None:
+            self.unknowns_for = gallery.unknowns
+
     def _is_done(self, msg: FrameMsg) -> bool:
         return RunProgress(self.redis, msg.camera, msg.run).is_done(msg.seq)
 
