@@ -173,9 +173,8 @@ class Services:
             batched = device.startswith("cuda") or embedder.spec.family == "facenet"
             return EmbedHandler(embedder, batch_frames=8 if batched else 1)
         if kind == "match":
-            from workers.match import MatchHandler
-
             from workers.gallery.collections import Collections
+            from workers.match import MatchHandler
 
             registry = Collections(self.redis)
             return MatchHandler(
