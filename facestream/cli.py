@@ -14,7 +14,7 @@ from pathlib import Path
 from config.errors import FacestreamError
 from config.redact import install_log_filter, register, register_url, scrub
 from config.settings import load_settings
-from facestream import commands, service_commands
+from facestream import api_commands, commands, service_commands
 from facestream.console import err, esc
 from facestream.private import restrict_umask
 from workers.models.registry import CHOICES, FACENET
@@ -166,6 +166,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ca.set_defaults(func=service_commands.cmd_cameras)
 
+    sv = sub.add_parser("serve", help="serve the HTTP API (FastAPI; OpenAPI at /openapi.json)")
+    sv.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    sv.add_argument("--port", type=int, help="port (default: setting api.port, 8080)")
+    sv.set_defaults(func=api_commands.cmd_serve)
+
+    ky = sub.add_parser("keys", help="API keys: create (shown once), list, revoke ID")
+    ky.add_argument("action", nargs="?", choices=["create", "list", "revoke"], default="list")
+    ky.add_argument("key_id", nargs="?", help="revoke: the key's id")
+    ky.add_argument("--admin", action="store_true", help="create: a key for everything")
+    ky.add_argument("--role", choices=["read", "write"], help="create: the key's role")
+    ky.add_argument(
+        "--collection", dest="key_collection", help="create: the key's collection"
+    )
+    ky.set_defaults(func=api_commands.cmd_keys)
+
     m = sub.add_parser("models", help="model weights: install (offline), fetch (download), where")
     m.add_argument(
         "action",
@@ -187,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
     long_lived = (args.command in ("worker", "ingest") and not getattr(args, "check", False)) or (
         args.command == "cameras" and args.action == "serve"
-    )
+    ) or args.command == "serve"
     logging.basicConfig(
         level="INFO" if long_lived else args.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

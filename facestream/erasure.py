@@ -1,0 +1,169 @@
+"""Erasure of a person or a whole collection: nothing facestream controls keeps them.
+
+A person's vectors (checked gone by a strongly consistent query), their name
+and keys in Redis, their name in the result records still in the results
+stream (a stream entry cannot be edited, so the records naming them are
+deleted) and in the tracks store; then Redis rewrites its AOF (the old log
+still holds the deleted values) and Milvus compacts (deleted rows stay in
+segments until then).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import msgpack
+import redis
+
+from config.errors import StackError
+from facestream.services import Services
+from workers import keys
+from workers.bus import FIELD
+from workers.gallery.collections import DEFAULT, Collections
+from workers.models.registry import MODELS
+from workers.replies import text
+
+log = logging.getLogger(__name__)
+SCAN_COUNT = 1000
+
+
+def erase_person(services: Services, collection: str, person_id: str, finish: bool = True) -> bool:
+    """False when the collection has no such person."""
+    gallery = services.gallery(collection)
+    person = gallery.people.get(person_id)
+    if person is None:
+        return False
+    for model in MODELS:
+        index = gallery.index(model)
+        index.delete_person(person_id)
+        left = index.faces(person_id)
+        if left:
+            raise StackError(
+                f"erasing {person_id}: Milvus still returns {len(left)} vectors of {model}"
+            )
+    gallery.people.remove(person_id, person.name)
+    _forget_in_results(services.redis, collection, {person.name}, {person_id})
+    _forget_in_tracks(services.redis, collection, {person.name}, {person_id})
+    if finish:
+        compact(services, [index.collection for index in map(gallery.index, MODELS)])
+    log.info("erased person %s of collection %s", person_id, collection)
+    return True
+
+
+def erase_collection(services: Services, collection: str) -> None:
+    """Every person, vector, unknown label, camera binding and key of a collection."""
+    client = services.redis
+    gallery = services.gallery(collection)
+    people = gallery.people.all()
+    for person in people:
+        erase_person(services, collection, person.person_id, finish=False)
+    for raw in client.smembers(keys.unknowns(collection)):
+        client.delete(keys.unknown(text(raw)))
+    client.delete(keys.unknowns(collection), gallery.people.by_id, gallery.people.by_name)
+    milvus = services.milvus
+    dropped = []
+    for name in gallery.milvus_collections():
+        if milvus.has_collection(name):
+            milvus.drop_collection(name)
+            dropped.append(name)
+    for camera, bound in client.hgetall(keys.CAMERA_COLLECTIONS).items():
+        if text(bound) == collection:
+            client.hdel(keys.CAMERA_COLLECTIONS, camera)
+    from facestream.apikeys import ApiKeys
+
+    registry = ApiKeys(client)
+    for key in registry.all():
+        if key.collection == collection:
+            registry.revoke(key.key_id)
+    if collection != DEFAULT:
+        Collections(client).forget(collection)
+    compact(services, [])
+    log.info(
+        "erased collection %s (%d people, %d Milvus collections)",
+        collection,
+        len(people),
+        len(dropped),
+    )
+
+
+def _cameras_of(client: redis.Redis, collection: str) -> set[str] | None:
+    """Cameras that watch with other collections (their records are not this collection's)."""
+    bound = {text(c): text(v) for c, v in client.hgetall(keys.CAMERA_COLLECTIONS).items()}
+    return {c for c, v in bound.items() if v != collection}
+
+
+def _names_record(record: dict, names: set[str], ids: set[str]) -> bool:
+    return (
+        record.get("name") in names
+        or record.get("person_id") in ids
+        or record.get("label") in names
+    )
+
+
+def _forget_in_results(client: redis.Redis, collection: str, names: set[str], ids: set[str]) -> int:
+    """Delete the result records that name the person (on cameras of this collection)."""
+    others = _cameras_of(client, collection) or set()
+    removed, start = 0, "-"
+    while True:
+        batch = client.xrange(keys.RESULTS, min=start, max="+", count=SCAN_COUNT)
+        if not batch:
+            break
+        doomed = []
+        for eid, fields in batch:
+            try:
+                record = msgpack.unpackb(fields[FIELD], raw=False)
+            except (KeyError, ValueError, msgpack.UnpackException):
+                continue
+            if record.get("camera") in others:
+                continue
+            if _names_record(record, names, ids):
+                doomed.append(eid)
+        if doomed:
+            removed += int(client.xdel(keys.RESULTS, *doomed))
+        last = text(batch[-1][0])
+        ms, seq = last.split("-")
+        start = f"{ms}-{int(seq) + 1}"
+        if len(batch) < SCAN_COUNT:
+            break
+    if removed:
+        log.info("removed %d result records naming an erased person", removed)
+    return removed
+
+
+def _forget_in_tracks(client: redis.Redis, collection: str, names: set[str], ids: set[str]) -> int:
+    """Tracks keep their times and camera; the name and person id go."""
+    import json
+
+    others = _cameras_of(client, collection) or set()
+    changed = 0
+    for field, raw in client.hgetall(keys.TRACKS).items():
+        track = json.loads(text(raw))
+        if track.get("camera") in others or not _names_record(track, names, ids):
+            continue
+        track.update(name=None, person_id=None, label=None)
+        client.hset(keys.TRACKS, field, json.dumps(track))
+        changed += 1
+    return changed
+
+
+def compact(services: Services, collections: list[str], wait_s: float = 30.0) -> None:
+    """Rewrite Redis' AOF and compact Milvus, so what was deleted leaves the files too."""
+    client = services.redis
+    for name in collections:
+        try:
+            if services.milvus.has_collection(name):
+                services.milvus.compact(name)
+        except Exception as exc:  # noqa: BLE001 - milvus-lite has no compaction to ask for
+            log.debug("Milvus compact of %s: %s", name, exc)
+    try:
+        client.bgrewriteaof()
+    except redis.ResponseError as exc:  # a rewrite is already running: wait for it, then ours
+        log.debug("BGREWRITEAOF: %s", exc)
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        info = client.info("persistence")
+        if not info.get("aof_rewrite_in_progress") and not info.get("aof_rewrite_scheduled"):
+            return
+        time.sleep(0.1)
+    log.warning("Redis AOF rewrite still running after %.0f s", wait_s)
