@@ -3,7 +3,7 @@
 A person's vectors (checked gone by a strongly consistent query), their name
 and keys in Redis, their name in the result records still in the results
 stream (a stream entry cannot be edited, so the records naming them are
-deleted) and in the tracks store; then Redis rewrites its AOF (the old log
+deleted), which is also where tracks are read from; then Redis rewrites its AOF (the old log
 still holds the deleted values) and Milvus compacts (deleted rows stay in
 segments until then).
 """
@@ -44,7 +44,6 @@ def erase_person(services: Services, collection: str, person_id: str, finish: bo
             )
     gallery.people.remove(person_id, person.name)
     _forget_in_results(services.redis, collection, {person.name}, {person_id})
-    _forget_in_tracks(services.redis, collection, {person.name}, {person_id})
     if finish:
         compact(services, [index.collection for index in map(gallery.index, MODELS)])
     log.info("erased person %s of collection %s", person_id, collection)
@@ -129,22 +128,6 @@ def _forget_in_results(client: redis.Redis, collection: str, names: set[str], id
     if removed:
         log.info("removed %d result records naming an erased person", removed)
     return removed
-
-
-def _forget_in_tracks(client: redis.Redis, collection: str, names: set[str], ids: set[str]) -> int:
-    """Tracks keep their times and camera; the name and person id go."""
-    import json
-
-    others = _cameras_of(client, collection) or set()
-    changed = 0
-    for field, raw in client.hgetall(keys.TRACKS).items():
-        track = json.loads(text(raw))
-        if track.get("camera") in others or not _names_record(track, names, ids):
-            continue
-        track.update(name=None, person_id=None, label=None)
-        client.hset(keys.TRACKS, field, json.dumps(track))
-        changed += 1
-    return changed
 
 
 def compact(services: Services, collections: list[str], wait_s: float = 30.0) -> None:

@@ -80,7 +80,6 @@ def unknown(label: str) -> str:
 COLLECTIONS = f"{PREFIX}:collections"  # set of collection names besides `default`
 CAMERA_COLLECTIONS = f"{PREFIX}:camera-collections"  # hash camera -> the collection it watches with
 API_KEYS = f"{PREFIX}:api-keys"  # hash sha256(secret) -> key record (JSON); never the secret
-TRACKS = f"{PREFIX}:tracks"  # hash track key -> track record (JSON): camera, start, end, name
 
 
 def collection_prefix(collection: str) -> str:

@@ -10,7 +10,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from facestream.api import problems
 from facestream.api.context import ApiContext
-from facestream.api.routes import collections, health, people, recognize
+from facestream.api.routes import cameras, collections, health, live, people, recognize
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,6 @@ def create_app(ctx: ApiContext) -> FastAPI:
         return response
 
     problems.install(app)
-    for module in (health, collections, people, recognize):
+    for module in (health, collections, people, recognize, cameras, live):
         app.include_router(module.router)
     return app
