@@ -147,11 +147,10 @@ def cmd_people(args, settings: Settings) -> int:
             if person_id is None:
                 err.print(f"[red]no such person:[/red] {esc(args.name)}", highlight=False)
                 return 1
-            from workers.models.registry import MODELS
+            from facestream.erasure import erase_person
 
-            for model in MODELS:
-                services.index(model).delete_person(person_id)
-            services.people.remove(person_id, args.name.strip())
+            # the same erasure as the API: vectors, names, result records, then AOF and compaction
+            erase_person(services, args.collection, person_id)
             out.print(f"removed {esc(args.name)}", highlight=False)
             return 0
         table = Table(title="Enrolled people")

@@ -46,7 +46,7 @@ def erase_person(services: Services, collection: str, person_id: str, finish: bo
     _forget_in_results(services.redis, collection, {person.name}, {person_id})
     if finish:
         compact(services, [index.collection for index in map(gallery.index, MODELS)])
-    log.info("erased person %s of collection %s", person_id, collection)
+    log.info("erased a person of collection %s", collection)  # no id: logs live in the data dir
     return True
 
 
@@ -126,8 +126,44 @@ def _forget_in_results(client: redis.Redis, collection: str, names: set[str], id
         if len(batch) < SCAN_COUNT:
             break
     if removed:
+        # XDEL only flags an entry; its bytes stay in the stream's listpack (and so in the AOF
+        # rewrite) until the stream is rebuilt without it
+        client.eval(REBUILD_STREAM, 2, keys.RESULTS, f"{keys.RESULTS}:rebuild")
         log.info("removed %d result records naming an erased person", removed)
     return removed
+
+
+# Copy the surviving entries (same ids) into a new stream, keep the last id and the consumer
+# groups' positions, and put it in place: one atomic step, so no record is added meanwhile.
+REBUILD_STREAM = """
+local src, tmp = KEYS[1], KEYS[2]
+redis.call('DEL', tmp)
+redis.call('XGROUP', 'CREATE', tmp, 'rebuild', '$', 'MKSTREAM')
+redis.call('XGROUP', 'DESTROY', tmp, 'rebuild')
+local start = '-'
+while true do
+  local batch = redis.call('XRANGE', src, start, '+', 'COUNT', 1000)
+  if #batch == 0 then break end
+  for _, entry in ipairs(batch) do
+    redis.call('XADD', tmp, entry[1], unpack(entry[2]))
+  end
+  start = '(' .. batch[#batch][1]
+end
+local info = redis.call('XINFO', 'STREAM', src)
+for i = 1, #info, 2 do
+  if info[i] == 'last-generated-id' then redis.call('XSETID', tmp, info[i + 1]) end
+end
+for _, group in ipairs(redis.call('XINFO', 'GROUPS', src)) do
+  local name, last
+  for i = 1, #group, 2 do
+    if group[i] == 'name' then name = group[i + 1] end
+    if group[i] == 'last-delivered-id' then last = group[i + 1] end
+  end
+  redis.call('XGROUP', 'CREATE', tmp, name, last)
+end
+redis.call('RENAME', tmp, src)
+return 1
+"""
 
 
 def compact(services: Services, collections: list[str], wait_s: float = 30.0) -> None:
@@ -136,6 +172,8 @@ def compact(services: Services, collections: list[str], wait_s: float = 30.0) ->
     for name in collections:
         try:
             if services.milvus.has_collection(name):
+                # flush: milvus-lite keeps deleted rows in its write-ahead log until then
+                services.milvus.flush(name)
                 services.milvus.compact(name)
         except Exception as exc:  # noqa: BLE001 - milvus-lite has no compaction to ask for
             log.debug("Milvus compact of %s: %s", name, exc)
