@@ -22,7 +22,7 @@ from workers import keys
 from workers.bus import FIELD
 from workers.gallery.collections import DEFAULT, Collections
 from workers.models.registry import MODELS
-from workers.replies import text
+from workers.replies import stream_entries, text
 
 log = logging.getLogger(__name__)
 SCAN_COUNT = 1000
@@ -105,7 +105,7 @@ def _forget_in_results(client: redis.Redis, collection: str, names: set[str], id
     others = _cameras_of(client, collection) or set()
     removed, start = 0, "-"
     while True:
-        batch = client.xrange(keys.RESULTS, min=start, max="+", count=SCAN_COUNT)
+        batch = stream_entries(client.xrange(keys.RESULTS, min=start, max="+", count=SCAN_COUNT))
         if not batch:
             break
         doomed = []

@@ -8,6 +8,7 @@ a 500 problem without internals (the traceback goes to the log).
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -44,7 +45,11 @@ class Problem(Exception):
 
 
 def problem_response(
-    status: int, detail: str, field: str | None = None, headers: dict | None = None, **extra
+    status: int,
+    detail: str,
+    field: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    **extra,
 ) -> JSONResponse:
     body: dict = {"type": "about:blank", "title": TITLES.get(status, "Error"), "status": status}
     body["detail"] = detail
@@ -54,7 +59,7 @@ def problem_response(
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
 
 
-def _field(loc: tuple | list) -> str:
+def _field(loc) -> str:
     # ("body", "image") -> "image"; ("query", "k") -> "k"
     parts = [str(p) for p in loc[1:]] if len(loc) > 1 else [str(p) for p in loc]
     return ".".join(parts)

@@ -70,9 +70,10 @@ def decode(data: bytes, name: str, limits: ApiSettings, field: str = "image") ->
                 f"{width}x{height}",
                 field,
             )
-        if getattr(image, "n_frames", 1) > 1:
+        frames = int(getattr(image, "n_frames", 1))
+        if frames > 1:
             raise Problem(
-                415, f"{field} {name!r}: expected a still image, got {image.n_frames} frames", field
+                415, f"{field} {name!r}: expected a still image, got {frames} frames", field
             )
         try:
             image.load()

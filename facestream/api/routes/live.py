@@ -28,7 +28,7 @@ from workers import keys
 from workers.bus import FIELD
 from workers.gallery.collections import DEFAULT
 from workers.gallery.unknowns import list_unknowns
-from workers.replies import text
+from workers.replies import stream_entries, stream_reply, text
 
 router = APIRouter(prefix="/v1", tags=["live"])
 STREAM_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
@@ -123,7 +123,7 @@ async def events(
             yield b": connected\n\n"
             while not await request.is_disconnected():
                 reply = await client.xread({keys.RESULTS: last}, block=1000, count=200)
-                for _name, entries in reply or []:
+                for _name, entries in stream_reply(reply):
                     for eid, fields in entries:
                         last = text(eid)
                         record = _decode(fields)
@@ -170,7 +170,7 @@ def tracks(
     found: dict[tuple[str, str], TrackOut] = {}
     start = f"{int(since * 1000)}-0"
     while len(found) < limit:
-        batch = client.xrange(keys.RESULTS, min=start, max="+", count=1000)
+        batch = stream_entries(client.xrange(keys.RESULTS, min=start, max="+", count=1000))
         for eid, fields in batch:
             record = _decode(fields)
             if record is None or "event" not in record or not wanted.wants(record):
