@@ -1,4 +1,4 @@
-"""The curl session of docs/api.md runs as written: a real `facestream serve` process, keys from
+"""The curl walk-through of docs/api.md runs as written: a real `facestream serve` process, keys from
 the real CLI, the dlib models, the photos of examples/."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ DOC = ROOT / "docs" / "api.md"
 
 @pytest.mark.slow
 @pytest.mark.timeout(900)
-def test_the_curl_session_runs(tmp_path: Path, examples_dir: Path):
+def test_the_curl_walk_through_runs(tmp_path: Path, examples_dir: Path):
     work = tmp_path / "work"
     work.mkdir()
     (work / "examples").symlink_to(examples_dir)
