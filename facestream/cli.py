@@ -176,9 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     ky.add_argument("key_id", nargs="?", help="revoke: the key's id")
     ky.add_argument("--admin", action="store_true", help="create: a key for everything")
     ky.add_argument("--role", choices=["read", "write"], help="create: the key's role")
-    ky.add_argument(
-        "--collection", dest="key_collection", help="create: the key's collection"
-    )
+    ky.add_argument("--collection", dest="key_collection", help="create: the key's collection")
     ky.set_defaults(func=api_commands.cmd_keys)
 
     m = sub.add_parser("models", help="model weights: install (offline), fetch (download), where")
@@ -200,9 +198,11 @@ def _interrupt(_signum: int, _frame: object) -> None:
 def main(argv: list[str] | None = None) -> int:
     restrict_umask()  # biometric data: whatever this process and its children create is private
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
-    long_lived = (args.command in ("worker", "ingest") and not getattr(args, "check", False)) or (
-        args.command == "cameras" and args.action == "serve"
-    ) or args.command == "serve"
+    long_lived = (
+        (args.command in ("worker", "ingest") and not getattr(args, "check", False))
+        or (args.command == "cameras" and args.action == "serve")
+        or args.command == "serve"
+    )
     logging.basicConfig(
         level="INFO" if long_lived else args.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

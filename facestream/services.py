@@ -107,9 +107,7 @@ class Services:
         """The people, vectors and unknown faces of a collection (default: this process's)."""
         name = collection or self.collection
         if name not in self._galleries:
-            self._galleries[name] = Gallery(
-                self.redis, lambda: self.milvus, name, self.threshold
-            )
+            self._galleries[name] = Gallery(self.redis, lambda: self.milvus, name, self.threshold)
         return self._galleries[name]
 
     @property

@@ -97,7 +97,9 @@ class People:
         name = text_or_none(self.redis.hget(self.by_id, person_id))
         if name is None:
             return None
-        faces = {text(k): int(v) for k, v in self.redis.hgetall(keys.person_faces(person_id)).items()}
+        faces = {
+            text(k): int(v) for k, v in self.redis.hgetall(keys.person_faces(person_id)).items()
+        }
         return Person(person_id, name, faces)
 
     def remove(self, person_id: str, name: str) -> None:
