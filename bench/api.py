@@ -106,8 +106,8 @@ def bench_sse(url: str, headers: dict, client, subscribers: int, records: int) -
     complete = sum(
         [eid for eid, _, _ in c.events] == list(written) for c in clients
     )  # every record, once, in order
-    for c in clients:
-        c.stop()
+    for c in clients:  # daemon threads: the server's shutdown ends them
+        c.stop(wait=False)
     return {
         "subscribers": subscribers,
         "records": records,

@@ -30,9 +30,11 @@ class SseClient:
             raise RuntimeError(f"no SSE connection to {self.url} within 30 s: {self.error}")
         return self
 
-    def stop(self) -> None:
+    def stop(self, wait: bool = True) -> None:
+        """Ask the reader to end (it notices at its next line: an event or a 15 s keepalive)."""
         self._stop.set()
-        self._thread.join(15)
+        if wait:
+            self._thread.join(15)
 
     def done(self) -> bool:
         return not self._thread.is_alive()
