@@ -226,3 +226,33 @@ class WorkerSettings(Section):
             "says how many were not accounted for"
         ),
     )
+
+
+class ApiSettings(Section):
+    """The HTTP API (`facestream serve`): upload limits and the quality gate of enrolled faces."""
+
+    port: int = Field(default=8080, ge=1, le=65535, description="port `up` serves the API on")
+    max_upload_mb: float = Field(
+        default=20.0, gt=0.0, description="largest image upload, in MB (10^6 bytes), per file"
+    )
+    max_image_pixels: int = Field(
+        default=40_000_000,
+        ge=1,
+        description="images with more pixels (width x height) are refused before decoding",
+    )
+    max_files: int = Field(default=20, ge=1, description="most images in one upload")
+    min_face_px: int = Field(
+        default=60, ge=8, description="quality gate: smallest side of an enrolled face, in pixels"
+    )
+    # photos of ../shared/faces measure 600-1800; a Gaussian blur of sigma 4 brings them under 60
+    min_sharpness: float = Field(
+        default=100.0,
+        ge=0.0,
+        description="quality gate: variance of the Laplacian of the face at 64 px, at least",
+    )
+    min_frontality: float = Field(
+        default=0.4, ge=0.0, le=1.0, description="quality gate: frontality from landmarks (0-1)"
+    )
+    min_confidence: float = Field(
+        default=0.95, ge=0.0, le=1.0, description="quality gate: detector confidence, at least"
+    )

@@ -21,6 +21,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from config.errors import ConfigError
 from config.redact import scrub
 from config.sections import (
+    ApiSettings,
     BusSettings,
     DetectSettings,
     EmbedSettings,
@@ -116,6 +117,7 @@ class Settings(BaseSettings):
     bus: BusSettings = Field(default_factory=BusSettings)
     live: LiveSettings = Field(default_factory=LiveSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:

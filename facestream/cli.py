@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import faulthandler
 import logging
+import os
 import signal
 import sys
 import threading
@@ -13,7 +14,7 @@ from pathlib import Path
 from config.errors import FacestreamError
 from config.redact import install_log_filter, register, register_url, scrub
 from config.settings import load_settings
-from facestream import commands, service_commands
+from facestream import api_commands, commands, service_commands
 from facestream.console import err, esc
 from facestream.private import restrict_umask
 from workers.models.registry import CHOICES, FACENET
@@ -36,6 +37,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="embedding model (default auto; facenet = the FaceNet weights installed)",
     )
     p.add_argument("--device", help="auto (default), cpu, cuda or cuda:N")
+    p.add_argument(
+        "--collection",
+        default=os.environ.get("FACESTREAM_COLLECTION", "default"),
+        help="the gallery enroll, people, identify, unknowns and run act on "
+        "(env FACESTREAM_COLLECTION; default 'default')",
+    )
     p.add_argument("--log-level", default="WARNING", help="DEBUG, INFO, WARNING (default), ERROR")
     p.add_argument(
         "--config",
@@ -152,7 +159,25 @@ def build_parser() -> argparse.ArgumentParser:
     ca.add_argument("action", nargs="?", choices=["add", "rm", "serve"])
     ca.add_argument("name", nargs="?")
     ca.add_argument("url", nargs="?")
+    ca.add_argument(
+        "--collection",
+        dest="camera_collection",
+        help="add: the collection the camera watches with (default: the global --collection)",
+    )
     ca.set_defaults(func=service_commands.cmd_cameras)
+
+    sv = sub.add_parser("serve", help="serve the HTTP API (FastAPI; OpenAPI at /openapi.json)")
+    sv.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    sv.add_argument("--port", type=int, help="port (default: setting api.port, 8080)")
+    sv.set_defaults(func=api_commands.cmd_serve)
+
+    ky = sub.add_parser("keys", help="API keys: create (shown once), list, revoke ID")
+    ky.add_argument("action", nargs="?", choices=["create", "list", "revoke"], default="list")
+    ky.add_argument("key_id", nargs="?", help="revoke: the key's id")
+    ky.add_argument("--admin", action="store_true", help="create: a key for everything")
+    ky.add_argument("--role", choices=["read", "write"], help="create: the key's role")
+    ky.add_argument("--collection", dest="key_collection", help="create: the key's collection")
+    ky.set_defaults(func=api_commands.cmd_keys)
 
     m = sub.add_parser("models", help="model weights: install (offline), fetch (download), where")
     m.add_argument(
@@ -173,8 +198,10 @@ def _interrupt(_signum: int, _frame: object) -> None:
 def main(argv: list[str] | None = None) -> int:
     restrict_umask()  # biometric data: whatever this process and its children create is private
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
-    long_lived = (args.command in ("worker", "ingest") and not getattr(args, "check", False)) or (
-        args.command == "cameras" and args.action == "serve"
+    long_lived = (
+        (args.command in ("worker", "ingest") and not getattr(args, "check", False))
+        or (args.command == "cameras" and args.action == "serve")
+        or args.command == "serve"
     )
     logging.basicConfig(
         level="INFO" if long_lived else args.log_level.upper(),
@@ -206,6 +233,9 @@ def main(argv: list[str] | None = None) -> int:
         register_url(settings.redis_url)
         register_url(settings.milvus_uri)
         register(settings.milvus_token)
+        from workers.gallery.collections import check_collection
+
+        check_collection(args.collection)
         return args.func(args, settings)
     except FacestreamError as exc:
         err.print(f"[red]error:[/red] {esc(scrub(str(exc)))}", highlight=False)

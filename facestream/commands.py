@@ -60,6 +60,26 @@ def _cameras(args, settings: Settings) -> list:
     return cameras
 
 
+def _bind_cameras(services: Services, cameras: list, collection: str) -> None:
+    """The matcher searches each camera's collection: the run's cameras watch with this one."""
+    from workers.gallery.collections import Collections
+
+    registry = Collections(services.redis)
+    for cam in cameras:
+        registry.bind_camera(cam.name, collection)
+
+
+def _existing_collection(services: Services) -> None:
+    """A command on a collection nobody created is a typo, not an empty gallery."""
+    from workers.gallery.collections import Collections
+
+    known = Collections(services.redis)
+    if not known.exists(services.collection):
+        raise ConfigError(
+            f"--collection: expected one of {known.names()}, got {services.collection!r}"
+        )
+
+
 def cmd_enroll(args, settings: Settings) -> int:
     from facestream.engine import FaceEngine
     from facestream.gallery_ops import EnrollReport, enroll, photos_by_person
@@ -89,7 +109,10 @@ def cmd_enroll(args, settings: Settings) -> int:
             report.problems.append((name, str(exc)))
             del todo[name]
     with EmbeddedStack(settings) as endpoints:
-        services = Services(settings, endpoints)
+        services = Services(settings, endpoints, args.collection)
+        from workers.gallery.collections import Collections
+
+        Collections(services.redis).create(args.collection)
         with err.status("loading models..."):
             engine = FaceEngine(settings)
         index = services.index(engine.embedder.name)
@@ -115,7 +138,8 @@ def cmd_enroll(args, settings: Settings) -> int:
 
 def cmd_people(args, settings: Settings) -> int:
     with EmbeddedStack(settings) as endpoints:
-        services = Services(settings, endpoints)
+        services = Services(settings, endpoints, args.collection)
+        _existing_collection(services)
         if args.action == "rm":
             if not args.name:
                 raise ConfigError("people rm: expected a NAME")
@@ -123,11 +147,10 @@ def cmd_people(args, settings: Settings) -> int:
             if person_id is None:
                 err.print(f"[red]no such person:[/red] {esc(args.name)}", highlight=False)
                 return 1
-            from workers.models.registry import MODELS
+            from facestream.erasure import erase_person
 
-            for model in MODELS:
-                services.index(model).delete_person(person_id)
-            services.people.remove(person_id, args.name.strip())
+            # the same erasure as the API: vectors, names, result records, then AOF and compaction
+            erase_person(services, args.collection, person_id)
             out.print(f"removed {esc(args.name)}", highlight=False)
             return 0
         table = Table(title="Enrolled people")
@@ -149,7 +172,8 @@ def cmd_identify(args, settings: Settings) -> int:
 
     failures = 0
     with EmbeddedStack(settings) as endpoints:
-        services = Services(settings, endpoints)
+        services = Services(settings, endpoints, args.collection)
+        _existing_collection(services)
         with err.status("loading models..."):
             engine = FaceEngine(settings)
         problem = other_model_only(services.people, engine.embedder.name)
@@ -198,11 +222,12 @@ def cmd_run(args, settings: Settings) -> int:
     cameras = _cameras(args, settings)
     # a server that died and was restarted is said above the progress bar, not as a log line
     with EmbeddedStack(settings, notify=_say_yellow) as endpoints:
-        services = Services(settings, endpoints)
+        services = Services(settings, endpoints, args.collection)
         model = embedder_name(settings, resolve_device(settings.device))
         problem = other_model_only(services.people, model)
         if problem:
             raise ConfigError(problem)
+        _bind_cameras(services, cameras, args.collection)
         result = run_sources(services, settings, cameras, args.out, err)
     missing = 0
     for camera, counts in result.cameras.items():
@@ -253,7 +278,7 @@ def cmd_watch(args, settings: Settings) -> int:
     from workers.bus import FIELD
 
     with EmbeddedStack(settings) as endpoints:
-        client = Services(settings, endpoints).redis
+        client = Services(settings, endpoints, args.collection).redis
         last: bytes | str = "0-0" if args.from_start else "$"
         err.print(
             f"watching {keys.RESULTS} on {esc(redact_url(endpoints.redis_url))} (Ctrl-C to stop)",
@@ -290,7 +315,7 @@ def cmd_unknowns(args, settings: Settings) -> int:
     from workers.gallery.unknowns import list_unknowns
 
     with EmbeddedStack(settings) as endpoints:
-        unknowns = list_unknowns(Services(settings, endpoints).redis)
+        unknowns = list_unknowns(Services(settings, endpoints).redis, args.collection)
     if not unknowns:
         out.print("no unknown faces seen yet")
         return 0

@@ -43,7 +43,10 @@ class FaceEngine:
 
     def faces_in(self, path: str) -> PhotoFaces:
         """Every face of a photo with its embedding; ImageError when it cannot be read."""
-        rgb = read_image(path)
+        return self.faces_in_rgb(read_image(path), path)
+
+    def faces_in_rgb(self, rgb: np.ndarray, path: str) -> PhotoFaces:
+        """Every face of decoded RGB pixels (an upload); ``path`` names it in messages."""
         faces = self.detector.detect(rgb)
         if len(faces):
             chips, origin, scale = make_chips(rgb, faces)

@@ -175,6 +175,10 @@ def cmd_cameras(args, settings: Settings) -> int:
         if args.action == "add":
             if not args.name or not args.url:
                 raise ConfigError("cameras add: expected NAME URL")
+            from workers.gallery.collections import Collections
+
+            # bound first: the grabber may start as soon as the camera is in the hash
+            Collections(client).bind_camera(args.name, args.camera_collection or args.collection)
             cams.add(client, args.name, args.url, settings.data_dir)
             out.print(f"added camera {args.name}: {redact_url(args.url)}", highlight=False)
         elif args.action == "rm":

@@ -16,6 +16,7 @@ import redis
 if TYPE_CHECKING:
     from pymilvus import MilvusClient
 
+    from workers.gallery.collections import Gallery
     from workers.gallery.vectors import VectorIndex
 
 from config.errors import ConfigError, StackError
@@ -88,13 +89,13 @@ def connect_milvus(uri: str, options: dict | None = None) -> MilvusClient:
 class Services:
     """Lazily opened clients for one process."""
 
-    def __init__(self, settings: Settings, endpoints: Endpoints):
+    def __init__(self, settings: Settings, endpoints: Endpoints, collection: str = "default"):
         self.settings = settings
         self.endpoints = endpoints
+        self.collection = collection  # what people, index() and unknowns() act on
         self._redis: redis.Redis | None = None
         self._milvus: MilvusClient | None = None
-        self._indexes: dict[str, VectorIndex] = {}
-        self._unknowns: dict[str, object] = {}
+        self._galleries: dict[str, Gallery] = {}
 
     @property
     def redis(self) -> redis.Redis:
@@ -112,27 +113,25 @@ class Services:
     def bus(self) -> RedisStreamBus:
         return RedisStreamBus(self.redis)
 
+    def gallery(self, collection: str | None = None) -> Gallery:
+        """The people, vectors and unknown faces of a collection (default: this process's)."""
+        name = collection or self.collection
+        if name not in self._galleries:
+            from workers.gallery.collections import Gallery
+
+            self._galleries[name] = Gallery(self.redis, lambda: self.milvus, name, self.threshold)
+        return self._galleries[name]
+
     @property
     def people(self) -> People:
-        return People(self.redis)
+        return self.gallery().people
 
     def index(self, model: str) -> VectorIndex:
-        if model not in self._indexes:
-            from workers.gallery.vectors import VectorIndex  # pymilvus: only where searched
-
-            model_spec = spec(model)
-            self._indexes[model] = VectorIndex(self.milvus, model_spec.collection(), model_spec.dim)
-        return self._indexes[model]
+        return self.gallery().index(model)
 
     def unknowns(self, model: str):
         """The unknown faces' collection of a model (stable ``unknown-...`` labels)."""
-        from workers.gallery.unknowns import UnknownFaces
-
-        if model not in self._unknowns:
-            self._unknowns[model] = UnknownFaces(
-                self.redis, self.milvus, model, spec(model).dim, self.threshold(model)
-            )
-        return self._unknowns[model]
+        return self.gallery().unknowns(model)
 
     def threshold(self, model: str) -> float:
         return self.settings.match.threshold or spec(model).threshold
@@ -184,9 +183,11 @@ class Services:
             batched = device.startswith("cuda") or embedder.spec.family == "facenet"
             return EmbedHandler(embedder, batch_frames=8 if batched else 1)
         if kind == "match":
+            from workers.gallery.collections import Collections
             from workers.match import MatchHandler
             from workers.match_state import MatchState
 
+            registry = Collections(self.redis)
             return MatchHandler(
                 self.redis,
                 self.people,
@@ -195,6 +196,7 @@ class Services:
                 lambda m: spec(m).threshold,
                 self.unknowns,
                 MatchState(self.redis, s.bus.results_maxlen),
+                gallery_of=lambda camera: self.gallery(registry.of_camera(camera)),
             )
         raise ConfigError(f"worker kind: expected one of {WORKER_KINDS}, got {kind!r}")
 

@@ -35,6 +35,8 @@ PROGRAMS = {
     "match": ["worker", "match"],
     "track": ["worker", "track"],
     "cameras": ["cameras", "serve"],
+    # the HTTP API on 127.0.0.1, port setting api.port (8080); the models load on first use
+    "api": ["serve"],
 }
 SCALABLE = ("detect", "embed", "match")
 ALIASES = {

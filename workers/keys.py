@@ -78,3 +78,27 @@ def unknown(label: str) -> str:
 def match_state(camera: str) -> str:
     """Hash: the matcher's state of a camera (``state``, msgpack) and its version ``v``."""
     return f"{PREFIX}:match:{camera}"
+
+
+# collections: each is a gallery of its own. The collection `default` keeps the names above
+# (fs:people, fs:unknowns, ...) so that a gallery enrolled before collections existed is `default`.
+COLLECTIONS = f"{PREFIX}:collections"  # set of collection names besides `default`
+CAMERA_COLLECTIONS = f"{PREFIX}:camera-collections"  # hash camera -> the collection it watches with
+API_KEYS = f"{PREFIX}:api-keys"  # hash sha256(secret) -> key record (JSON); never the secret
+
+
+def collection_prefix(collection: str) -> str:
+    """Prefix of a collection's own Redis names; `default` has the historical unprefixed ones."""
+    return PREFIX if collection == "default" else f"{PREFIX}:c:{collection}"
+
+
+def people(collection: str) -> str:
+    return f"{collection_prefix(collection)}:people"
+
+
+def people_by_name(collection: str) -> str:
+    return f"{collection_prefix(collection)}:people:by-name"
+
+
+def unknowns(collection: str) -> str:
+    return f"{collection_prefix(collection)}:unknowns"

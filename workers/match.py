@@ -42,6 +42,7 @@ from tracker.track_book import BookParams, BookTrack, TrackBook
 from workers import keys
 from workers.backoff import REDIS_DOWN, Backoff
 from workers.gallery import People, VectorIndex
+from workers.gallery.collections import Gallery
 from workers.gallery.unknowns import UnknownFaces
 from workers.handler import Handler, Output
 from workers.match_state import Cameras, CameraState, MatchState
@@ -67,8 +68,12 @@ class MatchHandler(Handler):
         threshold_for: Callable[[str], float],
         unknowns_for: Callable[[str], UnknownFaces] | None = None,
         state: MatchState | None = None,
+        gallery_of: Callable[[str], Gallery] | None = None,
     ):
         self.redis = client
+        # camera -> the gallery (collection) it watches with; None: every camera uses the above
+        self.gallery_of = gallery_of
+        self._galleries: dict[str, tuple[str, Gallery | None]] = {}  # camera -> (run, gallery)
         self.people = people
         self.index_for = index_for  # model name -> its Milvus collection
         self.settings = settings
@@ -129,6 +134,7 @@ class MatchHandler(Handler):
                     version=st.version if st is not None else 0,
                 ),
             )
+        self._use(self._gallery(msg.camera, st.run))
         if not msg.is_eos:
             st.model = msg.shots.model or st.model
             out += self._frame(st, msg)
@@ -154,6 +160,25 @@ class MatchHandler(Handler):
             progress.commit(msg.seq, msg.dropped)
 
     # --------------------------------------------------------------------------------
+    def _gallery(self, camera: str, run: str) -> Gallery | None:
+        """The camera's collection, read once per run: `cameras add --collection` or `run` binds
+        it before the first frame."""
+        if self.gallery_of is None:
+            return None
+        if self._galleries.get(camera, ("", None))[0] != run:
+            self._galleries[camera] = (run, self.gallery_of(camera))
+        return self._galleries[camera][1]
+
+    def _use(self, gallery: Gallery | None) -> None:
+        """Search, name and label this message's faces in its camera's collection (one message
+        is handled at a time, so the gallery in use is the current camera's)."""
+        if gallery is None:
+            return
+        self.people = gallery.people
+        self.index_for = gallery.index
+        if self.unknowns_for is not None:
+            self.unknowns_for = gallery.unknowns
+
     def _is_done(self, msg: FrameMsg) -> bool:
         return RunProgress(self.redis, msg.camera, msg.run).is_done(msg.seq)
 

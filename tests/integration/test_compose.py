@@ -81,3 +81,17 @@ def test_compose_refuses_to_run_redis_without_a_password() -> None:
     done = _config()
     assert done.returncode != 0
     assert "REDIS_PASSWORD" in done.stderr
+
+
+def test_compose_runs_the_api_with_a_health_check_on_the_loopback_only() -> None:
+    done = _config(REDIS_PASSWORD="0123abcd")
+    assert done.returncode == 0, done.stderr
+    api = yaml.safe_load(done.stdout)["services"]["api"]
+    assert api["command"][:2] == ["facestream", "serve"]
+    assert "/v1/health" in " ".join(api["healthcheck"]["test"])
+    (port,) = api["ports"]
+    if isinstance(port, str):  # docker-compose v1 prints the short form
+        assert port.startswith("127.0.0.1:"), port
+        assert port.split(":")[-1].split("/")[0] == "8080", port
+    else:
+        assert port["host_ip"] == "127.0.0.1" and int(port["target"]) == 8080

@@ -30,6 +30,7 @@ def test_config_has_numprocs_per_kind_autorestart_and_logs_under_the_data_dir(tm
         assert section["process_name"] == "%(program_name)s-%(process_num)d"
     assert conf["program:detect"]["command"].endswith("worker detect")
     assert conf["program:cameras"]["command"].endswith("cameras serve")
+    assert conf["program:api"]["command"].endswith(" serve")
     assert conf["unix_http_server"]["chmod"] == "0700"
 
 

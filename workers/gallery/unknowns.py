@@ -40,20 +40,29 @@ class Unknown:
     cameras: tuple[str, ...]
 
 
-def unknowns_collection(model: str, dim: int) -> str:
+def unknowns_collection(model: str, dim: int, collection: str = "default") -> str:
+    from workers.gallery.collections import milvus_name
+
     found = spec(model)
     if found.dim != dim:
         raise ConfigError(f"unknown faces of {model}: expected dimension {found.dim}, got {dim}")
-    return found.collection("unknowns")
+    return milvus_name(collection, found.collection("unknowns"))
 
 
 class UnknownFaces:
     def __init__(
-        self, client: redis.Redis, milvus: MilvusClient, model: str, dim: int, threshold: float
+        self,
+        client: redis.Redis,
+        milvus: MilvusClient,
+        model: str,
+        dim: int,
+        threshold: float,
+        gallery: str = "default",
     ):
         self.redis = client
         self.milvus = milvus
-        self.collection = unknowns_collection(model, dim)
+        self.labels = keys.unknowns(gallery)  # set of this gallery's labels
+        self.collection = unknowns_collection(model, dim, gallery)
         self.dim = dim
         self.threshold = threshold
         self._ready = False
@@ -95,7 +104,7 @@ class UnknownFaces:
             log.info("new unknown face %s on %s", label, camera)
         self.milvus.insert(self.collection, [{"label": label, "vector": v.tolist()}])
         pipe = self.redis.pipeline()
-        pipe.sadd(keys.UNKNOWNS, label)
+        pipe.sadd(self.labels, label)
         pipe.hsetnx(keys.unknown(label), "first_seen", when)
         pipe.hset(keys.unknown(label), "last_seen", when)
         pipe.hincrby(keys.unknown(label), "tracks", 1)
@@ -122,9 +131,9 @@ def _not_in(field: str, values: set[str] | frozenset[str]) -> str:
     return f"{field} not in [{quoted}]"
 
 
-def list_unknowns(client: redis.Redis) -> list[Unknown]:
+def list_unknowns(client: redis.Redis, gallery: str = "default") -> list[Unknown]:
     out = []
-    for raw in client.smembers(keys.UNKNOWNS):
+    for raw in client.smembers(keys.unknowns(gallery)):
         label = text(raw)
         h = text_map(client.hgetall(keys.unknown(label)))
         out.append(

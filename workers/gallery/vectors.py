@@ -160,15 +160,39 @@ class VectorIndex:
         self._ready = False
 
     def add(self, person_id: str, vectors: np.ndarray) -> int:
+        return len(self.insert(person_id, vectors))
+
+    def insert(self, person_id: str, vectors: np.ndarray) -> list[int]:
+        """The ids Milvus gave the new vectors (a face's id)."""
         self.ensure()
         rows = [{"person_id": person_id, "vector": v.astype(np.float32).tolist()} for v in vectors]
         try:
-            added = int(self.client.insert(self.collection, rows)["insert_count"])
+            ids = [int(i) for i in self.client.insert(self.collection, rows)["ids"]]
         except Exception as exc:
             check_access(exc, f"an insert into collection {self.collection}")
             raise
         self._index_type = refit_index(self.client, self.collection)
-        return added
+        return ids
+
+    def faces(self, person_id: str) -> list[int]:
+        """Ids of a person's vectors, read with strong consistency (a delete is seen at once)."""
+        if not self.client.has_collection(self.collection):
+            return []
+        self.ensure()
+        rows = self.client.query(
+            self.collection,
+            filter=f'person_id == "{person_id}"',
+            output_fields=["id"],
+            consistency_level="Strong",
+        )
+        return sorted(int(r["id"]) for r in rows)
+
+    def delete_face(self, person_id: str, face_id: int) -> int:
+        """Remove one vector of a person; how many were removed (0 or 1)."""
+        if face_id not in self.faces(person_id):
+            return 0
+        self.client.delete(self.collection, filter=f"id == {int(face_id)}")
+        return 1
 
     def search(self, vectors: np.ndarray, top_k: int = 10) -> list[dict[str, float]]:
         """For each query vector: the best similarity per person among its top_k neighbours."""

@@ -1,0 +1,39 @@
+"""Bearer keys: who may do what. Missing or unknown key -> 401; a key without the right -> 403."""
+
+from __future__ import annotations
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from facestream.api.context import ApiContext
+from facestream.api.problems import Problem
+from facestream.apikeys import ApiKey
+
+bearer = HTTPBearer(auto_error=False, description="an API key: `facestream keys create`")
+
+
+def context(request: Request) -> ApiContext:
+    return request.app.state.context
+
+
+def caller(
+    request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer)
+) -> ApiKey:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Problem(401, "Authorization: expected 'Bearer KEY'", "Authorization")
+    key = context(request).keys.check(credentials.credentials)
+    if key is None:
+        # the key itself is never echoed or logged
+        raise Problem(401, "Authorization: the key is unknown or revoked", "Authorization")
+    return key
+
+
+def allow(key: ApiKey, role: str, collection: str | None) -> None:
+    if not key.allows(role, collection):
+        where = f"collection {collection!r}" if collection else "this resource (admin only)"
+        raise Problem(
+            403,
+            f"key {key.key_id} ({key.role}"
+            + (f" of {key.collection!r}" if key.collection else "")
+            + f"): expected a {role} key of {where}",
+        )

@@ -1,0 +1,220 @@
+"""Live results: Server-Sent Events from the results stream, tracks, unknown faces (read keys).
+
+The SSE id of each event is its results stream id, so a client that comes back
+with ``Last-Event-ID`` continues right after the last event it saw: nothing
+lost, nothing twice, and the API keeps no state of its own.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import AsyncIterator
+
+import msgpack
+import redis
+import redis.asyncio as aioredis
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel
+
+from facestream.api.auth import allow, caller, context
+from facestream.api.models import COLLECTION
+from facestream.api.problems import Problem
+from facestream.apikeys import ApiKey
+from facestream.services import redis_options
+from workers import keys
+from workers.bus import FIELD
+from workers.gallery.collections import DEFAULT
+from workers.gallery.unknowns import list_unknowns
+from workers.replies import stream_entries, stream_reply, text
+
+router = APIRouter(prefix="/v1", tags=["live"])
+STREAM_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
+KEEPALIVE_S = 15.0
+BINDINGS_TTL_S = 2.0
+
+
+def _scope(key: ApiKey, collection: str | None) -> str | None:
+    """The collection a request reads (None: all, admin only)."""
+    if collection is None and key.role != "admin":
+        collection = key.collection
+    allow(key, "read", collection)
+    return collection
+
+
+class RecordFilter:
+    """Which records a subscriber sees: its collection's cameras, one camera, named only."""
+
+    def __init__(
+        self, client: redis.Redis, collection: str | None, camera: str | None, named: bool
+    ):
+        self.redis = client
+        self.collection = collection
+        self.camera = camera
+        self.named = named
+        self._bindings: dict[str, str] = {}
+        self._read_at = -1e9
+
+    def _collection_of(self, camera: str) -> str:
+        if time.monotonic() - self._read_at > BINDINGS_TTL_S:
+            raw = self.redis.hgetall(keys.CAMERA_COLLECTIONS)
+            self._bindings = {text(k): text(v) for k, v in raw.items()}
+            self._read_at = time.monotonic()
+        return self._bindings.get(camera, DEFAULT)
+
+    def wants(self, record: dict) -> bool:
+        camera = record.get("camera")
+        if self.camera is not None and camera != self.camera:
+            return False
+        if self.named and not record.get("name"):
+            return False
+        return self.collection is None or self._collection_of(str(camera)) == self.collection
+
+
+def _decode(fields: dict) -> dict | None:
+    try:
+        record = msgpack.unpackb(fields[FIELD], raw=False)
+    except (KeyError, ValueError, msgpack.UnpackException):
+        return None
+    return record if isinstance(record, dict) else None
+
+
+@router.get(
+    "/events",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "SSE of records"}},
+)
+async def events(
+    request: Request,
+    camera: str | None = Query(None, pattern=r"^[A-Za-z0-9_.-]{1,64}$"),
+    collection: str | None = Query(None, pattern=COLLECTION),
+    named: bool = Query(False, description="only records with a name"),
+    from_start: bool = Query(False, description="replay the results stream from its start"),
+    last_event_id: str | None = Header(None, description="resume after this event id"),
+    key: ApiKey = Depends(caller),
+) -> StreamingResponse:
+    scope = _scope(key, collection)
+    if last_event_id is not None and not STREAM_ID.fullmatch(last_event_id):
+        raise Problem(
+            422,
+            f"Last-Event-ID: expected a stream id like 1700000000000-0, got {last_event_id[:40]!r}",
+            "Last-Event-ID",
+        )
+    start = last_event_id or ("0-0" if from_start else "$")
+    ctx = context(request)
+    url = ctx.services.endpoints.redis_url
+    sync_client = ctx.services.redis
+    wanted = RecordFilter(sync_client, scope, camera, named)
+
+    async def stream() -> AsyncIterator[bytes]:
+        client = aioredis.Redis.from_url(url, **redis_options(url, ctx.settings.redis_tls_ca_file))
+        last = start
+        if last == "$":  # pin "now" to an id, so a reconnect-free read loop never skips
+            info = (
+                await client.xinfo_stream(keys.RESULTS)
+                if await client.exists(keys.RESULTS)
+                else None
+            )
+            last = text(info["last-generated-id"]) if info else "0-0"
+        quiet_since = time.monotonic()
+        try:
+            yield b": connected\n\n"
+            while not await request.is_disconnected():
+                reply = await client.xread({keys.RESULTS: last}, block=1000, count=200)
+                for _name, entries in stream_reply(reply):
+                    for eid, fields in entries:
+                        last = text(eid)
+                        record = _decode(fields)
+                        if record is None or not wanted.wants(record):  # Redis at most every 2 s
+                            continue
+                        kind = "lifecycle" if "event" in record else "face"
+                        yield f"id: {last}\nevent: {kind}\ndata: {json.dumps(record)}\n\n".encode()
+                        quiet_since = time.monotonic()
+                if time.monotonic() - quiet_since > KEEPALIVE_S:
+                    yield b": keepalive\n\n"
+                    quiet_since = time.monotonic()
+        finally:
+            await client.aclose()
+
+    return StreamingResponse(
+        stream(), media_type="text/event-stream", headers={"Cache-Control": "no-store"}
+    )
+
+
+class TrackOut(BaseModel):
+    track_id: str
+    camera: str
+    start: float  # wall clock, epoch seconds (from the stream id of its start event)
+    end: float | None
+    start_ts: float  # position in the source, seconds
+    end_ts: float | None
+    name: str | None
+    score: float | None
+
+
+@router.get("/tracks", response_model=list[TrackOut])
+def tracks(
+    request: Request,
+    camera: str | None = Query(None, pattern=r"^[A-Za-z0-9_.-]{1,64}$"),
+    collection: str | None = Query(None, pattern=COLLECTION),
+    since: float = Query(0.0, ge=0.0, le=1e11, description="epoch seconds"),
+    limit: int = Query(1000, ge=1, le=10000),
+    key: ApiKey = Depends(caller),
+) -> list[TrackOut]:
+    """Tracks from the lifecycle events still in the results stream (within its retention)."""
+    scope = _scope(key, collection)
+    client = context(request).services.redis
+    wanted = RecordFilter(client, scope, camera, named=False)
+    found: dict[tuple[str, str], TrackOut] = {}
+    start = f"{int(since * 1000)}-0"
+    while len(found) < limit:
+        batch = stream_entries(client.xrange(keys.RESULTS, min=start, max="+", count=1000))
+        for eid, fields in batch:
+            record = _decode(fields)
+            if record is None or "event" not in record or not wanted.wants(record):
+                continue
+            wall = int(text(eid).split("-")[0]) / 1000
+            ident = (record["camera"], record["track_id"])
+            track = found.get(ident)
+            if track is None:
+                track = found[ident] = TrackOut(
+                    track_id=record["track_id"],
+                    camera=record["camera"],
+                    start=wall,
+                    end=None,
+                    start_ts=record["ts"],
+                    end_ts=None,
+                    name=None,
+                    score=None,
+                )
+            if record.get("name"):
+                track.name, track.score = record["name"], record.get("score")
+            if record["event"] in ("end", "merged"):
+                track.end, track.end_ts = wall, record["ts"]
+        if len(batch) < 1000:
+            break
+        ms, seq = text(batch[-1][0]).split("-")
+        start = f"{ms}-{int(seq) + 1}"
+    return list(found.values())[:limit]
+
+
+class UnknownOut(BaseModel):
+    label: str
+    tracks: int
+    faces: int
+    first_seen: float
+    last_seen: float
+    cameras: list[str]
+
+
+@router.get("/unknowns", response_model=list[UnknownOut])
+def unknowns(
+    request: Request,
+    collection: str | None = Query(None, pattern=COLLECTION),
+    key: ApiKey = Depends(caller),
+) -> list[UnknownOut]:
+    scope = _scope(key, collection) or DEFAULT
+    found = list_unknowns(context(request).services.redis, scope)
+    return [UnknownOut(**{**u.__dict__, "cameras": list(u.cameras)}) for u in found]
