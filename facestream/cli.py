@@ -101,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     report_commands.add_parsers(sub)
     report_commands.add_annotate_parser(sub)
+    report_commands.add_find_parser(sub)
 
     wk = sub.add_parser("worker", help="run one worker process of a kind")
     wk.add_argument(

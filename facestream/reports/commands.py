@@ -190,3 +190,77 @@ def annotate_run(args, camera, results: Path | None) -> None:
     if args.annotate is None or results is None:
         return
     annotate(Path(camera.url), rec.faces(rec.read_jsonl(results), camera.name), args.annotate)
+
+
+def add_find_parser(sub) -> None:
+    f = sub.add_parser("find", help="every photo in folders where an enrolled person appears")
+    f.add_argument("name", help="an enrolled person")
+    f.add_argument("folders", nargs="+", type=Path, metavar="DIR", help="searched recursively")
+    f.add_argument(
+        "--min-score", type=float, help="only faces scoring at least this (cosine similarity)"
+    )
+    f.add_argument(
+        "--copy-to", type=Path, metavar="DIR", help="copy the photos here, numbered in date order"
+    )
+    f.add_argument("--json", action="store_true", help="a JSON array of the photos")
+    f.set_defaults(func=cmd_find)
+
+
+def cmd_find(args, settings: Settings) -> int:
+    import json
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from facestream.engine import FaceEngine
+    from facestream.gallery_ops import identify, other_model_only
+    from facestream.reports.find import copy_found, files_under, find_person
+    from facestream.services import Services
+    from facestream.stack import EmbeddedStack
+
+    missing = [str(d) for d in args.folders if not d.exists()]
+    if missing:
+        raise ConfigError(f"find: expected existing folders, got {missing}")
+    with EmbeddedStack(settings) as endpoints:
+        services = Services(settings, endpoints)
+        if services.people.find(args.name) is None:
+            raise ConfigError(f"find: expected an enrolled person's name, got {args.name!r}")
+        with err.status("loading models..."):
+            engine = FaceEngine(settings)
+        problem = other_model_only(services.people, engine.embedder.name)
+        if problem:
+            raise ConfigError(problem)
+        index = services.index(engine.embedder.name)
+        threshold = services.threshold(engine.embedder.name)
+        total = sum(1 for _ in files_under(args.folders))
+        columns = (TextColumn("searching"), BarColumn(), MofNCompleteColumn())
+        with Progress(*columns, console=err, transient=True) as bar:
+            task = bar.add_task("find", total=total)
+            result = find_person(
+                args.folders,
+                lambda path: identify(
+                    engine, services.people, index, threshold, settings.match.margin, path
+                ),
+                args.name,
+                args.min_score,
+                progress=lambda _path: bar.advance(task),
+            )
+    for path, why in result.skipped:
+        what = why if str(path) in why else f"{path}: {why}"
+        err.print(f"[yellow]skipped:[/yellow] {esc(what)}", highlight=False)
+    if args.copy_to is not None and result.found:
+        copies = copy_found(result.found, args.copy_to)
+        err.print(f"{len(copies)} photo(s) copied to {esc(args.copy_to)}", highlight=False)
+    if args.json:
+        print(json.dumps([f.as_dict() for f in result.found], indent=2))
+    else:
+        for f in result.found:
+            out.print(
+                f"{f.taken:%Y-%m-%d %H:%M:%S} ({f.date_from})  {f.score:.3f}  {esc(f.path)}",
+                highlight=False,
+            )
+    err.print(
+        f"{esc(args.name)}: {len(result.found)} of {result.photos} photo(s), "
+        f"{len(result.skipped)} file(s) skipped, {result.photos_per_s:.1f} photos/s",
+        highlight=False,
+    )
+    return 0 if result.found else 1
