@@ -33,7 +33,7 @@ def save_chart(rows: list[ScreenTime], path: Path, timeline: bool = False) -> No
         if timeline:
             for y, (s, colour) in enumerate(zip(ordered, colours, strict=True)):
                 ax.broken_barh(
-                    [(i.start, i.seconds) for i in s.intervals], (y - 0.35, 0.7), color=colour
+                    [(i.start, i.end - i.start) for i in s.intervals], (y - 0.35, 0.7), color=colour
                 )
             ax.set_yticks(range(len(ordered)), names)
             ax.set_xlabel("time (s)")

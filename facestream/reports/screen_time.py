@@ -1,9 +1,10 @@
 """Screen time: when each person (or unknown label) was on screen, per camera and run.
 
 "On screen" (docs/reports.md): a label is on screen during the frames whose face records carry
-it, each frame lasting one frame step; two such frames closer than ``bridge_s`` of uncovered
-time are one appearance (a face missed by the detector for a few frames did not leave). A
-track's records from before its identity was decided count for the first label it gets.
+it, each frame lasting one frame step; a track's records from before its identity was decided
+count for the first label it gets. Frames closer than ``bridge_s`` of uncovered time belong to
+one appearance (a face the detector misses for a few frames did not leave), but only the frames
+themselves count as seconds on screen.
 """
 
 from __future__ import annotations
@@ -31,10 +32,13 @@ class Interval:
     start: float
     end: float
     last_seen: float  # ts of the last frame carrying the label
+    frames: int  # frames carrying the label (the bridged gaps are not on screen)
+    step: float  # seconds per frame of this camera's run
 
     @property
     def seconds(self) -> float:
-        return self.end - self.start
+        """Seconds on screen: the frames carrying the label."""
+        return self.frames * self.step
 
 
 @dataclass
@@ -92,7 +96,14 @@ def frame_step(records: list[dict]) -> float:
         if f1 > f0
     ]
     steps = [s for s in steps if s > 0]
-    return statistics.median(steps) if steps else FALLBACK_STEP_S
+    if not steps:
+        return FALLBACK_STEP_S
+    median = statistics.median(steps)
+    # ts has 3 decimals, so one step of a 29.97 fps file reads 0.033 or 0.034: the mean over the
+    # run is exact, and is taken unless pauses (a live camera that stalled) pull it away
+    (f0, t0), (f1, t1) = by_frame[0], by_frame[-1]
+    mean = (t1 - t0) / (f1 - f0)
+    return mean if abs(mean - median) <= 0.1 * median else median
 
 
 def labelled(records: list[dict]) -> list[tuple[str, dict]]:
@@ -123,14 +134,13 @@ def intervals(records: list[dict], bridge_s: float = BRIDGE_S) -> dict[str, list
     camera, run = records[0]["camera"], str(records[0].get("run") or "")
     found: dict[str, list[Interval]] = {}
     for label, stamps in times.items():
-        spans: list[list[float]] = []
+        spans: list[list[float]] = []  # [start, end, last ts, frames]
         for ts in sorted(stamps):
             if spans and ts - spans[-1][1] <= bridge_s + step * 0.5:
-                spans[-1][1] = ts + step
-                spans[-1][2] = ts
+                spans[-1][1:] = [ts + step, ts, spans[-1][3] + 1]
             else:
-                spans.append([ts, ts + step, ts])
-        found[label] = [Interval(camera, run, s, e, last) for s, e, last in spans]
+                spans.append([ts, ts + step, ts, 1])
+        found[label] = [Interval(camera, run, s, e, t, int(n), step) for s, e, t, n in spans]
     return found
 
 

@@ -41,6 +41,8 @@ def test_gaps_shorter_than_the_bridge_are_one_appearance() -> None:
     rows = [rec(f, "1", "ada") for f in frames]
     found = intervals(rows, bridge_s=0.5)["ada"]
     assert [(i.start, round(i.end, 2)) for i in found] == [(0.0, 2.4), (4.4, 5.4)]
+    # the bridged 0.4 s joins the first two appearances but is not time on screen
+    assert [round(i.seconds, 3) for i in found] == [2.0, 1.0]
     strict = intervals(rows, bridge_s=0.2)["ada"]
     assert len(strict) == 3
     assert sum(i.seconds for i in strict) == pytest.approx(75 / FPS, abs=1e-6)
