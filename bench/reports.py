@@ -174,7 +174,14 @@ def summary(rows: list[dict]) -> dict:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.reports", description=__doc__)
     p.add_argument("--scenes", default="", help="comma list of scene names (default: all)")
-    p.add_argument("--fps", type=float, default=10.0, help="frame rate of the rendered scenes")
+    p.add_argument(
+        "--fps",
+        type=float,
+        default=25.0,
+        help="frame rate of the rendered scenes (a video's rate: at 10 fps one frame more or less "
+        "where a face enters or leaves is already 2-3 %% of a scene)",
+    )
+    p.add_argument("--work-dir", type=Path, help="keep the videos and results here")
     p.add_argument("--bridge-s", type=float, default=0.5)
     p.add_argument("--find-copies", type=int, default=12, help="../shared/faces repeated N times")
     p.add_argument("--parts", default="screen-time,annotate,find")
@@ -186,7 +193,8 @@ def main(argv: list[str] | None = None) -> int:
     parts = {x.strip() for x in args.parts.split(",")}
     results: dict = {}
     with tempfile.TemporaryDirectory(prefix="facestream-bench-reports-") as tmp:
-        work = Path(tmp)
+        work = args.work_dir or Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
         settings = Settings(data_dir=work / "data", redis_url=None, milvus_uri=None)
         with EmbeddedStack(settings) as endpoints:
             cli = Cli(work / "data", endpoints.redis_url, endpoints.milvus_uri)
