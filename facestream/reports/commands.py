@@ -61,15 +61,16 @@ def load(args, settings: Settings) -> list[dict]:
     """The face records a report reads: ``--results`` files, else the results stream."""
     if args.bridge_s < 0:
         raise ConfigError(f"--bridge-s: expected seconds >= 0, got {args.bridge_s}")
+    # filtered while read: only the face records of the chosen camera and run are kept
     if args.results:
-        records = [r for path in args.results for r in rec.read_jsonl(path)]
-    else:
-        from facestream.services import Services
-        from facestream.stack import EmbeddedStack
+        files = (r for path in args.results for r in rec.read_jsonl(path))
+        return rec.faces(files, args.camera, args.run)
+    from facestream.services import Services
+    from facestream.stack import EmbeddedStack
 
-        with EmbeddedStack(settings) as endpoints:
-            records = list(rec.read_stream(Services(settings, endpoints).redis))
-    return rec.faces(records, args.camera, args.run)
+    with EmbeddedStack(settings) as endpoints:
+        stream = rec.read_stream(Services(settings, endpoints).redis)
+        return rec.faces(stream, args.camera, args.run)
 
 
 def cmd_screen_time(args, settings: Settings) -> int:
