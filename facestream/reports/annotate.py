@@ -115,6 +115,11 @@ def annotate_video(
 
     if out.suffix.lower() != ".mp4":
         raise ConfigError(f"annotate output {out}: expected a file name ending in .mp4")
+    if "libx264" not in av.codecs_available:
+        raise ConfigError(
+            f"annotate: expected PyAV with the libx264 encoder (its wheels ship it), got PyAV "
+            f"{av.__version__} without it"
+        )
     boxes = boxes_by_frame(records)
     capture = cv2.VideoCapture(str(video))
     if not capture.isOpened():
