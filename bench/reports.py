@@ -5,7 +5,8 @@
   ``facestream run`` (real workers, embedded stack, the gallery enrolled from other
   photos than the scenes show), and ``report screen-time``'s figure per person is
   compared with the frames in which the trajectories make that face visible
-  (``bench.synth.MIN_VISIBLE``). Mean and worst absolute error, in s and %.
+  (``bench.synth.MIN_VISIBLE``); frames where it is only partly visible (at least
+  ``PARTLY_VISIBLE``) may count either way. Mean and worst absolute error, in s and %.
 - Annotation throughput: ``facestream annotate`` frames/s on hamilton_360p vs its
   own frame rate.
 - ``find`` throughput: photos/s over ../shared/faces repeated ``--find-copies`` times.
@@ -31,6 +32,9 @@ from bench.synth import CAST, SHARED, Scene, enrollment_photos, render
 
 log = logging.getLogger("bench.reports")
 ROOT = Path(__file__).resolve().parents[1]
+# a face at least this visible may be on screen or not (MTCNN still finds faces ~35 % visible);
+# from MIN_VISIBLE (60 %) on it must be
+PARTLY_VISIBLE = 0.3
 
 
 class Cli:
@@ -70,36 +74,44 @@ def enroll_gallery(cli: Cli, folder: Path) -> None:
 
 
 def render_scene(scene: Scene, path: Path, fps: float, size: tuple[int, int] = SD) -> dict:
-    """Write the scene as a video; the ground truth: seconds each face is visible."""
+    """Write the scene as a video; the ground truth per person: (seconds the face is visible,
+    seconds it is at least partly visible)."""
     from bench.detections import Models
 
     sprites = Models().sprites()
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
     visible: Counter[str] = Counter()
+    partly: Counter[str] = Counter()
     try:
         for _, _, rgb, truth in render(scene, sprites, *size, fps):
             writer.write(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
             visible.update(truth.ids)
+            partly.update(n for n, v in truth.visible.items() if v >= PARTLY_VISIBLE)
     finally:
         writer.release()
-    return {name: frames / fps for name, frames in visible.items()}
+    return {name: (visible[name] / fps, partly[name] / fps) for name in partly}
 
 
-def screen_time_errors(truth: dict[str, float], report: list[dict]) -> list[dict]:
-    """Per enrolled person in the scene: true and reported seconds, their error."""
+def screen_time_errors(truth: dict[str, tuple[float, float]], report: list[dict]) -> list[dict]:
+    """Per enrolled person in the scene: true and reported seconds, and the error. A face that is
+    only partly visible (between PARTLY_VISIBLE and MIN_VISIBLE of it, e.g. half behind another)
+    may count or not: the error is the distance from the range [visible, partly visible]."""
     reported = {r["name"]: r["seconds"] for r in report if not r["unknown"]}
     rows = []
-    for name, seconds in sorted(truth.items()):
-        if not CAST[name][0]:
+    for name, (seconds, at_most) in sorted(truth.items()):
+        if not CAST[name][0] or seconds == 0:
             continue  # not enrolled: an unknown label, compared by nobody
         got = reported.get(name, 0.0)
+        error = max(0.0, seconds - got, got - at_most)
         rows.append(
             {
                 "person": name,
                 "truth_s": round(seconds, 3),
+                "partly_s": round(at_most, 3),
                 "reported_s": round(got, 3),
-                "error_s": round(abs(got - seconds), 3),
-                "error_pct": round(100 * abs(got - seconds) / seconds, 2),
+                "error_s": round(error, 3),
+                "error_pct": round(100 * error / seconds, 2),
+                "error_vs_visible_pct": round(100 * abs(got - seconds) / seconds, 2),
             }
         )
     return rows
@@ -216,11 +228,15 @@ def table(results: dict) -> str:
     lines = []
     st = results.get("screen_time")
     if st:
-        lines.append(f"{'scene':<10} {'person':<16} {'truth s':>8} {'report s':>9} {'error':>14}")
+        lines.append(
+            f"{'scene':<10} {'person':<16} {'visible s':>9} {'partly s':>9} {'report s':>9} "
+            f"{'error':>14} {'vs visible':>10}"
+        )
         for r in st["rows"]:
             lines.append(
-                f"{r['scene']:<10} {r['person']:<16} {r['truth_s']:>8.2f} {r['reported_s']:>9.2f} "
-                f"{r['error_s']:>6.2f} s {r['error_pct']:>5.1f}%"
+                f"{r['scene']:<10} {r['person']:<16} {r['truth_s']:>9.2f} {r['partly_s']:>9.2f} "
+                f"{r['reported_s']:>9.2f} {r['error_s']:>6.2f} s {r['error_pct']:>5.1f}% "
+                f"{r['error_vs_visible_pct']:>9.1f}%"
             )
         s = st["summary"]
         if s:
