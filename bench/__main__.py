@@ -34,8 +34,8 @@ SECTIONS = (
     "gallery",
 )
 # on request only, each its own module (python -m bench.calibrate, python -m bench.embedders,
-# python -m bench.footprint: memory and start time of `facestream run`)
-EMBEDDER_SECTIONS = ("calibrate", "embedders", "footprint")
+# python -m bench.footprint: memory and start time of `facestream run`, python -m bench.reports)
+EMBEDDER_SECTIONS = ("calibrate", "embedders", "footprint", "reports")
 # the tuned configuration; the full-rate row shows what each frame costs without the levers
 FULL_RATE = {"detect.every_n": 1}
 # one lever at a time on top of the full-rate settings, then all together (the "levers" section)

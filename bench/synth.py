@@ -11,7 +11,7 @@ renders at any resolution and frame rate.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -119,6 +119,8 @@ class FrameTruth:
     hidden: (
         np.ndarray
     )  # (M, 4) boxes of faces present but not visible enough (ignored by the metrics)
+    # person -> the visible fraction of their face, for everyone drawn (not kept in caches)
+    visible: dict[str, float] = field(default_factory=dict)
 
 
 def _paste(canvas: np.ndarray, sprite: Sprite, cx: float, cy: float, face_px: float) -> np.ndarray:
@@ -178,10 +180,11 @@ def render(scene: Scene, sprites: dict[str, Sprite], width: int, height: int, fp
             face_px = s * height
             box, head = _paste(canvas, sprites[p.name], x * width, y * height, face_px)
             placed.append((p.name, box, head))
-        ids, boxes, hidden = [], [], []
+        ids, boxes, hidden, seen = [], [], [], {}
         for i, (name, box, _) in enumerate(placed):
             covers = [head for _, _, head in placed[i + 1 :]]
-            if _visible(box, covers, width, height) >= MIN_VISIBLE:
+            seen[name] = _visible(box, covers, width, height)
+            if seen[name] >= MIN_VISIBLE:
                 ids.append(name)
                 boxes.append(box)
             else:
@@ -195,6 +198,7 @@ def render(scene: Scene, sprites: dict[str, Sprite], width: int, height: int, fp
                 ids,
                 np.array(boxes, np.float32).reshape(-1, 4),
                 np.array(hidden, np.float32).reshape(-1, 4),
+                seen,
             ),
         )
 

@@ -17,6 +17,7 @@ from config.settings import load_settings
 from facestream import api_commands, commands, service_commands
 from facestream.console import err, esc
 from facestream.private import restrict_umask
+from facestream.reports import commands as report_commands
 from workers.models.registry import CHOICES, FACENET
 
 log = logging.getLogger("facestream")
@@ -66,6 +67,12 @@ def build_parser() -> argparse.ArgumentParser:
     i = sub.add_parser("identify", help="name every face in photos")
     i.add_argument("images", nargs="+", type=Path)
     i.add_argument("--json", action="store_true", help="one JSON object per face")
+    i.add_argument(
+        "--annotate",
+        type=Path,
+        metavar="OUT.jpg",
+        help="with one IMAGE: save a copy with the faces' boxes and names drawn",
+    )
     i.set_defaults(func=commands.cmd_identify)
 
     r = sub.add_parser("run", help="run video sources through the pipeline")
@@ -79,6 +86,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--config", type=Path, help="a cameras.toml with [cameras.NAME] tables (url and policy)"
     )
     r.add_argument("--out", type=Path, help="write every result record to this JSONL file")
+    r.add_argument(
+        "--annotate",
+        type=Path,
+        metavar="OUT.mp4",
+        help="also write the video with boxes, names and track ids drawn (one file source)",
+    )
     r.set_defaults(func=commands.cmd_run)
 
     w = sub.add_parser("watch", help="print named tracks as they arrive")
@@ -92,6 +105,10 @@ def build_parser() -> argparse.ArgumentParser:
         "unknowns", help="list the unknown faces seen, with counts, first and last seen"
     )
     un.set_defaults(func=commands.cmd_unknowns)
+
+    report_commands.add_parsers(sub)
+    report_commands.add_annotate_parser(sub)
+    report_commands.add_find_parser(sub)
 
     wk = sub.add_parser("worker", help="run one worker process of a kind")
     wk.add_argument(

@@ -170,6 +170,8 @@ def cmd_identify(args, settings: Settings) -> int:
     from facestream.engine import FaceEngine
     from facestream.gallery_ops import identify, other_model_only
 
+    if args.annotate is not None and len(args.images) != 1:
+        raise ConfigError(f"--annotate: expected one IMAGE, got {len(args.images)}")
     failures = 0
     with EmbeddedStack(settings) as endpoints:
         services = Services(settings, endpoints, args.collection)
@@ -194,6 +196,11 @@ def cmd_identify(args, settings: Settings) -> int:
             if not faces:
                 err.print(f"{esc(path)}: no face found", highlight=False)
             rows += faces
+            if args.annotate is not None:
+                from facestream.reports.annotate import annotate_photo
+
+                annotate_photo(path, faces, args.annotate)
+                err.print(f"annotated photo saved to {esc(args.annotate)}", highlight=False)
     if args.json:
         for row in rows:
             print(json.dumps(row))
@@ -215,20 +222,26 @@ def cmd_identify(args, settings: Settings) -> int:
 def cmd_run(args, settings: Settings) -> int:
     from facestream.gallery_ops import other_model_only
     from facestream.report import summary_table
+    from facestream.reports.commands import annotate_run, check_run_annotate, run_results
     from facestream.runner import run_sources
     from workers.models.device import resolve_device
     from workers.models.loader import embedder_name
 
     cameras = _cameras(args, settings)
+    check_run_annotate(args, cameras)
     # a server that died and was restarted is said above the progress bar, not as a log line
-    with EmbeddedStack(settings, notify=_say_yellow) as endpoints:
+    with (
+        EmbeddedStack(settings, notify=_say_yellow) as endpoints,
+        run_results(args, settings) as results,
+    ):
         services = Services(settings, endpoints, args.collection)
         model = embedder_name(settings, resolve_device(settings.device))
         problem = other_model_only(services.people, model)
         if problem:
             raise ConfigError(problem)
         _bind_cameras(services, cameras, args.collection)
-        result = run_sources(services, settings, cameras, args.out, err)
+        result = run_sources(services, settings, cameras, results, err)
+        annotate_run(args, cameras[0], results)
     missing = 0
     for camera, counts in result.cameras.items():
         total = "?" if counts.total is None else counts.total

@@ -27,6 +27,7 @@ FACE_FIELDS = (
     "bbox",
     "capture_time",
     "label",
+    "run",
 )
 EVENT_FIELDS = ("event", "camera", "frame", "ts", "track_id", "name", "score")
 EVENTS = ("start", "identified", "merged", "end")
@@ -55,6 +56,7 @@ def face_record(
         "bbox": [x1, y1, x2, y2],
         "capture_time": msg.capture_time,
         "label": name or unknown_label,
+        "run": msg.run,  # one id per start of a source: reports select one run of a camera
     }
 
 
