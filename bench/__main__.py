@@ -33,8 +33,8 @@ SECTIONS = (
     "detectors",
     "gallery",
 )
-# on request only, each its own module (python -m bench.calibrate, python -m bench.embedders)
-EMBEDDER_SECTIONS = ("calibrate", "embedders")
+# on request only, each its own module (python -m bench.calibrate, bench.embedders, bench.indexing)
+EMBEDDER_SECTIONS = ("calibrate", "embedders", "indexing")
 # the tuned configuration; the full-rate row shows what each frame costs without the levers
 FULL_RATE = {"detect.every_n": 1}
 # one lever at a time on top of the full-rate settings, then all together (the "levers" section)

@@ -226,3 +226,20 @@ class WorkerSettings(Section):
             "says how many were not accounted for"
         ),
     )
+
+
+class IndexSettings(Section):
+    """Index mode: faces found in photos and videos, grouped by identity for review."""
+
+    best_per_person: int = Field(
+        default=5, ge=1, description="faces enrolled per person at a review commit, best first"
+    )
+    shots_per_track: int = Field(
+        default=3, ge=1, description="a video track's best faces kept as candidates"
+    )
+    video_every_n: int = Field(
+        default=2, ge=1, description="detect faces in every n-th frame of an indexed video"
+    )
+    linkage: Literal["average", "complete", "single"] = Field(
+        default="average", description="agglomerative clustering linkage of the candidates"
+    )

@@ -24,6 +24,7 @@ from config.sections import (
     BusSettings,
     DetectSettings,
     EmbedSettings,
+    IndexSettings,
     LiveSettings,
     MatchSettings,
     TrackSettings,
@@ -116,6 +117,7 @@ class Settings(BaseSettings):
     bus: BusSettings = Field(default_factory=BusSettings)
     live: LiveSettings = Field(default_factory=LiveSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    index: IndexSettings = Field(default_factory=IndexSettings)
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:

@@ -13,7 +13,7 @@ from pathlib import Path
 from config.errors import FacestreamError
 from config.redact import install_log_filter, register, register_url, scrub
 from config.settings import load_settings
-from facestream import commands, service_commands
+from facestream import commands, index_commands, service_commands
 from facestream.console import err, esc
 from facestream.private import restrict_umask
 from workers.models.registry import CHOICES, FACENET
@@ -153,6 +153,27 @@ def build_parser() -> argparse.ArgumentParser:
     ca.add_argument("name", nargs="?")
     ca.add_argument("url", nargs="?")
     ca.set_defaults(func=service_commands.cmd_cameras)
+
+    ix = sub.add_parser(
+        "index", help="find every face in photos and videos and group them for review"
+    )
+    ix.add_argument("paths", nargs="*", type=Path, help="photos, videos or folders (recursive)")
+    ix.add_argument("--collection", default="default", help="the collection to review into")
+    ix.add_argument("--resume", metavar="JOB", help="finish an interrupted job")
+    ix.set_defaults(func=index_commands.cmd_index)
+
+    rv = sub.add_parser(
+        "review",
+        help="groups found by `index`: list (writes a contact sheet per group), label GROUP NAME, "
+        "reject GROUP|FACE, move FACE GROUP|new, merge GROUP OTHER..., commit",
+    )
+    rv.add_argument(
+        "action", nargs="?", choices=["list", "label", "reject", "move", "merge", "commit"]
+    )
+    rv.add_argument("args", nargs="*", help="the action's arguments")
+    rv.add_argument("--collection", default="default")
+    rv.add_argument("--sheets", type=Path, help="contact sheet folder (default DATA_DIR/review/C)")
+    rv.set_defaults(func=index_commands.cmd_review)
 
     m = sub.add_parser("models", help="model weights: install (offline), fetch (download), where")
     m.add_argument(

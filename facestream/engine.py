@@ -44,6 +44,11 @@ class FaceEngine:
     def faces_in(self, path: str) -> PhotoFaces:
         """Every face of a photo with its embedding; ImageError when it cannot be read."""
         rgb = read_image(path)
+        faces = self.faces_of(rgb)
+        return PhotoFaces(path, faces, rgb.shape[1], rgb.shape[0])
+
+    def faces_of(self, rgb: np.ndarray) -> Faces:
+        """Every face of an RGB image (a photo or a video frame), with its embedding."""
         faces = self.detector.detect(rgb)
         if len(faces):
             chips, origin, scale = make_chips(rgb, faces)
@@ -53,4 +58,4 @@ class FaceEngine:
             faces = Faces(
                 faces.xyxy, faces.confidence, None, np.zeros((0, self.embedder.dim), np.float32)
             )
-        return PhotoFaces(path, faces, rgb.shape[1], rgb.shape[0])
+        return faces
