@@ -89,8 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
     wk = sub.add_parser("worker", help="run one worker process of a kind")
     wk.add_argument(
         "kind",
-        choices=["detect", "track", "embed", "match", "ingest"],
-        help="the stage; 'ingest' only with --check (grabbers run with `ingest` or `cameras serve`)",
+        choices=["detect", "track", "embed", "match", "index", "ingest"],
+        help="the stage ('index': index jobs); 'ingest' only with --check (grabbers run with "
+        "`ingest` or `cameras serve`)",
     )
     wk.add_argument(
         "--check",
@@ -160,6 +161,9 @@ def build_parser() -> argparse.ArgumentParser:
     ix.add_argument("paths", nargs="*", type=Path, help="photos, videos or folders (recursive)")
     ix.add_argument("--collection", default="default", help="the collection to review into")
     ix.add_argument("--resume", metavar="JOB", help="finish an interrupted job")
+    ix.add_argument(
+        "--queue", action="store_true", help="leave the job to `facestream worker index` processes"
+    )
     ix.set_defaults(func=index_commands.cmd_index)
 
     rv = sub.add_parser(

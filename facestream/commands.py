@@ -330,7 +330,12 @@ def cmd_worker(args, settings: Settings) -> int:
             "`facestream cameras serve`; `worker ingest` is for --check only"
         )
     with EmbeddedStack(settings) as endpoints:
-        run_worker(args.kind, settings, endpoints)
+        if args.kind == "index":
+            from facestream.indexing.worker import run_index_worker
+
+            run_index_worker(settings, endpoints)
+        else:
+            run_worker(args.kind, settings, endpoints)
     return 0
 
 

@@ -23,6 +23,8 @@ def cmd_index(args, settings: Settings) -> int:
     from facestream.indexing.candidates import Suggester
     from facestream.indexing.jobs import IndexJobs
     from facestream.indexing.sources import expand
+    from workers.models.device import resolve_device
+    from workers.models.loader import embedder_name
 
     if bool(args.paths) == bool(args.resume):
         raise ConfigError("index: expected PATH... or --resume JOB")
@@ -30,6 +32,12 @@ def cmd_index(args, settings: Settings) -> int:
     with EmbeddedStack(settings) as endpoints:
         services = Services(settings, endpoints)
         jobs = IndexJobs(services.redis, args.collection)
+        if args.queue:
+            if args.resume:
+                raise ConfigError("index: --queue takes PATH..., not --resume")
+            job = jobs.create(files, embedder_name(settings, resolve_device(settings.device)))
+            out.print(f"job {job}: {len(files)} file(s) queued for the index workers")
+            return 0
         with err.status("loading models..."):
             engine = FaceEngine(settings)
         model = engine.embedder.name
@@ -52,7 +60,7 @@ def cmd_index(args, settings: Settings) -> int:
                 bar.update(task, completed=jobs.status(job).done, description=Path(path).name)
 
             status = jobs.run(
-                job, engine, settings.index, services.threshold(model), suggester, step
+                job, engine, settings, services.threshold(model), suggester, step
             )
     for path, note in sorted(status.notes.items()):
         err.print(f"[yellow]note:[/yellow] {esc(path)}: {esc(note)}", highlight=False)

@@ -90,6 +90,7 @@ class Review:
         self.store.drop_candidates(pipe, view.faces)
         self.store.drop_group(pipe, group)
         pipe.execute()
+        self._forget()
         return view.size
 
     def reject_face(self, cid: str) -> None:
@@ -99,6 +100,7 @@ class Review:
         self._leave(pipe, face)
         self.store.drop_candidates(pipe, [face])
         pipe.execute()
+        self._forget()
 
     def move(self, cid: str, group: str) -> None:
         """Move one face to another group (``new``: a group of its own)."""
@@ -174,4 +176,13 @@ class Review:
             pipe.execute()
             report.dropped += len(faces)
             log.info("enrolled %s: %d of %d face(s)", name, len(chosen), len(faces))
+        if by_name:
+            self._forget()
         return report
+
+    def _forget(self) -> None:
+        """Deleted thumbnails also leave the Redis AOF (a rewrite keeps only what is live)."""
+        try:
+            self.redis.bgrewriteaof()
+        except redis.ResponseError as exc:  # one already running, or a managed Redis refuses
+            log.warning("deleted faces stay in the Redis AOF until it is rewritten: %s", exc)

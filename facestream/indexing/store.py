@@ -81,8 +81,13 @@ class ReviewStore:
         ]
 
     def job_candidates(self, job: str) -> list[StoredCandidate]:
-        cids = sorted(texts(self.redis.smembers(keys.index_job_candidates(self.collection, job))))
-        return self.candidates(cids)
+        """A job's candidates by file, frame and left to right: groups are numbered in that order."""
+        cids = texts(self.redis.smembers(keys.index_job_candidates(self.collection, job)))
+        found = self.candidates(cids)
+        found.sort(
+            key=lambda f: (f.candidate.source, f.candidate.frame, f.candidate.bbox[0], f.cid)
+        )
+        return found
 
     def group_ids(self) -> list[str]:
         return texts(self.redis.zrange(keys.index_groups(self.collection), 0, -1))

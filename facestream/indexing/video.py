@@ -33,13 +33,13 @@ from workers.models.chips import make_chips, to_chip_coords
 from workers.scene import CutDetector, scene_histogram
 
 log = logging.getLogger(__name__)
-MIN_QUALITY = 0.05  # the tracker's best-shot floor: below it a face is too small or a profile
 MIN_HITS = 2  # a track seen once is more often a false detection than a person
 
 
 @dataclass(order=True)
 class Shot:
     quality: float
+    side: float  # the box's shorter side: among profiles (quality 0) the larger face is better
     frame: int
     face: int  # index among the frame's detections: part of the candidate id
     time_s: float = field(compare=False)
@@ -96,12 +96,14 @@ def video_candidates(
                 if tid is None:
                     continue
                 hits[tid] = hits.get(tid, 0) + 1
-                if quality[i] < MIN_QUALITY:
-                    continue
                 heap = shots.setdefault(tid, [])
-                key = (float(quality[i]), frame, i)
+                wh = faces.xyxy[i, 2:] - faces.xyxy[i, :2]
+                # every face counts (an audience watching the stage is all profiles): quality
+                # ranks the shots, it does not exclude any
+                key = (float(quality[i]), float(wh.min()), frame, i)
                 if len(heap) >= index.shots_per_track and key <= (
                     heap[0].quality,
+                    heap[0].side,
                     heap[0].frame,
                     heap[0].face,
                 ):
