@@ -59,9 +59,7 @@ def cmd_index(args, settings: Settings) -> int:
             def step(path: str, n: int, total: int) -> None:
                 bar.update(task, completed=jobs.status(job).done, description=Path(path).name)
 
-            status = jobs.run(
-                job, engine, settings, services.threshold(model), suggester, step
-            )
+            status = jobs.run(job, engine, settings, services.threshold(model), suggester, step)
     for path, note in sorted(status.notes.items()):
         err.print(f"[yellow]note:[/yellow] {esc(path)}: {esc(note)}", highlight=False)
     for path, why in sorted(status.failed.items()):
