@@ -37,6 +37,12 @@ class Candidate:
     track: str = ""  # a video's track id; every face of one track lands in one group
     suggested: str = ""  # the enrolled person this face matches, if any
     score: float = 0.0  # its similarity
+    first_frame: int = 0  # the frames its track was seen in: faces seen together are two people
+    last_frame: int = 0
+
+    @property
+    def seen(self) -> tuple[str, int, int]:
+        return self.source, self.first_frame, self.last_frame
 
 
 def candidate_id(source: str, frame: int, face: int) -> str:

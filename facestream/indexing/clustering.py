@@ -21,6 +21,7 @@ from config.errors import ConfigError
 
 log = logging.getLogger(__name__)
 LINKAGES = ("average", "complete", "single")
+CANNOT_LINK = 1e9  # the distance of two faces seen together (single linkage may still chain them)
 
 
 def unit_vectors(vectors: np.ndarray) -> np.ndarray:
@@ -28,9 +29,15 @@ def unit_vectors(vectors: np.ndarray) -> np.ndarray:
     return vectors / np.maximum(norms, 1e-12)
 
 
-def cluster_units(vectors: np.ndarray, similarity: float, linkage: str = "average") -> np.ndarray:
+def cluster_units(
+    vectors: np.ndarray,
+    similarity: float,
+    linkage: str = "average",
+    apart: np.ndarray | None = None,
+) -> np.ndarray:
     """Cluster labels (0..k-1, in order of first appearance) of unit ``vectors`` (N, D):
-    units closer than ``1 - similarity`` in cosine distance share a group."""
+    units closer than ``1 - similarity`` in cosine distance share a group, except pairs marked
+    in the boolean ``apart`` (N, N): two faces seen at the same time are two people."""
     if linkage not in LINKAGES:
         raise ConfigError(f"linkage: expected one of {LINKAGES}, got {linkage!r}")
     if not -1.0 <= similarity <= 1.0:
@@ -42,13 +49,19 @@ def cluster_units(vectors: np.ndarray, similarity: float, linkage: str = "averag
         return np.zeros((1,), np.int64)
     from sklearn.cluster import AgglomerativeClustering
 
+    x = unit_vectors(np.asarray(vectors, np.float64))
+    distance = np.clip(1.0 - x @ x.T, 0.0, 2.0)
+    if apart is not None:
+        # far enough that no linkage's mean over two groups can bring a pair under the cut
+        distance[apart] = CANNOT_LINK
+    np.fill_diagonal(distance, 0.0)
     model = AgglomerativeClustering(
         n_clusters=None,
-        metric="cosine",
+        metric="precomputed",
         linkage=linkage,
         distance_threshold=1.0 - similarity,
     )
-    raw = model.fit_predict(unit_vectors(np.asarray(vectors, np.float64)))
+    raw = model.fit_predict(distance)
     # renumber in order of first appearance, so the groups follow the order of the files
     order: dict[int, int] = {}
     return np.asarray([order.setdefault(int(x), len(order)) for x in raw], np.int64)
@@ -59,10 +72,15 @@ def cluster_faces(
     tracks: Sequence[str],
     similarity: float,
     linkage: str = "average",
+    seen: Sequence[tuple[str, int, int]] | None = None,
 ) -> np.ndarray:
-    """Group label of every face: faces sharing a non-empty track id are one unit."""
+    """Group label of every face: faces sharing a non-empty track id are one unit. ``seen``:
+    per face (source, first frame, last frame) of its track (a photo: (file, 0, 0)); two units of
+    one source seen at overlapping frames are two people and never share a group."""
     if len(tracks) != len(vectors):
         raise ConfigError(f"tracks: expected {len(vectors)} ids, got {len(tracks)}")
+    if seen is not None and len(seen) != len(vectors):
+        raise ConfigError(f"seen: expected {len(vectors)} spans, got {len(seen)}")
     unit_of: list[int] = []
     members: list[list[int]] = []
     by_track: dict[str, int] = {}
@@ -79,5 +97,13 @@ def cluster_faces(
     if not members:
         return np.zeros((0,), np.int64)
     units = unit_vectors(np.stack([unit_vectors(vectors[m]).mean(axis=0) for m in members]))
-    labels = cluster_units(units, similarity, linkage)
+    apart = None
+    if seen is not None:
+        spans = [seen[m[0]] for m in members]
+        apart = np.zeros((len(members), len(members)), bool)
+        for i, (src_i, a_i, b_i) in enumerate(spans):
+            for j in range(i):
+                src_j, a_j, b_j = spans[j]
+                apart[i, j] = apart[j, i] = src_i == src_j and a_i <= b_j and a_j <= b_i
+    labels = cluster_units(units, similarity, linkage, apart)
     return labels[np.asarray(unit_of, np.int64)]

@@ -178,7 +178,13 @@ class IndexJobs:
         groups: dict[int, list[str]] = {}
         if faces:
             vectors = np.stack([f.candidate.embedding for f in faces])
-            labels = cluster_faces(vectors, [f.candidate.track for f in faces], threshold, linkage)
+            labels = cluster_faces(
+                vectors,
+                [f.candidate.track for f in faces],
+                threshold,
+                linkage,
+                [f.candidate.seen for f in faces],
+            )
             for face, label in zip(faces, labels.tolist(), strict=True):
                 groups.setdefault(label, []).append(face.cid)
         names = self.store.new_group_ids(len(groups))

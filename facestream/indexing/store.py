@@ -43,6 +43,8 @@ def candidate_fields(c: Candidate, job: str, model: str) -> dict[str, bytes | st
         "track": c.track,
         "suggested": c.suggested,
         "score": c.score,
+        "first_frame": c.first_frame,
+        "last_frame": c.last_frame,
     }
 
 
@@ -60,6 +62,8 @@ def _from_fields(cid: str, raw: dict[bytes, bytes]) -> StoredCandidate:
         track=text(f.get("track", b"")),
         suggested=text(f.get("suggested", b"")),
         score=float(f.get("score", 0.0)),
+        first_frame=int(f.get("first_frame", 0)),
+        last_frame=int(f.get("last_frame", 0)),
     )
     return StoredCandidate(cid, text(f["job"]), text(f.get("group", b"")), text(f["model"]), c)
 

@@ -75,6 +75,7 @@ def video_candidates(
     cuts = CutDetector(cut_threshold)
     shots: dict[str, list[Shot]] = {}  # min-heaps of the best shots per track
     hits: dict[str, int] = {}
+    span: dict[str, tuple[int, int]] = {}  # first and last frame each track was seen in
     frame = -1
     try:
         while True:
@@ -96,6 +97,7 @@ def video_candidates(
                 if tid is None:
                     continue
                 hits[tid] = hits.get(tid, 0) + 1
+                span[tid] = (span.get(tid, (frame, frame))[0], frame)
                 heap = shots.setdefault(tid, [])
                 wh = faces.xyxy[i, 2:] - faces.xyxy[i, :2]
                 # every face counts (an audience watching the stage is all profiles): quality
@@ -127,7 +129,7 @@ def video_candidates(
     if frame < 0:
         raise SourceError(f"{path}: no frame could be read (not a video, or damaged)")
     kept = {tid: sorted(h, reverse=True) for tid, h in shots.items() if hits[tid] >= MIN_HITS}
-    out = _embed(engine, path, kept, suggester)
+    out = _embed(engine, path, kept, span, suggester)
     log.info(
         "%s: %d frame(s), %d track(s) kept, %d candidate(s)", path, frame + 1, len(kept), len(out)
     )
@@ -135,7 +137,11 @@ def video_candidates(
 
 
 def _embed(
-    engine: FaceEngine, path: str, kept: dict[str, list[Shot]], suggester: Suggester | None
+    engine: FaceEngine,
+    path: str,
+    kept: dict[str, list[Shot]],
+    span: dict[str, tuple[int, int]],
+    suggester: Suggester | None,
 ) -> list[Candidate]:
     flat = [(tid, s) for tid, track_shots in kept.items() for s in track_shots]
     if not flat:
@@ -164,6 +170,8 @@ def _embed(
             track=f"{candidate_id(path, 0, 0)}:{tid}",
             suggested=names[k][0],
             score=names[k][1],
+            first_frame=span[tid][0],
+            last_frame=span[tid][1],
         )
         for k, (tid, s) in enumerate(flat)
     ]

@@ -50,3 +50,16 @@ def test_bad_arguments_name_the_field():
         cluster_units(np.ones((2, 4)), 1.5)
     with pytest.raises(ConfigError, match="tracks"):
         cluster_faces(np.ones((2, 4)), [""], 0.9)
+
+
+def test_faces_seen_together_never_share_a_group():
+    rng = np.random.default_rng(3)
+    x = _people(rng, 1, 4, 0.05)  # four faces that look alike (profiles of two people, say)
+    tracks = ["a", "a", "b", "b"]
+    seen = [("clip", 10, 40), ("clip", 10, 40), ("clip", 30, 60), ("clip", 30, 60)]
+    labels = cluster_faces(x, tracks, 0.5, "average", seen)
+    assert labels.tolist() == [0, 0, 1, 1]
+    later = [("clip", 10, 20), ("clip", 10, 20), ("clip", 30, 60), ("clip", 30, 60)]
+    assert cluster_faces(x, tracks, 0.5, "average", later).tolist() == [0, 0, 0, 0]
+    two_photos = [("a.jpg", 0, 0), ("a.jpg", 0, 0), ("b.jpg", 0, 0), ("c.jpg", 0, 0)]
+    assert len(set(cluster_faces(x, [""] * 4, 0.5, "average", two_photos).tolist())) == 2
