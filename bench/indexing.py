@@ -65,11 +65,12 @@ def main(argv: list[str] | None = None) -> int:
     engine = FaceEngine(Settings(embedder=args.embedder))
     model = spec(engine.embedder.name)
     files = [f for sub in ("gallery", "probes", "singles") for f in photos_under(args.faces / sub)]
-    vectors, labels = [], []
+    vectors, labels, seen = [], [], []
     started = time.perf_counter()
     for path in files:
         found = photo_candidates(engine, str(path))
         vectors += [c.embedding for c in found]
+        seen += [c.seen for c in found]
         labels += identities(path, [c.bbox[0] for c in found])
     elapsed = time.perf_counter() - started
     x = np.stack(vectors)
@@ -77,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     cuts = [model.threshold] + [round(model.threshold + d, 3) for d in (-0.04, -0.02, 0.02)]
     for linkage in LINKAGES:
         for cut in cuts:
-            groups = cluster_faces(x, [""] * len(x), cut, linkage)
+            groups = cluster_faces(x, [""] * len(x), cut, linkage, seen)
             h, c, v = homogeneity_completeness_v_measure(labels, groups)
             rows.append(
                 {

@@ -180,6 +180,32 @@ class Review:
             self._forget()
         return report
 
+    def erase_person(self, name: str) -> int:
+        """A person erased from the gallery: groups labelled with the name go (faces and all), and
+        no face under review keeps the name as a suggestion. Returns the faces dropped."""
+        dropped = 0
+        for view in self.groups():
+            if view.name == name:
+                dropped += self.reject(view.group)
+                continue
+            c = self.store.collection
+            pipe = self.redis.pipeline()
+            for f in view.faces:
+                if f.candidate.suggested == name:
+                    pipe.hset(keys.index_candidate(c, f.cid), mapping={"suggested": "", "score": 0})
+            pipe.execute()
+        return dropped
+
+    def erase_all(self) -> int:
+        """A collection erased: every job, candidate and group of its index mode; returns the keys
+        deleted."""
+        found = list(self.redis.scan_iter(keys.index_pattern(self.store.collection), count=500))
+        for start in range(0, len(found), 500):
+            self.redis.delete(*found[start : start + 500])
+        if found:
+            self._forget()
+        return len(found)
+
     def _forget(self) -> None:
         """Deleted thumbnails also leave the Redis AOF (a rewrite keeps only what is live)."""
         try:

@@ -25,8 +25,8 @@ def _face(rng: np.random.Generator, centre: np.ndarray, n: int, quality: float) 
     v = centre + 0.02 * rng.normal(size=DIM)
     pixels = rng.integers(0, 255, size=(112, 112, 3), dtype=np.uint8)
     return Candidate(
-        cid=candidate_id("/photos/p.jpg", 0, n),
-        source="/photos/p.jpg",
+        cid=candidate_id(f"/photos/p{n}.jpg", 0, 0),
+        source=f"/photos/p{n}.jpg",  # one face per photo: faces of one photo are never grouped
         frame=0,
         time_s=0.0,
         bbox=[float(n), 0.0, n + 10.0, 10.0],  # left to right: the order groups are numbered in
@@ -103,3 +103,11 @@ def test_commit_enrolls_the_best_faces_and_drops_every_thumbnail(
     for key in redis_client.scan_iter("*"):
         if redis_client.type(key) == b"hash":
             assert not any(v[:2] == b"\xff\xd8" for v in redis_client.hvals(key)), key
+
+
+def test_erasing_a_person_or_the_collection_leaves_no_face(review: Review, redis_client) -> None:
+    review.label("g2", "bob")
+    assert review.erase_person("bob") == 3
+    assert [g.group for g in review.groups()] == ["g1"]
+    assert review.erase_all() > 0
+    assert not list(redis_client.scan_iter("fs:index:default:*"))
