@@ -47,7 +47,7 @@ def cluster_units(
         return np.zeros((0,), np.int64)
     if n == 1:
         return np.zeros((1,), np.int64)
-    from sklearn.cluster import AgglomerativeClustering
+    from sklearn.cluster import AgglomerativeClustering  # type: ignore[import-untyped]
 
     x = unit_vectors(np.asarray(vectors, np.float64))
     distance = np.clip(1.0 - x @ x.T, 0.0, 2.0)

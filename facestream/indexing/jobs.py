@@ -17,6 +17,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 import redis
@@ -102,7 +103,8 @@ class IndexJobs:
         )
 
     def jobs(self) -> list[str]:
-        return [text(j) for j in self.redis.zrange(keys.index_jobs_of(self.collection), 0, -1)]
+        found = cast(list[bytes], self.redis.zrange(keys.index_jobs_of(self.collection), 0, -1))
+        return [text(j) for j in found]
 
     def todo(self, job: str) -> list[str]:
         files = text_map(self.redis.hgetall(keys.index_job_files(self.collection, job)))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import redis
@@ -17,7 +18,7 @@ import redis
 from config.errors import ConfigError
 from facestream.indexing.candidates import Candidate
 from workers import keys
-from workers.replies import text, texts
+from workers.replies import HashFields, text, texts
 
 
 @dataclass
@@ -29,7 +30,7 @@ class StoredCandidate:
     candidate: Candidate
 
 
-def candidate_fields(c: Candidate, job: str, model: str) -> dict[str, bytes | str | float | int]:
+def candidate_fields(c: Candidate, job: str, model: str) -> HashFields:
     return {
         "job": job,
         "source": c.source,
@@ -94,7 +95,9 @@ class ReviewStore:
         return found
 
     def group_ids(self) -> list[str]:
-        return texts(self.redis.zrange(keys.index_groups(self.collection), 0, -1))
+        return texts(
+            cast(list[bytes], self.redis.zrange(keys.index_groups(self.collection), 0, -1))
+        )
 
     def group_faces(self, group: str) -> list[str]:
         return sorted(texts(self.redis.smembers(keys.index_group_faces(self.collection, group))))

@@ -23,7 +23,7 @@ from facestream.indexing.candidates import Suggester
 from facestream.indexing.jobs import IndexJobs
 from workers import keys
 from workers.health import consumer_name
-from workers.replies import text, text_map
+from workers.replies import stream_reply, text, text_map
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +116,7 @@ class IndexWorker:
             count=1,
             block=self.settings.bus.block_ms,
         )
-        for _stream, entries in reply or []:
+        for _stream, entries in stream_reply(reply):
             for entry_id, fields in entries:
                 return text(entry_id), text_map(fields)
         return None
