@@ -6,7 +6,9 @@ identities come from the paths and from bench.calibrate's tables of the probes (
 left to right; each stranger an identity of its own) and are hidden from the clustering. Per
 linkage and cut: V-measure, homogeneity (no group mixes two people), completeness (no person split
 over groups) and groups vs identities; the first row is what index mode uses (average linkage at
-the embedder's calibrated threshold). Photos/s is the candidate step alone, models loaded.
+the embedder's calibrated threshold). Photos/s is the candidate step alone, models loaded;
+``--video CLIP`` adds video frames/s (detect every ``index.video_every_n``-th frame, track, embed
+the best shots).
 
 The registry's thresholds were calibrated on these same faces (bench.calibrate), so the row at the
 calibrated threshold is optimistic; the rows around it show how much margin there is.
@@ -50,6 +52,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--embedder", default="dlib", help="dlib (the CPU default) or facenet-casia")
     p.add_argument("--faces", type=Path, default=SHARED / "faces")
     p.add_argument("--out", type=Path, help="write the figures as JSON")
+    p.add_argument(
+        "--video",
+        type=Path,
+        action="append",
+        default=[],
+        help="also index this clip and report video frames/s (repeatable)",
+    )
     args = p.parse_args(argv)
     logging.basicConfig(level="WARNING")
     sys.stdout.reconfigure(line_buffering=True)
@@ -91,6 +100,25 @@ def main(argv: list[str] | None = None) -> int:
                 }
             )
     rows.sort(key=lambda r: r["linkage"] != "average" or r["similarity"] != model.threshold)
+    videos = []
+    for clip in args.video:
+        from facestream.indexing.video import video_candidates
+
+        settings = Settings(embedder=args.embedder)
+        started = time.perf_counter()
+        got = video_candidates(
+            engine, str(clip), settings.index, settings.track, settings.scene_cut_threshold
+        )
+        seconds = time.perf_counter() - started
+        videos.append(
+            {
+                "clip": clip.name,
+                "frames": got.frames,
+                "tracks": got.tracks,
+                "candidates": len(got.candidates),
+                "frames_per_s": round(got.frames / seconds, 2),
+            }
+        )
     result = {
         "embedder": model.name,
         "photos": len(files),
@@ -98,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         "identities": len(set(labels)),
         "photos_per_s": round(len(files) / elapsed, 3),
         "rows": rows,
+        "videos": videos,
     }
     print(
         f"{model.name}: {len(files)} photos, {len(labels)} faces, {len(set(labels))} identities; "
@@ -108,6 +137,11 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"{r['linkage']:9} {r['similarity']:6.3f} {r['groups']:6d} {r['homogeneity']:6.3f} "
             f"{r['completeness']:6.3f} {r['v_measure']:6.3f}"
+        )
+    for v in videos:
+        print(
+            f"{v['clip']}: {v['frames']} frames at {v['frames_per_s']} frames/s, "
+            f"{v['tracks']} track(s), {v['candidates']} candidate(s)"
         )
     if args.out:
         args.out.write_text(json.dumps(result, indent=2))
