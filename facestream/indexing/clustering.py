@@ -8,9 +8,9 @@ track is never split across groups; a photo face is a unit of its own.
 Linkage ``average`` (the setting ``index.linkage``): on ../shared/faces with dlib
 (``python -m bench.indexing``) the three linkages tie at the calibrated cut 0.92
 (homogeneity and completeness 1.0, 17 groups for 17 identities); at a looser cut
-``single`` chains people together first (0.88: 6 groups, homogeneity 0.55, against
-12-13 groups and 0.89-0.93 for average and complete), and ``complete`` splits a
-person as soon as one photo of them is unlike the rest.
+``single`` chains people together first (0.88: 9 groups, homogeneity 0.75, against
+13-14 groups and 0.91-0.95 for average and complete; faces of one photo kept apart),
+and ``complete`` splits a person as soon as one photo of them is unlike the rest.
 """
 
 from __future__ import annotations
