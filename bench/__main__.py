@@ -33,9 +33,9 @@ SECTIONS = (
     "detectors",
     "gallery",
 )
-# on request only, each its own module (python -m bench.calibrate, python -m bench.embedders,
-# python -m bench.footprint: memory and start time of `facestream run`, python -m bench.reports)
-EMBEDDER_SECTIONS = ("calibrate", "embedders", "footprint", "reports")
+# on request only, each its own module (python -m bench.calibrate, bench.embedders, bench.indexing,
+# bench.footprint: memory and start time of `facestream run`, bench.reports)
+EMBEDDER_SECTIONS = ("calibrate", "embedders", "footprint", "indexing", "reports")
 # the tuned configuration; the full-rate row shows what each frame costs without the levers
 FULL_RATE = {"detect.every_n": 1}
 # one lever at a time on top of the full-rate settings, then all together (the "levers" section)

@@ -256,3 +256,20 @@ class ApiSettings(Section):
     min_confidence: float = Field(
         default=0.95, ge=0.0, le=1.0, description="quality gate: detector confidence, at least"
     )
+
+
+class IndexSettings(Section):
+    """Index mode: faces found in photos and videos, grouped by identity for review."""
+
+    best_per_person: int = Field(
+        default=5, ge=1, description="faces enrolled per person at a review commit, best first"
+    )
+    shots_per_track: int = Field(
+        default=3, ge=1, description="a video track's best faces kept as candidates"
+    )
+    video_every_n: int = Field(
+        default=2, ge=1, description="detect faces in every n-th frame of an indexed video"
+    )
+    linkage: Literal["average", "complete", "single"] = Field(
+        default="average", description="agglomerative clustering linkage of the candidates"
+    )

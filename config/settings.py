@@ -25,6 +25,7 @@ from config.sections import (
     BusSettings,
     DetectSettings,
     EmbedSettings,
+    IndexSettings,
     LiveSettings,
     MatchSettings,
     TrackSettings,
@@ -118,6 +119,7 @@ class Settings(BaseSettings):
     live: LiveSettings = Field(default_factory=LiveSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    index: IndexSettings = Field(default_factory=IndexSettings)
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:

@@ -14,7 +14,7 @@ from pathlib import Path
 from config.errors import FacestreamError
 from config.redact import install_log_filter, register, register_url, scrub
 from config.settings import load_settings
-from facestream import api_commands, commands, service_commands
+from facestream import api_commands, commands, index_commands, service_commands
 from facestream.console import err, esc
 from facestream.private import restrict_umask
 from facestream.reports import commands as report_commands
@@ -113,8 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
     wk = sub.add_parser("worker", help="run one worker process of a kind")
     wk.add_argument(
         "kind",
-        choices=["detect", "track", "embed", "match", "ingest"],
-        help="the stage; 'ingest' only with --check (grabbers run with `ingest` or `cameras serve`)",
+        choices=["detect", "track", "embed", "match", "index", "ingest"],
+        help="the stage ('index': index jobs); 'ingest' only with --check (grabbers run with "
+        "`ingest` or `cameras serve`)",
     )
     wk.add_argument(
         "--check",
@@ -195,6 +196,28 @@ def build_parser() -> argparse.ArgumentParser:
     ky.add_argument("--role", choices=["read", "write"], help="create: the key's role")
     ky.add_argument("--collection", dest="key_collection", help="create: the key's collection")
     ky.set_defaults(func=api_commands.cmd_keys)
+
+    ix = sub.add_parser(
+        "index", help="find every face in photos and videos and group them for review"
+    )
+    ix.add_argument("paths", nargs="*", type=Path, help="photos, videos or folders (recursive)")
+    ix.add_argument("--resume", metavar="JOB", help="finish an interrupted job")
+    ix.add_argument(
+        "--queue", action="store_true", help="leave the job to `facestream worker index` processes"
+    )
+    ix.set_defaults(func=index_commands.cmd_index)
+
+    rv = sub.add_parser(
+        "review",
+        help="groups found by `index`: list (writes a contact sheet per group), label GROUP NAME, "
+        "reject GROUP|FACE, move FACE GROUP|new, merge GROUP OTHER..., commit",
+    )
+    rv.add_argument(
+        "action", nargs="?", choices=["list", "label", "reject", "move", "merge", "commit"]
+    )
+    rv.add_argument("args", nargs="*", help="the action's arguments")
+    rv.add_argument("--sheets", type=Path, help="contact sheet folder (default DATA_DIR/review/C)")
+    rv.set_defaults(func=index_commands.cmd_review)
 
     m = sub.add_parser("models", help="model weights: install (offline), fetch (download), where")
     m.add_argument(

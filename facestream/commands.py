@@ -69,7 +69,7 @@ def _bind_cameras(services: Services, cameras: list, collection: str) -> None:
         registry.bind_camera(cam.name, collection)
 
 
-def _existing_collection(services: Services) -> None:
+def existing_collection(services: Services) -> None:
     """A command on a collection nobody created is a typo, not an empty gallery."""
     from workers.gallery.collections import Collections
 
@@ -139,7 +139,7 @@ def cmd_enroll(args, settings: Settings) -> int:
 def cmd_people(args, settings: Settings) -> int:
     with EmbeddedStack(settings) as endpoints:
         services = Services(settings, endpoints, args.collection)
-        _existing_collection(services)
+        existing_collection(services)
         if args.action == "rm":
             if not args.name:
                 raise ConfigError("people rm: expected a NAME")
@@ -175,7 +175,7 @@ def cmd_identify(args, settings: Settings) -> int:
     failures = 0
     with EmbeddedStack(settings) as endpoints:
         services = Services(settings, endpoints, args.collection)
-        _existing_collection(services)
+        existing_collection(services)
         with err.status("loading models..."):
             engine = FaceEngine(settings)
         problem = other_model_only(services.people, engine.embedder.name)
@@ -373,7 +373,12 @@ def cmd_worker(args, settings: Settings) -> int:
             "`facestream cameras serve`; `worker ingest` is for --check only"
         )
     with EmbeddedStack(settings) as endpoints:
-        run_worker(args.kind, settings, endpoints)
+        if args.kind == "index":
+            from facestream.indexing.worker import run_index_worker
+
+            run_index_worker(settings, endpoints)
+        else:
+            run_worker(args.kind, settings, endpoints)
     return 0
 
 

@@ -47,6 +47,10 @@ class FaceEngine:
 
     def faces_in_rgb(self, rgb: np.ndarray, path: str) -> PhotoFaces:
         """Every face of decoded RGB pixels (an upload); ``path`` names it in messages."""
+        return PhotoFaces(path, self.faces_of(rgb), rgb.shape[1], rgb.shape[0])
+
+    def faces_of(self, rgb: np.ndarray) -> Faces:
+        """Every face of an RGB image (a photo or a video frame), with its embedding."""
         faces = self.detector.detect(rgb)
         if len(faces):
             chips, origin, scale = make_chips(rgb, faces)
@@ -56,4 +60,4 @@ class FaceEngine:
             faces = Faces(
                 faces.xyxy, faces.confidence, None, np.zeros((0, self.embedder.dim), np.float32)
             )
-        return PhotoFaces(path, faces, rgb.shape[1], rgb.shape[0])
+        return faces

@@ -76,6 +76,9 @@ def erase_collection(services: Services, collection: str) -> None:
     for key in registry.all():
         if key.collection == collection:
             registry.revoke(key.key_id)
+    from facestream.indexing.review import Review
+
+    Review(client, collection).erase_all()  # faces found in index mode, with their thumbnails
     if collection != DEFAULT:
         Collections(client).forget(collection)
     compact(services, [])

@@ -102,3 +102,59 @@ def people_by_name(collection: str) -> str:
 
 def unknowns(collection: str) -> str:
     return f"{collection_prefix(collection)}:unknowns"
+
+
+# index mode: faces found in photos and videos, waiting for a person's review (per collection)
+INDEX_JOBS = f"{PREFIX}:index:jobs"  # stream of jobs to run: collection, job (group "index")
+GROUP_INDEX = "index"
+
+
+def index_job(collection: str, job: str) -> str:
+    """Hash: state, model, created, total, done, failed, candidates, groups."""
+    return f"{PREFIX}:index:{collection}:job:{job}"
+
+
+def index_job_files(collection: str, job: str) -> str:
+    """Hash file path -> '' (to do), 'done:<faces>' or 'error:<why>', in the job's order."""
+    return f"{PREFIX}:index:{collection}:job:{job}:files"
+
+
+def index_job_candidates(collection: str, job: str) -> str:
+    """Set of the candidate ids a job found."""
+    return f"{PREFIX}:index:{collection}:job:{job}:candidates"
+
+
+def index_jobs_of(collection: str) -> str:
+    """Sorted set of a collection's job ids by creation time."""
+    return f"{PREFIX}:index:{collection}:jobs"
+
+
+def index_candidate(collection: str, cid: str) -> str:
+    """Hash: job, source, frame, time_s, bbox, quality, model, embedding, thumbnail (JPEG), track,
+    suggested, score, group."""
+    return f"{PREFIX}:index:{collection}:candidate:{cid}"
+
+
+def index_groups(collection: str) -> str:
+    """Sorted set of the groups under review, by group number."""
+    return f"{PREFIX}:index:{collection}:groups"
+
+
+def index_group(collection: str, group: str) -> str:
+    """Hash: job, name (the label given in review, '' while none)."""
+    return f"{PREFIX}:index:{collection}:group:{group}"
+
+
+def index_group_faces(collection: str, group: str) -> str:
+    """Set of the candidate ids in a group."""
+    return f"{PREFIX}:index:{collection}:group:{group}:faces"
+
+
+def index_next_group(collection: str) -> str:
+    """Counter: group numbers are never reused within a collection."""
+    return f"{PREFIX}:index:{collection}:next-group"
+
+
+def index_pattern(collection: str) -> str:
+    """Every key of a collection's index mode (erasing a collection)."""
+    return f"{PREFIX}:index:{collection}:*"
