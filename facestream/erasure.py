@@ -17,6 +17,7 @@ import msgpack
 import redis
 
 from config.errors import StackError
+from facestream import thumbnails
 from facestream.services import Services
 from workers import keys
 from workers.bus import FIELD
@@ -43,6 +44,7 @@ def erase_person(services: Services, collection: str, person_id: str, finish: bo
                 f"erasing {person_id}: Milvus still returns {len(left)} vectors of {model}"
             )
     gallery.people.remove(person_id, person.name)
+    thumbnails.forget(services.redis, person_id)
     _forget_in_results(services.redis, collection, {person.name}, {person_id})
     _forget_match_states(services.redis, collection)
     if finish:
