@@ -2,8 +2,8 @@
 
 The grabber keeps each camera's recent frames (JPEG) in its frames stream and the matcher writes
 one record per tracked face to the results stream, with the frame's number and capture time. The
-stream below follows both: it keeps the last frames by number and, when results for a frame come
-in, draws their boxes, names or unknown labels and track ids on that frame (OpenCV) and sends it
+stream below follows the results; when results for a frame come in, it finds that frame in the
+frames stream by its capture time, draws their boxes, names or unknown labels and track ids on that frame (OpenCV) and sends it
 as a Server-Sent Event with its capture time, so the page can show capture-to-drawn latency.
 When the pipeline falls behind, only the newest processed frame is drawn: the view keeps pace.
 """
@@ -15,7 +15,6 @@ import base64
 import json
 import logging
 import time
-from collections import OrderedDict
 from collections.abc import AsyncIterator
 
 import cv2
@@ -38,7 +37,6 @@ from workers.replies import stream_reply, text
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
 CameraPath = Path(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
-KEPT_FRAMES = 120  # ~4 s at 30 fps: longer than results lag behind frames
 IDLE_FRAME_S = 1.0  # no faces for this long: send the newest frame undrawn, the view stays live
 KEEPALIVE_S = 15.0
 
@@ -109,6 +107,24 @@ async def _last_id(client: aioredis.Redis, stream: str) -> str:
     return text((await client.xinfo_stream(stream))["last-generated-id"])
 
 
+async def _frame(client: aioredis.Redis, stream: str, record: dict) -> FrameMsg | None:
+    """The frame of a result record, found near its capture time in the frames stream (the
+    grabber adds it right after capture; entry ids are Redis' clock in ms)."""
+    since = int(float(record["capture_time"]) * 1000) - 2000
+    for _eid, fields in await client.xrange(stream, min=f"{since}-0", max="+", count=200):
+        msg = FrameMsg.from_bytes(fields[FIELD])
+        if msg.seq == record["frame"] and msg.run == record.get("run", msg.run) and msg.jpeg:
+            return msg
+    return None
+
+
+async def _newest(client: aioredis.Redis, stream: str) -> FrameMsg | None:
+    for _eid, fields in await client.xrevrange(stream, count=1):
+        msg = FrameMsg.from_bytes(fields[FIELD])
+        return msg if msg.jpeg else None
+    return None
+
+
 @router.get("/live/{camera}/frames")
 async def frames(request: Request, camera: str = CameraPath) -> StreamingResponse:
     session = signed_in(request)
@@ -120,40 +136,34 @@ async def frames(request: Request, camera: str = CameraPath) -> StreamingRespons
 
     async def stream() -> AsyncIterator[bytes]:
         client = aioredis.Redis.from_url(url, **redis_options(url, ctx.settings.redis_tls_ca_file))
-        kept: OrderedDict[int, FrameMsg] = OrderedDict()
-        last = {frames_key: await _last_id(client, frames_key),
-                keys.RESULTS: await _last_id(client, keys.RESULTS)}  # fmt: skip
+        last = await _last_id(client, keys.RESULTS)
         sent_at = quiet_since = time.monotonic()
-        sent_seq = -1
+        sent_seq, idle_seq = -1, -1
         try:
             yield b": connected\n\n"
             while not await request.is_disconnected():
-                reply = await client.xread(last, block=200, count=500)
+                reply = await client.xread({keys.RESULTS: last}, block=200, count=500)
                 by_frame: dict[int, list[dict]] = {}
-                for name, entries in stream_reply(reply):
+                for _name, entries in stream_reply(reply):
                     for eid, fields in entries:
-                        last[text(name)] = text(eid)
-                        if text(name) == frames_key:
-                            msg = FrameMsg.from_bytes(fields[FIELD])
-                            if msg.jpeg:
-                                kept[msg.seq] = msg
-                                while len(kept) > KEPT_FRAMES:
-                                    kept.popitem(last=False)
-                            continue
+                        last = text(eid)
                         record = _decode(fields)
                         if record and "bbox" in record and wanted.wants(record):
                             by_frame.setdefault(int(record["frame"]), []).append(record)
-                drawable = [seq for seq in by_frame if seq in kept and seq > sent_seq]
                 now = time.monotonic()
-                if drawable:
-                    seq = max(drawable)  # behind: skip to the newest processed frame
-                    yield await asyncio.to_thread(_event, kept[seq], by_frame[seq])
-                    sent_seq, sent_at, quiet_since = seq, now, now
-                elif kept and now - sent_at > IDLE_FRAME_S:
-                    seq = next(reversed(kept))
-                    if seq > sent_seq:
-                        yield await asyncio.to_thread(_event, kept[seq], [])
-                        sent_seq, quiet_since = seq, now
+                newer = [seq for seq in by_frame if seq > sent_seq]
+                if newer:
+                    seq = max(newer)  # behind: skip to the newest processed frame
+                    msg = await _frame(client, frames_key, by_frame[seq][0])
+                    if msg is not None:
+                        yield await asyncio.to_thread(_event, msg, by_frame[seq])
+                        sent_seq, sent_at, quiet_since = seq, now, now
+                elif now - sent_at > IDLE_FRAME_S:
+                    # no faces lately: the newest frame as it is, so the view stays live
+                    msg = await _newest(client, frames_key)
+                    if msg is not None and msg.seq != idle_seq:
+                        yield await asyncio.to_thread(_event, msg, [])
+                        idle_seq, quiet_since = msg.seq, now
                     sent_at = now
                 if now - quiet_since > KEEPALIVE_S:
                     yield b": keepalive\n\n"

@@ -14,7 +14,7 @@ from PIL import Image
 from selenium.webdriver.common.by import By
 
 from facestream import thumbnails
-from tests.support.browser import browser, screenshot, sign_in, wait_for, web  # noqa: F401
+from tests.support.browser import screenshot, sign_in, wait_for
 from workers.gallery.collections import Collections
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]

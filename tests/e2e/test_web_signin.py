@@ -8,7 +8,7 @@ from selenium.webdriver.common.by import By
 
 from facestream.apikeys import ApiKeys
 from facestream.web.sessions import COOKIE
-from tests.support.browser import browser, screenshot, sign_in, wait_for, web  # noqa: F401
+from tests.support.browser import screenshot, sign_in, wait_for
 from workers.gallery.collections import Collections
 
 
