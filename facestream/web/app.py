@@ -6,7 +6,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from facestream.web import live, pages
+from facestream.web import activity, live, pages, review
 from facestream.web.render import HERE, SignInNeeded
 
 
@@ -17,5 +17,5 @@ def install(app: FastAPI) -> None:
     async def sign_in_first(request: Request, exc: SignInNeeded) -> RedirectResponse:
         return RedirectResponse("/signin", status_code=303)
 
-    for module in (pages, live):
+    for module in (pages, live, review, activity):
         app.include_router(module.router)

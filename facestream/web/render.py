@@ -25,7 +25,12 @@ CSP = (
 )
 
 
-NAV = [("/live", "Live"), ("/people", "People"), ("/system", "System")]
+NAV = [
+    ("/live", "Live"),
+    ("/people", "People"),
+    ("/review", "Review"),
+    ("/system", "System"),
+]
 
 
 class SignInNeeded(Exception):

@@ -59,7 +59,7 @@ def test_live_view_draws_lin_manuel_miranda(web, browser, examples_dir):
         browser.get(f"{web.url}/live")
         tile = wait_for(browser, lambda d: d.find_element(By.CSS_SELECTOR, ".tile"))
         assert "stage-cam" in tile.text
-        screenshot(browser, "live_tiles")
+        _docs(screenshot(browser, "live_tiles"), "live_tiles.png")
         tile.find_element(By.LINK_TEXT, "stage-cam").click()
         wait_for(
             browser,
@@ -73,11 +73,38 @@ def test_live_view_draws_lin_manuel_miranda(web, browser, examples_dir):
         assert all(0 < ms < 60_000 for ms in latencies), latencies
         assert "capture → drawn" in browser.find_element(By.ID, "latency").text
         assert "#" in caption  # track ids are drawn with the labels
-        DOCS.mkdir(parents=True, exist_ok=True)
-        shutil.copy(shot, DOCS / "live.png")
+        _docs(shot, "live.png")
         run.wait(timeout=600)
     finally:
         if run.poll() is None:
             run.terminate()
             run.wait(30)
     assert run.returncode == 0, run.stderr.read()[-3000:]
+    # the run's tracks on the Activity page, filtered by person
+    browser.get(f"{web.url}/activity?person=lin_manuel_miranda")
+    section = wait_for(browser, lambda d: d.find_element(By.CSS_SELECTOR, "main section"))
+    assert section.find_element(By.TAG_NAME, "h2").text == "stage-cam"
+    rows = section.find_elements(By.CSS_SELECTOR, "tbody th")
+    assert rows and {r.text for r in rows} == {"lin_manuel_miranda"}
+    bars = section.find_elements(By.CSS_SELECTOR, ".timeline span")
+    assert bars and all(b.size["width"] > 0 for b in bars)
+    _docs(screenshot(browser, "activity"), "activity.png")
+    # the Search page: a photo of him is him, and he leads the look-alikes
+    browser.get(f"{web.url}/search/stage")
+    photo = examples_dir / "gallery" / "lin_manuel_miranda" / "lin-manuel-miranda.png"
+    browser.find_element(By.ID, "photo").send_keys(str(photo))
+    form = browser.find_element(By.CSS_SELECTOR, "form.search")
+    wait_for(browser, lambda d: form.get_attribute("data-done") == "1", timeout=300)
+    assert browser.find_element(By.ID, "who").text.startswith("Who:\nlin_manuel_miranda (score")
+    alike = browser.find_element(By.ID, "lookalikes").text
+    assert alike.startswith("Look-alikes:\nlin_manuel_miranda"), alike
+    _docs(screenshot(browser, "search"), "search.png")
+    browser.get(f"{web.url}/system")
+    cameras = wait_for(browser, lambda d: d.find_elements(By.XPATH, "//th[text()='stage-cam']"))
+    assert cameras
+    _docs(screenshot(browser, "system"), "system.png")
+
+
+def _docs(shot: Path, name: str) -> None:
+    DOCS.mkdir(parents=True, exist_ok=True)
+    shutil.copy(shot, DOCS / name)

@@ -89,3 +89,61 @@ if (live) {
     img.src = "data:image/jpeg;base64," + data.jpeg;
   });
 }
+
+// activity timelines: bar positions from data attributes (no inline styles: the CSP forbids them)
+document.querySelectorAll(".timeline span").forEach((bar) => {
+  bar.style.left = bar.dataset.left + "%";
+  bar.style.width = bar.dataset.width + "%";
+});
+
+// search: who is in the photo, and the look-alikes of its largest face
+const searchForm = document.querySelector("form.search");
+if (searchForm) {
+  const input = searchForm.querySelector('input[type="file"]');
+  const who = document.getElementById("who");
+  const alike = document.getElementById("lookalikes");
+  const base = `/v1/collections/${searchForm.dataset.collection}`;
+  const post = async (path, file) => {
+    const body = new FormData();
+    body.append("image", file, file.name);
+    const r = await fetch(base + path, {
+      method: "POST", body, credentials: "same-origin", headers: { "X-CSRF-Token": csrf() },
+    });
+    const answer = await r.json();
+    if (!r.ok) throw new Error(answer.detail || answer.title);
+    return answer;
+  };
+  const list = (items) => {
+    const ul = document.createElement("ul");
+    items.forEach((text) => { const li = document.createElement("li"); li.textContent = text; ul.appendChild(li); });
+    return ul;
+  };
+  const run = async (file) => {
+    if (!file) return;
+    who.textContent = "looking…";
+    alike.textContent = "";
+    try {
+      const found = await post("/identify", file);
+      who.textContent = found.faces.length ? "Who:" : "No face found.";
+      who.appendChild(list(found.faces.map((f) =>
+        f.name ? `${f.name} (score ${f.score.toFixed(2)})` : `unknown (best ${f.score.toFixed(2)})`)));
+      if (found.faces.length) {
+        const like = await post("/search?k=5", file);
+        alike.textContent = "Look-alikes:";
+        alike.appendChild(list(like.people.map((p) => `${p.name} (score ${p.score.toFixed(2)})`)));
+      }
+      searchForm.dataset.done = "1";
+    } catch (err) {
+      who.textContent = `refused: ${err.message}`;
+    }
+  };
+  input.addEventListener("change", () => run(input.files[0]));
+  searchForm.addEventListener("submit", (e) => { e.preventDefault(); run(input.files[0]); });
+  searchForm.addEventListener("dragover", (e) => { e.preventDefault(); searchForm.classList.add("over"); });
+  searchForm.addEventListener("dragleave", () => searchForm.classList.remove("over"));
+  searchForm.addEventListener("drop", (e) => {
+    e.preventDefault();
+    searchForm.classList.remove("over");
+    run(e.dataTransfer.files[0]);
+  });
+}
