@@ -81,8 +81,9 @@ def draw(jpeg: bytes, records: list[dict]) -> bytes:
         cv2.rectangle(image, (x1, y1), (x2, y2), colour, 2)
         (tw, th), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, 0.5, 1)
         top = max(0, y1 - th - 6)
-        cv2.rectangle(image, (x1, top), (x1 + tw + 4, top + th + 6), colour, -1)
-        cv2.putText(image, label, (x1 + 2, top + th + 2), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
+        left = max(0, min(x1, image.shape[1] - tw - 4))  # the whole label stays in the frame
+        cv2.rectangle(image, (left, top), (left + tw + 4, top + th + 6), colour, -1)
+        cv2.putText(image, label, (left + 2, top + th + 2), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
                     (0, 0, 0), 1, cv2.LINE_AA)  # fmt: skip
     ok, out = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 80])
     if not ok:

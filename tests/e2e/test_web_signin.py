@@ -3,6 +3,9 @@ CSRF, and a read key that sees no editing controls and is refused when it posts 
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import httpx
 from selenium.webdriver.common.by import By
 
@@ -10,6 +13,8 @@ from facestream.apikeys import ApiKeys
 from facestream.web.sessions import COOKIE
 from tests.support.browser import screenshot, sign_in, wait_for
 from workers.gallery.collections import Collections
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
 def test_sign_in_sets_a_strict_http_only_cookie_and_sign_out_ends_it(web, browser):
@@ -20,6 +25,8 @@ def test_sign_in_sets_a_strict_http_only_cookie_and_sign_out_ends_it(web, browse
     field.submit()
     error = wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".error"))[0]
     assert "unknown or revoked" in error.text
+    DOCS.mkdir(parents=True, exist_ok=True)
+    shutil.copy(screenshot(browser, "signin"), DOCS / "signin.png")
     sign_in(browser, web.url, web.admin)
     assert browser.current_url.endswith("/live")
     (cookie,) = [c for c in browser.get_cookies() if c["name"] == COOKIE]
