@@ -29,6 +29,8 @@ NAV = [
     ("/live", "Live"),
     ("/people", "People"),
     ("/review", "Review"),
+    ("/activity", "Activity"),
+    ("/search", "Search"),
     ("/system", "System"),
 ]
 

@@ -70,6 +70,11 @@ def test_a_read_key_sees_no_editing_controls_and_gets_403(web, browser):
         shown = [e for e in browser.find_elements(By.CSS_SELECTOR, "main " + control)]
         assert shown == [], control
     screenshot(browser, "people_read_key")
+    browser.set_window_size(390, 844)  # a phone: nothing wider than the screen
+    browser.refresh()
+    wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "li.person"))
+    assert browser.execute_script("return document.documentElement.scrollWidth") <= 390
+    screenshot(browser, "people_phone")
     # posting anyway, with this session's own CSRF token: the role is what refuses it
     status = browser.execute_script(
         """
