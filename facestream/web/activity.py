@@ -12,7 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from facestream.api.problems import Problem
 from facestream.api.routes.live import tracks
-from facestream.web.pages import _collection
+from facestream.web.pages import require_collection
 from facestream.web.render import page, signed_in, visible_collections
 
 router = APIRouter(include_in_schema=False)
@@ -69,7 +69,7 @@ def search_home(request: Request) -> Response:
 @router.get("/search/{collection}")
 def search(request: Request, collection: str) -> Response:
     session = signed_in(request)
-    _collection(request, session, "read", collection)
+    require_collection(request, session, "read", collection)
     return page(
         "search.html", request, title="Search", page="Search", session=session,
         collections=visible_collections(request, session), collection=collection,

@@ -26,7 +26,9 @@ COLLECTION_RE = re.compile(COLLECTION)
 PERSON_ID_RE = re.compile(PERSON_ID)
 
 
-def _back(url: str, error: str | None = None, notice: str | None = None) -> RedirectResponse:
+def redirect_back(
+    url: str, error: str | None = None, notice: str | None = None
+) -> RedirectResponse:
     if error:
         url += ("&" if "?" in url else "?") + "error=" + quote(error)
     if notice:
@@ -87,7 +89,7 @@ def people(
     offset: int = Query(0, ge=0, le=1_000_000),
 ) -> Response:
     session = signed_in(request)
-    _collection(request, session, "read", collection)
+    require_collection(request, session, "read", collection)
     client = context(request).services.redis
     gallery = context(request).gallery(collection)
     # one HGETALL and a page of rows, not a round trip per person: 1,000 people stay fast
@@ -105,7 +107,7 @@ def people(
     )  # fmt: skip
 
 
-def _collection(request: Request, session, role: str, collection: str) -> None:
+def require_collection(request: Request, session, role: str, collection: str) -> None:
     if not COLLECTION_RE.fullmatch(collection):
         raise Problem(422, f"collection: expected a collection name, got {collection[:40]!r}")
     allow(session.key, role, collection)
@@ -122,7 +124,7 @@ def _person_id(person_id: str) -> str:
 @router.get("/people/{collection}/{person_id}/thumbs/{face_id}")
 def thumbnail(request: Request, collection: str, person_id: str, face_id: str) -> Response:
     session = signed_in(request)
-    _collection(request, session, "read", collection)
+    require_collection(request, session, "read", collection)
     gallery = context(request).gallery(collection)
     if gallery.people.get(_person_id(person_id)) is None:
         raise Problem(404, f"person {person_id!r}: not in collection {collection!r}", "person_id")
@@ -140,15 +142,15 @@ def create_person(
 ) -> Response:
     session = signed_in(request)
     check_csrf(session, csrf)
-    _collection(request, session, "write", collection)
+    require_collection(request, session, "write", collection)
     people_of = context(request).gallery(collection).people
     if people_of.find(name) is not None:
-        return _back(f"/people/{collection}", error=f"{name.strip()!r} exists already")
+        return redirect_back(f"/people/{collection}", error=f"{name.strip()!r} exists already")
     try:
         people_of.get_or_create(name)
     except ConfigError as exc:
-        return _back(f"/people/{collection}", error=str(exc))
-    return _back(f"/people/{collection}", notice=f"added {name.strip()}")
+        return redirect_back(f"/people/{collection}", error=str(exc))
+    return redirect_back(f"/people/{collection}", notice=f"added {name.strip()}")
 
 
 @router.post("/people/{collection}/{person_id}/rename")
@@ -161,15 +163,15 @@ def rename_person(
 ) -> Response:
     session = signed_in(request)
     check_csrf(session, csrf)
-    _collection(request, session, "write", collection)
+    require_collection(request, session, "write", collection)
     people_of = context(request).gallery(collection).people
     if people_of.get(_person_id(person_id)) is None:
         raise Problem(404, f"person {person_id!r}: not in collection {collection!r}", "person_id")
     try:
         new = people_of.rename(person_id, name)
     except ConfigError as exc:
-        return _back(f"/people/{collection}", error=str(exc))
-    return _back(f"/people/{collection}", notice=f"renamed to {new}")
+        return redirect_back(f"/people/{collection}", error=str(exc))
+    return redirect_back(f"/people/{collection}", notice=f"renamed to {new}")
 
 
 @router.post("/people/{collection}/{person_id}/delete")
@@ -178,12 +180,12 @@ def delete_person(request: Request, collection: str, person_id: str, csrf: str =
 
     session = signed_in(request)
     check_csrf(session, csrf)
-    _collection(request, session, "write", collection)
+    require_collection(request, session, "write", collection)
     person = context(request).gallery(collection).people.get(_person_id(person_id))
     if person is None:
         raise Problem(404, f"person {person_id!r}: not in collection {collection!r}", "person_id")
     erase_person(context(request).services, collection, person_id)
-    return _back(f"/people/{collection}", notice=f"erased {person.name}")
+    return redirect_back(f"/people/{collection}", notice=f"erased {person.name}")
 
 
 @router.get("/system")

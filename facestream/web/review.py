@@ -14,7 +14,7 @@ from facestream.api.auth import context
 from facestream.api.problems import Problem
 from facestream.indexing.review import Review
 from facestream.web.naming import name_unknown
-from facestream.web.pages import _back, _collection
+from facestream.web.pages import redirect_back, require_collection
 from facestream.web.render import check_csrf, page, signed_in, visible_collections
 from workers.gallery.unknowns import list_unknowns
 
@@ -35,7 +35,7 @@ def review_home(request: Request) -> Response:
 @router.get("/review/{collection}")
 def review(request: Request, collection: str) -> Response:
     session = signed_in(request)
-    _collection(request, session, "read", collection)
+    require_collection(request, session, "read", collection)
     client = context(request).services.redis
     found = sorted(list_unknowns(client, collection), key=lambda u: -u.last_seen)
     return page(
@@ -48,7 +48,7 @@ def review(request: Request, collection: str) -> Response:
 @router.get("/review/{collection}/faces/{cid}")
 def face(request: Request, collection: str, cid: str) -> Response:
     session = signed_in(request)
-    _collection(request, session, "read", collection)
+    require_collection(request, session, "read", collection)
     if not CID.fullmatch(cid):
         raise Problem(422, f"face: expected a candidate id c-…, got {cid[:40]!r}", "cid")
     found = Review(context(request).services.redis, collection).store.candidates([cid])
@@ -64,15 +64,17 @@ def name(
 ) -> Response:  # fmt: skip
     session = signed_in(request)
     check_csrf(session, csrf)
-    _collection(request, session, "write", collection)
+    require_collection(request, session, "write", collection)
     ctx = context(request)
     try:
         _, n = name_unknown(
             ctx.services, collection, label, name, ctx.settings.index.best_per_person
         )
     except ConfigError as exc:
-        return _back(f"/review/{collection}", error=str(exc))
-    return _back(f"/review/{collection}", notice=f"{label} enrolled as {name.strip()}: {n} faces")
+        return redirect_back(f"/review/{collection}", error=str(exc))
+    return redirect_back(
+        f"/review/{collection}", notice=f"{label} enrolled as {name.strip()}: {n} faces"
+    )
 
 
 @router.post("/review/{collection}/groups/{group}")
@@ -83,7 +85,7 @@ def group_action(
 ) -> Response:  # fmt: skip
     session = signed_in(request)
     check_csrf(session, csrf)
-    _collection(request, session, "write", collection)
+    require_collection(request, session, "write", collection)
     reviewing = Review(context(request).services.redis, collection)
     try:
         if action == "label":
@@ -100,19 +102,21 @@ def group_action(
         else:
             raise ConfigError(f"action: expected label, reject, merge or move, got {action!r}")
     except ConfigError as exc:
-        return _back(f"/review/{collection}", error=str(exc))
-    return _back(f"/review/{collection}", notice=done)
+        return redirect_back(f"/review/{collection}", error=str(exc))
+    return redirect_back(f"/review/{collection}", notice=done)
 
 
 @router.post("/review/{collection}/commit")
 def commit(request: Request, collection: str, csrf: str = Form("")) -> Response:
     session = signed_in(request)
     check_csrf(session, csrf)
-    _collection(request, session, "write", collection)
+    require_collection(request, session, "write", collection)
     ctx = context(request)
     gallery = ctx.gallery(collection)
     report = Review(ctx.services.redis, collection).commit(
         gallery.people, gallery.index, ctx.settings.index.best_per_person
     )
     names = ", ".join(f"{n} ({k})" for n, k in sorted(report.enrolled.items())) or "nobody"
-    return _back(f"/review/{collection}", notice=f"enrolled {names}; {report.left} groups left")
+    return redirect_back(
+        f"/review/{collection}", notice=f"enrolled {names}; {report.left} groups left"
+    )

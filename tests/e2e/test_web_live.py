@@ -37,7 +37,7 @@ def enroll_lin(url: str, admin: str, examples_dir: Path) -> None:
     assert enrolled.json()["images"][0]["enrolled"], enrolled.text
 
 
-def run_file_camera(web, clip: Path, camera: str) -> subprocess.Popen:
+def run_file_camera(web, clip: Path | str, camera: str) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "facestream", "--data-dir", str(web.settings.data_dir),
          "--redis-url", web.endpoints.redis_url, "--milvus-uri", web.endpoints.milvus_uri,
