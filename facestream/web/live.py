@@ -98,6 +98,7 @@ def _event(msg: FrameMsg, records: list[dict]) -> bytes:
         "capture_time": msg.capture_time,
         "faces": [{k: r.get(k) for k in ("label", "name", "track_id", "score")} for r in records],
         "jpeg": base64.b64encode(jpeg).decode(),
+        "sent_time": time.time(),  # capture -> sent is the pipeline and this server; the rest, transit
     }
     return f"event: frame\ndata: {json.dumps(data)}\n\n".encode()
 

@@ -67,12 +67,14 @@ if (live) {
   const faces = document.getElementById("faces");
   const latency = document.getElementById("latency");
   window.fsLatencies = [];
+  window.fsServerLatencies = [];
   window.fsLabels = [];
   let pending = null;
   img.addEventListener("load", () => {
     if (!pending) return;
     const ms = Date.now() - pending.capture_time * 1000;
     window.fsLatencies.push(ms);
+    window.fsServerLatencies.push((pending.sent_time - pending.capture_time) * 1000);
     const sorted = [...window.fsLatencies].sort((a, b) => a - b);
     const p95 = sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.95))];
     latency.textContent = `capture → drawn: ${ms.toFixed(0)} ms (p95 ${p95.toFixed(0)} ms over ${sorted.length} frames)`;
