@@ -7,6 +7,8 @@ deletes them with the rest of the person (facestream/erasure.py).
 
 from __future__ import annotations
 
+from typing import cast
+
 import cv2
 import numpy as np
 import redis
@@ -46,13 +48,6 @@ def store(client: redis.Redis, person_id: str, face_id: str, jpeg: bytes) -> Non
     client.hset(key(person_id), face_id, jpeg)
 
 
-def of_person(client: redis.Redis, person_id: str) -> dict[str, bytes]:
-    return {
-        k.decode() if isinstance(k, bytes) else k: v
-        for k, v in client.hgetall(key(person_id)).items()
-    }
-
-
 def first_of(
     client: redis.Redis, person_ids: list[str], per_person: int = 3
 ) -> dict[str, list[str]]:
@@ -67,7 +62,8 @@ def first_of(
 
 
 def get(client: redis.Redis, person_id: str, face_id: str) -> bytes | None:
-    return client.hget(key(person_id), face_id)
+    # thumbnails are read by a client without decode_responses: values are bytes
+    return cast(bytes | None, client.hget(key(person_id), face_id))
 
 
 def forget(client: redis.Redis, person_id: str, face_id: str | None = None) -> None:

@@ -32,7 +32,7 @@ from facestream.web.render import page, signed_in
 from workers import keys
 from workers.bus import FIELD
 from workers.messages import FrameMsg
-from workers.replies import stream_reply, text
+from workers.replies import stream_entries, stream_reply, text
 
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
@@ -113,16 +113,17 @@ async def _frame(client: aioredis.Redis, stream: str, record: dict) -> FrameMsg 
     """The frame of a result record, found near its capture time in the frames stream (the
     grabber adds it right after capture; entry ids are Redis' clock in ms)."""
     since = int(float(record["capture_time"]) * 1000) - 2000
-    for _eid, fields in await client.xrange(stream, min=f"{since}-0", max="+", count=200):
-        msg = FrameMsg.from_bytes(fields[FIELD])
+    found = stream_entries(await client.xrange(stream, min=f"{since}-0", max="+", count=200))
+    for _eid, fields in found:
+        msg = FrameMsg.from_bytes(bytes(fields[FIELD]))
         if msg.seq == record["frame"] and msg.run == record.get("run", msg.run) and msg.jpeg:
             return msg
     return None
 
 
 async def _newest(client: aioredis.Redis, stream: str) -> FrameMsg | None:
-    for _eid, fields in await client.xrevrange(stream, count=1):
-        msg = FrameMsg.from_bytes(fields[FIELD])
+    for _eid, fields in stream_entries(await client.xrevrange(stream, count=1)):
+        msg = FrameMsg.from_bytes(bytes(fields[FIELD]))
         return msg if msg.jpeg else None
     return None
 

@@ -97,8 +97,7 @@ def people(
         ((text(pid), text(name)) for pid, name in client.hgetall(gallery.people.by_id).items()),
         key=lambda row: row[1],
     )
-    shown = [gallery.people.get(pid) for pid, _ in everyone[offset : offset + PAGE]]
-    shown = [p for p in shown if p is not None]
+    shown = [p for pid, _ in everyone[offset : offset + PAGE] if (p := gallery.people.get(pid))]
     return page(
         "people.html", request, title="People", page="People", session=session,
         collections=visible_collections(request, session), collection=collection,
