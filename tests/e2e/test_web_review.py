@@ -69,7 +69,8 @@ def test_review_index_groups_label_merge_reject_commit(web, browser, examples_di
     assert len(ids) >= 3, [g.text for g in groups]
     for img in browser.find_elements(By.CSS_SELECTOR, "li.group .thumbs img"):
         assert browser.execute_script("return arguments[0].naturalWidth", img) > 0
-    screenshot(browser, "review_groups")
+    DOCS.mkdir(parents=True, exist_ok=True)
+    shutil.copy(screenshot(browser, "review_groups"), DOCS / "review_groups.png")
     first, second, third = ids[:3]
 
     def act(group: str, field: str | None, value: str, action: str) -> str:
