@@ -116,6 +116,8 @@ class UnknownFaces:
         return label
 
     def track_ended(self, label: str, faces: int, when: float) -> None:
+        if not self.redis.sismember(self.labels, label):
+            return  # labelled, merged or rejected in review while its track ran: nothing to count
         pipe = self.redis.pipeline()
         pipe.hincrby(keys.unknown(label), "faces", faces)
         pipe.hset(keys.unknown(label), "last_seen", when)
