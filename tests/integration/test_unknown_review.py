@@ -153,3 +153,27 @@ def test_most_typical_puts_the_stray_view_last() -> None:
     centre = rng.normal(size=DIM)
     views = np.stack(_views(rng, centre, 5) + _views(rng, rng.normal(size=DIM), 1))
     assert not any(np.array_equal(v, views[5]) for v in most_typical(views, 5))
+
+
+def test_a_stale_row_of_a_retired_label_never_brings_it_back(seen) -> None:
+    """A matcher whose search still saw a label being labelled (another process sees a delete
+    within a few seconds) adds a row under it after it went: the next search finding that row
+    drops it and does not hand the label out again. A merged label's row leads to its new one."""
+    services, gallery, label_a, label_b = seen
+    unknowns = gallery.unknowns("dlib")
+    rng = np.random.default_rng(5)
+    review = UnknownReview(gallery, 5)
+    review.label(label_a, "guest one")
+    stale = _views(rng, rng.normal(size=DIM), 1)[0]
+    gallery.milvus.insert(unknowns.collection, [{"label": label_a, "vector": stale.tolist()}])
+    fresh = unknowns.label_for(stale, "door", 300.0)
+    assert fresh not in (label_a, label_b)
+    assert _rows(gallery, label_a) == []
+    assert label_a not in {u.label for u in list_unknowns(services.redis)}
+
+    review.merge(label_b, [fresh])
+    other = _views(rng, rng.normal(size=DIM), 1)[0]
+    gallery.milvus.insert(unknowns.collection, [{"label": fresh, "vector": other.tolist()}])
+    assert unknowns.label_for(other, "door", 400.0) == label_b
+    assert _rows(gallery, fresh) == []
+    assert unknowns.label_for(other, "door", 401.0, exclude={label_b}) not in (fresh, label_b)
