@@ -17,17 +17,20 @@ import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import redis
 
 from config.errors import ConfigError
 from workers import keys
-from workers.gallery.collections import Gallery
+from workers.gallery.collections import DEFAULT, Gallery
 from workers.gallery.people import People
-from workers.gallery.unknowns import Unknown, list_unknowns
 from workers.models.registry import MODELS
 from workers.replies import text, text_map
+
+if TYPE_CHECKING:
+    from workers.gallery.unknowns import Unknown
 
 log = logging.getLogger(__name__)
 LABEL = re.compile(r"^unknown-[0-9a-f]{1,32}$")
@@ -195,6 +198,8 @@ class UnknownReview:
         pipe.execute()
         self._forget(others)
         log.info("merged %d unknown label(s) into %s", len(others), into)
+        from workers.gallery.unknowns import list_unknowns  # pymilvus: only where vectors move
+
         return next(u for u in list_unknowns(self.redis, self.gallery.name) if u.label == into)
 
     def _became(self) -> dict[str, str]:
@@ -238,3 +243,23 @@ def labels_of_person(client: redis.Redis, collection: str, person_id: str) -> li
     """Every label that became the person (directly or through merges)."""
     became = text_map(client.hgetall(keys.unknown_became(collection)))
     return sorted(label for label in became if resolve(became, label) == person_id)
+
+
+def name_records(client: redis.Redis, records: Iterable[dict]) -> list[dict]:
+    """Face records as a reader should see them: one written with an unknown label since
+    labelled as a person carries that person's name (as its ``name`` and ``label``), read in the
+    collection its camera watches with."""
+    bound = text_map(client.hgetall(keys.CAMERA_COLLECTIONS))
+    names: dict[str, dict[str, str]] = {}  # collection -> label -> name, read once each
+    out = []
+    for r in records:
+        label = r.get("label")
+        if not r.get("name") and isinstance(label, str) and label.startswith("unknown-"):
+            collection = bound.get(str(r.get("camera")), DEFAULT)
+            if collection not in names:
+                names[collection] = label_names(client, collection)
+            name = names[collection].get(label)
+            if name is not None:
+                r = {**r, "name": name, "label": name}
+        out.append(r)
+    return out

@@ -3,7 +3,8 @@
 Real `facestream run` (worker processes, MTCNN, dlib), a private Redis and milvus-lite, the real
 CLI for `unknowns label`, the real API (uvicorn) for `/v1/tracks`. Nobody is enrolled at first:
 after one run, the label with the most tracks is labelled `guest_one`; `/v1/tracks` then names the
-earlier tracks of that label, and a second run of the clip names that face's tracks.
+earlier tracks of that label (and the screen-time report its time), and a second run of the clip
+names that face's tracks.
 """
 
 from __future__ import annotations
@@ -95,6 +96,12 @@ def test_a_labelled_unknown_names_its_past_and_future_tracks(
         named = {t["track_id"] for t in tracks if t["name"] == NAME}
         assert named == theirs, (named, theirs)
         assert all(t["label"] == label for t in tracks if t["track_id"] in theirs)
+
+        report = cli(data_dir, endpoints, "report", "screen-time", "--json")
+        assert report.returncode == 0, report.stderr[-3000:]
+        seen = {row["name"]: row for row in json.loads(report.stdout)}
+        assert NAME in seen and label not in seen, sorted(seen)
+        assert not seen[NAME]["unknown"]
 
         done = cli(data_dir, endpoints, "run", clip, "--out", str(second_out))
         assert done.returncode == 0, done.stderr[-3000:]
