@@ -119,3 +119,43 @@ def test_a_labelled_unknown_names_its_past_and_future_tracks(
         # scores above the threshold (seen: a 21 px face at 0.925 against 0.92).
         others = {r["track_id"] for r in second if r["name"] == NAME} - same
         print(f"other tracks named {NAME} in the second run: {sorted(others)}")
+
+
+def test_the_cli_merges_rejects_and_refuses_bad_arguments(
+    cli, stack, settings: Settings, redis_client, milvus_client
+) -> None:
+    """`facestream unknowns merge/reject/label` on labels the real UnknownFaces handed out."""
+    import numpy as np
+
+    from facestream.services import Services
+    from workers.models.registry import spec
+
+    unknowns = Services(settings, stack).gallery().unknowns("dlib")
+    rng = np.random.default_rng(1)
+    labels = []
+    for _ in range(3):
+        v = rng.normal(size=spec("dlib").dim)
+        labels.append(unknowns.label_for((v / np.linalg.norm(v)).astype(np.float32), "door", 1.0))
+    a, b, c = labels
+    data_dir = settings.data_dir
+
+    done = cli(data_dir, stack, "unknowns", "merge", a, b, c)
+    assert done.returncode == 0, done.stderr
+    assert f"merged {b}, {c} into {a}: 3 track(s)" in done.stdout
+    done = cli(data_dir, stack, "unknowns", "reject", b)
+    assert done.returncode != 0 and f"already merged into {a}" in done.stderr, done.stderr
+    done = cli(data_dir, stack, "unknowns", "reject", a)
+    assert done.returncode == 0 and f"{a} rejected: 3 vector(s) deleted" in done.stdout, done
+    assert "no unknown faces seen yet" in cli(data_dir, stack, "unknowns").stdout
+    refused = {
+        ("unknowns", "reject", a): f"label {a!r}: not an unknown label of collection 'default'",
+        ("unknowns", "reject", b): f"label {b!r}: not an unknown label",  # forgotten with a
+        ("unknowns", "label", a): "unknowns label: expected LABEL NAME, got",
+        ("unknowns", "merge", a): "unknowns merge: expected LABEL OTHER..., got",
+        ("unknowns", "list", a): "unknowns list: expected no arguments, got",
+        ("unknowns", "reject", "p-1"): "label: expected an unknown label like unknown-1a2b3c4d",
+        ("--collection", "nope", "unknowns", "reject", a): "--collection: expected one of",
+    }
+    for args, message in refused.items():
+        done = cli(data_dir, stack, *args)
+        assert done.returncode != 0 and message in done.stderr, (args, done.stderr)
