@@ -222,3 +222,21 @@ def test_erasing_the_person_leaves_no_mapping_no_vectors_no_records(api) -> None
     assert a not in labels and b in labels  # the records of the erased face are gone, others stay
     tracks = _tracks(url, keys_of["read"])
     assert tracks["t1"]["name"] is None and tracks["t1"]["label"] is None
+
+
+def test_erasing_a_collection_forgets_its_labelled_labels(api, redis_client) -> None:
+    url, _, _, keys_of, services = api
+    headers = keys_of["admin"]
+    assert httpx.post(f"{url}/v1/collections", json={"name": "club"}, headers=headers).is_success
+    Collections(redis_client).bind_camera("gate", "club")
+    (v,) = _views(np.random.default_rng(2), 1)
+    label = services.gallery("club").unknowns("dlib").label_for(v, "gate", 5.0)
+    got = httpx.post(
+        f"{url}/v1/unknowns/{label}/label?collection=club", json={"name": "x"}, headers=headers
+    )
+    assert got.status_code == 200, got.text
+    assert redis_client.hlen(keys.unknown_became("club")) == 1
+    assert httpx.delete(f"{url}/v1/collections/club", headers=headers).status_code == 204
+    assert not redis_client.exists(keys.unknown_became("club"))
+    assert redis_client.hlen(keys.unknown_became("default")) == 0  # the default's untouched
+    assert len(httpx.get(f"{url}/v1/unknowns", headers=keys_of["read"]).json()) == 2
