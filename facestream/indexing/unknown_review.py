@@ -27,7 +27,7 @@ from workers import keys
 from workers.gallery.collections import DEFAULT, Gallery
 from workers.gallery.people import People
 from workers.models.registry import MODELS
-from workers.replies import text, text_map
+from workers.replies import HashFields, text, text_map
 
 if TYPE_CHECKING:
     from workers.gallery.unknowns import Unknown
@@ -185,7 +185,7 @@ class UnknownReview:
         counts = [text_map(self.redis.hgetall(keys.unknown(x))) for x in [into, *others]]
         firsts = [float(c["first_seen"]) for c in counts if float(c.get("first_seen", 0))]
         cameras = sorted({cam for c in counts for cam in c.get("cameras", "").split(",") if cam})
-        merged = {
+        merged: HashFields = {
             "tracks": sum(int(c.get("tracks", 0)) for c in counts),
             "faces": sum(int(c.get("faces", 0)) for c in counts),
             "first_seen": min(firsts) if firsts else 0.0,
