@@ -158,3 +158,9 @@ def index_next_group(collection: str) -> str:
 def index_pattern(collection: str) -> str:
     """Every key of a collection's index mode (erasing a collection)."""
     return f"{PREFIX}:index:{collection}:*"
+
+
+def unknown_became(collection: str) -> str:
+    """Hash label -> what an unknown label became in review: a person id (labelled) or the label
+    it was merged into; records written with the label are read with that person's name."""
+    return f"{collection_prefix(collection)}:unknown-became"
