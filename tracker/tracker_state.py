@@ -78,9 +78,7 @@ def restore_face_tracker(state: dict, camera: str, params: TrackerParams) -> Fac
     return tracker
 
 
-def restore_iou_tracker(
-    state: dict, camera: str, iou_min: float, max_lost_s: float
-) -> IouTracker:
+def restore_iou_tracker(state: dict, camera: str, iou_min: float, max_lost_s: float) -> IouTracker:
     _check(state, "iou")
     tracker = IouTracker(camera, iou_min, max_lost_s, _restore_ids(state["ids"]))
     for tid, kalman, last_seen, hits in state["tracks"]:

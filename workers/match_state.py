@@ -73,9 +73,7 @@ class MatchState:
             # a state from an incompatible version: start the camera afresh rather than stop it
             log.warning("matcher state of camera %s unreadable (%s): starting afresh", camera, exc)
             return CameraState("", new_book(None), version=version)
-        return CameraState(
-            data["run"], book, data["model"], data["book_model"], version=version
-        )
+        return CameraState(data["run"], book, data["model"], data["book_model"], version=version)
 
     def commit(self, msg: FrameMsg, st: CameraState, records: list[dict]) -> int:
         """Publish ``records``, mark ``msg`` done and store ``st``, in one step; CONFLICT when the
