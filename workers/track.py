@@ -194,8 +194,9 @@ class TrackHandler(Handler):
         out: list[Output] = []
         for seq, msg in released:
             if seq - st.next_seq > MAX_GAP_FILL:
-                # not a few lost frames but a tracker restarted mid-run (those frames were done before it) or a
-                # bogus seq: one drop message per missing seq would flood every stream behind us
+                # not a few lost frames but a tracker restarted mid-run without a readable stored
+                # state (those frames were done before it) or a bogus seq: one drop message per
+                # missing seq would flood every stream behind us
                 log.warning(
                     "camera %s: jump from seq %d to %d: not filled with drops",
                     msg.camera,

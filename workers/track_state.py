@@ -1,4 +1,5 @@
-"""The tracker stage's per-camera state in Redis, committed in one step with the frames it passes on.
+"""The tracker stage's per-camera state in Redis, committed in one step with the frames it
+passes on.
 
 What the tracker knows of a camera decides every later frame: its live tracks (Kalman
 filters, hits, lifecycle), the id counter, each track's shot budget, the last frame's scene

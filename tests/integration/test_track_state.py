@@ -34,7 +34,8 @@ def process(h: TrackHandler, m: FrameMsg) -> None:
 
 
 def passed_on(redis_client) -> list[bytes]:
-    """fs:tracked, the tracker's random per-run token in track ids made equal; then a clean slate."""
+    """fs:tracked, the tracker's random per-run token in track ids made equal; then a clean
+    slate."""
     token = codec.decode(redis_client.hget(keys.track_state(CAMERA), "state"))["tracker"]["ids"][1]
     same = f"-{token}-".encode()  # as long as the token, so that the payload stays msgpack
     out = [f[b"m"].replace(same, b"-TTTTTT-") for _, f in redis_client.xrange(keys.TRACKED)]
