@@ -80,6 +80,11 @@ def match_state(camera: str) -> str:
     return f"{PREFIX}:match:{camera}"
 
 
+def track_state(camera: str) -> str:
+    """Hash: the tracker's state of a camera (``state``, msgpack) and its version ``v``."""
+    return f"{PREFIX}:track:{camera}"
+
+
 # collections: each is a gallery of its own. The collection `default` keeps the names above
 # (fs:people, fs:unknowns, ...) so that a gallery enrolled before collections existed is `default`.
 COLLECTIONS = f"{PREFIX}:collections"  # set of collection names besides `default`
