@@ -102,9 +102,13 @@ def build_parser() -> argparse.ArgumentParser:
     w.set_defaults(func=commands.cmd_watch)
 
     un = sub.add_parser(
-        "unknowns", help="list the unknown faces seen, with counts, first and last seen"
+        "unknowns",
+        help="the unknown faces seen: list (counts, first and last seen), label LABEL NAME "
+        "(the label becomes a person), reject LABEL, merge LABEL OTHER...",
     )
-    un.set_defaults(func=commands.cmd_unknowns)
+    un.add_argument("action", nargs="?", choices=["list", "label", "reject", "merge"])
+    un.add_argument("args", nargs="*", help="the action's arguments")
+    un.set_defaults(func=index_commands.cmd_unknowns)
 
     report_commands.add_parsers(sub)
     report_commands.add_annotate_parser(sub)

@@ -3,7 +3,8 @@
 A person's vectors (checked gone by a strongly consistent query), their name
 and keys in Redis, their name in the result records still in the results
 stream (a stream entry cannot be edited, so the records naming them are
-deleted), which is also where tracks are read from; then Redis rewrites its AOF (the old log
+deleted, and those written with an unknown label later labelled as them), which
+is also where tracks are read from; then Redis rewrites its AOF (the old log
 still holds the deleted values) and Milvus compacts (deleted rows stay in
 segments until then).
 """
@@ -18,6 +19,7 @@ import redis
 
 from config.errors import StackError
 from facestream import thumbnails
+from facestream.indexing.unknown_review import labels_of_person
 from facestream.services import Services
 from workers import keys
 from workers.bus import FIELD
@@ -45,7 +47,11 @@ def erase_person(services: Services, collection: str, person_id: str, finish: bo
             )
     gallery.people.remove(person_id, person.name)
     thumbnails.forget(services.redis, person_id)
-    _forget_in_results(services.redis, collection, {person.name}, {person_id})
+    # unknown labels labelled as the person: the records written with them were of this person
+    labels = labels_of_person(services.redis, collection, person_id)
+    if labels:
+        services.redis.hdel(keys.unknown_became(collection), *labels)
+    _forget_in_results(services.redis, collection, {person.name, *labels}, {person_id})
     _forget_match_states(services.redis, collection)
     if finish:
         compact(services, [index.collection for index in map(gallery.index, MODELS)])
@@ -62,7 +68,12 @@ def erase_collection(services: Services, collection: str) -> None:
         erase_person(services, collection, person.person_id, finish=False)
     for raw in client.smembers(keys.unknowns(collection)):
         client.delete(keys.unknown(text(raw)))
-    client.delete(keys.unknowns(collection), gallery.people.by_id, gallery.people.by_name)
+    client.delete(
+        keys.unknowns(collection),
+        keys.unknown_became(collection),
+        gallery.people.by_id,
+        gallery.people.by_name,
+    )
     milvus = services.milvus
     dropped = []
     for name in gallery.milvus_collections():

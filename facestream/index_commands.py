@@ -1,4 +1,4 @@
-"""`facestream index` and `facestream review`: (args, settings) -> exit code. Printing happens here."""
+"""`facestream index`, `review` and `unknowns`: (args, settings) -> exit code. Printing happens here."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from rich.table import Table
 
 from config.errors import ConfigError
 from config.settings import Settings
+from facestream.commands import cmd_unknowns as list_unknowns
 from facestream.commands import existing_collection
 from facestream.console import err, esc, out
 from facestream.services import Services
@@ -169,3 +170,45 @@ def prune_sheets(sheets: Path, groups: set[str]) -> None:
     for png in sheets.glob("g*.png"):
         if png.stem not in groups:
             png.unlink()
+
+
+def cmd_unknowns(args, settings: Settings) -> int:
+    """List the unknown labels, or label, reject or merge one."""
+    from facestream.indexing.unknown_review import UnknownReview
+
+    action, rest = args.action or "list", args.args
+    if action == "list":
+        if rest:
+            raise ConfigError(f"unknowns list: expected no arguments, got {rest}")
+        return list_unknowns(args, settings)
+    with EmbeddedStack(settings) as endpoints:
+        services = Services(settings, endpoints, args.collection)
+        existing_collection(services)
+        review = UnknownReview(services.gallery(), settings.index.best_per_person)
+        if action == "label":
+            _need_args("unknowns", action, rest, 2, "LABEL NAME")
+            got = review.label(rest[0], rest[1])
+            enrolled = ", ".join(f"{n} {m}" for m, n in sorted(got.enrolled.items())) or "none"
+            out.print(
+                f"{got.label} is now {esc(got.name)} ({got.person_id}): {enrolled} vector(s) "
+                f"enrolled of {got.vectors}; its past tracks carry the name",
+                highlight=False,
+            )
+        elif action == "reject":
+            _need_args("unknowns", action, rest, 1, "LABEL")
+            n = review.reject(rest[0])
+            out.print(f"{rest[0]} rejected: {n} vector(s) deleted", highlight=False)
+        elif action == "merge":
+            if len(rest) < 2:
+                raise ConfigError(f"unknowns merge: expected LABEL OTHER..., got {rest}")
+            merged = review.merge(rest[0], rest[1:])
+            out.print(
+                f"merged {', '.join(rest[1:])} into {merged.label}: {merged.tracks} track(s)",
+                highlight=False,
+            )
+    return 0
+
+
+def _need_args(command: str, action: str, rest: list[str], n: int, usage: str) -> None:
+    if len(rest) != n:
+        raise ConfigError(f"{command} {action}: expected {usage}, got {rest}")

@@ -168,8 +168,10 @@ class Services:
             )
         if kind == "track":
             from workers.track import TrackHandler
+            from workers.track_state import TrackState
 
-            return TrackHandler(s.track, s.embed, s.scene_cut_threshold)
+            state = TrackState(self.redis, s.bus.stream_maxlen)
+            return TrackHandler(s.track, s.embed, s.scene_cut_threshold, state=state)
         if kind == "embed":
             from workers.embed import EmbedHandler
             from workers.models.device import resolve_device

@@ -80,6 +80,11 @@ def match_state(camera: str) -> str:
     return f"{PREFIX}:match:{camera}"
 
 
+def track_state(camera: str) -> str:
+    """Hash: the tracker's state of a camera (``state``, msgpack) and its version ``v``."""
+    return f"{PREFIX}:track:{camera}"
+
+
 # collections: each is a gallery of its own. The collection `default` keeps the names above
 # (fs:people, fs:unknowns, ...) so that a gallery enrolled before collections existed is `default`.
 COLLECTIONS = f"{PREFIX}:collections"  # set of collection names besides `default`
@@ -158,3 +163,9 @@ def index_next_group(collection: str) -> str:
 def index_pattern(collection: str) -> str:
     """Every key of a collection's index mode (erasing a collection)."""
     return f"{PREFIX}:index:{collection}:*"
+
+
+def unknown_became(collection: str) -> str:
+    """Hash label -> what an unknown label became in review: a person id (labelled) or the label
+    it was merged into; records written with the label are read with that person's name."""
+    return f"{collection_prefix(collection)}:unknown-became"

@@ -4,7 +4,7 @@ What the matcher knows of a camera (its ``TrackBook``: tracks, votes, running
 embeddings, aliases, which tracks started and have not ended) is decided frame
 by frame; lost with a killed process, a restarted matcher would report a named
 track unnamed, start a track twice and never end others. So after every frame
-one Lua script does, all or nothing:
+one Lua script (``workers.state_commit``) does, all or nothing:
 
 - checks that the stored state is still the version this matcher started from
   (another matcher may have moved the camera on: then it reloads and redoes);
@@ -30,32 +30,13 @@ from config.errors import MessageError
 from tracker.book_state import book_state, restore_book
 from tracker.track_book import TrackBook
 from workers import codec, keys
-from workers.bus import FIELD
 from workers.messages import FrameMsg
-from workers.progress import COMMIT_LUA, RunProgress
+from workers.progress import RunProgress
+from workers.state_commit import CONFLICT, DONE_ALREADY, DoneBit, StateCommit
 
 log = logging.getLogger(__name__)
 
-CONFLICT, DONE_ALREADY = -1, 0
 _ATTEMPTS = 3  # commits of one frame against a state other matchers keep moving on
-# KEYS: done bitmap, progress hash, state hash, results stream.
-# ARGV: done bit ('' for the end of stream), drop reason or '', expected version, state, results
-# MAXLEN, records... Returns CONFLICT, DONE_ALREADY, or the state's new version (>= 1).
-_SCRIPT = (
-    "local function ledger()\n"
-    + COMMIT_LUA
-    + """end
-if (redis.call('HGET', KEYS[3], 'v') or '0') ~= ARGV[3] then return -1 end
-if ARGV[1] ~= '' and ledger() == 0 then return 0 end
-for i = 6, #ARGV do
-  redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[5], '*', '"""
-    + FIELD.decode()
-    + """', ARGV[i])
-end
-redis.call('HSET', KEYS[3], 'state', ARGV[4])
-return redis.call('HINCRBY', KEYS[3], 'v', 1)
-"""
-)
 
 
 @dataclass
@@ -77,24 +58,22 @@ class MatchState:
     def __init__(self, client: redis.Redis, results_maxlen: int):
         self.redis = client
         self.results_maxlen = results_maxlen
-        self._script = client.register_script(_SCRIPT)
+        self._store = StateCommit(client)
 
     def load(self, camera: str, new_book: BookFactory) -> CameraState | None:
         """The camera's committed state, or None if there is none."""
-        version, raw = self.redis.hmget(keys.match_state(camera), ["v", "state"])
+        version, raw = self._store.load(keys.match_state(camera))
         if raw is None:
             return None
         try:
-            data = codec.decode(raw if isinstance(raw, bytes) else raw.encode())
+            data = codec.decode(raw)
             empty = new_book(data["book_model"])
             book = restore_book(data["book"], empty.make_vote, empty.params)
         except (MessageError, KeyError, TypeError, ValueError) as exc:
             # a state from an incompatible version: start the camera afresh rather than stop it
             log.warning("matcher state of camera %s unreadable (%s): starting afresh", camera, exc)
-            return CameraState("", new_book(None), version=int(version or 0))
-        return CameraState(
-            data["run"], book, data["model"], data["book_model"], version=int(version or 0)
-        )
+            return CameraState("", new_book(None), version=version)
+        return CameraState(data["run"], book, data["model"], data["book_model"], version=version)
 
     def commit(self, msg: FrameMsg, st: CameraState, records: list[dict]) -> int:
         """Publish ``records``, mark ``msg`` done and store ``st``, in one step; CONFLICT when the
@@ -109,19 +88,9 @@ class MatchState:
                 "book": book_state(st.book),
             }
         )
-        got = int(
-            self._script(
-                keys=[bits, ledger.key, keys.match_state(msg.camera), keys.RESULTS],
-                args=[
-                    "" if msg.is_eos else bit,
-                    msg.dropped or "",
-                    st.version,
-                    state,
-                    self.results_maxlen,
-                    *(codec.encode(r) for r in records),
-                ],
-            )
-        )
+        done = None if msg.is_eos else DoneBit(bits, ledger.key, bit, msg.dropped or "")
+        outputs = [(keys.RESULTS, codec.encode(r), self.results_maxlen) for r in records]
+        got = self._store.commit(keys.match_state(msg.camera), st.version, state, outputs, done)
         if got > 0:
             st.version = got
         if msg.is_eos and got != CONFLICT:

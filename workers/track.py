@@ -11,6 +11,10 @@ DESIGN.md section 2): that bounds the embedder's work. A shot's quality comes
 from the box, the landmarks and the detector's sharpness column: the tracker
 never decodes a chip. Faces the tracker gives no track (unmatched
 low-confidence ones) are dropped here.
+
+With a ``TrackState`` (every worker process has one), each camera's state is committed to
+Redis with the frames it releases (workers/track_state.py): a tracker killed at any frame
+and restarted passes on exactly what one that never stopped would have.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 from config.sections import EmbedSettings, TrackSettings
 from config.settings import Settings
@@ -28,32 +32,23 @@ from tracker.iou_tracker import IouTracker
 from tracker.quality import face_quality
 from tracker.reorder import ReorderBuffer
 from tracker.shots import ShotParams, ShotPicker
+from tracker.tracker_state import restore_face_tracker, restore_iou_tracker, restore_shots
 from workers import keys
-from workers.carry import BoxCarrier
 from workers.handler import Handler, Output
 from workers.messages import FrameMsg
 from workers.scene import CutDetector
+from workers.state_commit import CONFLICT
+from workers.track_state import CameraState, TrackState, restore_camera
 
 log = logging.getLogger(__name__)
 MAX_GAP_FILL = 4096  # in-flight windows are ~50 frames; a larger gap is a restart or garbage
-
-
-@dataclass
-class CameraState:
-    run: str
-    tracker: Tracker
-    reorder: ReorderBuffer
-    cuts: CutDetector
-    shots: ShotPicker
-    next_seq: int = 0
-    late: int = 0
-    last: FrameMsg | None = field(default=None, repr=False)
-    carrier: BoxCarrier = field(default_factory=BoxCarrier)  # boxes for frames without detection
+_ATTEMPTS = 3  # commits of one frame against a state other trackers keep moving on
 
 
 class TrackHandler(Handler):
     kind = "track"
     group = keys.GROUP_TRACK
+    takes_over_pending = True  # a restarted tracker first finishes what the dead one had read
 
     def __init__(
         self,
@@ -61,22 +56,59 @@ class TrackHandler(Handler):
         embed: EmbedSettings | None = None,
         cut_threshold: float = Settings.model_fields["scene_cut_threshold"].default,
         clock: Callable[[], float] = time.monotonic,
+        state: TrackState | None = None,
     ):
         self.track = track or TrackSettings()
         self.embed = embed or EmbedSettings()  # which faces become shots
         self.cut_threshold = cut_threshold
         self.clock = clock
+        # memory is the committed state, or ahead of it by the frame being handled; whatever
+        # fails in between drops the camera from memory, so that it is read again from Redis
+        self.store = state
         self.cameras: dict[str, CameraState] = {}
+        # a restarted tracker may hold frames, buffered before the kill, of a camera that sends
+        # nothing more: its first idle call loads every stored camera, so they are released
+        self._all_loaded = state is None
 
     def input_streams(self) -> list[str]:
         return [keys.DETECTED]
 
     def handle(self, msg: FrameMsg) -> list[Output]:
-        st = self.cameras.get(msg.camera)
+        try:
+            return self._handle(msg)
+        except BaseException:
+            self._forget(msg.camera)
+            raise
+
+    def commit(self, msg: FrameMsg, outputs: list[Output]) -> bool:
+        """Runtime hook: the frames released and the camera's state in one step
+        (workers/track_state.py); when another tracker moved the camera on, the frame again."""
+        if self.store is None:
+            return False
+        try:
+            for _ in range(_ATTEMPTS):
+                st = self.cameras[msg.camera]
+                if self.store.commit(msg.camera, st, outputs, self.clock()) != CONFLICT:
+                    return True
+                log.info("camera %s moved on meanwhile: frame %d again", msg.camera, msg.seq)
+                self._forget(msg.camera)
+                outputs = self._handle(msg)
+        except BaseException:
+            self._forget(msg.camera)
+            raise
+        raise RuntimeError(f"camera {msg.camera}: its state kept changing under frame {msg.seq}")
+
+    def _forget(self, camera: str) -> None:
+        if self.store is not None:  # else memory is all there is
+            self.cameras.pop(camera, None)
+
+    def _handle(self, msg: FrameMsg) -> list[Output]:
+        st, version = self._camera(msg.camera)
         if st is None or st.run != msg.run:
             if st is not None:
                 log.info("camera %s: new run %s, tracker state reset", msg.camera, msg.run)
             st = self.cameras[msg.camera] = self._new_state(msg)
+            st.version = version  # a fresh state still commits over the stored one
         if msg.seq < st.next_seq:
             # a duplicate (redelivery after a worker died) or a frame already given up on: its seq went
             # downstream once already (as the frame or as a reorder_timeout drop), so it is accounted for
@@ -92,12 +124,55 @@ class TrackHandler(Handler):
 
     def idle(self) -> list[Output]:
         """Called by the runtime between polls: releases frames whose predecessors never came."""
+        if not self._all_loaded:
+            self._load_all()
         out: list[Output] = []
-        for st in self.cameras.values():
-            out += self._release(st, st.reorder.poll(self.clock()))
+        for camera, st in list(self.cameras.items()):
+            try:
+                released = self._release(st, st.reorder.poll(self.clock()))
+                if released and self.store is not None:
+                    if self.store.commit(camera, st, released, self.clock()) == CONFLICT:
+                        log.info("camera %s moved on meanwhile: its release is not ours", camera)
+                        self._forget(camera)
+                    continue
+            except BaseException:
+                self._forget(camera)
+                raise
+            out += released
         return out
 
     # --------------------------------------------------------------------------------
+    def _camera(self, camera: str) -> tuple[CameraState | None, int]:
+        """This process's state of ``camera``, else the one committed in Redis (a restart), and
+        the version a new state of the camera must commit over."""
+        st = self.cameras.get(camera)
+        if st is not None or self.store is None:
+            return st, 0 if st is None else st.version
+        st, version = self.store.load(camera, lambda data: self._restore(camera, data))
+        if st is not None:
+            self.cameras[camera] = st
+        return st, version
+
+    def _load_all(self) -> None:
+        assert self.store is not None
+        prefix = keys.track_state("")
+        for key in self.store.redis.scan_iter(match=keys.track_state("*"), count=1000):
+            self._camera((key.decode() if isinstance(key, bytes) else key)[len(prefix) :])
+        self._all_loaded = True
+
+    def _restore(self, camera: str, data: dict) -> CameraState:
+        t = self.track
+
+        def tracker(state: dict) -> Tracker:
+            if t.kind == "iou":
+                return restore_iou_tracker(state, camera, t.iou_min, t.max_lost_s)
+            return restore_face_tracker(state, camera, TrackerParams.from_section(t))
+
+        shots = ShotParams.from_section(self.embed)
+        return restore_camera(
+            data, tracker, lambda s: restore_shots(s, shots), self.cut_threshold, self.clock()
+        )
+
     def _new_state(self, msg: FrameMsg) -> CameraState:
         t = self.track
         if t.kind == "iou":
@@ -119,8 +194,9 @@ class TrackHandler(Handler):
         out: list[Output] = []
         for seq, msg in released:
             if seq - st.next_seq > MAX_GAP_FILL:
-                # not a few lost frames but a tracker restarted mid-run (those frames were done before it) or a
-                # bogus seq: one drop message per missing seq would flood every stream behind us
+                # not a few lost frames but a tracker restarted mid-run without a readable stored
+                # state (those frames were done before it) or a bogus seq: one drop message per
+                # missing seq would flood every stream behind us
                 log.warning(
                     "camera %s: jump from seq %d to %d: not filled with drops",
                     msg.camera,

@@ -10,7 +10,15 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from facestream.api import problems
 from facestream.api.context import ApiContext
-from facestream.api.routes import cameras, collections, health, live, people, recognize
+from facestream.api.routes import (
+    cameras,
+    collections,
+    health,
+    live,
+    people,
+    recognize,
+    unknowns,
+)
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +61,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
         return response
 
     problems.install(app)
-    for module in (health, collections, people, recognize, cameras, live):
+    for module in (health, collections, people, recognize, cameras, live, unknowns):
         app.include_router(module.router)
     from facestream.web.app import install
 

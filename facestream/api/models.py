@@ -71,3 +71,26 @@ class SearchOut(BaseModel):
     threshold: float = Field(description="the recognition threshold (results may be below it)")
     people: list[Candidate]
     note: str | None = None
+
+
+UNKNOWN_LABEL = r"^unknown-[0-9a-f]{1,32}$"
+
+
+class UnknownLabelIn(Body):
+    name: str = Field(
+        min_length=1, max_length=64, description="the person's name: a new person, or the one of it"
+    )
+
+
+class UnknownMergeIn(Body):
+    others: list[str] = Field(
+        min_length=1, max_length=100, description="unknown labels merged into the path's label"
+    )
+
+
+class UnknownLabelledOut(BaseModel):
+    label: str
+    person_id: str
+    name: str
+    enrolled: dict[str, int] = Field(description="embedding model -> vectors enrolled")
+    vectors: int = Field(description="vectors the label had, over all models")

@@ -65,12 +65,14 @@ def load(args, settings: Settings) -> list[dict]:
     if args.results:
         files = (r for path in args.results for r in rec.read_jsonl(path))
         return rec.faces(files, args.camera, args.run)
+    from facestream.indexing.unknown_review import name_records
     from facestream.services import Services
     from facestream.stack import EmbeddedStack
 
     with EmbeddedStack(settings) as endpoints:
-        stream = rec.read_stream(Services(settings, endpoints).redis)
-        return rec.faces(stream, args.camera, args.run)
+        client = Services(settings, endpoints).redis
+        stream = rec.read_stream(client)
+        return name_records(client, rec.faces(stream, args.camera, args.run))
 
 
 def cmd_screen_time(args, settings: Settings) -> int:

@@ -39,12 +39,14 @@ def start_run(data_dir: Path, endpoints, video: Path, out: Path, log: Path) -> s
 
 def canonical(out: Path) -> list[tuple]:
     """The run's records, with what differs between any two runs made equal: the tracker's
-    per-run token in track ids, random unknown labels (numbered by first appearance), wall time."""
+    per-run token in track ids, random unknown labels (numbered by first appearance), wall time,
+    the run id."""
     labels: dict[str, str] = {}
     rows = []
     for line in out.read_text().splitlines():
         r = json.loads(line)
         r.pop("capture_time", None)
+        r.pop("run", None)
         for field in ("track_id", "into"):
             if field in r:
                 r[field] = re.sub(r"-[0-9a-f]{6}-", "-T-", r[field])

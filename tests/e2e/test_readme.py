@@ -32,7 +32,11 @@ DOCS = [
 RUN = {"bash", "sh", "console", "python"}
 SHOWN = {"text", "toml", "yaml", "json"}
 # words about how this project was organised, which mean nothing to a reader
-PROCESS_WORDS = re.compile(r"walking pipeline|done-when|\bissue[ -]\d+|\bsession\b", re.I)
+# our way of working stays out of the docs; "session" alone is a product word (Milvus's Session
+# consistency, the web page's session cookie), so only the phrases that mean a working session
+PROCESS_WORDS = re.compile(
+    r"walking pipeline|done-when|\bissue[ -]\d+|\b(this|last|next|previous|later) session\b", re.I
+)
 BLOCK_TIMEOUT_S = 300
 
 
@@ -78,8 +82,8 @@ def console_commands(code: str) -> str:
 
 def test_readme_size_and_fences():
     text = README.read_text()
-    assert 150 <= len(text.splitlines()) <= 250, (
-        f"README.md: expected 150-250 lines, got {len(text.splitlines())}; move detail to docs/"
+    assert 150 <= len(text.splitlines()) <= 330, (
+        f"README.md: expected 150-330 lines, got {len(text.splitlines())}; move detail to docs/"
     )
     found = blocks(text)
     unknown = [(b.line, b.info) for b in found if b.lang not in RUN | SHOWN]

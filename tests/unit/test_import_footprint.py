@@ -60,16 +60,16 @@ def test_only_the_matcher_and_enrollment_import_pymilvus(module: str) -> None:
 
 
 def test_the_tracker_and_matcher_handlers_are_built_without_torch() -> None:
-    # the tracker's handler needs no server; the matcher's needs Redis and Milvus, so its
-    # module and the registry it reads stand in for it
+    # both handlers need Redis (the tracker's and the matcher's state), the matcher Milvus too,
+    # so their modules and the registry the matcher reads stand in for them
     code = (
         "from config.settings import load_settings\n"
         "from facestream.services import Services\n"
         "from facestream.stack import Endpoints\n"
-        "import workers.match, workers.models.registry\n"
+        "import workers.match, workers.models.registry, workers.track, workers.track_state\n"
         "s = load_settings(data_dir='/nonexistent', redis_url='redis://127.0.0.1:1',"
         " milvus_uri='http://127.0.0.1:1')\n"
-        "Services(s, Endpoints(s.redis_url, s.milvus_uri)).handler('track')\n"
+        "Services(s, Endpoints(s.redis_url, s.milvus_uri))\n"
     )
     assert "torch" not in loaded_after(code)
 

@@ -25,7 +25,7 @@ from config.errors import ConfigError
 from workers import keys
 from workers.gallery.vectors import ensure_collection
 from workers.models.registry import spec
-from workers.replies import text, text_map
+from workers.replies import text, text_map, text_or_none
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +62,7 @@ class UnknownFaces:
         self.redis = client
         self.milvus = milvus
         self.labels = keys.unknowns(gallery)  # set of this gallery's labels
+        self.became = keys.unknown_became(gallery)  # what labels retired in review became
         self.collection = unknowns_collection(model, dim, gallery)
         self.dim = dim
         self.threshold = threshold
@@ -97,9 +98,10 @@ class UnknownFaces:
             filter=_not_in("label", exclude),
         )
         row = hits[0] if hits else []
+        label = None
         if row and float(row[0]["distance"]) >= self.threshold:
-            label = row[0]["entity"]["label"]
-        else:
+            label = self._live(row[0]["entity"]["label"], exclude)
+        if label is None:
             label = "unknown-" + secrets.token_hex(4)
             log.info("new unknown face %s on %s", label, camera)
         self.milvus.insert(self.collection, [{"label": label, "vector": v.tolist()}])
@@ -115,7 +117,28 @@ class UnknownFaces:
             self.redis.hset(keys.unknown(label), "cameras", ",".join(sorted(names | {camera})))
         return label
 
+    def _live(self, label: str, exclude: set[str] | frozenset[str]) -> str | None:
+        """``label`` if it is still handed out; the label it was merged into if that one is; else
+        None. Labelled, merged and rejected labels leave the set at once, but another process's
+        search may see their rows for a few seconds more (Session consistency) and add a row
+        after they went: such rows are deleted here, so a retired label never comes back."""
+        if self.redis.sismember(self.labels, label):
+            return label
+        went = text_or_none(self.redis.hget(self.became, label))
+        self.milvus.delete(self.collection, filter=f"label == {json.dumps(label)}")
+        log.info("dropped stale rows of retired unknown label %s", label)
+        if (
+            went is not None
+            and went.startswith("unknown-")
+            and went not in exclude
+            and self.redis.sismember(self.labels, went)
+        ):
+            return went
+        return None
+
     def track_ended(self, label: str, faces: int, when: float) -> None:
+        if not self.redis.sismember(self.labels, label):
+            return  # labelled, merged or rejected in review while its track ran: nothing to count
         pipe = self.redis.pipeline()
         pipe.hincrby(keys.unknown(label), "faces", faces)
         pipe.hset(keys.unknown(label), "last_seen", when)

@@ -23,6 +23,7 @@ from facestream.api.auth import allow, caller, context
 from facestream.api.models import COLLECTION
 from facestream.api.problems import Problem
 from facestream.apikeys import ApiKey
+from facestream.indexing.unknown_review import label_names
 from facestream.services import redis_options
 from workers import keys
 from workers.bus import FIELD
@@ -57,7 +58,7 @@ class RecordFilter:
         self._bindings: dict[str, str] = {}
         self._read_at = -1e9
 
-    def _collection_of(self, camera: str) -> str:
+    def collection_of(self, camera: str) -> str:
         if time.monotonic() - self._read_at > BINDINGS_TTL_S:
             raw = self.redis.hgetall(keys.CAMERA_COLLECTIONS)
             self._bindings = {text(k): text(v) for k, v in raw.items()}
@@ -70,7 +71,7 @@ class RecordFilter:
             return False
         if self.named and not record.get("name"):
             return False
-        return self.collection is None or self._collection_of(str(camera)) == self.collection
+        return self.collection is None or self.collection_of(str(camera)) == self.collection
 
 
 def _decode(fields: dict) -> dict | None:
@@ -152,6 +153,7 @@ class TrackOut(BaseModel):
     end_ts: float | None
     name: str | None
     score: float | None
+    label: str | None = None  # the unknown label its faces were given, if any
 
 
 @router.get("/tracks", response_model=list[TrackOut])
@@ -163,17 +165,28 @@ def tracks(
     limit: int = Query(1000, ge=1, le=10000),
     key: ApiKey = Depends(caller),
 ) -> list[TrackOut]:
-    """Tracks from the lifecycle events still in the results stream (within its retention)."""
+    """Tracks from the lifecycle events still in the results stream (within its retention); a
+    track whose unknown label was labelled as a person since carries the person's name."""
     scope = _scope(key, collection)
     client = context(request).services.redis
     wanted = RecordFilter(client, scope, camera, named=False)
     found: dict[tuple[str, str], TrackOut] = {}
+    labels: dict[tuple[str, str], str] = {}  # (camera, track) -> unknown label of its faces
     start = f"{int(since * 1000)}-0"
     while len(found) < limit:
         batch = stream_entries(client.xrange(keys.RESULTS, min=start, max="+", count=1000))
         for eid, fields in batch:
             record = _decode(fields)
-            if record is None or "event" not in record or not wanted.wants(record):
+            if record is None or not wanted.wants(record):
+                continue
+            if "event" not in record:
+                label = record.get("label")
+                if (
+                    not record.get("name")
+                    and isinstance(label, str)
+                    and label.startswith("unknown-")
+                ):
+                    labels[(str(record.get("camera")), str(record.get("track_id")))] = label
                 continue
             wall = int(text(eid).split("-")[0]) / 1000
             ident = (record["camera"], record["track_id"])
@@ -197,6 +210,14 @@ def tracks(
             break
         ms, seq = text(batch[-1][0]).split("-")
         start = f"{ms}-{int(seq) + 1}"
+    names: dict[str, dict[str, str]] = {}  # collection -> label -> name, read once each
+    for ident, track in found.items():
+        track.label = labels.get(ident)
+        if track.name is None and track.label is not None:
+            of = scope or wanted.collection_of(track.camera)
+            if of not in names:
+                names[of] = label_names(client, of)
+            track.name = names[of].get(track.label)
     return list(found.values())[:limit]
 
 
