@@ -1,5 +1,6 @@
-"""The Review page: unknown faces from the cameras (name one: it becomes a person) and the groups
-of index jobs (label, reject, merge, move a face, commit), as `facestream review` does."""
+"""The Review page: unknown labels from the cameras (label one as a person, reject, merge), as
+`facestream unknowns` does, and the groups of index jobs (label, reject, merge, move a face,
+commit), as `facestream review` does."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from config.errors import ConfigError
 from facestream.api.auth import context
 from facestream.api.problems import Problem
 from facestream.indexing.review import Review
-from facestream.web.naming import name_unknown
+from facestream.indexing.unknown_review import UnknownReview
 from facestream.web.pages import redirect_back, require_collection
 from facestream.web.render import check_csrf, page, signed_in, visible_collections
 from workers.gallery.unknowns import list_unknowns
@@ -57,24 +58,32 @@ def face(request: Request, collection: str, cid: str) -> Response:
     return Response(found[0].candidate.thumbnail, media_type="image/jpeg")
 
 
-@router.post("/review/{collection}/unknowns/{label}/name")
-def name(
+@router.post("/review/{collection}/unknowns/{label}")
+def unknown_action(
     request: Request, collection: str, label: str, csrf: str = Form(""),
-    name: str = Form(max_length=100),
+    action: str = Form(""), name: str = Form("", max_length=100),
+    others: str = Form("", max_length=2000),
 ) -> Response:  # fmt: skip
     session = signed_in(request)
     check_csrf(session, csrf)
     require_collection(request, session, "write", collection)
     ctx = context(request)
+    reviewing = UnknownReview(ctx.gallery(collection), ctx.settings.index.best_per_person)
     try:
-        _, n = name_unknown(
-            ctx.services, collection, label, name, ctx.settings.index.best_per_person
-        )
+        if action == "label":
+            report = reviewing.label(label, name)
+            n = sum(report.enrolled.values())
+            done = f"{label} enrolled as {report.name}: {n} faces"
+        elif action == "reject":
+            done = f"{label} rejected: {reviewing.reject(label)} faces dropped"
+        elif action == "merge":
+            reviewing.merge(label, others.split())
+            done = f"merged into {label}"
+        else:
+            raise ConfigError(f"action: expected label, reject or merge, got {action!r}")
     except ConfigError as exc:
         return redirect_back(f"/review/{collection}", error=str(exc))
-    return redirect_back(
-        f"/review/{collection}", notice=f"{label} enrolled as {name.strip()}: {n} faces"
-    )
+    return redirect_back(f"/review/{collection}", notice=done)
 
 
 @router.post("/review/{collection}/groups/{group}")
