@@ -18,6 +18,7 @@ import msgpack
 import redis
 
 from config.errors import StackError
+from facestream import thumbnails
 from facestream.indexing.unknown_review import labels_of_person
 from facestream.services import Services
 from workers import keys
@@ -45,6 +46,7 @@ def erase_person(services: Services, collection: str, person_id: str, finish: bo
                 f"erasing {person_id}: Milvus still returns {len(left)} vectors of {model}"
             )
     gallery.people.remove(person_id, person.name)
+    thumbnails.forget(services.redis, person_id)
     # unknown labels labelled as the person: the records written with them were of this person
     labels = labels_of_person(services.redis, collection, person_id)
     if labels:

@@ -63,4 +63,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
     problems.install(app)
     for module in (health, collections, people, recognize, cameras, live, unknowns):
         app.include_router(module.router)
+    from facestream.web.app import install
+
+    install(app)  # the web pages at /: they call the routes above with a session cookie
     return app

@@ -19,6 +19,10 @@ def context(request: Request) -> ApiContext:
 def caller(
     request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer)
 ) -> ApiKey:
+    if credentials is None:
+        signed_in = _session_key(request)
+        if signed_in is not None:
+            return signed_in
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Problem(401, "Authorization: expected 'Bearer KEY'", "Authorization")
     key = context(request).keys.check(credentials.credentials)
@@ -37,3 +41,18 @@ def allow(key: ApiKey, role: str, collection: str | None) -> None:
             + (f" of {key.collection!r}" if key.collection else "")
             + f"): expected a {role} key of {where}",
         )
+
+
+def _session_key(request: Request) -> ApiKey | None:
+    """The key of a signed-in browser (the web pages call the API with their cookie); a
+    state-changing request must also carry the session's CSRF token."""
+    from facestream.web.sessions import COOKIE, SAFE_METHODS, Sessions, csrf_ok
+
+    session = Sessions(context(request).services.redis).get(request.cookies.get(COOKIE))
+    if session is None:
+        return None
+    if request.method not in SAFE_METHODS and not csrf_ok(
+        session, request.headers.get("x-csrf-token")
+    ):
+        raise Problem(403, "X-CSRF-Token: expected the token of this session", "X-CSRF-Token")
+    return session.key

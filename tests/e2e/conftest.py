@@ -12,6 +12,7 @@ import pytest
 
 from config.settings import Settings
 from facestream.stack import EmbeddedStack, Endpoints
+from tests.support.browser import browser, web  # noqa: F401 (fixtures of the web page tests)
 
 pytestmark = pytest.mark.slow
 

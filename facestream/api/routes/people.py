@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, File, Path, Query, Request, Response, UploadFile
 
+from facestream import thumbnails
 from facestream.api.auth import allow, caller, context
 from facestream.api.gate import judge
 from facestream.api.models import PERSON_ID, FaceOut, PeoplePage, PersonIn, PersonOut
@@ -133,6 +134,9 @@ def add_faces(
             continue
         (face_id,) = index.insert(person_id, found.embeddings[verdict.index : verdict.index + 1])
         gallery.people.add_faces(person_id, model, 1)
+        thumbnails.store(
+            ctx.services.redis, person_id, str(face_id), thumbnails.cut(upload.rgb, verdict.bbox)
+        )
         row.update(enrolled=True, face_id=str(face_id), model=model)
         if verdict.refused:
             row["forced_past"] = verdict.refused
@@ -174,5 +178,6 @@ def delete_face(
     for model in MODELS:
         if person.faces.get(model) and gallery.index(model).delete_face(person_id, face_id):
             gallery.people.add_faces(person_id, model, -1)
+            thumbnails.forget(context(request).services.redis, person_id, str(face_id))
             return Response(status_code=204)
     raise Problem(404, f"face {face_id}: not a face of {person_id}", "face_id")

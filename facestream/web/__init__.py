@@ -1,0 +1,1 @@
+"""The web pages of `facestream serve`: server-rendered HTML on the API, signed in with a key."""
