@@ -11,18 +11,14 @@ what it did before), and prints the state's size. Redis round trips dominate on 
 
 from __future__ import annotations
 
-import argparse
 import statistics
-import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 import redis
 
+from bench import state_cost
 from config.settings import Settings
-from facestream import servers
-from facestream.stack import with_password
 from tracker.faces import Faces
 from workers import keys
 from workers.bus import RedisStreamBus
@@ -72,25 +68,7 @@ def measure(client: redis.Redis, tracks: int, frames: int) -> dict:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--tracks", default="1,7,30")
-    ap.add_argument("--frames", type=int, default=300)
-    args = ap.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        server = servers.start_redis(Path(tmp))
-        try:
-            url = with_password(server.url, servers.redis_password(Path(tmp)))
-            client = redis.Redis.from_url(url)
-            print("tracks  state KiB  commit with state ms  without ms  extra ms/frame")
-            for n in (int(x) for x in args.tracks.split(",")):
-                r = measure(client, n, args.frames)
-                print(
-                    f"{r['tracks']:6d}  {r['state_bytes'] / 1024:9.1f}  "
-                    f"{r['with_state_ms']:20.3f}  {r['without_ms']:10.3f}  "
-                    f"{r['with_state_ms'] - r['without_ms']:14.3f}"
-                )
-        finally:
-            servers.stop(server)
+    state_cost.main(__doc__ or "", measure)
 
 
 if __name__ == "__main__":
