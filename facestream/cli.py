@@ -14,7 +14,7 @@ from pathlib import Path
 from config.errors import FacestreamError
 from config.redact import install_log_filter, register, register_url, scrub
 from config.settings import load_settings
-from facestream import api_commands, commands, index_commands, service_commands
+from facestream import api_commands, commands, gallery_commands, index_commands, service_commands
 from facestream.console import err, esc
 from facestream.private import restrict_umask
 from facestream.reports import commands as report_commands
@@ -57,12 +57,12 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("name", nargs="?", help="the person's name")
     e.add_argument("images", nargs="*", type=Path, help="photos of the person")
     e.add_argument("--dir", type=Path, help="folder with one sub-folder of photos per person")
-    e.set_defaults(func=commands.cmd_enroll)
+    e.set_defaults(func=gallery_commands.cmd_enroll)
 
     pe = sub.add_parser("people", help="list enrolled people; 'people rm NAME' removes one")
     pe.add_argument("action", nargs="?", choices=["rm"])
     pe.add_argument("name", nargs="?")
-    pe.set_defaults(func=commands.cmd_people)
+    pe.set_defaults(func=gallery_commands.cmd_people)
 
     i = sub.add_parser("identify", help="name every face in photos")
     i.add_argument("images", nargs="+", type=Path)
@@ -73,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="OUT.jpg",
         help="with one IMAGE: save a copy with the faces' boxes and names drawn",
     )
-    i.set_defaults(func=commands.cmd_identify)
+    i.set_defaults(func=gallery_commands.cmd_identify)
 
     r = sub.add_parser("run", help="run video sources through the pipeline")
     r.add_argument(

@@ -9,9 +9,9 @@ from rich.table import Table
 
 from config.errors import ConfigError
 from config.settings import Settings
-from facestream.commands import cmd_unknowns as list_unknowns
-from facestream.commands import existing_collection
 from facestream.console import err, esc, out
+from facestream.gallery_commands import cmd_unknowns as list_unknowns
+from facestream.gallery_commands import existing_collection
 from facestream.services import Services
 from facestream.stack import EmbeddedStack
 
