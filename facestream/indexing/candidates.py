@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -14,9 +15,11 @@ from facestream.engine import FaceEngine
 from tracker.faces import Faces
 from tracker.identity import IdentityVote
 from tracker.quality import face_quality
-from workers.gallery import People, VectorIndex
 from workers.models.chips import encode_jpeg, read_image
 from workers.quality import sharpness
+
+if TYPE_CHECKING:  # pymilvus (with pandas, ~90 MiB) loads where a gallery is searched
+    from workers.gallery import People, VectorIndex
 
 log = logging.getLogger(__name__)
 THUMB_PX = 112  # the thumbnail's side: enough for a person to recognise a face, small to keep

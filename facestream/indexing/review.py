@@ -15,6 +15,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import redis
@@ -22,8 +23,10 @@ import redis
 from config.errors import ConfigError
 from facestream.indexing.store import ReviewStore, StoredCandidate
 from workers import keys
-from workers.gallery import People, VectorIndex
 from workers.gallery.people import check_name
+
+if TYPE_CHECKING:  # pymilvus (with pandas, ~90 MiB) loads where a gallery is searched
+    from workers.gallery import People, VectorIndex
 
 log = logging.getLogger(__name__)
 

@@ -52,6 +52,9 @@ def test_modules_of_model_free_processes_do_not_import_torch(module: str) -> Non
         "facestream.cli",
         "facestream.gallery_ops",
         "facestream.runner",
+        # the HTTP API: `up` keeps it running; it loads pymilvus on the first search only
+        "facestream.api.app",
+        "facestream.keep_servers",
     ],
 )
 def test_only_the_matcher_and_enrollment_import_pymilvus(module: str) -> None:

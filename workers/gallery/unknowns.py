@@ -16,16 +16,18 @@ import json
 import logging
 import secrets
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import redis
-from pymilvus import MilvusClient
 
 from config.errors import ConfigError
 from workers import keys
-from workers.gallery.vectors import ensure_collection
 from workers.models.registry import spec
 from workers.replies import text, text_map, text_or_none
+
+if TYPE_CHECKING:  # pymilvus (and pandas) cost ~90 MiB: only the processes that search load it
+    from pymilvus import MilvusClient
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +72,8 @@ class UnknownFaces:
 
     def ensure(self) -> None:
         if not self._ready:
+            from workers.gallery.vectors import ensure_collection  # pymilvus: see above
+
             ensure_collection(self.milvus, self.collection, "label", self.dim)
             self._ready = True
 
