@@ -78,17 +78,16 @@ def cmd_run(args, settings: Settings) -> int:
     cameras = _cameras(args, settings)
     check_run_annotate(args, cameras)
     # a server that died and was restarted is said above the progress bar, not as a log line
-    with (
-        EmbeddedStack(settings, notify=_say_yellow) as endpoints,
-        run_results(args, settings) as results,
-    ):
+    # milvus_later: the workers start while milvus-lite comes up (run_sources waits for it)
+    stack = EmbeddedStack(settings, notify=_say_yellow, milvus_later=True)
+    with stack as endpoints, run_results(args, settings) as results:
         services = Services(settings, endpoints, args.collection)
         model = embedder_name(settings, resolve_device(settings.device))
         problem = other_model_only(services.people, model)
         if problem:
             raise ConfigError(problem)
         _bind_cameras(services, cameras, args.collection)
-        result = run_sources(services, settings, cameras, results, err)
+        result = run_sources(services, settings, cameras, results, err, stack.wait_milvus)
         annotate_run(args, cameras[0], results)
     missing = 0
     for camera, counts in result.cameras.items():

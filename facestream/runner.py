@@ -14,6 +14,7 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -88,7 +89,10 @@ def run_sources(
     cameras: list[CameraConfig],
     out_path: Path | None = None,
     console: Console | None = None,
+    servers_ready: Callable[[], None] = lambda: None,
 ) -> RunResult:
+    """Run the cameras to their end (or a stop). ``servers_ready`` returns once every server
+    answers: the workers start before it, so that their start-up overlaps the servers'."""
     console = console or Console(stderr=True)
     client = services.redis
     workers = WorkerProcesses(settings, services.endpoints)
@@ -97,6 +101,11 @@ def run_sources(
         console.print(
             f"started workers: {', '.join(started)} (logs in {Path(settings.data_dir) / 'logs'})"
         )
+    try:
+        servers_ready()
+    except BaseException:
+        workers.stop()
+        raise
     stop = threading.Event()
     watch = ProblemWatch()
     out = open(out_path, "w", encoding="utf-8") if out_path else None

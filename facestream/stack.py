@@ -15,8 +15,8 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -55,8 +55,14 @@ class EmbeddedStack:
         settings: Settings,
         start_servers: bool = True,
         notify: Callable[[str], None] | None = None,
+        milvus_later: bool = False,
     ):
         self._settings = settings
+        # True (`run`): start() returns once Redis answers while a milvus-lite it starts comes up
+        # in the background (~2 s, the workers' imports and model loads overlap it); the caller
+        # calls wait_milvus() before anything searches
+        self._milvus_later = milvus_later
+        self._milvus_pending: tuple[Future[str], ExitStack] | None = None
         self._start_servers = (
             start_servers  # False: only use servers that already run (status, check, down)
         )
@@ -88,40 +94,72 @@ class EmbeddedStack:
         if milvus_uri:
             log.info("using external Milvus at %s", redact_url(milvus_uri))
         if not (redis_url and milvus_uri):
+            # the lock and the thread outlive this block when milvus-lite is left to come up
+            held = ExitStack()
             try:
+                held.enter_context(self._lock())
                 # side by side: milvus-lite's seconds of start-up overlap Redis's
-                with self._lock(), ThreadPoolExecutor(1, "start-milvus") as pool:
-                    milvus = None
-                    if not milvus_uri:
-                        milvus = pool.submit(
-                            self._ensure,
-                            "milvus",
-                            servers.start_milvus,
-                            "milvus",
-                            servers.milvus_answers,
-                        )
-                    if not redis_url:
-                        password = servers.redis_password(self._data_dir)
-                        redis_url = with_password(
-                            self._ensure(
-                                "redis",
-                                servers.start_redis,
-                                "-server",
-                                lambda s: servers.redis_answers(s, password),
-                            ),
-                            password,
-                        )
+                pool = held.enter_context(ThreadPoolExecutor(1, "start-milvus"))
+                milvus = None
+                if not milvus_uri:
+                    milvus = pool.submit(
+                        self._ensure,
+                        "milvus",
+                        servers.start_milvus,
+                        "milvus",
+                        servers.milvus_answers,
+                    )
+                if not redis_url:
+                    password = servers.redis_password(self._data_dir)
+                    redis_url = with_password(
+                        self._ensure(
+                            "redis",
+                            servers.start_redis,
+                            "-server",
+                            lambda s: servers.redis_answers(s, password),
+                        ),
+                        password,
+                    )
+                if milvus is not None and self._milvus_later:
+                    self._milvus_pending = (milvus, held.pop_all())
+                    milvus_uri = servers.milvus_socket_url(self._data_dir)
+                else:
                     milvus_uri = milvus_uri or milvus.result()  # type: ignore[union-attr]
             except BaseException:
+                held.close()
                 self.stop()
                 raise
+            held.close()
+        if self._milvus_pending is None:
+            self._keep()
+        self._endpoints = Endpoints(redis_url=redis_url, milvus_uri=milvus_uri)
+        return self._endpoints
+
+    def wait_milvus(self) -> None:
+        """With ``milvus_later``: return once the embedded Milvus answers, or raise StackError."""
+        if self._milvus_pending is None:
+            return
+        pending, held = self._milvus_pending
+        self._milvus_pending = None
+        try:
+            url = pending.result()
+        finally:
+            held.close()
+        expected = self._endpoints.milvus_uri if self._endpoints else None
+        if url != expected:  # a recorded server on a TCP port: the workers were told the socket
+            raise StackError(
+                f"embedded milvus answers at {url}, expected {expected}; stop it "
+                f"(`facestream down`) or set an external URL"
+            )
+        self._keep()
+
+    def _keep(self) -> None:
+        """Watch the servers this instance started: one that dies is started again."""
         if self._started:
             self._keeper = ServerKeeper(self.restart, self._notify)
             for server in self._started:
                 self._keeper.watch(server)
             self._keeper.start()
-        self._endpoints = Endpoints(redis_url=redis_url, milvus_uri=milvus_uri)
-        return self._endpoints
 
     def restart(self, server: Server, cancel: threading.Event | None = None) -> Server:
         """Start a dead server again where it was: same data, same port (Redis) or socket."""
@@ -163,6 +201,11 @@ class EmbeddedStack:
 
     def stop(self) -> None:
         self._stop_keeper()  # first: a server must not be restarted while it is being stopped
+        if self._milvus_pending is not None:  # let it finish (it holds the lock), then stop it
+            pending, held = self._milvus_pending
+            self._milvus_pending = None
+            pending.exception()
+            held.close()
         if not self._started:
             self._endpoints = None
             return

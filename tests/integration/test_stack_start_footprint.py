@@ -56,3 +56,41 @@ def test_both_servers_start_and_stop_together(tmp_path: Path) -> None:
         for name, pid in pids.items():
             assert json.loads((tmp_path / "stack" / f"{name}.json").read_text())["pid"] == pid
     assert not any(servers.pid_alive(pid) for pid in pids.values())
+
+
+def test_milvus_later_gives_redis_at_once_and_milvus_once_waited_for(tmp_path: Path) -> None:
+    stack = EmbeddedStack(_settings(tmp_path), milvus_later=True)
+    with stack as endpoints:
+        assert endpoints.milvus_uri == servers.milvus_socket_url(tmp_path)
+        stack.wait_milvus()
+        names = {s.name for s in stack.started}
+        assert names == {"redis", "milvus"}
+        milvus = next(s for s in stack.started if s.name == "milvus")
+        assert milvus.url == endpoints.milvus_uri and servers.milvus_answers(milvus)
+        pids = [s.pid for s in stack.started]
+    assert not any(servers.pid_alive(pid) for pid in pids)
+
+
+def test_milvus_later_says_when_milvus_cannot_start_and_stops_redis(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_milvus() -> list[str]:
+        raise StackError("no milvus-lite server (test)")
+
+    monkeypatch.setattr(servers, "milvus_command", no_milvus)
+    stack = EmbeddedStack(_settings(tmp_path), milvus_later=True)
+    stack.start()  # Redis answers; milvus-lite fails in the background
+    redis_pid = next(s.pid for s in stack.started if s.name == "redis")
+    with pytest.raises(StackError, match="no milvus-lite server"):
+        stack.wait_milvus()
+    stack.stop()
+    assert stack.started == () and not servers.pid_alive(redis_pid)
+
+
+def test_a_stop_before_milvus_answers_stops_it_too(tmp_path: Path) -> None:
+    stack = EmbeddedStack(_settings(tmp_path), milvus_later=True)
+    stack.start()
+    stack.stop()  # milvus-lite still coming up: waited for, then stopped
+    assert stack.started == ()
+    assert not (tmp_path / "stack" / "milvus.json").exists()
+    assert not (tmp_path / "stack" / "redis.json").exists()
