@@ -9,7 +9,6 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
 import msgpack
 import pytest
 import redis
@@ -17,7 +16,7 @@ import redis
 from config.settings import Settings
 from facestream.apikeys import ApiKeys
 from facestream.stack import EmbeddedStack
-from tests.support.api_server import api_server
+from tests.support.api_server import api_server, enroll_lin
 from tests.support.sse import SseClient
 from workers import keys
 from workers.bus import FIELD
@@ -38,19 +37,7 @@ def test_sse_of_a_run_on_a_collection_resumes_exactly(tmp_path: Path, examples_d
         client = redis.Redis.from_url(endpoints.redis_url)
         _, admin = ApiKeys(client).create("admin")
         with api_server(settings, endpoints) as url:
-            a = {"Authorization": f"Bearer {admin}"}
-            assert httpx.post(f"{url}/v1/collections", json={"name": "stage"}, headers=a).is_success
-            pid = httpx.post(
-                f"{url}/v1/collections/stage/people", json={"name": "lin_manuel_miranda"}, headers=a
-            ).json()["id"]
-            photo = examples_dir / "gallery" / "lin_manuel_miranda" / "lin-manuel-miranda.png"
-            enrolled = httpx.post(
-                f"{url}/v1/collections/stage/people/{pid}/faces",
-                files={"image": (photo.name, photo.read_bytes(), "image/png")},
-                headers=a,
-                timeout=300,
-            )
-            assert enrolled.json()["images"][0]["enrolled"], enrolled.text
+            enroll_lin(url, admin, examples_dir)
             _, reader = ApiKeys(client).create("read", "stage")
             r = {"Authorization": f"Bearer {reader}"}
             events = f"{url}/v1/events?named=true"

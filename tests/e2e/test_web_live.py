@@ -10,31 +10,15 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 from selenium.webdriver.common.by import By
 
+from tests.support.api_server import enroll_lin
 from tests.support.browser import screenshot, sign_in, wait_for
 from workers import keys
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-
-
-def enroll_lin(url: str, admin: str, examples_dir: Path) -> None:
-    a = {"Authorization": f"Bearer {admin}"}
-    assert httpx.post(f"{url}/v1/collections", json={"name": "stage"}, headers=a).is_success
-    pid = httpx.post(
-        f"{url}/v1/collections/stage/people", json={"name": "lin_manuel_miranda"}, headers=a
-    ).json()["id"]
-    photo = examples_dir / "gallery" / "lin_manuel_miranda" / "lin-manuel-miranda.png"
-    enrolled = httpx.post(
-        f"{url}/v1/collections/stage/people/{pid}/faces",
-        files={"image": (photo.name, photo.read_bytes(), "image/png")},
-        headers=a,
-        timeout=300,
-    )
-    assert enrolled.json()["images"][0]["enrolled"], enrolled.text
 
 
 def run_file_camera(web, clip: Path | str, camera: str) -> subprocess.Popen:

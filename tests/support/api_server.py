@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 import uvicorn
@@ -51,3 +52,20 @@ def api_server(
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+def enroll_lin(url: str, admin: str, examples_dir: Path) -> None:
+    """Collection ``stage`` with lin_manuel_miranda enrolled from the examples' photo, over HTTP."""
+    a = {"Authorization": f"Bearer {admin}"}
+    assert httpx.post(f"{url}/v1/collections", json={"name": "stage"}, headers=a).is_success
+    pid = httpx.post(
+        f"{url}/v1/collections/stage/people", json={"name": "lin_manuel_miranda"}, headers=a
+    ).json()["id"]
+    photo = examples_dir / "gallery" / "lin_manuel_miranda" / "lin-manuel-miranda.png"
+    enrolled = httpx.post(
+        f"{url}/v1/collections/stage/people/{pid}/faces",
+        files={"image": (photo.name, photo.read_bytes(), "image/png")},
+        headers=a,
+        timeout=300,
+    )
+    assert enrolled.json()["images"][0]["enrolled"], enrolled.text
