@@ -26,6 +26,7 @@ def existing_collection(services: Services) -> None:
 
 
 def cmd_enroll(args, settings: Settings) -> int:
+    from facestream import thumbnails
     from facestream.engine import FaceEngine
     from facestream.gallery_ops import EnrollReport, enroll, photos_by_person
     from workers.gallery.people import check_name
@@ -63,7 +64,15 @@ def cmd_enroll(args, settings: Settings) -> int:
         index = services.index(engine.embedder.name)
         for n, (name, photos) in enumerate(todo.items(), 1):
             with err.status(f"[{n}/{len(todo)}] {name}: {len(photos)} photo(s)"):
-                enroll(engine, services.people, index, name, photos, report)
+                enroll(
+                    engine,
+                    services.people,
+                    index,
+                    name,
+                    photos,
+                    report,
+                    lambda pid, fid, jpeg: thumbnails.store(services.redis, pid, fid, jpeg),
+                )
     for path, note in report.notes:
         err.print(f"[yellow]note:[/yellow] {esc(path)}: {esc(note)}", highlight=False)
     for path, problem in report.problems:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -10,8 +11,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from config.errors import ImageError
+from facestream import thumbnails
 from tracker.identity import IdentityVote
 from workers.gallery.people import People, check_name
+from workers.models.chips import read_image
 
 if TYPE_CHECKING:  # the models and pymilvus: not for `run`, which only asks other_model_only
     from facestream.engine import FaceEngine
@@ -45,12 +48,16 @@ def enroll(
     name: str,
     photos: list[Path],
     report: EnrollReport,
+    keep_thumbnail: Callable[[str, str, bytes], None] | None = None,
 ) -> None:
+    """Enroll the largest face of each photo; ``keep_thumbnail(person_id, face_id, jpeg)`` keeps
+    a small picture of each face enrolled (the web's face library shows them)."""
     name = check_name(name)
-    vectors = []
+    vectors, thumbs = [], []
     for path in photos:
         try:
-            found = engine.faces_in(str(path))
+            rgb = read_image(str(path))
+            found = engine.faces_in_rgb(rgb, str(path))
         except ImageError as exc:
             report.problems.append((str(path), str(exc)))
             continue
@@ -61,11 +68,15 @@ def enroll(
         if len(found.faces) > 1:
             report.notes.append((str(path), f"{len(found.faces)} faces: enrolled the largest"))
         vectors.append(found.embeddings[i])
+        thumbs.append(thumbnails.cut(rgb, [float(v) for v in found.faces.xyxy[i]]))
     if vectors:
         person_id = people.get_or_create(name)
-        added = index.add(person_id, np.stack(vectors))
-        people.add_faces(person_id, engine.embedder.name, added)
-        report.enrolled[name] = report.enrolled.get(name, 0) + added
+        face_ids = index.insert(person_id, np.stack(vectors))
+        people.add_faces(person_id, engine.embedder.name, len(face_ids))
+        report.enrolled[name] = report.enrolled.get(name, 0) + len(face_ids)
+        if keep_thumbnail is not None:
+            for face_id, jpeg in zip(face_ids, thumbs, strict=True):
+                keep_thumbnail(person_id, str(face_id), jpeg)
 
 
 def other_model_only(people: People, model: str) -> str | None:

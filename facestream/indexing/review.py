@@ -21,6 +21,7 @@ import numpy as np
 import redis
 
 from config.errors import ConfigError
+from facestream import thumbnails
 from facestream.indexing.store import ReviewStore, StoredCandidate
 from workers import keys
 from workers.gallery.people import check_name
@@ -167,11 +168,15 @@ class Review:
             chosen = faces[:best_per_person]
             person_id = people.get_or_create(name)
             for model in sorted({f.model for f in chosen}):
-                vectors = np.stack([f.candidate.embedding for f in chosen if f.model == model])
-                added = index_for(model).add(person_id, vectors)
-                people.add_faces(person_id, model, added)
-                report.enrolled[name] = report.enrolled.get(name, 0) + added
-            # the vectors are in; now nothing of these faces is kept but them
+                of_model = [f for f in chosen if f.model == model]
+                vectors = np.stack([f.candidate.embedding for f in of_model])
+                face_ids = index_for(model).insert(person_id, vectors)
+                people.add_faces(person_id, model, len(face_ids))
+                report.enrolled[name] = report.enrolled.get(name, 0) + len(face_ids)
+                # the face library shows enrolled faces: the review's thumbnail becomes theirs
+                for face_id, f in zip(face_ids, of_model, strict=True):
+                    thumbnails.store(self.redis, person_id, str(face_id), f.candidate.thumbnail)
+            # the vectors (and the enrolled faces' thumbnails) are in; nothing else of these faces stays
             pipe = self.redis.pipeline()
             self.store.drop_candidates(pipe, faces)
             for v in views:

@@ -14,9 +14,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+import redis
 
 from config.settings import Settings
+from facestream import thumbnails
 from facestream.stack import EmbeddedStack, Endpoints
+from workers import keys
 
 pytestmark = pytest.mark.slow
 
@@ -218,9 +221,16 @@ def test_people_rm_forgets_the_person_and_keeps_the_others(
     assert done.returncode == 0, done.stderr
     assert [r["name"] for r in identify(cli, enroll_stack, shea)] == ["shea_whigham"]
 
+    # the face library's thumbnail of the face enrolled: a JPEG keyed by the face's id
+    client = redis.Redis.from_url(enroll_stack[1].redis_url)
+    person_id = client.hget(keys.people_by_name("default"), "shea_whigham").decode()
+    thumbs = client.hgetall(thumbnails.key(person_id))
+    assert len(thumbs) == 1 and next(iter(thumbs.values()))[:2] == b"\xff\xd8"
+
     done = cli(*enroll_stack, "people", "rm", "shea_whigham")
     assert done.returncode == 0, done.stderr
     assert "removed shea_whigham" in done.stdout
+    assert not client.exists(thumbnails.key(person_id))
     assert "shea_whigham" not in people_rows(cli, enroll_stack)
 
     gone, kept = identify(cli, enroll_stack, shea, single(shared_dir, "kate_siegel"))

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from config.errors import ConfigError
+from facestream import thumbnails
 from facestream.indexing.candidates import Candidate, candidate_id
 from facestream.indexing.jobs import IndexJobs
 from facestream.indexing.review import Review
@@ -84,7 +85,7 @@ def test_errors_name_what_was_expected(review: Review) -> None:
         review.merge("g1", ["g1"])
 
 
-def test_commit_enrolls_the_best_faces_and_drops_every_thumbnail(
+def test_commit_enrolls_the_best_faces_and_keeps_only_their_thumbnails(
     review: Review, redis_client, milvus_client
 ) -> None:
     people = People(redis_client)
@@ -100,9 +101,16 @@ def test_commit_enrolls_the_best_faces_and_drops_every_thumbnail(
     assert best.group_ids() == []
     assert not list(redis_client.scan_iter("fs:index:default:candidate:*"))
     assert not list(redis_client.scan_iter("fs:index:default:group:*"))
-    for key in redis_client.scan_iter("*"):
-        if redis_client.type(key) == b"hash":
-            assert not any(v[:2] == b"\xff\xd8" for v in redis_client.hvals(key)), key
+    # the two enrolled faces keep their thumbnail (the face library shows it), keyed by the
+    # face's id in Milvus; no other JPEG is left anywhere in Redis
+    jpegs = {
+        key: [f for f, v in redis_client.hgetall(key).items() if v[:2] == b"\xff\xd8"]
+        for key in redis_client.scan_iter("*")
+        if redis_client.type(key) == b"hash"
+    }
+    jpegs = {k: v for k, v in jpegs.items() if v}
+    assert list(jpegs) == [thumbnails.key(ada).encode()], jpegs
+    assert sorted(int(f) for f in jpegs[thumbnails.key(ada).encode()]) == sorted(index.faces(ada))
 
 
 def test_erasing_a_person_or_the_collection_leaves_no_face(review: Review, redis_client) -> None:
