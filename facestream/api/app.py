@@ -17,6 +17,7 @@ from facestream.api.routes import (
     live,
     people,
     recognize,
+    reports,
     unknowns,
 )
 
@@ -61,7 +62,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
         return response
 
     problems.install(app)
-    for module in (health, collections, people, recognize, cameras, live, unknowns):
+    for module in (health, collections, people, recognize, cameras, live, unknowns, reports):
         app.include_router(module.router)
     from facestream.web.app import install
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 from config.errors import ConfigError
@@ -19,6 +20,19 @@ def save_chart(rows: list[ScreenTime], path: Path, timeline: bool = False) -> No
     as a bar along the time axis. Unknown labels are drawn in grey, people in blue."""
     if path.suffix.lower() not in FORMATS:
         raise ConfigError(f"--plot {path}: expected a file name ending in {FORMATS}")
+    _draw(rows, path, timeline)
+
+
+def chart_png(rows: list[ScreenTime], timeline: bool = False) -> bytes:
+    """The chart of :func:`save_chart` as PNG bytes (the HTTP API's reports)."""
+    buf = io.BytesIO()
+    _draw(rows, buf, timeline, fmt="png")
+    return buf.getvalue()
+
+
+def _draw(
+    rows: list[ScreenTime], target: Path | io.BytesIO, timeline: bool, fmt: str | None = None
+) -> None:
     import matplotlib
 
     matplotlib.use("Agg")  # no display: charts are files
@@ -44,6 +58,6 @@ def save_chart(rows: list[ScreenTime], path: Path, timeline: bool = False) -> No
             ax.set_title("Screen time")
         ax.grid(axis="x", alpha=0.3)
         fig.tight_layout()
-        fig.savefig(path)
+        fig.savefig(target, format=fmt)
     finally:
         plt.close(fig)

@@ -37,7 +37,7 @@ KEEPALIVE_S = 15.0
 BINDINGS_TTL_S = 2.0
 
 
-def _scope(key: ApiKey, collection: str | None) -> str | None:
+def read_scope(key: ApiKey, collection: str | None) -> str | None:
     """The collection a request reads (None: all, admin only)."""
     if collection is None and key.role != "admin":
         collection = key.collection
@@ -96,7 +96,7 @@ async def events(
     last_event_id: str | None = Header(None, description="resume after this event id"),
     key: ApiKey = Depends(caller),
 ) -> StreamingResponse:
-    scope = _scope(key, collection)
+    scope = read_scope(key, collection)
     if last_event_id is not None and not STREAM_ID.fullmatch(last_event_id):
         raise Problem(
             422,
@@ -167,7 +167,7 @@ def tracks(
 ) -> list[TrackOut]:
     """Tracks from the lifecycle events still in the results stream (within its retention); a
     track whose unknown label was labelled as a person since carries the person's name."""
-    scope = _scope(key, collection)
+    scope = read_scope(key, collection)
     client = context(request).services.redis
     wanted = RecordFilter(client, scope, camera, named=False)
     found: dict[tuple[str, str], TrackOut] = {}
@@ -236,6 +236,6 @@ def unknowns(
     collection: str | None = Query(None, pattern=COLLECTION),
     key: ApiKey = Depends(caller),
 ) -> list[UnknownOut]:
-    scope = _scope(key, collection) or DEFAULT
+    scope = read_scope(key, collection) or DEFAULT
     found = list_unknowns(context(request).services.redis, scope)
     return [UnknownOut(**{**u.__dict__, "cameras": list(u.cameras)}) for u in found]
