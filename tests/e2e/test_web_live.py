@@ -66,12 +66,14 @@ def test_live_view_draws_lin_manuel_miranda(web, browser, examples_dir):
     assert run.returncode == 0, run.stderr.read()[-3000:]
     # the run's tracks on the Activity page, filtered by person
     browser.get(f"{web.url}/activity?person=lin_manuel_miranda")
-    section = wait_for(browser, lambda d: d.find_element(By.CSS_SELECTOR, "main section"))
+    section = wait_for(browser, lambda d: d.find_element(By.CSS_SELECTOR, "main section.camera"))
     assert section.find_element(By.TAG_NAME, "h2").text == "stage-cam"
     rows = section.find_elements(By.CSS_SELECTOR, "tbody th")
     assert rows and {r.text for r in rows} == {"lin_manuel_miranda"}
     bars = section.find_elements(By.CSS_SELECTOR, ".timeline span")
     assert bars and all(b.size["width"] > 0 for b in bars)
+    chart = browser.find_element(By.CSS_SELECTOR, "#screen-time img")  # the API's PNG report
+    wait_for(browser, lambda d: d.execute_script("return arguments[0].naturalWidth", chart) > 0)
     _docs(screenshot(browser, "activity"), "activity.png")
     # the Search page: a photo of him is him, and he leads the look-alikes
     browser.get(f"{web.url}/search/stage")
