@@ -14,6 +14,7 @@ from facestream.api.routes import (
     cameras,
     collections,
     health,
+    keys,
     live,
     people,
     recognize,
@@ -62,7 +63,9 @@ def create_app(ctx: ApiContext) -> FastAPI:
         return response
 
     problems.install(app)
-    for module in (health, collections, people, recognize, cameras, live, unknowns, reports):
+    for module in (
+        health, collections, people, recognize, cameras, live, unknowns, reports, keys
+    ):  # fmt: skip
         app.include_router(module.router)
     from facestream.web.app import install
 
