@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
 import re
+import secrets
 from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Query, Request
@@ -24,6 +26,10 @@ router = APIRouter(include_in_schema=False)
 PAGE = 50
 COLLECTION_RE = re.compile(COLLECTION)
 PERSON_ID_RE = re.compile(PERSON_ID)
+# login CSRF: another site could post its own key to /signin and have the browser work under it;
+# the form carries a token that must equal a SameSite=Strict cookie set with the form, which a
+# cross-site post does not send
+SIGNIN_COOKIE = "fs_signin"
 
 
 def redirect_back(
@@ -42,20 +48,37 @@ def home(request: Request) -> Response:
     return RedirectResponse("/live", status_code=303)
 
 
+def _signin_page(request: Request, status: int = 200, error: str | None = None) -> Response:
+    token = secrets.token_urlsafe(16)
+    response = page(
+        "signin.html", request, status, title="Sign in", page="", signin_token=token, error=error
+    )
+    response.set_cookie(
+        SIGNIN_COOKIE, token, max_age=3600, httponly=True, samesite="strict",
+        secure=request.url.scheme == "https", path="/signin",
+    )  # fmt: skip
+    return response
+
+
 @router.get("/signin")
 def signin_form(request: Request) -> Response:
-    return page("signin.html", request, title="Sign in", page="")
+    return _signin_page(request)
 
 
 @router.post("/signin")
-def signin(request: Request, key: str = Form(max_length=200)) -> Response:
+def signin(
+    request: Request, key: str = Form(max_length=200), token: str = Form("", max_length=100)
+) -> Response:
+    expected = request.cookies.get(SIGNIN_COOKIE, "")
+    if not expected or not hmac.compare_digest(expected.encode(), token.encode()):
+        return _signin_page(
+            request, 403, "The sign-in form expired or came from elsewhere: try again."
+        )
     session_id = sessions(request).start(key.strip())
     if session_id is None:
-        return page(
-            "signin.html", request, 401, title="Sign in", page="",
-            error="That key is unknown or revoked.",
-        )  # fmt: skip
+        return _signin_page(request, 401, "That key is unknown or revoked.")
     response = RedirectResponse("/live", status_code=303)
+    response.delete_cookie(SIGNIN_COOKIE, path="/signin")
     response.set_cookie(
         COOKIE, session_id, max_age=TTL_S, httponly=True, samesite="strict",
         secure=request.url.scheme == "https", path="/",

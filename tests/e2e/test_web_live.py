@@ -4,7 +4,6 @@ with lin_manuel_miranda drawn, and the capture-to-drawn latency. Real run, real 
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 import time
@@ -14,11 +13,10 @@ import pytest
 from selenium.webdriver.common.by import By
 
 from tests.support.api_server import enroll_lin
-from tests.support.browser import screenshot, sign_in, wait_for
+from tests.support.browser import for_docs, screenshot, sign_in, wait_for
 from workers import keys
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
 def run_file_camera(web, clip: Path | str, camera: str) -> subprocess.Popen:
@@ -43,7 +41,7 @@ def test_live_view_draws_lin_manuel_miranda(web, browser, examples_dir):
         browser.get(f"{web.url}/live")
         tile = wait_for(browser, lambda d: d.find_element(By.CSS_SELECTOR, ".tile"))
         assert "stage-cam" in tile.text
-        _docs(screenshot(browser, "live_tiles"), "live_tiles.png")
+        for_docs(screenshot(browser, "live_tiles"), "live_tiles.png")
         tile.find_element(By.LINK_TEXT, "stage-cam").click()
         wait_for(
             browser,
@@ -57,7 +55,7 @@ def test_live_view_draws_lin_manuel_miranda(web, browser, examples_dir):
         assert all(0 < ms < 60_000 for ms in latencies), latencies
         assert "capture → drawn" in browser.find_element(By.ID, "latency").text
         assert "#" in caption  # track ids are drawn with the labels
-        _docs(shot, "live.png")
+        for_docs(shot, "live.png")
         run.wait(timeout=600)
     finally:
         if run.poll() is None:
@@ -74,7 +72,7 @@ def test_live_view_draws_lin_manuel_miranda(web, browser, examples_dir):
     assert bars and all(b.size["width"] > 0 for b in bars)
     chart = browser.find_element(By.CSS_SELECTOR, "#screen-time img")  # the API's PNG report
     wait_for(browser, lambda d: d.execute_script("return arguments[0].naturalWidth", chart) > 0)
-    _docs(screenshot(browser, "activity"), "activity.png")
+    for_docs(screenshot(browser, "activity"), "activity.png")
     # the Search page: a photo of him is him, and he leads the look-alikes
     browser.get(f"{web.url}/search/stage")
     photo = examples_dir / "gallery" / "lin_manuel_miranda" / "lin-manuel-miranda.png"
@@ -84,13 +82,8 @@ def test_live_view_draws_lin_manuel_miranda(web, browser, examples_dir):
     assert browser.find_element(By.ID, "who").text.startswith("Who:\nlin_manuel_miranda (score")
     alike = browser.find_element(By.ID, "lookalikes").text
     assert alike.startswith("Look-alikes:\nlin_manuel_miranda"), alike
-    _docs(screenshot(browser, "search"), "search.png")
+    for_docs(screenshot(browser, "search"), "search.png")
     browser.get(f"{web.url}/system")
     cameras = wait_for(browser, lambda d: d.find_elements(By.XPATH, "//th[text()='stage-cam']"))
     assert cameras
-    _docs(screenshot(browser, "system"), "system.png")
-
-
-def _docs(shot: Path, name: str) -> None:
-    DOCS.mkdir(parents=True, exist_ok=True)
-    shutil.copy(shot, DOCS / name)
+    for_docs(screenshot(browser, "system"), "system.png")

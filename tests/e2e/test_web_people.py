@@ -4,9 +4,7 @@ included. Real models (dlib), real photos."""
 
 from __future__ import annotations
 
-import shutil
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,11 +12,10 @@ from PIL import Image
 from selenium.webdriver.common.by import By
 
 from facestream import thumbnails
-from tests.support.browser import screenshot, sign_in, wait_for
+from tests.support.browser import for_docs, screenshot, sign_in, wait_for
 from workers.gallery.collections import Collections
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
 def _person(browser, name: str):
@@ -57,8 +54,7 @@ def test_enroll_by_upload_shows_verdicts_and_thumbnails(web, browser, examples_d
     assert browser.execute_script("return arguments[0].naturalWidth", thumb) == thumbnails.SIZE
     assert "1 face enrolled" in card.text
     shot = screenshot(browser, "people")
-    DOCS.mkdir(parents=True, exist_ok=True)
-    shutil.copy(shot, DOCS / "people.png")
+    for_docs(shot, "people.png")
 
 
 def test_erase_a_person_after_confirming_and_see_them_gone(web, browser, examples_dir):

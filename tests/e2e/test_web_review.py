@@ -5,18 +5,16 @@ real models."""
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.expected_conditions import staleness_of
 
-from tests.support.browser import screenshot, sign_in, wait_for
+from tests.support.browser import for_docs, screenshot, sign_in, wait_for
 from workers.gallery.collections import Collections
 from workers.gallery.unknowns import list_unknowns
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
 def test_name_an_unknown_of_a_crowd_run_and_see_them_in_people(web, browser, shared_dir, cli):
@@ -33,8 +31,7 @@ def test_name_an_unknown_of_a_crowd_run_and_see_them_in_people(web, browser, sha
     cards = wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "li.unknown"))
     assert {c.get_attribute("data-label") for c in cards} == {u.label for u in found}
     shot = screenshot(browser, "review")
-    DOCS.mkdir(parents=True, exist_ok=True)
-    shutil.copy(shot, DOCS / "review.png")
+    for_docs(shot, "review.png")
     assert len(cards) >= 3, "the crowd clip has more than three people in it"
     label, other, third = (c.get_attribute("data-label") for c in cards[:3])
 
@@ -83,8 +80,7 @@ def test_review_index_groups_label_merge_reject_commit(web, browser, examples_di
     assert len(ids) >= 3, [g.text for g in groups]
     for img in browser.find_elements(By.CSS_SELECTOR, "li.group .thumbs img"):
         assert browser.execute_script("return arguments[0].naturalWidth", img) > 0
-    DOCS.mkdir(parents=True, exist_ok=True)
-    shutil.copy(screenshot(browser, "review_groups"), DOCS / "review_groups.png")
+    for_docs(screenshot(browser, "review_groups"), "review_groups.png")
     first, second, third = ids[:3]
 
     def act(group: str, field: str | None, value: str, action: str) -> str:

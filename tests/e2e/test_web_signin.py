@@ -3,18 +3,13 @@ CSRF, and a read key that sees no editing controls and is refused when it posts 
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import httpx
 from selenium.webdriver.common.by import By
 
 from facestream.apikeys import ApiKeys
 from facestream.web.sessions import COOKIE
-from tests.support.browser import screenshot, sign_in, wait_for
+from tests.support.browser import for_docs, screenshot, sign_in, wait_for
 from workers.gallery.collections import Collections
-
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
 def test_sign_in_sets_a_strict_http_only_cookie_and_sign_out_ends_it(web, browser):
@@ -25,8 +20,7 @@ def test_sign_in_sets_a_strict_http_only_cookie_and_sign_out_ends_it(web, browse
     field.submit()
     error = wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".error"))[0]
     assert "unknown or revoked" in error.text
-    DOCS.mkdir(parents=True, exist_ok=True)
-    shutil.copy(screenshot(browser, "signin"), DOCS / "signin.png")
+    for_docs(screenshot(browser, "signin"), "signin.png")
     sign_in(browser, web.url, web.admin)
     assert browser.current_url.endswith("/live")
     (cookie,) = [c for c in browser.get_cookies() if c["name"] == COOKIE]
@@ -53,6 +47,20 @@ def test_a_post_without_the_csrf_token_is_refused(web, browser):
     assert api.status_code == 403 and "X-CSRF-Token" in api.text
     assert Collections(web.redis).exists("stage")
     assert web.redis.hlen("fs:c:stage:people") == 0
+
+
+def test_a_sign_in_posted_from_elsewhere_is_refused(web):
+    # another site's form posts its own key: without the form's cookie no session is made
+    forged = httpx.post(f"{web.url}/signin", data={"key": web.admin, "token": "guess"})
+    assert forged.status_code == 403 and "came from elsewhere" in forged.text
+    assert COOKIE not in forged.cookies
+    assert list(web.redis.scan_iter("fs:web:session:*")) == []
+    # the form's own token and cookie, as a browser on this site sends them: signed in
+    with httpx.Client(base_url=web.url) as client:
+        form = client.get("/signin")
+        token = form.text.split('name="token" value="')[1].split('"')[0]
+        done = client.post("/signin", data={"key": web.admin, "token": token})
+        assert done.status_code == 303 and COOKIE in done.cookies
 
 
 def test_a_read_key_sees_no_editing_controls_and_gets_403(web, browser):

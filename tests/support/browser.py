@@ -48,6 +48,20 @@ def screenshot(driver, name: str) -> Path:
     return path
 
 
+DOCS = ROOT / "docs" / "screenshots"
+
+
+def for_docs(shot: Path, name: str) -> None:
+    """Keep a screenshot as the docs' picture of a page: 256 colours, a third of the bytes."""
+    from PIL import Image
+
+    DOCS.mkdir(parents=True, exist_ok=True)
+    image = Image.open(shot).convert("RGB")
+    image.quantize(256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).save(
+        DOCS / name, optimize=True
+    )
+
+
 def wait_for(driver, condition, timeout: float = 30):
     from selenium.webdriver.support.ui import WebDriverWait
 
