@@ -120,9 +120,23 @@ def cmd_people(args, settings: Settings) -> int:
     return 0
 
 
-def cmd_identify(args, settings: Settings) -> int:
+def searcher(services: Services, settings: Settings):
+    """(the models, the collection's vector index of their embedder, its threshold) for a command
+    that identifies faces; a ConfigError when nobody was enrolled with that embedder."""
     from facestream.engine import FaceEngine
-    from facestream.gallery_ops import identify, other_model_only
+    from facestream.gallery_ops import other_model_only
+
+    with err.status("loading models..."):
+        engine = FaceEngine(settings)
+    problem = other_model_only(services.people, engine.embedder.name)
+    if problem:
+        raise ConfigError(problem)
+    name = engine.embedder.name
+    return engine, services.index(name), services.threshold(name)
+
+
+def cmd_identify(args, settings: Settings) -> int:
+    from facestream.gallery_ops import identify
 
     if args.annotate is not None and len(args.images) != 1:
         raise ConfigError(f"--annotate: expected one IMAGE, got {len(args.images)}")
@@ -130,13 +144,7 @@ def cmd_identify(args, settings: Settings) -> int:
     with EmbeddedStack(settings) as endpoints:
         services = Services(settings, endpoints, args.collection)
         existing_collection(services)
-        with err.status("loading models..."):
-            engine = FaceEngine(settings)
-        problem = other_model_only(services.people, engine.embedder.name)
-        if problem:
-            raise ConfigError(problem)
-        index = services.index(engine.embedder.name)
-        threshold = services.threshold(engine.embedder.name)
+        engine, index, threshold = searcher(services, settings)
         rows = []
         for path in args.images:
             try:

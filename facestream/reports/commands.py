@@ -214,8 +214,8 @@ def cmd_find(args, settings: Settings) -> int:
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from facestream.engine import FaceEngine
-    from facestream.gallery_ops import identify, other_model_only
+    from facestream.gallery_commands import existing_collection, searcher
+    from facestream.gallery_ops import identify
     from facestream.reports.find import copy_found, files_under, find_person
     from facestream.services import Services
     from facestream.stack import EmbeddedStack
@@ -224,16 +224,11 @@ def cmd_find(args, settings: Settings) -> int:
     if missing:
         raise ConfigError(f"find: expected existing folders, got {missing}")
     with EmbeddedStack(settings) as endpoints:
-        services = Services(settings, endpoints)
+        services = Services(settings, endpoints, args.collection)
+        existing_collection(services)
         if services.people.find(args.name) is None:
             raise ConfigError(f"find: expected an enrolled person's name, got {args.name!r}")
-        with err.status("loading models..."):
-            engine = FaceEngine(settings)
-        problem = other_model_only(services.people, engine.embedder.name)
-        if problem:
-            raise ConfigError(problem)
-        index = services.index(engine.embedder.name)
-        threshold = services.threshold(engine.embedder.name)
+        engine, index, threshold = searcher(services, settings)
         total = sum(1 for _ in files_under(args.folders))
         columns = (TextColumn("searching"), BarColumn(), MofNCompleteColumn())
         with Progress(*columns, console=err, transient=True) as bar:

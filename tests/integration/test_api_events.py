@@ -8,26 +8,13 @@ import httpx
 import msgpack
 import pytest
 
-from config.settings import Settings
 from facestream.apikeys import ApiKeys
-from facestream.stack import Endpoints
-from tests.support.api_server import api_server
 from tests.support.sse import SseClient
 from workers import keys
 from workers.bus import FIELD
 from workers.gallery.collections import Collections
 
 pytestmark = pytest.mark.timeout(600)
-
-
-@pytest.fixture
-def api(stack: Endpoints, redis_client, tmp_path):
-    settings = Settings(
-        data_dir=tmp_path / "data", redis_url=stack.redis_url, milvus_uri=stack.milvus_uri
-    )
-    _, admin = ApiKeys(redis_client).create("admin")
-    with api_server(settings, stack) as url:
-        yield url, {"Authorization": f"Bearer {admin}"}, redis_client
 
 
 def publish(client, camera: str, track: str, event: str | None, name: str | None, ts: float) -> str:
@@ -65,8 +52,8 @@ def wait_for(client: SseClient, n: int, timeout: float = 30) -> None:
     assert len(client.events) >= n, (len(client.events), n, client.error)
 
 
-def test_sse_resumes_with_last_event_id_without_loss_or_duplicates(api):
-    url, headers, client = api
+def test_sse_resumes_with_last_event_id_without_loss_or_duplicates(admin_api):
+    url, headers, client = admin_api
     registry = Collections(client)
     registry.create("shop")
     registry.bind_camera("door", "shop")
@@ -105,8 +92,8 @@ def test_sse_resumes_with_last_event_id_without_loss_or_duplicates(api):
     assert bad.status_code == 422 and bad.json()["field"] == "Last-Event-ID"
 
 
-def test_tracks_and_unknowns(api):
-    url, headers, client = api
+def test_tracks_and_unknowns(admin_api):
+    url, headers, client = admin_api
     since = time.time() - 1
     publish(client, "door", "t1", "start", None, 0.0)
     publish(client, "door", "t1", "identified", "obama", 0.5)
@@ -123,8 +110,8 @@ def test_tracks_and_unknowns(api):
     assert httpx.get(f"{url}/v1/unknowns", headers=headers).json() == []
 
 
-def test_cameras_never_echo_credentials(api):
-    url, headers, client = api
+def test_cameras_never_echo_credentials(admin_api):
+    url, headers, client = admin_api
     Collections(client).create("shop")
     body = {"name": "gate", "url": "rtsp://admin:s3cret@10.0.0.5/stream", "collection": "shop"}
     got = httpx.post(f"{url}/v1/cameras", json=body, headers=headers)

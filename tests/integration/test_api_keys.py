@@ -5,24 +5,15 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from config.settings import Settings
-from facestream.apikeys import ApiKeys
-from facestream.stack import Endpoints
-from tests.support.api_server import api_server
 from workers.gallery.collections import Collections
 
 pytestmark = pytest.mark.timeout(600)
 
 
 @pytest.fixture
-def api(stack: Endpoints, redis_client, tmp_path):
-    settings = Settings(
-        data_dir=tmp_path / "data", redis_url=stack.redis_url, milvus_uri=stack.milvus_uri
-    )
-    _, admin = ApiKeys(redis_client).create("admin")
-    Collections(redis_client).create("shop")
-    with api_server(settings, stack) as url:
-        yield url, {"Authorization": f"Bearer {admin}"}, redis_client
+def api(admin_api):
+    Collections(admin_api[2]).create("shop")
+    return admin_api
 
 
 def test_a_key_created_over_http_works_until_revoked(api) -> None:

@@ -6,25 +6,12 @@ import httpx
 import msgpack
 import pytest
 
-from config.settings import Settings
 from facestream.apikeys import ApiKeys
-from facestream.stack import Endpoints
-from tests.support.api_server import api_server
 from workers import keys
 from workers.bus import FIELD
 from workers.gallery.collections import Collections
 
 pytestmark = pytest.mark.timeout(600)
-
-
-@pytest.fixture
-def api(stack: Endpoints, redis_client, tmp_path):
-    settings = Settings(
-        data_dir=tmp_path / "data", redis_url=stack.redis_url, milvus_uri=stack.milvus_uri
-    )
-    _, admin = ApiKeys(redis_client).create("admin")
-    with api_server(settings, stack) as url:
-        yield url, {"Authorization": f"Bearer {admin}"}, redis_client
 
 
 def face(client, camera: str, track: str, name: str | None, frame: int, fps: float = 25) -> None:
@@ -45,8 +32,8 @@ def face(client, camera: str, track: str, name: str | None, frame: int, fps: flo
 
 
 @pytest.fixture
-def two_collections(api):
-    url, admin, client = api
+def two_collections(admin_api):
+    url, admin, client = admin_api
     registry = Collections(client)
     registry.create("shop")
     registry.bind_camera("door", "shop")
