@@ -124,7 +124,8 @@ class MatchHandler(Handler):
         st = self.cameras.get(msg.camera)
         if st is None or st.run != msg.run:
             if st is not None:  # the source restarted: its old tracks are over
-                out += [self._end(msg.camera, track, st.model) for track in st.book.finish()]
+                ended = st.book.finish()
+                out += [self._end(msg.camera, track, st.model, st.run) for track in ended]
             st = self.cameras.put(
                 msg.camera,
                 CameraState(
@@ -141,7 +142,7 @@ class MatchHandler(Handler):
         st.book.end(msg.ended)
         ended = st.book.finish() if msg.is_eos else st.book.expire(msg.ts)
         for track in ended:
-            out.append(self._end(msg.camera, track, st.model))
+            out.append(self._end(msg.camera, track, st.model, st.run))
         return out
 
     def commit(self, msg: FrameMsg, outputs: list[Output]) -> bool:
@@ -352,10 +353,11 @@ class MatchHandler(Handler):
                             merged.display_id,
                             None,
                             0.0,
+                            msg.run,
                             into=track.display_id,
                         )
                     )
-                    out.append(self._end(msg.camera, merged, model))
+                    out.append(self._end(msg.camera, merged, model, msg.run))
                 if identity_changed:
                     changed.add(track.display_id)
                 if (
@@ -377,6 +379,7 @@ class MatchHandler(Handler):
                     track.display_id,
                     None,
                     0.0,
+                    msg.run,
                 )
             )
         for i, track_id in enumerate(track_ids):
@@ -395,6 +398,7 @@ class MatchHandler(Handler):
                         track.display_id,
                         name,
                         track.vote.score,
+                        msg.run,
                     )
                 )
                 changed.discard(track.display_id)
@@ -405,7 +409,7 @@ class MatchHandler(Handler):
             )
         return out
 
-    def _end(self, camera: str, track: BookTrack, model: str | None) -> dict:
+    def _end(self, camera: str, track: BookTrack, model: str | None, run: str) -> dict:
         if track.unknown_label and self.unknowns_for is not None and model:
             self.unknowns_for(model).track_ended(track.unknown_label, track.frames, time.time())
         return event_record(
@@ -416,6 +420,7 @@ class MatchHandler(Handler):
             track.display_id,
             self._name(track.vote.person_id),
             track.vote.score,
+            run,
         )
 
     def _name(self, person_id: str | None) -> str | None:

@@ -37,6 +37,7 @@ from workers.memory import release_free_memory
 from workers.messages import FRAME, FrameMsg
 from workers.metrics import StageObserver
 from workers.replies import hash_fields
+from workers.superseded import Superseded
 
 log = logging.getLogger(__name__)
 # how often the input streams are listed again: a camera added while we run is read within this
@@ -51,6 +52,7 @@ class Counters:
     trimmed: int = 0
     errors: int = 0
     stale: int = 0
+    superseded: int = 0  # entries of a run that a newer run of its camera replaced (discarded)
     reconnects: int = 0
 
 
@@ -80,6 +82,7 @@ class Worker:
         self._next_health = 0.0
         self._recover = False  # after a Redis outage: re-read our own pending entries first
         self._take_over = handler.takes_over_pending  # at start: a dead predecessor's entries first
+        self._superseded = Superseded(client)
 
     # --- lifecycle -----------------------------------------------------------------
     def install_signal_handlers(self) -> None:
@@ -184,6 +187,7 @@ class Worker:
             )
         elif not self._streams:
             time.sleep(self.settings.block_ms / 1000)
+        self._superseded.new_batch()
         self._prepare(entries)
         for entry in entries:
             self._process(entry, check_deliveries=claimed)
@@ -234,6 +238,11 @@ class Worker:
             self._dead_letter(
                 entry, str(exc) if isinstance(exc, MessageError) else f"{type(exc).__name__}: {exc}"
             )
+            return
+        if self._superseded(msg):  # a killed run's leftover: never processed into a newer run
+            self.counters.superseded += 1
+            self.observer.dropped("superseded")
+            self.bus.ack(entry.stream, group, [entry.id])
             return
         started = time.monotonic()
         msg = self._unless_stale(msg)
