@@ -45,6 +45,7 @@ from workers.gallery import People, VectorIndex
 from workers.gallery.collections import Gallery
 from workers.gallery.unknowns import UnknownFaces
 from workers.handler import Handler, Output
+from workers.match_order import InOrder
 from workers.match_state import Cameras, CameraState, MatchState
 from workers.messages import FrameMsg
 from workers.models.registry import MODELS, other_model_only
@@ -81,6 +82,8 @@ class MatchHandler(Handler):
         self.unknowns_for = unknowns_for  # model name -> its unknown faces; None: no unknown labels
         # None: the state lives in this process only (lost with it)
         self.cameras = Cameras(state, self._new_book)
+        # a file's frames are applied in seq order: as long as the tracker waits for a missing one
+        self._order = InOrder(client, settings.track.reorder_wait_file_s)
         self._names: dict[str, tuple[float, str | None]] = {}  # person id -> (fetched at, name)
         self._milvus_backoff = Backoff(0.5, 10.0)
         self._milvus_retry_at = 0.0
@@ -133,8 +136,10 @@ class MatchHandler(Handler):
                     self._new_book(msg.shots.model),
                     book_model=msg.shots.model,
                     version=st.version if st is not None else 0,
+                    next_seq=0,
                 ),
             )
+        self._order.check(st, msg)
         self._use(self._gallery(msg.camera, st.run))
         if not msg.is_eos:
             st.model = msg.shots.model or st.model
@@ -143,6 +148,7 @@ class MatchHandler(Handler):
         ended = st.book.finish() if msg.is_eos else st.book.expire(msg.ts)
         for track in ended:
             out.append(self._end(msg.camera, track, st.model, st.run))
+        self._order.applied(st, msg)
         return out
 
     def commit(self, msg: FrameMsg, outputs: list[Output]) -> bool:

@@ -32,7 +32,8 @@ from config.sections import BusSettings
 from workers import codec, health, keys, progress, queues
 from workers.backoff import REDIS_DOWN, Backoff
 from workers.bus import Bus, Entry
-from workers.handler import Handler, Output
+from workers.handler import Handler, NotYet, Output
+from workers.held import Held
 from workers.memory import release_free_memory
 from workers.messages import FRAME, FrameMsg
 from workers.metrics import StageObserver
@@ -83,6 +84,7 @@ class Worker:
         self._recover = False  # after a Redis outage: re-read our own pending entries first
         self._take_over = handler.takes_over_pending  # at start: a dead predecessor's entries first
         self._superseded = Superseded(client)
+        self._held = Held()  # entries the handler cannot handle yet, tried again from memory
 
     # --- lifecycle -----------------------------------------------------------------
     def install_signal_handlers(self) -> None:
@@ -192,9 +194,20 @@ class Worker:
         for entry in entries:
             self._process(entry, check_deliveries=claimed)
             self._maybe_heartbeat()  # a batch of slow frames must not outlive the health key's TTL
+        self._retry_held(bool(entries))
         self._publish(self.handler.idle())
         self._maybe_heartbeat()
         return len(entries)
+
+    def _retry_held(self, progressed: bool) -> None:
+        """Held entries again, in the order they came, for as long as handling one frees more."""
+        while due := self._held.due(progressed):
+            before = self.counters.processed
+            for entry in due:
+                self._process(entry)
+            progressed = self.counters.processed > before
+            if not progressed:
+                return
 
     def _maybe_heartbeat(self) -> None:
         now = time.monotonic()
@@ -251,6 +264,9 @@ class Worker:
         except MessageError as exc:
             self._dead_letter(entry, str(exc))
             return
+        except NotYet as exc:  # pending still; tried again from memory, no delivery spent
+            self._held.hold(entry, str(exc))
+            return
         except REDIS_DOWN:
             raise  # not the message's fault: the run loop reconnects, the entry stays pending
         except Exception:
@@ -272,6 +288,9 @@ class Worker:
                 self.handler.committed(msg)
         except REDIS_DOWN:
             raise
+        except NotYet as exc:  # redone against a newer state (another matcher's), which holds it
+            self._held.hold(entry, str(exc))
+            return
         except Exception as exc:  # an output that cannot be encoded or counted: the input's fault
             log.exception("%s: outputs of %s %s failed", self.handler.kind, entry.stream, entry.id)
             self._dead_letter(entry, f"outputs failed: {type(exc).__name__}: {exc}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import redis
@@ -40,3 +41,16 @@ def running(pid: int) -> bool:
 def stage_counter(client: redis.Redis, name: str) -> int:
     """A counter (``processed``, ``superseded``, ...) summed over every worker's stats hash."""
     return sum(int(client.hget(key, name) or 0) for key in client.scan_iter(keys.stats("*")))
+
+
+def busy_worker(client: redis.Redis, kind: str, stream: str, group: str) -> int | None:
+    """The pid of a running worker of ``kind`` that holds an unacked entry of ``stream``
+    (mid-batch); a killed one's health key and pending entries linger."""
+    for key in client.scan_iter(keys.health_pattern(kind)):
+        info = json.loads(client.get(key) or "{}")
+        if not running(int(info.get("pid", 0))):
+            continue
+        consumer = f"{info.get('host')}-{info.get('pid')}"
+        if client.xpending_range(stream, group, "-", "+", 1, consumername=consumer):
+            return int(info["pid"])
+    return None
