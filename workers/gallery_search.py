@@ -4,7 +4,9 @@ When Milvus is unreachable (a failed connect as much as a failed search), search
 with capped backoff and a frame is never dead-lettered for it. Meanwhile a live camera's tracks
 flow unnamed and are named once it is back; a file's frames wait for it (the matcher raises
 ``NotYet``: the runtime holds them without spending deliveries), so a file run gives the same
-records as without the outage. The health key says so, for `run` and `status`.
+records as without a restart of milvus-lite (`run` restarts it within seconds). A file's frames
+wait at most ``FILE_WAIT_S`` into an outage, then flow unnamed too: a Milvus that stays away
+must not keep a file run from ending. The health key says so, for `run` and `status`.
 """
 
 from __future__ import annotations
@@ -20,6 +22,10 @@ from workers.gallery import VectorIndex
 from workers.gallery.unknowns import UnknownFaces
 
 log = logging.getLogger(__name__)
+# how long into an outage a file's frames wait for Milvus: longer than a restart of milvus-lite
+# (5 s measured; `run` retries a failed restart with backoff up to 30 s), bounded for a run
+# pointed at a Milvus that never answers
+FILE_WAIT_S = 60.0
 
 
 class GallerySearch:
@@ -79,6 +85,10 @@ class GallerySearch:
             self._reload_unknowns(unknowns_for, model)
             self._failed("unknown-face lookup", exc)
             return None
+
+    def worth_waiting(self) -> bool:
+        """Whether Milvus is away, for less than ``FILE_WAIT_S`` so far."""
+        return self.down_since is not None and time.time() - self.down_since < FILE_WAIT_S
 
     def health(self) -> dict:
         """For the health key: `status` and `run` show an unreachable Milvus."""

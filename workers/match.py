@@ -238,7 +238,7 @@ class MatchHandler(Handler):
 
     def _wait_for_milvus(self, st: CameraState, msg: FrameMsg) -> None:
         """A file's frame waits for an unreachable Milvus (a live one goes on unnamed)."""
-        if st.lossless and self.gallery.down_since is not None:
+        if st.lossless and self.gallery.worth_waiting():
             raise NotYet(f"camera {msg.camera}: frame {msg.seq} waits for Milvus")
 
     def _frame(self, st: CameraState, msg: FrameMsg) -> list[dict]:
