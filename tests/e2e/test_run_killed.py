@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 import redis
 
+from bench import faults
 from tests.e2e.test_matcher_restart import CAMERA, FRAMES, canonical, lifecycle_ok, start_run
 from tests.support.faults import children, frames_done, running, stage_counter
 from tests.support.rtsp import wait_for
@@ -78,3 +79,18 @@ def test_a_run_killed_mid_clip_then_run_again_reports_what_an_undisturbed_run_re
     assert {r["run"] for r in rows} == {client.hget(keys.camera_info(CAMERA), "run").decode()}
     # the killed run's frames in flight were discarded, and counted
     assert stage_counter(client, "superseded") > superseded
+
+
+def test_the_next_run_adopts_and_stops_the_servers_a_killed_run_started(
+    examples_dir: Path, tmp_path: Path
+) -> None:
+    """A killed `run` cannot stop the embedded Valkey and milvus-lite it started; the next run
+    over the same data reuses them, and (their owner being gone) looks after them and stops
+    them at its end, as if it had started them."""
+    template = faults.prepare(tmp_path, examples_dir / "gallery")
+    clip = examples_dir / "hamilton_360p.mp4"
+    _records, row = faults.run_once(template, tmp_path, clip, "grabber", 100, "killed")
+    err = (tmp_path / "killed.err").read_text()
+    assert row.killed and row.exit_code == 0, err[-3000:]
+    assert row.accounted == f"{FRAMES}/{FRAMES}", err[-3000:]
+    assert row.left_behind == 0, f"{row.left_behind} processes of the killed run left running"
