@@ -181,8 +181,8 @@ def _accounted(stderr: str) -> str:
 
 
 def _processes_of(data_dir: Path) -> list[int]:
-    """Live processes started for ``data_dir`` (workers carry it in their environment, servers
-    on their command line)."""
+    """Live processes started for ``data_dir`` (workers carry it in their environment,
+    milvus-lite on its command line, Valkey as its working directory)."""
     needle = str(data_dir).encode()
     pids = []
     for proc in Path("/proc").iterdir():
@@ -192,6 +192,7 @@ def _processes_of(data_dir: Path) -> list[int]:
             if (
                 needle in (proc / "environ").read_bytes()
                 or needle in (proc / "cmdline").read_bytes()
+                or os.readlink(proc / "cwd").startswith(str(data_dir))
             ):
                 pids.append(int(proc.name))
         except OSError:

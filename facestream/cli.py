@@ -129,6 +129,13 @@ def build_parser() -> argparse.ArgumentParser:
     wk.add_argument(
         "--any-host", action="store_true", help="with --check: a live worker on any host will do"
     )
+    wk.add_argument(
+        "--parent-pid",
+        type=int,
+        default=None,
+        metavar="PID",
+        help="exit when process PID (our parent, e.g. the `run` that started us) exits",
+    )
     wk.set_defaults(func=commands.cmd_worker)
 
     up = sub.add_parser(
@@ -266,6 +273,10 @@ def main(argv: list[str] | None = None) -> int:
     # started, warm
     previous = signal.signal(signal.SIGTERM, _interrupt) if _in_main_thread() else None
     try:
+        if getattr(args, "parent_pid", None) is not None:  # before loading models: seconds
+            from facestream.lifeline import die_with
+
+            die_with(args.parent_pid)
         settings = load_settings(
             config_file=args.settings_file,
             data_dir=args.data_dir,

@@ -90,8 +90,13 @@ class WorkerProcesses:
     def _spawn(self, proc: _Proc) -> None:
         proc.backoff.max_s = self.settings.worker.restart_max_s
         with open(proc.log, "ab") as fh:
+            # --parent-pid: the worker dies with this process, even SIGKILLed (facestream/lifeline.py);
+            # the kernel ties that to the forking thread: spawn from the main thread only
             proc.popen = subprocess.Popen(
-                [sys.executable, "-m", "facestream", "worker", proc.kind],
+                [
+                    *(sys.executable, "-m", "facestream", "worker", proc.kind),
+                    *("--parent-pid", str(os.getpid())),
+                ],
                 env=self._env,
                 stdout=fh,
                 stderr=subprocess.STDOUT,

@@ -59,6 +59,9 @@ class ResultsReader:
     def __init__(self, services: Services, cameras: set[str], out: IO[str] | None):
         self.redis = services.redis
         self.cameras = cameras
+        # the runs this command started (set once its grabbers have them): records of an earlier
+        # run of the same camera (a killed `run`'s tracks ended by this one) are not this run's
+        self.runs: set[str] = set()
         self.out = out
         last = stream_entries(self.redis.xrevrange(keys.RESULTS, count=1))
         self.last_id = last[0][0].decode() if last else "0-0"
@@ -75,7 +78,7 @@ class ResultsReader:
                 except (KeyError, ValueError, msgpack.ExtraData) as exc:
                     log.warning("skipping unreadable result %s: %s", self.last_id, exc)
                     continue
-                if record.get("camera") in self.cameras:
+                if record.get("camera") in self.cameras and record.get("run") in self.runs:
                     self.seen.add(record)
                     if self.out is not None:
                         self.out.write(json.dumps(record) + "\n")
@@ -115,6 +118,7 @@ def run_sources(
     try:
         with GrabberHost(client, services.bus, settings) as host:
             runs = [host.start(c.name, c.url, policy=c.policy, stop=stop) for c in cameras]
+            reader.runs = {cam.grabber.stats.run for cam in runs}
             with StopRequest() as request:
                 outage = _follow(
                     runs,

@@ -23,8 +23,20 @@ def load_record(path: Path) -> Server | None:
         return None
 
 
-def save_record(path: Path, server: Server) -> None:
-    write_private(path, json.dumps(server.record()))
+def save_record(path: Path, server: Server, owner: int | None = None) -> None:
+    """``owner``: the pid of the command that looks after the server (restarts it, stops it when
+    it exits); None for servers that outlive every command (``up``'s)."""
+    write_private(path, json.dumps({**server.record(), "owner": owner}))
+
+
+def load_owner(path: Path) -> int | None:
+    """The recorded server's owner (see ``save_record``); None when it has none or it is not
+    known (a record written before owners were)."""
+    try:
+        owner = json.loads(path.read_text()).get("owner")
+        return int(owner) if owner is not None else None
+    except (OSError, ValueError, TypeError, AttributeError):
+        return None
 
 
 def cmdline_matches(pid: int, needle: str) -> bool:

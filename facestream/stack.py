@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import fcntl
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -166,7 +167,8 @@ class EmbeddedStack:
         start = servers.start_redis if server.name == "redis" else servers.start_milvus
         with self._lock():
             fresh = start(self._data_dir, port=server.port or None, cancel=cancel)
-            server_records.save_record(self._record_path(server.name), fresh)
+            path = self._record_path(server.name)
+            server_records.save_record(path, fresh, server_records.load_owner(path))
         self._started = [fresh if s.name == fresh.name else s for s in self._started]
         return fresh
 
@@ -179,6 +181,9 @@ class EmbeddedStack:
         """Leave the servers this instance started running after it exits (``facestream up``,
         where the supervised ``facestream.keep_servers`` looks after them)."""
         self._stop_keeper()
+        with self._lock():
+            for server in self._started:  # nobody's now: no later command adopts them
+                server_records.save_record(self._record_path(server.name), server, None)
         self._started.clear()
 
     def stop_recorded(self) -> list[str]:
@@ -235,6 +240,22 @@ class EmbeddedStack:
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
+    def _adopt_orphan(self, record_path: Path, server: Server) -> None:
+        """A server whose owner died without stopping it (a SIGKILLed `run`) is taken over: kept
+        alive by this instance and stopped when it exits, as if it had started it. Caller holds
+        the lock."""
+        owner = server_records.load_owner(record_path)
+        if not self._start_servers or owner is None or servers.pid_alive(owner):
+            return
+        log.info(
+            "adopting embedded %s (pid %d): the command that started it (pid %d) is gone",
+            server.name,
+            server.pid,
+            owner,
+        )
+        self._started.append(server)
+        server_records.save_record(record_path, server, os.getpid())
+
     def _ensure(
         self,
         name: str,
@@ -260,6 +281,7 @@ class EmbeddedStack:
                         recorded.url,
                         self._data_dir,
                     )
+                    self._adopt_orphan(record_path, recorded)
                     return recorded.url
                 if time.monotonic() >= deadline:
                     raise StackError(
@@ -281,7 +303,7 @@ class EmbeddedStack:
             )
         server = start(self._data_dir)
         self._started.append(server)
-        server_records.save_record(record_path, server)
+        server_records.save_record(record_path, server, os.getpid())
         log.info(
             "started embedded %s (pid %d) at %s, data in %s, log in %s",
             name,

@@ -14,6 +14,13 @@ from workers.messages import FrameMsg
 Output = tuple[str, Any]  # (stream, FrameMsg or a plain dict for fs:results)
 
 
+class NotYet(Exception):  # noqa: N818 - a verdict on the message, not an error of the stage
+    """Raised by ``handle``: the message cannot be handled yet (an earlier frame of its camera
+    has not come; the gallery is away during a file run). The runtime keeps the entry pending
+    and hands it to ``handle`` again shortly, from memory: waiting spends no delivery and never
+    dead-letters it."""
+
+
 class Handler:
     kind: str = ""
     group: str = ""

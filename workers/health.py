@@ -20,6 +20,7 @@ import json
 import os
 import socket
 import time
+from pathlib import Path
 
 import redis
 
@@ -60,7 +61,17 @@ def pid_alive(pid: int) -> bool:
         return False
     except PermissionError:  # exists, owned by someone else
         return True
-    return True
+    return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    """A process that exited and was not reaped yet still answers signal 0: a worker whose parent
+    was killed is reaped by init only when init gets to it (seconds, in some containers)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:  # no /proc (not Linux), or gone meanwhile
+        return False
+    return stat.rsplit(")", 1)[-1].split()[:1] == ["Z"]
 
 
 def workers(client: redis.Redis, kind: str = "*", now: float | None = None) -> list[dict]:

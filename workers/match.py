@@ -20,10 +20,11 @@ publishes the frame's records and stores the camera's state (its book: tracks,
 votes, aliases, which tracks started and have not ended; workers/match_state.py),
 so a matcher killed at any frame is replaced by one that goes on exactly where
 it stopped. A restarted matcher first takes over the entries the dead one had
-read (``takes_over_pending``), so each camera's frames still come in order. When Milvus is unreachable (a failed connect as much as a failed
-search), searches are retried with capped backoff; meanwhile tracks keep flowing,
-unnamed, and are named once it is back: an outage never dead-letters a frame. The
-health key says so (``health`` hook), for `run` and `status`.
+read (``takes_over_pending``). A file's frames go into the book in seq order
+whatever order the embedders deliver them in (workers/match_order.py). When Milvus is
+unreachable, searches are retried with capped backoff and no frame is dead-lettered for it:
+a live camera's tracks flow unnamed meanwhile, a file's frames wait for it
+(workers/gallery_search.py).
 """
 
 from __future__ import annotations
@@ -40,11 +41,12 @@ from config.settings import Settings
 from tracker.identity import IdentityVote
 from tracker.track_book import BookParams, BookTrack, TrackBook
 from workers import keys
-from workers.backoff import REDIS_DOWN, Backoff
 from workers.gallery import People, VectorIndex
 from workers.gallery.collections import Gallery
 from workers.gallery.unknowns import UnknownFaces
-from workers.handler import Handler, Output
+from workers.gallery_search import GallerySearch
+from workers.handler import Handler, NotYet, Output
+from workers.match_order import InOrder
 from workers.match_state import Cameras, CameraState, MatchState
 from workers.messages import FrameMsg
 from workers.models.registry import MODELS, other_model_only
@@ -81,11 +83,10 @@ class MatchHandler(Handler):
         self.unknowns_for = unknowns_for  # model name -> its unknown faces; None: no unknown labels
         # None: the state lives in this process only (lost with it)
         self.cameras = Cameras(state, self._new_book)
+        # a file's frames are applied in seq order: as long as the tracker waits for a missing one
+        self._order = InOrder(client, settings.track.reorder_wait_file_s)
         self._names: dict[str, tuple[float, str | None]] = {}  # person id -> (fetched at, name)
-        self._milvus_backoff = Backoff(0.5, 10.0)
-        self._milvus_retry_at = 0.0
-        self.unsearched = 0  # embeddings not searched while Milvus was unreachable
-        self.milvus_down_since: float | None = None  # wall time of the first failure of an outage
+        self.gallery = GallerySearch(settings.match.top_k)  # Milvus, and its outages
         self._models_seen: set[str] = set()  # a gallery of another model is reported once per model
 
     def input_streams(self) -> list[str]:
@@ -124,7 +125,8 @@ class MatchHandler(Handler):
         st = self.cameras.get(msg.camera)
         if st is None or st.run != msg.run:
             if st is not None:  # the source restarted: its old tracks are over
-                out += [self._end(msg.camera, track, st.model) for track in st.book.finish()]
+                ended = st.book.finish()
+                out += [self._end(msg.camera, track, st.model, st.run) for track in ended]
             st = self.cameras.put(
                 msg.camera,
                 CameraState(
@@ -132,8 +134,10 @@ class MatchHandler(Handler):
                     self._new_book(msg.shots.model),
                     book_model=msg.shots.model,
                     version=st.version if st is not None else 0,
+                    next_seq=0,
                 ),
             )
+        self._order.check(st, msg)
         self._use(self._gallery(msg.camera, st.run))
         if not msg.is_eos:
             st.model = msg.shots.model or st.model
@@ -141,7 +145,8 @@ class MatchHandler(Handler):
         st.book.end(msg.ended)
         ended = st.book.finish() if msg.is_eos else st.book.expire(msg.ts)
         for track in ended:
-            out.append(self._end(msg.camera, track, st.model))
+            out.append(self._end(msg.camera, track, st.model, st.run))
+        self._order.applied(st, msg)
         return out
 
     def commit(self, msg: FrameMsg, outputs: list[Output]) -> bool:
@@ -222,89 +227,19 @@ class MatchHandler(Handler):
         if problem:
             log.warning("%s", problem)
 
-    def _search(self, model: str, vectors) -> list[dict[str, float]] | None:
-        """Best score per person for each vector; None while Milvus is unreachable (retried with backoff)."""
-        if time.monotonic() < self._milvus_retry_at:
-            self.unsearched += len(vectors)
-            return None
-        index = None
-        try:
-            # connecting is part of the outage too: a Milvus away at start fails here, not in search
-            index = self.index_for(model)
-            found = index.search(vectors, self.settings.match.top_k)
-        except REDIS_DOWN:
-            raise
-        except Exception as exc:  # pymilvus raises MilvusException and gRPC errors of many kinds
-            self.unsearched += len(vectors)
-            if index is not None:
-                index.invalidate()
-            self._reload_unknowns(model)
-            self._milvus_failed("search", exc)
-            return None
-        self._milvus_back()
-        return found
-
-    def _reload_unknowns(self, model: str) -> None:
-        """A restarted Milvus has every collection released: load the unknown faces' again on
-        next use too, or it fails once more after the gallery's search is back."""
-        if self.unknowns_for is None:
-            return
-        try:
-            self.unknowns_for(model).invalidate()
-        except Exception:  # noqa: BLE001 - not connected yet: it loads on first use anyway
-            log.debug("unknown faces of %s not opened yet", model)
-
-    def _milvus_failed(self, what: str, exc: Exception) -> None:
-        """An outage, not the frame's fault: the frame goes on unnamed, Milvus is retried later."""
-        delay = self._milvus_backoff.next_delay()
-        self._milvus_retry_at = time.monotonic() + delay
-        if self.milvus_down_since is None:
-            self.milvus_down_since = time.time()
-        log.warning(
-            "Milvus %s failed (%s: %s): tracks stay unnamed, retrying in %.1f s",
-            what,
-            type(exc).__name__,
-            str(exc)[:200],
-            delay,
-        )
-
-    def _milvus_back(self) -> None:
-        if self._milvus_backoff.attempts:
-            log.warning(
-                "Milvus answers again after %d failed attempt(s)", self._milvus_backoff.attempts
-            )
-            self._milvus_backoff.reset()
-        self.milvus_down_since = None
-
-    def _unknown_label(
-        self, model: str, track: BookTrack, camera: str, when: float, exclude: set[str]
-    ) -> str | None:
-        """A stable label for a stranger, none of ``exclude`` (the labels of tracks on screen with
-        it); None while Milvus is away (asked again on a later frame)."""
-        embedding = track.embedding
-        if (
-            self.unknowns_for is None
-            or embedding is None
-            or time.monotonic() < self._milvus_retry_at
-        ):
-            return None
-        try:
-            return self.unknowns_for(model).label_for(embedding, camera, when, exclude)
-        except REDIS_DOWN:
-            raise
-        except Exception as exc:  # noqa: BLE001 - the same outage as a failed search
-            self._reload_unknowns(model)
-            self._milvus_failed("unknown-face lookup", exc)
-            return None
-
     def health(self) -> dict:
         """Runtime hook: `status` and `run` show an unreachable Milvus from the health key."""
-        if self.milvus_down_since is None:
-            return {}
-        return {
-            "problem": "Milvus unreachable: tracks flow unnamed, names once it is back",
-            "problem_since": self.milvus_down_since,
-        }
+        return self.gallery.health()
+
+    @property
+    def unsearched(self) -> int:
+        """Embeddings not searched while Milvus was unreachable."""
+        return self.gallery.unsearched
+
+    def _wait_for_milvus(self, st: CameraState, msg: FrameMsg) -> None:
+        """A file's frame waits for an unreachable Milvus (a live one goes on unnamed)."""
+        if st.lossless and self.gallery.worth_waiting():
+            raise NotYet(f"camera {msg.camera}: frame {msg.seq} waits for Milvus")
 
     def _frame(self, st: CameraState, msg: FrameMsg) -> list[dict]:
         out: list[dict] = []
@@ -321,7 +256,11 @@ class MatchHandler(Handler):
             if model not in self._models_seen:
                 self._models_seen.add(model)
                 self._warn_other_model(model)
-            matches = self._search(model, shots.embeddings)
+            matches = self.gallery.search(
+                self.index_for, self.unknowns_for, model, shots.embeddings
+            )
+            if matches is None:
+                self._wait_for_milvus(st, msg)
             # while Milvus is down the embedding still feeds the track's running embedding (re-id), not its name
             for i, vector, scores in zip(
                 shots.rows,
@@ -352,10 +291,11 @@ class MatchHandler(Handler):
                             merged.display_id,
                             None,
                             0.0,
+                            msg.run,
                             into=track.display_id,
                         )
                     )
-                    out.append(self._end(msg.camera, merged, model))
+                    out.append(self._end(msg.camera, merged, model, msg.run))
                 if identity_changed:
                     changed.add(track.display_id)
                 if (
@@ -364,9 +304,15 @@ class MatchHandler(Handler):
                     and track.embedding is not None
                     and st.book.is_unknown(track)
                 ):
-                    track.unknown_label = self._unknown_label(
-                        model, track, msg.camera, msg.capture_time, st.book.labels_beside(track)
+                    track.unknown_label = self.gallery.unknown_label(
+                        self.unknowns_for,
+                        model,
+                        track.embedding,
+                        (msg.camera, msg.capture_time),
+                        st.book.labels_beside(track),
                     )
+                    if track.unknown_label is None:
+                        self._wait_for_milvus(st, msg)
         for track in starting.values():
             out.append(
                 event_record(
@@ -377,6 +323,7 @@ class MatchHandler(Handler):
                     track.display_id,
                     None,
                     0.0,
+                    msg.run,
                 )
             )
         for i, track_id in enumerate(track_ids):
@@ -395,6 +342,7 @@ class MatchHandler(Handler):
                         track.display_id,
                         name,
                         track.vote.score,
+                        msg.run,
                     )
                 )
                 changed.discard(track.display_id)
@@ -405,7 +353,7 @@ class MatchHandler(Handler):
             )
         return out
 
-    def _end(self, camera: str, track: BookTrack, model: str | None) -> dict:
+    def _end(self, camera: str, track: BookTrack, model: str | None, run: str) -> dict:
         if track.unknown_label and self.unknowns_for is not None and model:
             self.unknowns_for(model).track_ended(track.unknown_label, track.frames, time.time())
         return event_record(
@@ -416,6 +364,7 @@ class MatchHandler(Handler):
             track.display_id,
             self._name(track.vote.person_id),
             track.vote.score,
+            run,
         )
 
     def _name(self, person_id: str | None) -> str | None:

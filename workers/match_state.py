@@ -46,6 +46,10 @@ class CameraState:
     model: str | None = None  # the model of the latest embeddings
     book_model: str | None = None  # the model the book's thresholds were chosen for
     version: int = 0  # the stored version this state was loaded from or last committed as
+    # files: the seq of the frame to apply next (frames are applied in seq order); None: not known
+    # (a state stored before it was kept), nothing is held until a frame is applied
+    next_seq: int | None = None
+    lossless: bool = False  # a file's run: no frame is lost, so a missing one is worth waiting for
 
 
 # model -> an empty book with that model's thresholds (the handler's settings)
@@ -73,7 +77,15 @@ class MatchState:
             # a state from an incompatible version: start the camera afresh rather than stop it
             log.warning("matcher state of camera %s unreadable (%s): starting afresh", camera, exc)
             return CameraState("", new_book(None), version=version)
-        return CameraState(data["run"], book, data["model"], data["book_model"], version=version)
+        return CameraState(
+            data["run"],
+            book,
+            data["model"],
+            data["book_model"],
+            version=version,
+            next_seq=data.get("next_seq"),
+            lossless=bool(data.get("lossless", False)),
+        )
 
     def commit(self, msg: FrameMsg, st: CameraState, records: list[dict]) -> int:
         """Publish ``records``, mark ``msg`` done and store ``st``, in one step; CONFLICT when the
@@ -86,6 +98,8 @@ class MatchState:
                 "model": st.model,
                 "book_model": st.book_model,
                 "book": book_state(st.book),
+                "next_seq": st.next_seq,
+                "lossless": st.lossless,
             }
         )
         done = None if msg.is_eos else DoneBit(bits, ledger.key, bit, msg.dropped or "")

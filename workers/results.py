@@ -29,7 +29,7 @@ FACE_FIELDS = (
     "label",
     "run",
 )
-EVENT_FIELDS = ("event", "camera", "frame", "ts", "track_id", "name", "score")
+EVENT_FIELDS = ("event", "camera", "frame", "ts", "track_id", "name", "score", "run")
 EVENTS = ("start", "identified", "merged", "end")
 
 
@@ -68,9 +68,11 @@ def event_record(
     track_id: str,
     name: str | None,
     score: float,
+    run: str,
     into: str | None = None,
 ) -> dict:
-    """A lifecycle event; ``into`` (the surviving track) only for ``merged``."""
+    """A lifecycle event of the track's ``run``; ``into`` (the surviving track) only for
+    ``merged``."""
     if event not in EVENTS:
         raise ValueError(f"event: expected one of {EVENTS}, got {event!r}")
     if (event == "merged") != (into is not None):
@@ -85,6 +87,8 @@ def event_record(
         "track_id": track_id,
         "name": name,
         "score": round(float(score), 4),
+        # the track's run, not the message's: a new run's first frame ends the old run's tracks
+        "run": run,
     }
     if into is not None:
         record["into"] = into

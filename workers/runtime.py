@@ -32,11 +32,13 @@ from config.sections import BusSettings
 from workers import codec, health, keys, progress, queues
 from workers.backoff import REDIS_DOWN, Backoff
 from workers.bus import Bus, Entry
-from workers.handler import Handler, Output
+from workers.handler import Handler, NotYet, Output
+from workers.held import Held
 from workers.memory import release_free_memory
 from workers.messages import FRAME, FrameMsg
 from workers.metrics import StageObserver
 from workers.replies import hash_fields
+from workers.superseded import Superseded
 
 log = logging.getLogger(__name__)
 # how often the input streams are listed again: a camera added while we run is read within this
@@ -51,6 +53,7 @@ class Counters:
     trimmed: int = 0
     errors: int = 0
     stale: int = 0
+    superseded: int = 0  # entries of a run that a newer run of its camera replaced (discarded)
     reconnects: int = 0
 
 
@@ -80,6 +83,8 @@ class Worker:
         self._next_health = 0.0
         self._recover = False  # after a Redis outage: re-read our own pending entries first
         self._take_over = handler.takes_over_pending  # at start: a dead predecessor's entries first
+        self._superseded = Superseded(client)
+        self._held = Held()  # entries the handler cannot handle yet, tried again from memory
 
     # --- lifecycle -----------------------------------------------------------------
     def install_signal_handlers(self) -> None:
@@ -184,13 +189,25 @@ class Worker:
             )
         elif not self._streams:
             time.sleep(self.settings.block_ms / 1000)
+        self._superseded.new_batch()
         self._prepare(entries)
         for entry in entries:
             self._process(entry, check_deliveries=claimed)
             self._maybe_heartbeat()  # a batch of slow frames must not outlive the health key's TTL
+        self._retry_held(bool(entries))
         self._publish(self.handler.idle())
         self._maybe_heartbeat()
         return len(entries)
+
+    def _retry_held(self, progressed: bool) -> None:
+        """Held entries again, in the order they came, for as long as handling one frees more."""
+        while due := self._held.due(progressed):
+            before = self.counters.processed
+            for entry in due:
+                self._process(entry)
+            progressed = self.counters.processed > before
+            if not progressed:
+                return
 
     def _maybe_heartbeat(self) -> None:
         now = time.monotonic()
@@ -235,12 +252,20 @@ class Worker:
                 entry, str(exc) if isinstance(exc, MessageError) else f"{type(exc).__name__}: {exc}"
             )
             return
+        if self._superseded(msg):  # a killed run's leftover: never processed into a newer run
+            self.counters.superseded += 1
+            self.observer.dropped("superseded")
+            self.bus.ack(entry.stream, group, [entry.id])
+            return
         started = time.monotonic()
         msg = self._unless_stale(msg)
         try:
             outputs = self.handler.handle(msg)
         except MessageError as exc:
             self._dead_letter(entry, str(exc))
+            return
+        except NotYet as exc:  # pending still; tried again from memory, no delivery spent
+            self._held.hold(entry, str(exc))
             return
         except REDIS_DOWN:
             raise  # not the message's fault: the run loop reconnects, the entry stays pending
@@ -263,6 +288,9 @@ class Worker:
                 self.handler.committed(msg)
         except REDIS_DOWN:
             raise
+        except NotYet as exc:  # redone against a newer state (another matcher's), which holds it
+            self._held.hold(entry, str(exc))
+            return
         except Exception as exc:  # an output that cannot be encoded or counted: the input's fault
             log.exception("%s: outputs of %s %s failed", self.handler.kind, entry.stream, entry.id)
             self._dead_letter(entry, f"outputs failed: {type(exc).__name__}: {exc}")

@@ -1,5 +1,5 @@
-"""Milvus unavailable: the matcher keeps going (tracks unnamed), retries with backoff, names once it is
-back; on milvus-lite and on a real Milvus server."""
+"""Milvus unavailable: the matcher keeps a live camera going (tracks unnamed) and holds a file's
+frames, retries with backoff, names once it is back; on milvus-lite and on a real Milvus server."""
 
 from __future__ import annotations
 
@@ -13,21 +13,23 @@ import pytest
 from facestream import milvus_standalone, servers
 from tracker.faces import Faces
 from workers.gallery import People, VectorIndex
+from workers.handler import NotYet
 from workers.match import MatchHandler
 from workers.messages import FrameMeta, FrameMsg, Shots
 from workers.models.registry import spec
 
 
-def _msg(seq: int, track: str, vector: np.ndarray) -> FrameMsg:
+def _msg(seq: int, track: str, vector: np.ndarray, live: bool = True) -> FrameMsg:
     return FrameMsg(
         FrameMeta(
-            camera="door",
+            camera="door" if live else "file",
             run="r1",
             seq=seq,
             ts=seq / 25,
             capture_time=time.time(),
             width=640,
             height=360,
+            max_age_s=60.0 if live else None,  # a live frame carries its max age, a file's none
         ),
         faces=Faces(
             np.array([[10, 10, 60, 60]], np.float32),
@@ -115,3 +117,47 @@ def test_matcher_survives_milvus_going_away_and_names_when_it_is_back(
         milvus.stop()
         if isinstance(milvus, _Standalone):
             milvus.remove()
+
+
+def test_a_file_s_frames_wait_for_milvus_and_are_named_when_it_is_back(
+    settings, redis_client, tmp_path
+) -> None:
+    """For a file there is no real-time need: a frame waits (``NotYet``, held by the runtime
+    without spending deliveries) rather than going on unnamed, so the records are the same as
+    without the outage."""
+    milvus = _Lite(tmp_path / "milvus")
+    port, url, options = milvus.start()
+    try:
+        vector = np.random.default_rng(1).normal(size=128).astype(np.float32)
+        vector /= np.linalg.norm(vector)
+        people = People(redis_client)
+        client = servers.open_milvus_client(url, **options)
+        VectorIndex(client, "faces_dlib_128", 128).add(people.get_or_create("ada"), vector[None, :])
+        index = VectorIndex(client, "faces_dlib_128", 128)
+        handler = MatchHandler(
+            redis_client, people, lambda _m: index, settings, lambda m: spec(m).threshold
+        )
+
+        def names(seq: int) -> list:
+            msg = _msg(seq, "t1", vector, live=False)
+            out = handler.handle(msg)
+            handler.committed(msg)
+            return [r["name"] for _, r in out if "event" not in r]
+
+        assert names(0) == ["ada"]
+        milvus.stop()
+        for _ in range(3):  # tried again and again: it waits, it is never handled unnamed
+            with pytest.raises(NotYet, match="waits for Milvus"):
+                names(1)
+        assert handler.health()["problem"].startswith("Milvus unreachable")
+        milvus.start(port=port)
+        deadline, named = time.monotonic() + 120, None
+        while time.monotonic() < deadline and named is None:
+            try:
+                named = names(1)
+            except NotYet:
+                time.sleep(0.2)
+        assert named == ["ada"], "frame 1 never handled after Milvus came back"
+        assert handler.health() == {}
+    finally:
+        milvus.stop()

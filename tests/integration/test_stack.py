@@ -66,6 +66,7 @@ def test_second_stack_reuses_servers_and_only_the_starter_stops_them(tmp_path: P
             "pid": pids["redis"],
             "port": record["port"],
             "url": f"redis://127.0.0.1:{record['port']}/0",
+            "owner": os.getpid(),  # who stops it; a later command adopts it once that is gone
         }
         assert ep1.redis_url == f"redis://:{password}@127.0.0.1:{record['port']}/0"
 

@@ -26,6 +26,9 @@ class FakeRedis:
     def hset(self, key: str, field: str, value: int) -> None:
         self.hashes.setdefault(key, {})[field] = value
 
+    def hget(self, key: str, field: str) -> int | None:
+        return self.hashes.get(key, {}).get(field)
+
     def expire(self, *args) -> None:
         pass
 

@@ -36,11 +36,11 @@ def test_face_record_has_the_documented_fields_and_clips_the_box() -> None:
 
 
 def test_events_and_the_merged_event_s_target() -> None:
-    start = event_record("start", "door", 3, 0.1, "t", None, 0.0)
+    start = event_record("start", "door", 3, 0.1, "t", None, 0.0, "r1")
     assert tuple(start) == EVENT_FIELDS
-    merged = event_record("merged", "door", 3, 0.1, "t2", None, 0.0, into="t1")
+    merged = event_record("merged", "door", 3, 0.1, "t2", None, 0.0, "r1", into="t1")
     assert merged["into"] == "t1" and tuple(merged) == (*EVENT_FIELDS, "into")
     with pytest.raises(ValueError, match="into"):
-        event_record("merged", "door", 3, 0.1, "t2", None, 0.0)
+        event_record("merged", "door", 3, 0.1, "t2", None, 0.0, "r1")
     with pytest.raises(ValueError, match="event: expected one of"):
-        event_record("renamed", "door", 3, 0.1, "t2", None, 0.0)
+        event_record("renamed", "door", 3, 0.1, "t2", None, 0.0, "r1")
