@@ -71,8 +71,13 @@ class IdentityVote:
         )
         return self
 
-    def add(self, scores: dict[str, float]) -> bool:
-        """Take one observation (best similarity per person); True when ``person_id`` changed."""
+    def add(self, scores: dict[str, float], held: dict[str, float] | None = None) -> bool:
+        """Take one observation (best similarity per person); True when ``person_id`` changed.
+
+        ``held``: the people that other faces on screen at the same time are, with their score.
+        Two faces seen together are two people (a cannot-link constraint): a person held with a
+        score at least this track's mean for them is not this track's to take, and a track that
+        held them loses them."""
         for person, s in scores.items():
             if not math.isfinite(s):
                 raise MessageError(f"scores[{person!r}]: expected a finite similarity, got {s!r}")
@@ -82,10 +87,20 @@ class IdentityVote:
         for person, s in scores.items():
             self._excess[person] = self._excess.get(person, 0.0) + (s - floor)
         before = self._person
-        self._person = self._decide(self.means)
+        means = self.means
+        taken = {p for p, s in (held or {}).items() if s >= means.get(p, math.inf)}
+        if self._person in taken:
+            self._person = None
+        self._person = self._decide({p: m for p, m in means.items() if p not in taken})
         if self._person != before:
             logger.debug("identity: %s -> %s after %d observations", before, self._person, self._n)
         return self._person != before
+
+    def forfeit(self, person: str) -> None:
+        """Another face on screen at the same time is ``person``, with a higher score: not this one."""
+        if self._person == person:
+            logger.debug("identity: %s forfeited to a better face beside it", person)
+            self._person = None
 
     def _decide(self, means: dict[str, float]) -> str | None:
         ranked = sorted(means.items(), key=lambda kv: kv[1], reverse=True)

@@ -190,7 +190,14 @@ class TrackBook:
             if tr.embedding is None
             else _unit(self.params.momentum * tr.embedding + (1 - self.params.momentum) * v)
         )
-        return Embedded(tr, tr.vote.add(scores), merged, split_from)
+        changed = tr.vote.add(scores, self.people_beside(tr))
+        person = tr.vote.person_id
+        if changed and person is not None:
+            # it took the person from the faces beside it that were them with a lower score
+            for other in self._beside(tr):
+                if other.vote.person_id == person:
+                    other.vote.forfeit(person)
+        return Embedded(tr, changed, merged, split_from)
 
     def announce(self, tr: BookTrack) -> str | None:
         """The person to announce as who ``tr`` is, once per change of person; None: nothing new."""
@@ -244,18 +251,31 @@ class TrackBook:
         self.ended_labels.clear()
         return out
 
+    def people_beside(self, tr: BookTrack) -> dict[str, float]:
+        """The people that the camera's other tracks overlapping ``tr`` in time are, each with the
+        best score of a track that is them: ``tr`` cannot be one of them as well."""
+        held: dict[str, float] = {}
+        for other in self._beside(tr):
+            person = other.vote.person_id
+            if person is not None:
+                held[person] = max(held.get(person, -1.0), other.vote.score)
+        return held
+
+    def _beside(self, tr: BookTrack) -> list[BookTrack]:
+        """The camera's other tracks that overlap ``tr`` in time (on screen together with it)."""
+        return [
+            other
+            for other in self.tracks.values()
+            if other is not tr
+            and other.first_frame <= tr.last_frame
+            and tr.first_frame <= other.last_frame
+        ]
+
     def labels_beside(self, tr: BookTrack) -> set[str]:
         """Unknown labels ``tr`` must not get: those of the camera's other tracks that overlap it in
         time. Two faces on screen together are two people (a cannot-link constraint), however alike
         their embeddings look."""
-        out = {
-            other.unknown_label
-            for other in self.tracks.values()
-            if other is not tr
-            and other.unknown_label is not None
-            and other.first_frame <= tr.last_frame
-            and tr.first_frame <= other.last_frame
-        }
+        out = {other.unknown_label for other in self._beside(tr) if other.unknown_label is not None}
         out.update(
             label
             for label, first, last in self.ended_labels

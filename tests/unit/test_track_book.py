@@ -279,3 +279,33 @@ def test_a_restored_book_decides_every_next_frame_as_the_original():
     assert [feed(a, *s) for s in steps] == [feed(b, *s) for s in steps]
     assert [t.display_id for t in a.expire(40.0)] == [t.display_id for t in b.expire(40.0)]
     assert codec.encode(book_state(b)) == codec.encode(book_state(a))
+
+
+def test_two_faces_on_screen_together_are_never_the_same_person():
+    b = book()
+    b.seen("big", 0, 0.0)
+    b.seen("tiny", 0, 0.0)
+    b.embedded("big", unit(1), {"p-ada": 0.99, "p-bob": 0.5})
+    # a small face in the same frame that looks a little like ada: ada is on screen elsewhere
+    got = b.embedded("tiny", unit(2), {"p-ada": 0.93, "p-bob": 0.5})
+    assert got.track.vote.person_id is None and b.get("big").vote.person_id == "p-ada"
+    # the same scores once ada's track has ended and left: nothing forbids it then
+    b.end(["big"])
+    b.expire(100.0)
+    b.seen("later", 200, 8.0)
+    assert b.embedded("later", unit(3), {"p-ada": 0.93}).track.vote.person_id == "p-ada"
+
+
+def test_the_better_of_two_simultaneous_tracks_takes_the_person_from_the_other():
+    b = book()
+    b.seen("first", 0, 0.0)
+    b.embedded("first", unit(1), {"p-ada": 0.93})
+    assert b.get("first").vote.person_id == "p-ada"
+    b.seen("second", 1, 0.04)
+    b.seen("first", 1, 0.04)
+    got = b.embedded("second", unit(2), {"p-ada": 0.99})
+    assert got.identity_changed and got.track.vote.person_id == "p-ada"
+    # at once, not at its next face: ada is the other one, the first is nobody enrolled now
+    assert b.get("first").vote.person_id is None
+    got = b.embedded("first", unit(1), {"p-ada": 0.93})  # nor does it take her back
+    assert not got.identity_changed and got.track.vote.person_id is None
