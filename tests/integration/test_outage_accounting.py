@@ -36,6 +36,8 @@ def _free_port() -> int:
 
 
 def _msg(seq: int, vector: np.ndarray) -> FrameMsg:
+    """A live camera's frame (it carries a max age): during an outage it goes on unnamed, where a
+    file's frame would wait for Milvus (tests/integration/test_milvus_outage.py)."""
     return FrameMsg(
         FrameMeta(
             camera="door",
@@ -45,6 +47,7 @@ def _msg(seq: int, vector: np.ndarray) -> FrameMsg:
             capture_time=time.time(),
             width=640,
             height=360,
+            max_age_s=60.0,
         ),
         faces=Faces(
             np.array([[10, 10, 60, 60]], np.float32),
