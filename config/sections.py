@@ -176,6 +176,16 @@ class BusSettings(Section):
             "expired is dead"
         ),
     )
+    shards: int = Field(
+        default=1,
+        ge=1,
+        le=1024,
+        description=(
+            "streams per stage: each camera's keys and streams go to one (hash tag {N}), so a "
+            "Redis Cluster spreads them; 1 keeps one stream per stage. Set it before the first "
+            "run: a changed count leaves what is in flight behind"
+        ),
+    )
     redis_retry_max_s: float = Field(
         default=5.0, gt=0.0, description=("cap of the reconnect backoff after a Redis error")
     )

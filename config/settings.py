@@ -48,6 +48,13 @@ class Settings(BaseSettings):
         description=("all local state: embedded Redis and Milvus data, logs, supervisor files"),
     )
     redis_url: str | None = Field(None, description="external Redis; unset = embedded server")
+    redis_cluster: bool = Field(
+        False,
+        description=(
+            "the Redis URL names a node of a Redis Cluster (needs bus.shards of 2 or more; "
+            "docs/scaling.md)"
+        ),
+    )
     milvus_uri: str | None = Field(
         None, description="external Milvus; unset = embedded milvus-lite"
     )
@@ -135,6 +142,13 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"live.reconnect_max_s: expected at least live.reconnect_initial_s "
                 f"({self.live.reconnect_initial_s}), got {self.live.reconnect_max_s}"
+            )
+        # on a cluster, one shard would put every camera's streams in one slot (one master)
+        if self.redis_cluster and (self.redis_url is None or self.bus.shards < 2):
+            raise ValueError(
+                "redis_cluster: expected an external redis_url and bus.shards of 2 or more "
+                f"(about 3 per master), got redis_url={'set' if self.redis_url else 'unset'}, "
+                f"bus.shards={self.bus.shards}"
             )
         return self
 

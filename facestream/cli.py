@@ -18,6 +18,7 @@ from facestream import api_commands, commands, gallery_commands, index_commands,
 from facestream.console import err, esc
 from facestream.private import restrict_umask
 from facestream.reports import commands as report_commands
+from workers import keys
 from workers.models.registry import CHOICES, FACENET
 
 log = logging.getLogger("facestream")
@@ -285,6 +286,7 @@ def main(argv: list[str] | None = None) -> int:
             embedder=args.embedder,
             device=args.device,
         )
+        keys.use_shards(settings.bus.shards)  # before any Redis name is made (workers/keys.py)
         register_url(settings.redis_url)
         register_url(settings.milvus_uri)
         register(settings.milvus_token)

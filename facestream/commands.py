@@ -179,7 +179,9 @@ def cmd_worker(args, settings: Settings) -> int:
         try:
             with EmbeddedStack(settings, start_servers=False) as endpoints:
                 ok, why = health.check(
-                    connect_redis(endpoints.redis_url, settings.redis_tls_ca_file),
+                    connect_redis(
+                        endpoints.redis_url, settings.redis_tls_ca_file, settings.redis_cluster
+                    ),
                     args.kind,
                     any_host=args.any_host,
                 )

@@ -114,9 +114,8 @@ def _forget_match_states(client: redis.Redis, collection: str) -> None:
     person's id and embeddings. A running matcher sees its version gone, reloads nothing and
     starts those cameras' tracks afresh (workers/match_state.py)."""
     others = _cameras_of(client, collection) or set()
-    prefix = keys.match_state("")
-    for raw in client.scan_iter(match=f"{prefix}*", count=SCAN_COUNT):
-        if text(raw)[len(prefix) :] not in others:
+    for raw in client.scan_iter(match=keys.per_camera_pattern("match"), count=SCAN_COUNT):
+        if keys.camera_in(text(raw)) not in others:
             client.delete(raw)
 
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 import logging
 import socket
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import redis
+from redis.cluster import RedisCluster
 
 if TYPE_CHECKING:
     from pymilvus import MilvusClient
@@ -43,10 +44,16 @@ def redis_options(url: str, ca_file: Path | None = None) -> dict:
     return options
 
 
-def connect_redis(url: str, ca_file: Path | None = None) -> redis.Redis:
-    """A checked client; ``redis://[user:password@]host``, ``rediss://`` (TLS) or ``unix://`` URLs."""
+def connect_redis(url: str, ca_file: Path | None = None, cluster: bool = False) -> redis.Redis:
+    """A checked client; ``redis://[user:password@]host``, ``rediss://`` (TLS) or ``unix://`` URLs;
+    with ``cluster``, the URL names one node of a Redis Cluster and the client finds the rest."""
     register_url(url)
-    client = redis.Redis.from_url(url, **redis_options(url, ca_file))
+    if cluster:
+        # the same commands as one server's client, routed by key slot (workers/keys.py puts
+        # whatever one script or read touches in one slot); typed as one for the callers
+        client = cast(redis.Redis, RedisCluster.from_url(url, **redis_options(url, ca_file)))
+    else:
+        client = redis.Redis.from_url(url, **redis_options(url, ca_file))
     try:
         client.ping()
     except (redis.RedisError, OSError) as exc:
@@ -100,7 +107,11 @@ class Services:
     @property
     def redis(self) -> redis.Redis:
         if self._redis is None:
-            self._redis = connect_redis(self.endpoints.redis_url, self.settings.redis_tls_ca_file)
+            self._redis = connect_redis(
+                self.endpoints.redis_url,
+                self.settings.redis_tls_ca_file,
+                self.settings.redis_cluster,
+            )
         return self._redis
 
     @property

@@ -14,11 +14,16 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 import redis
+from redis.cluster import RedisCluster
+from redis.crc import key_slot
 
 from workers.replies import stream_reply
 
 log = logging.getLogger(__name__)
 FIELD = b"m"
+# a Redis Cluster reads one slot per XREADGROUP: after a sweep of every slot found nothing, a
+# worker waits this long on one slot (each in turn), so an entry on another waits at most this
+SWEEP_WAIT_MS = 20
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,7 @@ def _s(value: bytes | str) -> str:
 class RedisStreamBus:
     def __init__(self, client: redis.Redis):
         self.redis = client
+        self._turn = 0  # which slot a cluster sweep starts at: each gets to go first in turn
 
     def publish(self, stream: str, payload: bytes, maxlen: int | None = None) -> str:
         return _s(self.redis.xadd(stream, {FIELD: payload}, maxlen=maxlen, approximate=True))
@@ -85,15 +91,36 @@ class RedisStreamBus:
     ) -> list[Entry]:
         if not streams:
             return []
-        start = (
-            "0" if own_pending else ">"
-        )  # "0": entries delivered to this consumer and not acked yet
+        start = "0" if own_pending else ">"  # "0": entries delivered to us and not acked yet
+        block = None if own_pending else block_ms
+        slots = self._by_slot(streams)
+        if len(slots) == 1:
+            return self._read(slots[0], start, group, consumer, count, block)
+        self._turn += 1
+        turn = [slots[(self._turn + i) % len(slots)] for i in range(len(slots))]
+        entries: list[Entry] = []
+        for part in turn:
+            entries += self._read(part, start, group, consumer, count - len(entries), None)
+            if len(entries) >= count:
+                break
+        if entries or block is None:
+            return entries
+        return self._read(turn[0], start, group, consumer, count, min(block, SWEEP_WAIT_MS))
+
+    def _by_slot(self, streams: list[str]) -> list[list[str]]:
+        """The streams in groups that one read may name: all of them, except on a cluster."""
+        if not isinstance(self.redis, RedisCluster):
+            return [streams]
+        slots: dict[int, list[str]] = defaultdict(list)
+        for stream in streams:
+            slots[key_slot(stream.encode())].append(stream)
+        return list(slots.values())
+
+    def _read(
+        self, streams: list[str], start: str, group: str, consumer: str, count: int, block
+    ) -> list[Entry]:
         reply = self.redis.xreadgroup(
-            group,
-            consumer,
-            {s: start for s in streams},
-            count=count,
-            block=None if own_pending else block_ms,
+            group, consumer, {s: start for s in streams}, count=count, block=block
         )
         return [
             Entry(_s(name), _s(eid), (fields or {}).get(FIELD))

@@ -107,8 +107,9 @@ class DetectHandler(Handler):
                 self._ready[key] = (rgb, scene, faces)
 
     def handle(self, msg: FrameMsg) -> list[Output]:
+        out = keys.in_shard_of(keys.DETECTED, msg.camera)
         if msg.status != FRAME:
-            return [(keys.DETECTED, msg)]
+            return [(out, msg)]
         ready = self._ready.pop((msg.camera, msg.run, msg.seq), None)
         if ready is not None:
             rgb, scene, faces = ready
@@ -118,11 +119,11 @@ class DetectHandler(Handler):
             except ImageError as exc:
                 # a corrupt frame is accounted for downstream, never silently lost
                 log.warning("camera %s frame %d: %s", msg.camera, msg.seq, exc)
-                return [(keys.DETECTED, msg.drop("corrupt_frame"))]
+                return [(out, msg.drop("corrupt_frame"))]
             scene = self._scene(msg, rgb)
             faces = self.detector.detect(rgb) if self._wants_detection(msg, scene) else None
         if faces is None:
-            return [(keys.DETECTED, msg.undetected(scene))]
+            return [(out, msg.undetected(scene))]
         chips, origin, scale = make_chips(rgb, faces)
         jpegs = tuple(encode_jpeg(c, self.jpeg_quality) for c in chips)
         # sharpness of the chips before JPEG: it only ranks a track's shots against each other, all
@@ -132,7 +133,7 @@ class DetectHandler(Handler):
         sharp = chip_sharpness(chips, boxes)
         faces = Faces(faces.xyxy, faces.confidence, faces.landmarks, faces.embeddings, sharp)
         shots = Shots(tuple(range(len(faces))), jpegs, origin, scale)
-        return [(keys.DETECTED, msg.detected(faces, shots, scene))]
+        return [(out, msg.detected(faces, shots, scene))]
 
     @staticmethod
     def _scene(msg: FrameMsg, rgb: np.ndarray) -> np.ndarray:

@@ -33,7 +33,7 @@ class EmbedHandler(Handler):
         self._ready: dict[tuple[str, str, int], tuple[list[int], np.ndarray]] = {}
 
     def input_streams(self) -> list[str]:
-        return [keys.TRACKED]
+        return keys.every_shard(keys.TRACKED)
 
     def warm_up(self) -> None:
         """Runtime hook, once before the first read: one embedding, so the first real face is not the slow one."""
@@ -76,15 +76,16 @@ class EmbedHandler(Handler):
             start += len(cs)
 
     def handle(self, msg: FrameMsg) -> list[Output]:
+        out = keys.in_shard_of(keys.EMBEDDED, msg.camera)
         if not msg.shots.rows:
-            return [(keys.EMBEDDED, msg.embedded((), None, None))]
+            return [(out, msg.embedded((), None, None))]
         ready = self._ready.pop((msg.camera, msg.run, msg.seq), None)
         if ready is not None:
             idx, vectors = ready
         else:
             chips, idx, boxes = self._inputs(msg)
             vectors = self.embedder.embed(chips, boxes)
-        return [(keys.EMBEDDED, msg.embedded(idx, vectors, self.embedder.name))]
+        return [(out, msg.embedded(idx, vectors, self.embedder.name))]
 
     def _inputs(self, msg: FrameMsg) -> tuple[list[np.ndarray], list[int], Faces]:
         shots = msg.shots

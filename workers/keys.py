@@ -1,4 +1,14 @@
-"""Every Redis name facestream uses, in one place."""
+"""Every Redis name facestream uses, in one place.
+
+Shards (docs/scaling.md): with ``bus.shards`` above 1, each camera belongs to one shard, and
+what one step of a stage touches for that camera (its frames, progress ledger, done bits,
+tracker and matcher state, and the stage and results streams its frames go through) carries
+the shard's hash tag ``{N}``, so that on a Redis Cluster it all lives in one slot (Lua scripts
+and MULTI may only touch one) while the shards spread over the masters. One shard, the
+default, keeps the historical names: ``fs:frames:<camera>``, ``fs:detected``, ``fs:results``.
+"""
+
+import zlib
 
 PREFIX = "fs"
 
@@ -15,6 +25,64 @@ CAMERA_SOURCES = (
     f"{PREFIX}:camera-sources"  # hash name -> source URL, managed by `facestream cameras add/rm`
 )
 
+# the stage and results streams above are one per shard: ``in_shard_of(DETECTED, camera)`` is
+# where a camera's detections go, ``every_shard(DETECTED)`` what the trackers read
+
+
+class _Layout:
+    """How many shards this deployment has: a deployment-wide fact, like PREFIX, set once per
+    process from the settings (``use_shards``) before any name is made."""
+
+    shards = 1
+
+
+def use_shards(shards: int) -> None:
+    if shards < 1:
+        raise ValueError(f"shards: expected 1 or more, got {shards}")
+    _Layout.shards = shards
+
+
+def shard_count() -> int:
+    return _Layout.shards
+
+
+def shard_of(camera: str) -> int:
+    """A camera's shard: stable across processes and restarts (CRC-32 of its name)."""
+    return zlib.crc32(camera.encode()) % _Layout.shards
+
+
+def _tag(shard: int) -> str:
+    return "" if _Layout.shards == 1 else f"{{{shard}}}:"
+
+
+def _camera_key(kind: str, camera: str) -> str:
+    """``fs:<kind>:<camera>``, or ``fs:<kind>:{N}:<camera>`` when sharded; camera names have no
+    ':' (config/cameras.py), so the camera is always a key's last part (``camera_in``)."""
+    return f"{PREFIX}:{kind}:{_tag(shard_of(camera))}{camera}"
+
+
+def camera_in(key: str) -> str:
+    """The camera of a per-camera key made here (frames, camera_info, match_state, track_state)."""
+    return key.rsplit(":", 1)[-1]
+
+
+def in_shard_of(stream: str, camera: str) -> str:
+    """A shard's copy of a stage or results stream (one of the names above): the camera's."""
+    return stream if _Layout.shards == 1 else f"{stream}:{{{shard_of(camera)}}}"
+
+
+def every_shard(stream: str) -> list[str]:
+    """Every shard's copy of a stage or results stream, in shard order."""
+    if _Layout.shards == 1:
+        return [stream]
+    return [f"{stream}:{{{n}}}" for n in range(_Layout.shards)]
+
+
+def per_camera_pattern(kind: str) -> str:
+    """SCAN pattern of every camera's ``kind`` key (``track``, ``match``, ``frames``...)."""
+    return f"{PREFIX}:{kind}:*"
+
+
 # consumer groups, one per stage
 GROUP_DETECT = "detect"
 GROUP_TRACK = "track"
@@ -27,17 +95,17 @@ PEOPLE_BY_NAME = f"{PREFIX}:people:by-name"  # hash name -> person_id
 
 
 def frames(camera: str) -> str:
-    return f"{PREFIX}:frames:{camera}"
+    return _camera_key("frames", camera)
 
 
 def camera_info(camera: str) -> str:
     """Hash: run id, source (credentials removed), fps, size, state, total frames once known."""
-    return f"{PREFIX}:camera:{camera}"
+    return _camera_key("camera", camera)
 
 
 def progress(camera: str, run: str) -> str:
     """Hash for one run of one camera: published, done, dropped:<reason> counters."""
-    return f"{PREFIX}:progress:{camera}:{run}"
+    return f"{_camera_key('progress', camera)}:{run}"
 
 
 DONE_CHUNK = 1 << 16  # frames per done bitmap: 8 KiB each, so a bogus seq never allocates much
@@ -45,7 +113,7 @@ DONE_CHUNK = 1 << 16  # frames per done bitmap: 8 KiB each, so a bogus seq never
 
 def done_bits(camera: str, run: str, seq: int) -> tuple[str, int]:
     """(bitmap key, bit) of a frame seq: makes 'done' idempotent under redelivery, and results too."""
-    return f"{PREFIX}:done:{camera}:{run}:{seq // DONE_CHUNK}", seq % DONE_CHUNK
+    return f"{_camera_key('done', camera)}:{run}:{seq // DONE_CHUNK}", seq % DONE_CHUNK
 
 
 def person_faces(person_id: str) -> str:
@@ -77,12 +145,12 @@ def unknown(label: str) -> str:
 
 def match_state(camera: str) -> str:
     """Hash: the matcher's state of a camera (``state``, msgpack) and its version ``v``."""
-    return f"{PREFIX}:match:{camera}"
+    return _camera_key("match", camera)
 
 
 def track_state(camera: str) -> str:
     """Hash: the tracker's state of a camera (``state``, msgpack) and its version ``v``."""
-    return f"{PREFIX}:track:{camera}"
+    return _camera_key("track", camera)
 
 
 # collections: each is a gallery of its own. The collection `default` keeps the names above

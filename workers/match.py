@@ -90,7 +90,7 @@ class MatchHandler(Handler):
         self._models_seen: set[str] = set()  # a gallery of another model is reported once per model
 
     def input_streams(self) -> list[str]:
-        return [keys.EMBEDDED]
+        return keys.every_shard(keys.EMBEDDED)
 
     def warm_up(self) -> None:
         """Runtime hook, once before the first read: load the collections of the models people are
@@ -110,7 +110,8 @@ class MatchHandler(Handler):
 
     def handle(self, msg: FrameMsg) -> list[Output]:
         try:
-            return [(keys.RESULTS, r) for r in self._handle(msg)]
+            results = keys.in_shard_of(keys.RESULTS, msg.camera)
+            return [(results, r) for r in self._handle(msg)]
         except BaseException:
             self.cameras.forget(msg.camera)  # memory may be ahead of Redis: reload next time
             raise

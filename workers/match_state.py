@@ -103,7 +103,8 @@ class MatchState:
             }
         )
         done = None if msg.is_eos else DoneBit(bits, ledger.key, bit, msg.dropped or "")
-        outputs = [(keys.RESULTS, codec.encode(r), self.results_maxlen) for r in records]
+        results = keys.in_shard_of(keys.RESULTS, msg.camera)
+        outputs = [(results, codec.encode(r), self.results_maxlen) for r in records]
         got = self._store.commit(keys.match_state(msg.camera), st.version, state, outputs, done)
         if got > 0:
             st.version = got

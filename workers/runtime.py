@@ -317,7 +317,7 @@ class Worker:
             payload = out.to_bytes() if isinstance(out, FrameMsg) else codec.encode(out)
             maxlen = (
                 self.settings.results_maxlen
-                if stream == keys.RESULTS
+                if stream in keys.every_shard(keys.RESULTS)
                 else self.settings.stream_maxlen
             )
             items.append((stream, payload, maxlen))

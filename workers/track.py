@@ -71,7 +71,7 @@ class TrackHandler(Handler):
         self._all_loaded = state is None
 
     def input_streams(self) -> list[str]:
-        return [keys.DETECTED]
+        return keys.every_shard(keys.DETECTED)
 
     def handle(self, msg: FrameMsg) -> list[Output]:
         try:
@@ -155,9 +155,9 @@ class TrackHandler(Handler):
 
     def _load_all(self) -> None:
         assert self.store is not None
-        prefix = keys.track_state("")
-        for key in self.store.redis.scan_iter(match=keys.track_state("*"), count=1000):
-            self._camera((key.decode() if isinstance(key, bytes) else key)[len(prefix) :])
+        pattern = keys.per_camera_pattern("track")
+        for key in self.store.redis.scan_iter(match=pattern, count=1000):
+            self._camera(keys.camera_in(key.decode() if isinstance(key, bytes) else key))
         self._all_loaded = True
 
     def _restore(self, camera: str, data: dict) -> CameraState:
@@ -193,6 +193,7 @@ class TrackHandler(Handler):
     def _release(self, st: CameraState, released: list) -> list[Output]:
         out: list[Output] = []
         for seq, msg in released:
+            tracked = keys.in_shard_of(keys.TRACKED, msg.camera)
             if seq - st.next_seq > MAX_GAP_FILL:
                 # not a few lost frames but a tracker restarted mid-run without a readable stored
                 # state (those frames were done before it) or a bogus seq: one drop message per
@@ -206,9 +207,9 @@ class TrackHandler(Handler):
                 st.next_seq = seq
             for missing in range(st.next_seq, seq):  # skipped by the reorder buffer's timeout
                 never_came = FrameMsg(replace(msg.meta, seq=missing))
-                out.append((keys.TRACKED, never_came.drop("reorder_timeout")))
+                out.append((tracked, never_came.drop("reorder_timeout")))
             st.next_seq = seq + 1
-            out.append((keys.TRACKED, self._track(st, msg)))
+            out.append((tracked, self._track(st, msg)))
         return out
 
     def _track(self, st: CameraState, msg: FrameMsg) -> FrameMsg:
