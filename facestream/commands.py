@@ -14,7 +14,6 @@ from facestream.console import err, esc, out
 from facestream.services import Services
 from facestream.stack import EmbeddedStack
 from facestream.stopping import StopRequest
-from workers.replies import stream_reply
 
 # `run` exit status when it stopped (Ctrl-C, SIGTERM, stop_timeout_s) with frames of a source
 # neither processed nor dropped; 0 success, 1 a health check failed, 2 an error, 130 an abort
@@ -134,23 +133,24 @@ def _say_yellow(line: str) -> None:
 
 
 def cmd_watch(args, settings: Settings) -> int:
-    from workers import keys
+    from workers import result_streams
     from workers.bus import FIELD
 
     with EmbeddedStack(settings) as endpoints:
         client = Services(settings, endpoints, args.collection).redis
-        last: bytes | str = "0-0" if args.from_start else "$"
+        position = (
+            result_streams.Position.at("0-0") if args.from_start else result_streams.newest(client)
+        )
         err.print(
-            f"watching {keys.RESULTS} on {esc(redact_url(endpoints.redis_url))} (Ctrl-C to stop)",
+            f"watching {', '.join(result_streams.streams())} on "
+            f"{esc(redact_url(endpoints.redis_url))} (Ctrl-C to stop)",
             highlight=False,
         )
         with StopRequest() as request:  # a blocking read ends within a second of a stop request
             while not request.requested:
-                reply = client.xread({keys.RESULTS: last}, block=1000, count=100)
-                for _stream, entries in stream_reply(reply):
-                    for eid, fields in entries:
-                        last = eid
-                        _print_record(msgpack.unpackb(fields[FIELD], raw=False), args.all)
+                for entry in result_streams.read(client, position, 100, block_ms=1000):
+                    position.passed(entry)
+                    _print_record(msgpack.unpackb(entry[2][FIELD], raw=False), args.all)
     return 0
 
 

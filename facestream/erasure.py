@@ -21,7 +21,7 @@ from config.errors import StackError
 from facestream import thumbnails
 from facestream.indexing.unknown_review import labels_of_person
 from facestream.services import Services
-from workers import keys
+from workers import keys, result_streams
 from workers.bus import FIELD
 from workers.gallery.collections import DEFAULT, Collections
 from workers.models.registry import MODELS
@@ -128,11 +128,20 @@ def _names_record(record: dict, names: set[str], ids: set[str]) -> bool:
 
 
 def _forget_in_results(client: redis.Redis, collection: str, names: set[str], ids: set[str]) -> int:
-    """Delete the result records that name the person (on cameras of this collection)."""
+    """Delete the result records that name the person (on cameras of this collection), from
+    every shard's results stream."""
     others = _cameras_of(client, collection) or set()
+    return sum(
+        _forget_in_stream(client, stream, others, names, ids) for stream in result_streams.streams()
+    )
+
+
+def _forget_in_stream(
+    client: redis.Redis, stream: str, others: set[str], names: set[str], ids: set[str]
+) -> int:
     removed, start = 0, "-"
     while True:
-        batch = stream_entries(client.xrange(keys.RESULTS, min=start, max="+", count=SCAN_COUNT))
+        batch = stream_entries(client.xrange(stream, min=start, max="+", count=SCAN_COUNT))
         if not batch:
             break
         doomed = []
@@ -146,7 +155,7 @@ def _forget_in_results(client: redis.Redis, collection: str, names: set[str], id
             if _names_record(record, names, ids):
                 doomed.append(eid)
         if doomed:
-            removed += int(client.xdel(keys.RESULTS, *doomed))
+            removed += int(client.xdel(stream, *doomed))
         last = text(batch[-1][0])
         ms, seq = last.split("-")
         start = f"{ms}-{int(seq) + 1}"
@@ -155,8 +164,8 @@ def _forget_in_results(client: redis.Redis, collection: str, names: set[str], id
     if removed:
         # XDEL only flags an entry; its bytes stay in the stream's listpack (and so in the AOF
         # rewrite) until the stream is rebuilt without it
-        client.eval(REBUILD_STREAM, 2, keys.RESULTS, f"{keys.RESULTS}:rebuild")
-        log.info("removed %d result records naming an erased person", removed)
+        client.eval(REBUILD_STREAM, 2, stream, f"{stream}:rebuild")  # one slot: {N} in both
+        log.info("removed %d result records naming an erased person from %s", removed, stream)
     return removed
 
 

@@ -32,11 +32,10 @@ from facestream.report import Sightings
 from facestream.services import WORKER_KINDS, Services
 from facestream.stopping import StopRequest
 from ingest.host import GrabberHost, GrabberThread
-from workers import health, keys
+from workers import health, keys, result_streams
 from workers.backoff import REDIS_DOWN, Backoff
 from workers.bus import FIELD
 from workers.progress import Counts, RunProgress
-from workers.replies import stream_entries, stream_reply
 
 log = logging.getLogger(__name__)
 OUTAGE_STOP_S = 5.0  # how long workers get to stop after a run stopped during a Redis outage
@@ -53,7 +52,7 @@ class RunResult:
 
 
 class ResultsReader:
-    """Follows fs:results from a given id: the records of some cameras go to ``out`` (a JSON line each)
+    """Follows the results streams from where they are now: the records of some cameras go to ``out`` (a JSON line each)
     and into the run's summary; none is kept in memory (a live run may last for months)."""
 
     def __init__(self, services: Services, cameras: set[str], out: IO[str] | None):
@@ -63,26 +62,23 @@ class ResultsReader:
         # run of the same camera (a killed `run`'s tracks ended by this one) are not this run's
         self.runs: set[str] = set()
         self.out = out
-        last = stream_entries(self.redis.xrevrange(keys.RESULTS, count=1))
-        self.last_id = last[0][0].decode() if last else "0-0"
+        self.position = result_streams.newest(self.redis)
         self.seen = Sightings()
 
     def poll(self, block_ms: int = 200) -> int:
-        reply = self.redis.xread({keys.RESULTS: self.last_id}, count=1000, block=block_ms)
         n = 0
-        for _stream, entries in stream_reply(reply):
-            for eid, fields in entries:
-                self.last_id = eid.decode()
-                try:
-                    record = msgpack.unpackb(fields[FIELD], raw=False)
-                except (KeyError, ValueError, msgpack.ExtraData) as exc:
-                    log.warning("skipping unreadable result %s: %s", self.last_id, exc)
-                    continue
-                if record.get("camera") in self.cameras and record.get("run") in self.runs:
-                    self.seen.add(record)
-                    if self.out is not None:
-                        self.out.write(json.dumps(record) + "\n")
-                    n += 1
+        for entry in result_streams.read(self.redis, self.position, 1000, block_ms):
+            self.position.passed(entry)
+            try:
+                record = msgpack.unpackb(entry[2][FIELD], raw=False)
+            except (KeyError, ValueError, msgpack.ExtraData) as exc:
+                log.warning("skipping unreadable result %s: %s", entry[1], exc)
+                continue
+            if record.get("camera") in self.cameras and record.get("run") in self.runs:
+                self.seen.add(record)
+                if self.out is not None:
+                    self.out.write(json.dumps(record) + "\n")
+                n += 1
         return n
 
 

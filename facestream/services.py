@@ -61,6 +61,16 @@ def connect_redis(url: str, ca_file: Path | None = None, cluster: bool = False) 
     return client
 
 
+def connect_redis_async(url: str, ca_file: Path | None = None, cluster: bool = False):
+    """An asyncio client (the server's event streams), unchecked: its first command says."""
+    import redis.asyncio as aioredis  # the asyncio client is the HTTP server's only
+
+    options = redis_options(url, ca_file)
+    if cluster:
+        return cast(aioredis.Redis, aioredis.RedisCluster.from_url(url, **options))
+    return aioredis.Redis.from_url(url, **options)
+
+
 def milvus_options(settings: Settings) -> dict:
     """Keyword arguments for ``MilvusClient``: token, and TLS for https:// URIs or a CA file."""
     options: dict = {}

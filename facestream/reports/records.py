@@ -10,12 +10,10 @@ from pathlib import Path
 import msgpack
 
 from config.errors import ConfigError
-from workers import keys
+from workers import result_streams
 from workers.bus import FIELD
-from workers.replies import stream_entries
 
 log = logging.getLogger(__name__)
-PAGE = 5000  # stream entries per XRANGE call: a 200,000-entry stream is read in 40 round trips
 
 
 def read_jsonl(path: Path) -> Iterator[dict]:
@@ -42,18 +40,13 @@ def read_jsonl(path: Path) -> Iterator[dict]:
 
 
 def read_stream(client) -> Iterator[dict]:
-    """Every record still held by the results stream (its retention is ``bus.results_maxlen``)."""
-    start = "-"
-    while True:
-        entries = stream_entries(client.xrange(keys.RESULTS, min=start, max="+", count=PAGE))
-        for eid, fields in entries:
-            try:
-                yield msgpack.unpackb(fields[FIELD], raw=False)
-            except (KeyError, ValueError, msgpack.ExtraData) as exc:
-                log.warning("skipping unreadable result %s: %s", eid, exc)
-        if len(entries) < PAGE:
-            return
-        start = "(" + entries[-1][0].decode()  # exclusive: the next page starts after this id
+    """Every record still held by the results streams (their retention is ``bus.results_maxlen``
+    each), every shard's, in id order."""
+    for _stream, eid, fields in result_streams.scan(client):
+        try:
+            yield msgpack.unpackb(fields[FIELD], raw=False)
+        except (KeyError, ValueError, msgpack.ExtraData) as exc:
+            log.warning("skipping unreadable result %s: %s", eid, exc)
 
 
 def faces(records: Iterable[dict], camera: str | None = None, run: str | None = None) -> list[dict]:

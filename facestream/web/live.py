@@ -27,7 +27,7 @@ from facestream import status as stack_status
 from facestream.api.auth import context
 from facestream.api.problems import Problem
 from facestream.api.routes.live import RecordFilter, _decode
-from facestream.services import redis_options
+from facestream.services import connect_redis_async
 from facestream.web.render import page, signed_in
 from workers import keys
 from workers.bus import FIELD
@@ -136,16 +136,18 @@ async def frames(request: Request, camera: str = CameraPath) -> StreamingRespons
     wanted = RecordFilter(ctx.services.redis, scope, camera, named=False)
     url = ctx.services.endpoints.redis_url
     frames_key = keys.frames(camera)
+    results = keys.in_shard_of(keys.RESULTS, camera)  # the camera's records are all in its shard's
 
     async def stream() -> AsyncIterator[bytes]:
-        client = aioredis.Redis.from_url(url, **redis_options(url, ctx.settings.redis_tls_ca_file))
-        last = await _last_id(client, keys.RESULTS)
+        settings = ctx.settings
+        client = connect_redis_async(url, settings.redis_tls_ca_file, settings.redis_cluster)
+        last = await _last_id(client, results)
         sent_at = quiet_since = time.monotonic()
         sent_seq, idle_seq = -1, -1
         try:
             yield b": connected\n\n"
             while not await request.is_disconnected():
-                reply = await client.xread({keys.RESULTS: last}, block=200, count=500)
+                reply = await client.xread({results: last}, block=200, count=500)
                 by_frame: dict[int, list[dict]] = {}
                 for _name, entries in stream_reply(reply):
                     for eid, fields in entries:

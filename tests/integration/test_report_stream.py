@@ -5,12 +5,12 @@ from __future__ import annotations
 import msgpack
 
 from facestream.reports import records
-from workers import keys
+from workers import keys, result_streams
 from workers.bus import FIELD
 
 
 def test_every_record_of_the_stream_is_read_in_pages(redis_client, monkeypatch) -> None:
-    monkeypatch.setattr(records, "PAGE", 3)  # 7 entries: pages of 3, 3 and 1
+    monkeypatch.setattr(result_streams, "PAGE", 3)  # 7 entries: pages of 3, 3 and 1
     for frame in range(6):
         record = {"camera": "door", "frame": frame, "ts": frame / 25, "track_id": "t", "run": "r"}
         redis_client.xadd(keys.RESULTS, {FIELD: msgpack.packb(record)})

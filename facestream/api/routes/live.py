@@ -1,20 +1,18 @@
-"""Live results: Server-Sent Events from the results stream, tracks, unknown faces (read keys).
+"""Live results: Server-Sent Events from the results streams, tracks, unknown faces (read keys).
 
-The SSE id of each event is its results stream id, so a client that comes back
-with ``Last-Event-ID`` continues right after the last event it saw: nothing
-lost, nothing twice, and the API keeps no state of its own.
+The SSE id of each event is the reader's position in the results streams (its stream id, with
+one shard), so a client that comes back with ``Last-Event-ID`` continues right after the last
+event it saw: nothing lost, nothing twice, and the API keeps no state of its own.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import AsyncIterator
 
 import msgpack
 import redis
-import redis.asyncio as aioredis
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
@@ -24,15 +22,14 @@ from facestream.api.models import COLLECTION
 from facestream.api.problems import Problem
 from facestream.apikeys import ApiKey
 from facestream.indexing.unknown_review import label_names
-from facestream.services import redis_options
-from workers import keys
+from facestream.services import connect_redis_async
+from workers import keys, result_streams
 from workers.bus import FIELD
 from workers.gallery.collections import DEFAULT
 from workers.gallery.unknowns import list_unknowns
-from workers.replies import stream_entries, stream_reply, text
+from workers.replies import text
 
 router = APIRouter(prefix="/v1", tags=["live"])
-STREAM_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
 KEEPALIVE_S = 15.0
 BINDINGS_TTL_S = 2.0
 
@@ -97,42 +94,35 @@ async def events(
     key: ApiKey = Depends(caller),
 ) -> StreamingResponse:
     scope = read_scope(key, collection)
-    if last_event_id is not None and not STREAM_ID.fullmatch(last_event_id):
-        raise Problem(
-            422,
-            f"Last-Event-ID: expected a stream id like 1700000000000-0, got {last_event_id[:40]!r}",
-            "Last-Event-ID",
-        )
-    start = last_event_id or ("0-0" if from_start else "$")
+    try:
+        start = None if last_event_id is None else result_streams.Position.parse(last_event_id)
+    except ValueError as exc:
+        raise Problem(422, f"Last-Event-ID: {exc}", "Last-Event-ID") from None
     ctx = context(request)
-    url = ctx.services.endpoints.redis_url
     sync_client = ctx.services.redis
     wanted = RecordFilter(sync_client, scope, camera, named)
+    if start is None:  # pin "now" to ids, so a reconnect-free read loop never skips
+        start = (
+            result_streams.Position.at("0-0") if from_start else result_streams.newest(sync_client)
+        )
 
     async def stream() -> AsyncIterator[bytes]:
-        client = aioredis.Redis.from_url(url, **redis_options(url, ctx.settings.redis_tls_ca_file))
-        last = start
-        if last == "$":  # pin "now" to an id, so a reconnect-free read loop never skips
-            info = (
-                await client.xinfo_stream(keys.RESULTS)
-                if await client.exists(keys.RESULTS)
-                else None
-            )
-            last = text(info["last-generated-id"]) if info else "0-0"
+        settings = ctx.settings
+        url = ctx.services.endpoints.redis_url
+        client = connect_redis_async(url, settings.redis_tls_ca_file, settings.redis_cluster)
         quiet_since = time.monotonic()
         try:
             yield b": connected\n\n"
             while not await request.is_disconnected():
-                reply = await client.xread({keys.RESULTS: last}, block=1000, count=200)
-                for _name, entries in stream_reply(reply):
-                    for eid, fields in entries:
-                        last = text(eid)
-                        record = _decode(fields)
-                        if record is None or not wanted.wants(record):  # Redis at most every 2 s
-                            continue
-                        kind = "lifecycle" if "event" in record else "face"
-                        yield f"id: {last}\nevent: {kind}\ndata: {json.dumps(record)}\n\n".encode()
-                        quiet_since = time.monotonic()
+                for entry in await result_streams.read_async(client, start, 200, block_ms=1000):
+                    start.passed(entry)
+                    record = _decode(entry[2])
+                    if record is None or not wanted.wants(record):  # Redis at most every 2 s
+                        continue
+                    kind = "lifecycle" if "event" in record else "face"
+                    data = json.dumps(record)
+                    yield f"id: {start}\nevent: {kind}\ndata: {data}\n\n".encode()
+                    quiet_since = time.monotonic()
                 if time.monotonic() - quiet_since > KEEPALIVE_S:
                     yield b": keepalive\n\n"
                     quiet_since = time.monotonic()
@@ -172,44 +162,35 @@ def tracks(
     wanted = RecordFilter(client, scope, camera, named=False)
     found: dict[tuple[str, str], TrackOut] = {}
     labels: dict[tuple[str, str], str] = {}  # (camera, track) -> unknown label of its faces
-    start = f"{int(since * 1000)}-0"
-    while len(found) < limit:
-        batch = stream_entries(client.xrange(keys.RESULTS, min=start, max="+", count=1000))
-        for eid, fields in batch:
-            record = _decode(fields)
-            if record is None or not wanted.wants(record):
-                continue
-            if "event" not in record:
-                label = record.get("label")
-                if (
-                    not record.get("name")
-                    and isinstance(label, str)
-                    and label.startswith("unknown-")
-                ):
-                    labels[(str(record.get("camera")), str(record.get("track_id")))] = label
-                continue
-            wall = int(text(eid).split("-")[0]) / 1000
-            ident = (record["camera"], record["track_id"])
-            track = found.get(ident)
-            if track is None:
-                track = found[ident] = TrackOut(
-                    track_id=record["track_id"],
-                    camera=record["camera"],
-                    start=wall,
-                    end=None,
-                    start_ts=record["ts"],
-                    end_ts=None,
-                    name=None,
-                    score=None,
-                )
-            if record.get("name"):
-                track.name, track.score = record["name"], record.get("score")
-            if record["event"] in ("end", "merged"):
-                track.end, track.end_ts = wall, record["ts"]
-        if len(batch) < 1000:
-            break
-        ms, seq = text(batch[-1][0]).split("-")
-        start = f"{ms}-{int(seq) + 1}"
+    for _stream, eid, fields in result_streams.scan(client, f"{int(since * 1000)}-0"):
+        record = _decode(fields)
+        if record is None or not wanted.wants(record):
+            continue
+        if "event" not in record:
+            label = record.get("label")
+            if not record.get("name") and isinstance(label, str) and label.startswith("unknown-"):
+                labels[(str(record.get("camera")), str(record.get("track_id")))] = label
+            continue
+        wall = int(eid.split("-")[0]) / 1000
+        ident = (record["camera"], record["track_id"])
+        track = found.get(ident)
+        if track is None:
+            if len(found) >= limit:
+                break
+            track = found[ident] = TrackOut(
+                track_id=record["track_id"],
+                camera=record["camera"],
+                start=wall,
+                end=None,
+                start_ts=record["ts"],
+                end_ts=None,
+                name=None,
+                score=None,
+            )
+        if record.get("name"):
+            track.name, track.score = record["name"], record.get("score")
+        if record["event"] in ("end", "merged"):
+            track.end, track.end_ts = wall, record["ts"]
     names: dict[str, dict[str, str]] = {}  # collection -> label -> name, read once each
     for ident, track in found.items():
         track.label = labels.get(ident)
