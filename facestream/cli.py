@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--collection",
         default=os.environ.get("FACESTREAM_COLLECTION", "default"),
-        help="the gallery enroll, people, identify, unknowns and run act on "
+        help="the gallery enroll, people, identify, unknowns, run and report act on "
         "(env FACESTREAM_COLLECTION; default 'default')",
     )
     p.add_argument("--log-level", default="WARNING", help="DEBUG, INFO, WARNING (default), ERROR")

@@ -215,7 +215,7 @@ class Grabber:
                 maxlen,
             )
             seq += 1
-        reader.join(timeout=2.0)
+        reader.join(timeout=p.open_timeout_s + 2.0)  # an open in progress ends within its timeout
         eos = FrameMsg.end_of_stream(
             FrameMeta(
                 camera=self.camera,

@@ -74,13 +74,20 @@ class LiveReader:
         self._slot: Grabbed | None = None
         self._cond = threading.Condition()
         self._watchdog = threading.Thread(target=self._watch, name="watchdog", daemon=True)
+        self._captures: list[threading.Thread] = []  # connections' threads, abandoned ones too
 
     def start(self) -> LiveReader:
         self._watchdog.start()
         return self
 
     def join(self, timeout: float | None = None) -> None:
+        """The watchdog, then every connection's thread. One may still be opening the source
+        inside OpenCV (which ends within the open timeout): a process that exits meanwhile
+        aborts ("terminate called without an active exception"), so give it that long."""
+        deadline = None if timeout is None else time.monotonic() + timeout
         self._watchdog.join(timeout)
+        for thread in self._captures:
+            thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
 
     def take(self, timeout_s: float) -> Grabbed | None:
         """The newest frame not taken yet; None when none arrives within ``timeout_s``."""
@@ -99,9 +106,11 @@ class LiveReader:
             self.report(state, attempt=backoff.attempts)
             self._gen += 1
             conn = _Connection(self._gen)
-            threading.Thread(
+            capture = threading.Thread(
                 target=self._connect, args=(conn,), name=f"capture-{conn.gen}", daemon=True
-            ).start()
+            )
+            self._captures = [t for t in self._captures if t.is_alive()] + [capture]
+            capture.start()
             reason = self._supervise(conn)
             self._gen += 1  # abandon it: a late frame of this connection is ignored
             if self.stop.is_set():

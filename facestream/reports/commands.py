@@ -68,10 +68,19 @@ def load(args, settings: Settings) -> list[dict]:
     from facestream.indexing.unknown_review import name_records
     from facestream.services import Services
     from facestream.stack import EmbeddedStack
+    from workers import keys
+    from workers.gallery.collections import DEFAULT
+    from workers.replies import text_map
 
     with EmbeddedStack(settings) as endpoints:
         client = Services(settings, endpoints).redis
-        stream = rec.read_stream(client)
+        # the stream holds every collection's cameras: a report is of the --collection's only
+        bound = text_map(client.hgetall(keys.CAMERA_COLLECTIONS))
+        stream = (
+            r
+            for r in rec.read_stream(client)
+            if bound.get(str(r.get("camera")), DEFAULT) == args.collection
+        )
         return name_records(client, rec.faces(stream, args.camera, args.run))
 
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 import msgpack
 
 from facestream.reports import records
@@ -18,3 +22,37 @@ def test_every_record_of_the_stream_is_read_in_pages(redis_client, monkeypatch) 
             redis_client.xadd(keys.RESULTS, {FIELD: b"\xc1 not msgpack"})
     got = list(records.read_stream(redis_client))
     assert [r["frame"] for r in got] == list(range(6))
+
+
+def test_a_report_is_of_the_collections_cameras_only(stack, redis_client, tmp_path) -> None:
+    from workers.gallery.collections import Collections
+
+    registry = Collections(redis_client)
+    registry.create("shop")
+    registry.bind_camera("door", "shop")  # lobby watches with `default`
+    for camera, name in (("door", "obama"), ("lobby", "biden")):
+        for frame in range(5):
+            record = {
+                "camera": camera,
+                "frame": frame,
+                "ts": frame / 25,
+                "track_id": f"{camera}-1",
+                "run": "r",
+                "name": name,
+                "person_id": name,
+                "score": 0.9,
+                "bbox": [1, 2, 3, 4],
+            }
+            redis_client.xadd(keys.RESULTS, {FIELD: msgpack.packb(record)})
+
+    def names(*collection: str) -> set[str]:
+        args = [sys.executable, "-m", "facestream", "--data-dir", str(tmp_path)]
+        args += ["--redis-url", stack.redis_url, "--milvus-uri", stack.milvus_uri, *collection]
+        done = subprocess.run(
+            [*args, "report", "screen-time", "--json"], capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, done.stderr
+        return {row["name"] for row in json.loads(done.stdout)}
+
+    assert names("--collection", "shop") == {"obama"}
+    assert names() == {"biden"}  # the default collection's cameras
