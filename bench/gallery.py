@@ -169,7 +169,7 @@ def table(rows: list[dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from facestream import milvus_standalone, servers
+    from facestream import milvus_standalone, server_probes, servers
 
     parser = argparse.ArgumentParser(prog="python -m bench.gallery", description=__doc__)
     parser.add_argument("--sizes", default="1e3,1e5", help="gallery sizes, comma-separated")
@@ -190,10 +190,13 @@ def main(argv: list[str] | None = None) -> int:
         for n, backend in enumerate(args.backends.split(",")):
             if backend == "milvus-lite":
                 lite = servers.start_milvus(Path(tmp) / "lite")
-                client, stop = servers.open_milvus_client(lite.url), partial(servers.stop, lite)
+                client, stop = (
+                    server_probes.open_milvus_client(lite.url),
+                    partial(servers.stop, lite),
+                )
             else:
                 real = milvus_standalone.start(Path(tmp) / "server")
-                client = servers.open_milvus_client(real.uri, token=real.token)
+                client = server_probes.open_milvus_client(real.uri, token=real.token)
                 stop = partial(milvus_standalone.stop, real)
             try:
                 rows += gallery_rows(

@@ -182,7 +182,7 @@ def start(
 
 
 def _probe(server: MilvusStandalone, tls: dict | None) -> None:
-    from facestream.servers import open_milvus_client
+    from facestream.server_probes import open_milvus_client
 
     options: dict = {"token": server.token} if server.token else {}
     if tls:

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from config.errors import StackError
 from facestream.private import UMASK, private_dir, socket_dir
+from facestream.server_probes import milvus_listening, redis_ready
 from workers.health import pid_alive
 
 log = logging.getLogger(__name__)
@@ -97,61 +98,6 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def redis_ready(url: str, password: str | None = None) -> bool:
-    import redis
-
-    client = redis.Redis.from_url(
-        url, socket_timeout=2, socket_connect_timeout=1, password=password
-    )
-    try:
-        return bool(client.ping())
-    except (redis.RedisError, OSError):
-        return False
-    finally:
-        client.close()
-
-
-# pymilvus pings every 10 s even on an idle channel; milvus-lite (and any gRPC server with the
-# default 5-minute ping policy) answers an idle client's pings with GOAWAY "too_many_pings",
-# and pymilvus's shared-channel recovery then fails the next MilvusClient() in that process
-# (seen in CI). Ping only while calls are in flight, at the servers' default minimum; calls
-# carry their own timeouts, so a dead server is still noticed.
-MILVUS_GRPC_OPTIONS = {
-    "grpc.keepalive_time_ms": 300_000,
-    "grpc.keepalive_permit_without_calls": False,
-}
-
-
-def open_milvus_client(uri: str, timeout: float = 10, **options: object):
-    """A ``MilvusClient`` on its own gRPC channel with idle-safe keepalive (see above)."""
-    from pymilvus import MilvusClient
-
-    return MilvusClient(
-        uri=uri, timeout=timeout, dedicated=True, grpc_options=MILVUS_GRPC_OPTIONS, **options
-    )
-
-
-def milvus_ready(url: str, port: int) -> bool:
-    try:
-        if url.startswith("unix:"):
-            with socket.socket(socket.AF_UNIX) as s:
-                s.settimeout(1)
-                s.connect(url.removeprefix("unix:"))
-        else:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-    except OSError:
-        return False
-    try:
-        client = open_milvus_client(url, timeout=5)
-        try:
-            client.list_collections()
-        finally:
-            client.close()
-    except Exception:  # noqa: BLE001 - any failure means "not ready yet"
-        return False
-    return True
-
-
 def redis_answers(server: Server, password: str | None = None) -> bool:
     return redis_ready(server.url, password)
 
@@ -161,19 +107,6 @@ def milvus_answers(server: Server) -> bool:
     port: reused. The full probe of a starting server would load pymilvus (~90 MiB, over a
     second) into every command that only reuses the stack, such as `run` after `up`."""
     return milvus_listening(server.url, server.port)
-
-
-def milvus_listening(url: str, port: int) -> bool:
-    try:
-        if url.startswith("unix:"):
-            with socket.socket(socket.AF_UNIX) as s:
-                s.settimeout(1)
-                s.connect(url.removeprefix("unix:"))  # the file name ends in ":0" (start_milvus)
-        else:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-    except OSError:
-        return False
-    return True
 
 
 def wait_ready(

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 from config.errors import ConfigError, StackError
 from config.redact import redact_url, register, register_url, scrub
 from config.settings import Settings
-from facestream import servers
+from facestream import server_probes
 from facestream.stack import Endpoints
 from facestream.stopping import StopRequest
 from workers import keys
@@ -88,7 +88,7 @@ def connect_milvus(uri: str, options: dict | None = None) -> MilvusClient:
     register_url(uri)
     register(options.get("token"))
     try:
-        return servers.open_milvus_client(uri, timeout=10, **options)
+        return server_probes.open_milvus_client(uri, timeout=10, **options)
     except Exception as exc:  # pymilvus raises MilvusException and gRPC errors
         from workers.gallery.vectors import refusal  # pymilvus is loaded by now
 

@@ -72,7 +72,7 @@ def redis_client(stack: Endpoints):
 
 @pytest.fixture
 def milvus_client(stack: Endpoints):
-    from facestream.servers import open_milvus_client
+    from facestream.server_probes import open_milvus_client
 
     client = open_milvus_client(stack.milvus_uri)
     for name in client.list_collections():
@@ -129,7 +129,7 @@ def milvus_target(request: pytest.FixtureRequest, stack: Endpoints) -> MilvusTar
 def milvus_on_both(milvus_target: MilvusTarget):
     """A client of ``milvus_target`` with every collection dropped first; a test module opts in
     with ``@pytest.fixture(name="milvus_client")`` returning this."""
-    from facestream.servers import open_milvus_client
+    from facestream.server_probes import open_milvus_client
 
     client = open_milvus_client(milvus_target.uri, **milvus_target.options)
     for name in client.list_collections():

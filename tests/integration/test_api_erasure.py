@@ -14,7 +14,7 @@ import redis
 
 from config.settings import Settings
 from facestream.apikeys import ApiKeys
-from facestream.servers import open_milvus_client
+from facestream.server_probes import open_milvus_client
 from facestream.stack import EmbeddedStack
 from tests.support.api_server import api_server
 from workers import keys

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.timeout(900)
 def api(stack: Endpoints, tmp_path_factory, shared_dir: Path):
     import redis
 
-    from facestream.servers import open_milvus_client
+    from facestream.server_probes import open_milvus_client
 
     client = redis.Redis.from_url(stack.redis_url)
     client.flushall()

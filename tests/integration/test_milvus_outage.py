@@ -10,7 +10,7 @@ import time
 import numpy as np
 import pytest
 
-from facestream import milvus_standalone, servers
+from facestream import milvus_standalone, server_probes, servers
 from tracker.faces import Faces
 from workers.gallery import People, VectorIndex
 from workers.handler import NotYet
@@ -87,7 +87,7 @@ def test_matcher_survives_milvus_going_away_and_names_when_it_is_back(
         vector = np.random.default_rng(0).normal(size=128).astype(np.float32)
         vector /= np.linalg.norm(vector)
         people = People(redis_client)
-        client = servers.open_milvus_client(url, **options)
+        client = server_probes.open_milvus_client(url, **options)
         VectorIndex(client, "faces_dlib_128", 128).add(people.get_or_create("ada"), vector[None, :])
         index = VectorIndex(client, "faces_dlib_128", 128)
         handler = MatchHandler(
@@ -131,7 +131,7 @@ def test_a_file_s_frames_wait_for_milvus_and_are_named_when_it_is_back(
         vector = np.random.default_rng(1).normal(size=128).astype(np.float32)
         vector /= np.linalg.norm(vector)
         people = People(redis_client)
-        client = servers.open_milvus_client(url, **options)
+        client = server_probes.open_milvus_client(url, **options)
         VectorIndex(client, "faces_dlib_128", 128).add(people.get_or_create("ada"), vector[None, :])
         index = VectorIndex(client, "faces_dlib_128", 128)
         handler = MatchHandler(

@@ -16,7 +16,7 @@ import pytest
 
 from config.errors import ConfigError, StackError
 from facestream import milvus_standalone
-from facestream.servers import open_milvus_client
+from facestream.server_probes import open_milvus_client
 from facestream.services import connect_milvus
 from workers.gallery import VectorIndex
 from workers.gallery import vectors as vectors_module
@@ -80,7 +80,7 @@ def test_enroll_then_identify_by_the_same_client_finds_the_face_at_once(milvus_o
 
 ENROLL_ELSEWHERE = """
 import sys, numpy as np
-from facestream.servers import open_milvus_client
+from facestream.server_probes import open_milvus_client
 from workers.gallery import VectorIndex
 uri, token, seed = sys.argv[1], sys.argv[2], int(sys.argv[3])
 v = np.random.default_rng(seed).standard_normal((1, 32)).astype(np.float32)

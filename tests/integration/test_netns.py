@@ -19,7 +19,7 @@ import pytest
 import redis
 
 from config.settings import Settings
-from facestream import servers
+from facestream import server_probes, servers
 from ingest.grabber import Grabber
 from workers import keys
 from workers.bus import RedisStreamBus
@@ -105,7 +105,7 @@ def shared_servers(netns, tmp_path: Path) -> Iterator[tuple[str, str]]:
     )
     try:
         deadline = time.monotonic() + 60
-        while not (servers.redis_ready(redis_url) and _milvus_ready(milvus_uri)):
+        while not (server_probes.redis_ready(redis_url) and _milvus_ready(milvus_uri)):
             assert time.monotonic() < deadline, "test servers did not start"
             assert all(p.poll() is None for p in procs), "a test server exited"
             time.sleep(0.2)
@@ -211,7 +211,7 @@ def test_worker_in_another_namespace_joins_the_group_and_shares_the_work(
 
 
 def _milvus_ready(uri: str) -> bool:
-    from facestream.servers import open_milvus_client
+    from facestream.server_probes import open_milvus_client
 
     try:
         client = open_milvus_client(uri, timeout=3)

@@ -13,7 +13,7 @@ import numpy as np
 from rich.console import Console
 
 from config.errors import MessageError
-from facestream import servers, status
+from facestream import server_probes, servers, status
 from facestream.runner import ProblemWatch
 from facestream.services import Services
 from facestream.stack import Endpoints
@@ -87,7 +87,7 @@ def test_a_milvus_never_reached_is_an_outage_and_names_come_once_it_is_up(
 
     milvus = servers.start_milvus(tmp_path / "milvus", port=port)
     try:
-        client = servers.open_milvus_client(milvus.url)
+        client = server_probes.open_milvus_client(milvus.url)
         people = People(redis_client)
         VectorIndex(client, spec("dlib").collection(), 128).add(
             people.get_or_create("ada"), vector[None, :]

@@ -17,7 +17,7 @@ import pytest
 import redis
 
 from config.settings import Settings
-from facestream import servers
+from facestream import server_probes, servers
 from facestream.stack import EmbeddedStack
 from tests.support.rtsp import wait_for
 
@@ -57,7 +57,7 @@ def test_killed_redis_comes_back_on_its_port_with_its_data(own_stack, tmp_path: 
 
 def test_killed_milvus_comes_back_on_its_socket_with_its_data(own_stack) -> None:
     stack, endpoints, lines = own_stack
-    client = servers.open_milvus_client(endpoints.milvus_uri)
+    client = server_probes.open_milvus_client(endpoints.milvus_uri)
     client.create_collection("kept", dimension=4)
     client.insert("kept", [{"id": 1, "vector": [0.5, 0.5, 0.5, 0.5]}])
     before = _by_name(stack, "milvus")

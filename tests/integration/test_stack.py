@@ -13,7 +13,7 @@ import redis
 from pymilvus import MilvusClient
 
 from config.settings import Settings
-from facestream import servers
+from facestream import server_probes, servers
 from facestream.stack import EmbeddedStack, Endpoints
 
 
@@ -76,7 +76,7 @@ def test_second_stack_reuses_servers_and_only_the_starter_stops_them(tmp_path: P
             assert second.started == ()
         # the second one's exit left the servers running
         assert redis.Redis.from_url(ep1.redis_url).ping()
-        assert servers.milvus_ready(ep1.milvus_uri, int(ep1.milvus_uri.rsplit(":", 1)[1]))
+        assert server_probes.milvus_ready(ep1.milvus_uri, int(ep1.milvus_uri.rsplit(":", 1)[1]))
     finally:
         first.stop()
     assert all(_gone(pid) for pid in pids.values())
@@ -129,13 +129,13 @@ def test_data_survives_a_restart(tmp_path: Path) -> None:
         r = redis.Redis.from_url(ep.redis_url)
         r.set("person:1:name", "Ada")
         r.close()
-        client = servers.open_milvus_client(ep.milvus_uri)
+        client = server_probes.open_milvus_client(ep.milvus_uri)
         client.create_collection("persist", dimension=2)
         client.insert("persist", [{"id": 7, "vector": [0.6, 0.8]}])
         client.close()
     with EmbeddedStack(_settings(tmp_path)) as ep:
         assert redis.Redis.from_url(ep.redis_url).get("person:1:name") == b"Ada"
-        client = servers.open_milvus_client(ep.milvus_uri)
+        client = server_probes.open_milvus_client(ep.milvus_uri)
         client.load_collection("persist")  # like real Milvus: released after a restart
         assert client.get("persist", ids=[7])[0]["id"] == 7
         client.close()
@@ -166,10 +166,10 @@ def test_an_idle_milvus_client_does_not_break_the_next_one(stack: Endpoints) -> 
     default client). With ``open_milvus_client`` both the idle client and a new one keep working."""
     import time
 
-    idle = servers.open_milvus_client(stack.milvus_uri)
+    idle = server_probes.open_milvus_client(stack.milvus_uri)
     idle.list_collections()
     time.sleep(90)
-    fresh = servers.open_milvus_client(stack.milvus_uri)
+    fresh = server_probes.open_milvus_client(stack.milvus_uri)
     try:
         assert isinstance(fresh.list_collections(), list)
         assert isinstance(idle.list_collections(), list)
