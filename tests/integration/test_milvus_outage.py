@@ -71,6 +71,20 @@ class _Standalone:
         shutil.rmtree(self.data_dir, ignore_errors=True)  # ~270 MB of etcd and rocksmq files
 
 
+def _ada_enrolled(settings, redis_client, url: str, options: dict, seed: int):
+    """A random unit vector enrolled as "ada" on the Milvus at ``url``, and a matcher on it."""
+    vector = np.random.default_rng(seed).normal(size=128).astype(np.float32)
+    vector /= np.linalg.norm(vector)
+    people = People(redis_client)
+    client = server_probes.open_milvus_client(url, **options)
+    VectorIndex(client, "faces_dlib_128", 128).add(people.get_or_create("ada"), vector[None, :])
+    index = VectorIndex(client, "faces_dlib_128", 128)
+    handler = MatchHandler(
+        redis_client, people, lambda _m: index, settings, lambda m: spec(m).threshold
+    )
+    return vector, handler
+
+
 HAS_SERVER = importlib.util.find_spec("milvus") is not None
 SERVER = pytest.param(
     "milvus-server", marks=pytest.mark.needs(HAS_SERVER, reason="pip install milvus==2.3.5")
@@ -84,15 +98,7 @@ def test_matcher_survives_milvus_going_away_and_names_when_it_is_back(
     milvus = (_Lite if kind == "milvus-lite" else _Standalone)(tmp_path / "milvus")
     port, url, options = milvus.start()
     try:
-        vector = np.random.default_rng(0).normal(size=128).astype(np.float32)
-        vector /= np.linalg.norm(vector)
-        people = People(redis_client)
-        client = server_probes.open_milvus_client(url, **options)
-        VectorIndex(client, "faces_dlib_128", 128).add(people.get_or_create("ada"), vector[None, :])
-        index = VectorIndex(client, "faces_dlib_128", 128)
-        handler = MatchHandler(
-            redis_client, people, lambda _m: index, settings, lambda m: spec(m).threshold
-        )
+        vector, handler = _ada_enrolled(settings, redis_client, url, options, seed=0)
 
         def names(seq: int, track: str) -> list:
             out = handler.handle(_msg(seq, track, vector))
@@ -128,15 +134,7 @@ def test_a_file_s_frames_wait_for_milvus_and_are_named_when_it_is_back(
     milvus = _Lite(tmp_path / "milvus")
     port, url, options = milvus.start()
     try:
-        vector = np.random.default_rng(1).normal(size=128).astype(np.float32)
-        vector /= np.linalg.norm(vector)
-        people = People(redis_client)
-        client = server_probes.open_milvus_client(url, **options)
-        VectorIndex(client, "faces_dlib_128", 128).add(people.get_or_create("ada"), vector[None, :])
-        index = VectorIndex(client, "faces_dlib_128", 128)
-        handler = MatchHandler(
-            redis_client, people, lambda _m: index, settings, lambda m: spec(m).threshold
-        )
+        vector, handler = _ada_enrolled(settings, redis_client, url, options, seed=1)
 
         def names(seq: int) -> list:
             msg = _msg(seq, "t1", vector, live=False)
