@@ -10,17 +10,20 @@ fall on the same frames as without the kill.
 
 from __future__ import annotations
 
-import json
-import os
-import signal
 from pathlib import Path
 
 import pytest
 import redis
 
-from tests.e2e.test_matcher_restart import CAMERA, FRAMES, canonical, lifecycle_ok, start_run
-from tests.support.faults import busy_worker, frames_done
-from tests.support.rtsp import wait_for
+from tests.support.faults import frames_done
+from tests.support.restart import (
+    CAMERA,
+    ended_well,
+    fresh_run,
+    kill_busy,
+    same_records,
+    undisturbed,
+)
 from workers import keys
 
 pytestmark = pytest.mark.slow
@@ -32,39 +35,18 @@ def test_embedder_killed_three_times_reports_what_an_undisturbed_run_reports(
     data_dir, endpoints = gallery_stack
     client = redis.Redis.from_url(endpoints.redis_url)
     video = examples_dir / "hamilton_360p.mp4"
-    calm, calm_log = tmp_path / "calm.jsonl", tmp_path / "calm.err"
-    client.delete(keys.camera_info(CAMERA))
-    assert start_run(data_dir, endpoints, video, calm, calm_log).wait(900) == 0, (
-        calm_log.read_text()[-3000:]
-    )
+    calm = undisturbed(client, data_dir, endpoints, video, tmp_path)
 
     out, log = tmp_path / "killed.jsonl", tmp_path / "killed.err"
-    client.delete(keys.camera_info(CAMERA))  # the previous run's id must not count as this one's
-    run = start_run(data_dir, endpoints, video, out, log)
-    kills = []
+    run = fresh_run(client, data_dir, endpoints, video, out, log)
     try:
-        # frames done when killed: early (tracks young), mid-clip, and near the end (the last
-        # tracks' `end` events)
-        for at in (16, 120, 215):
-            assert wait_for(lambda at=at: frames_done(client, CAMERA) >= at, 600), (
-                f"progress stuck at {frames_done(client, CAMERA)}"
-            )
-            pid = wait_for(lambda: busy_worker(client, "embed", keys.TRACKED, "embed"), 120, 0.02)
-            assert pid, f"no busy embedder to kill at {frames_done(client, CAMERA)} frames done"
-            os.kill(pid, signal.SIGKILL)
-            kills.append((pid, frames_done(client, CAMERA)))
-            print(f"\nembedder pid {pid} SIGKILLed at {kills[-1][1]} frames done")
+        # early (tracks young), mid-clip, and near the end (the last tracks' `end` events)
+        kill_busy(
+            client, "embed", keys.TRACKED, (16, 120, 215), lambda: frames_done(client, CAMERA)
+        )
         code = run.wait(900)
     finally:
         if run.poll() is None:
             run.kill()
-    err = log.read_text()
-    assert code == 0, err[-3000:]
-    assert f"{FRAMES}/{FRAMES} frames accounted for" in err
-    assert err.count("restarting it in") >= 3, err[-2000:]
-    want, got = canonical(calm), canonical(out)
-    differing = len(set(want) ^ set(got))
-    print(f"records: undisturbed {len(want)}, killed 3 times {len(got)}, differing {differing}")
-    assert got == want
-    rows = [json.loads(line) for line in out.read_text().splitlines()]
-    assert lifecycle_ok(rows) == []
+    ended_well(code, log)
+    same_records(calm, out)

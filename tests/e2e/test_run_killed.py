@@ -11,7 +11,6 @@ the new run's records or state.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 from pathlib import Path
@@ -20,8 +19,15 @@ import pytest
 import redis
 
 from bench import faults
-from tests.e2e.test_matcher_restart import CAMERA, FRAMES, canonical, lifecycle_ok, start_run
 from tests.support.faults import children, frames_done, running, stage_counter
+from tests.support.restart import (
+    CAMERA,
+    FRAMES,
+    fresh_run,
+    same_records,
+    start_run,
+    undisturbed,
+)
 from tests.support.rtsp import wait_for
 from workers import keys
 
@@ -35,15 +41,10 @@ def test_a_run_killed_mid_clip_then_run_again_reports_what_an_undisturbed_run_re
     data_dir, endpoints = gallery_stack
     client = redis.Redis.from_url(endpoints.redis_url)
     video = examples_dir / "hamilton_360p.mp4"
-    calm, calm_log = tmp_path / "calm.jsonl", tmp_path / "calm.err"
-    client.delete(keys.camera_info(CAMERA))
-    assert start_run(data_dir, endpoints, video, calm, calm_log).wait(900) == 0, (
-        calm_log.read_text()[-3000:]
-    )
+    calm = undisturbed(client, data_dir, endpoints, video, tmp_path)
 
     killed_out, killed_log = tmp_path / "killed.jsonl", tmp_path / "killed.err"
-    client.delete(keys.camera_info(CAMERA))  # the previous run's id must not count as this one's
-    run = start_run(data_dir, endpoints, video, killed_out, killed_log)
+    run = fresh_run(client, data_dir, endpoints, video, killed_out, killed_log)
     try:
         assert wait_for(lambda: frames_done(client, CAMERA) >= KILL_AT, 600), (
             f"progress stuck at {frames_done(client, CAMERA)}"
@@ -68,14 +69,7 @@ def test_a_run_killed_mid_clip_then_run_again_reports_what_an_undisturbed_run_re
     assert code == 0, err[-3000:]
     assert "started workers: detect, track, embed, match" in err, err[-2000:]
     assert f"{FRAMES}/{FRAMES} frames accounted for" in err
-    want, got = canonical(calm), canonical(again)
-    differing = len(set(want) ^ set(got))
-    print(
-        f"\nrecords: undisturbed {len(want)}, after a killed run {len(got)}, differing {differing}"
-    )
-    assert got == want
-    rows = [json.loads(line) for line in again.read_text().splitlines()]
-    assert lifecycle_ok(rows) == []
+    rows = same_records(calm, again, "after a killed run")
     assert {r["run"] for r in rows} == {client.hget(keys.camera_info(CAMERA), "run").decode()}
     # the killed run's frames in flight were discarded, and counted
     assert stage_counter(client, "superseded") > superseded
