@@ -181,10 +181,7 @@ def _answers(node: Node) -> tuple[bool, str]:
 def _formed(masters: int):
     def ok(node: Node) -> tuple[bool, str]:
         with node.client() as client:
-            info = client.cluster("INFO")
-        if isinstance(info, bytes | str):  # older redis-py hands back the raw text
-            text = info.decode() if isinstance(info, bytes) else info
-            info = dict(line.split(":", 1) for line in text.split() if ":" in line)
+            info = client.cluster("INFO")  # parsed by redis-py into a dict of strings
         state = str(info.get("cluster_state"))
         assigned = int(info.get("cluster_slots_assigned", 0))
         known = int(info.get("cluster_known_nodes", 0))
