@@ -74,8 +74,14 @@ def sharded() -> Iterator[None]:
 
 
 @pytest.fixture(scope="module")
-def cluster_run(valkey_cluster, sharded, examples_dir: Path, tmp_path_factory) -> ClusterRun:
+def client(valkey_cluster, sharded):
     client = connect_redis(valkey_cluster.seed_url, cluster=True)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="module")
+def cluster_run(valkey_cluster, client, examples_dir: Path, tmp_path_factory) -> ClusterRun:
     client.flushall()  # every master
     data_dir = tmp_path_factory.mktemp("cluster-run")
     enrolled = _facestream(
@@ -102,28 +108,23 @@ def cluster_run(valkey_cluster, sharded, examples_dir: Path, tmp_path_factory) -
         streamed[camera] = [
             msgpack.unpackb(fields[FIELD], raw=False) for _, fields in client.xrange(stream)
         ]
-    client.close()
     rows = [json.loads(line) for line in out.read_text().splitlines()] if out.exists() else []
     return ClusterRun(done, cameras, ledgers, streamed, rows)
 
 
-def test_the_two_cameras_live_on_different_masters(cluster_run, valkey_cluster) -> None:
-    client = connect_redis(valkey_cluster.seed_url, cluster=True)
-    try:
-        masters = {
-            camera: {
-                client.get_node_from_key(key).port
-                for key in (
-                    keys.frames(camera),
-                    keys.camera_info(camera),
-                    keys.in_shard_of(keys.DETECTED, camera),
-                    keys.in_shard_of(keys.RESULTS, camera),
-                )
-            }
-            for camera in cluster_run.cameras
+def test_the_two_cameras_live_on_different_masters(cluster_run, client) -> None:
+    masters = {
+        camera: {
+            client.get_node_from_key(key).port
+            for key in (
+                keys.frames(camera),
+                keys.camera_info(camera),
+                keys.in_shard_of(keys.DETECTED, camera),
+                keys.in_shard_of(keys.RESULTS, camera),
+            )
         }
-    finally:
-        client.close()
+        for camera in cluster_run.cameras
+    }
     first, second = (masters[c] for c in cluster_run.cameras)
     assert len(first) == 1 and len(second) == 1, masters  # one camera's keys: one master
     assert first != second, masters

@@ -25,6 +25,8 @@ from facestream import servers
 log = logging.getLogger(__name__)
 
 SLOTS = 16384
+# a master that starts with slots says cluster_state:fail for its first 2 s (Valkey waits before
+# rejoining as a writable master after a restart): forming takes ~2 s whatever the machine
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
 
