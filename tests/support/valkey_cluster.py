@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from facestream import servers
 
@@ -51,7 +53,15 @@ class Node:
         return self.dir / "valkey.log"
 
     def client(self) -> redis.Redis:
-        return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=5)
+        # no retries and short timeouts: a probe that hangs (something else holds the port)
+        # must not outlast the start deadline, redis-py's default retries would take a minute
+        return redis.Redis(
+            host="127.0.0.1",
+            port=self.port,
+            socket_timeout=2,
+            socket_connect_timeout=2,
+            retry=Retry(NoBackoff(), 0),
+        )
 
     def log_tail(self, lines: int = 10) -> str:
         try:
@@ -144,18 +154,23 @@ def _stop(proc: subprocess.Popen) -> None:
         proc.wait(timeout=STOP_TIMEOUT_S)
 
 
+def _check_alive(nodes: list[Node], what: str) -> None:
+    for node in nodes:
+        if node.proc.poll() is not None:
+            raise ClusterStartError(
+                f"valkey cluster node on port {node.port} exited with code "
+                f"{node.proc.returncode} while waiting for {what}; {node.log_path}:\n"
+                f"{node.log_tail()}"
+            )
+
+
 def _wait(nodes: list[Node], what: str, ok, deadline: float) -> None:
     """Poll ``ok(node)`` on every node until all say yes; fail naming the first that did not."""
     pending = list(nodes)
     last: dict[int, str] = {}
     while pending:
+        _check_alive(nodes, what)
         for node in list(pending):
-            if node.proc.poll() is not None:
-                raise ClusterStartError(
-                    f"valkey cluster node on port {node.port} exited with code "
-                    f"{node.proc.returncode} while waiting for {what}; {node.log_path}:\n"
-                    f"{node.log_tail()}"
-                )
             try:
                 verdict, seen = ok(node)
             except (redis.RedisError, OSError) as exc:
@@ -166,6 +181,7 @@ def _wait(nodes: list[Node], what: str, ok, deadline: float) -> None:
         if not pending:
             return
         if time.monotonic() > deadline:
+            _check_alive(nodes, what)  # a node that died is the better explanation
             node = pending[0]
             raise ClusterStartError(
                 f"valkey cluster: expected {what} on every node within {START_TIMEOUT_S:.0f} s, "
