@@ -16,6 +16,7 @@ import time
 
 import msgpack
 import redis
+from redis.cluster import RedisCluster
 
 from config.errors import StackError
 from facestream import thumbnails
@@ -213,14 +214,21 @@ def compact(services: Services, collections: list[str], wait_s: float = 30.0) ->
                 services.milvus.compact(name)
         except Exception as exc:  # noqa: BLE001 - milvus-lite has no compaction to ask for
             log.debug("Milvus compact of %s: %s", name, exc)
+    # a cluster keeps an AOF per master: each rewrites its own (the replies come per node)
+    everywhere: dict = {}
+    if isinstance(client, RedisCluster):
+        everywhere["target_nodes"] = client.get_primaries()  # redis-py 8 mis-routes PRIMARIES
     try:
-        client.bgrewriteaof()
+        client.bgrewriteaof(**everywhere)
     except redis.ResponseError as exc:  # a rewrite is already running: wait for it, then ours
         log.debug("BGREWRITEAOF: %s", exc)
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
-        info = client.info("persistence")
-        if not info.get("aof_rewrite_in_progress") and not info.get("aof_rewrite_scheduled"):
+        info = client.info("persistence", **everywhere)
+        nodes = list(info.values()) if everywhere else [info]
+        if not any(
+            n.get("aof_rewrite_in_progress") or n.get("aof_rewrite_scheduled") for n in nodes
+        ):
             return
         time.sleep(0.1)
     log.warning("Redis AOF rewrite still running after %.0f s", wait_s)

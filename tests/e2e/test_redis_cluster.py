@@ -37,14 +37,19 @@ class ClusterRun:
     out: list[dict]  # the `--out` file's records
 
 
-def _facestream(data_dir: Path, seed_url: str, *args: str) -> subprocess.CompletedProcess:
-    """The real CLI in a subprocess, configured for the cluster through the environment."""
+def _facestream(
+    data_dir: Path, seed_url: str, *args: str, milvus_uri: str | None = None
+) -> subprocess.CompletedProcess:
+    """The real CLI in a subprocess, configured for the cluster through the environment (Milvus:
+    embedded in ``data_dir`` unless ``milvus_uri``)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("FACESTREAM_")}
     env.update(
         FACESTREAM_REDIS_URL=seed_url,
         FACESTREAM_REDIS_CLUSTER="true",
         FACESTREAM_BUS_SHARDS=str(SHARDS),
     )
+    if milvus_uri is not None:
+        env["FACESTREAM_MILVUS_URI"] = milvus_uri
     cmd = [sys.executable, "-m", "facestream", "--data-dir", str(data_dir), *args]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env)
 
@@ -155,3 +160,30 @@ def test_the_out_file_has_the_records_of_both_cameras(cluster_run) -> None:
     for camera in cluster_run.cameras:
         assert LIN in {r["name"] for r in rows if r["camera"] == camera}, camera
     assert LIN in cluster_run.done.stdout
+
+
+def test_status_and_reports_read_every_shard(cluster_run, valkey_cluster, stack) -> None:
+    data_dir = Path(cluster_run.done.args[cluster_run.done.args.index("--data-dir") + 1])
+    # status starts no server: the run's embedded Milvus is gone, the session's stands in
+    status = _facestream(
+        data_dir, valkey_cluster.seed_url, "status", "--json", milvus_uri=stack.milvus_uri
+    )
+    assert status.returncode == 0, status.stderr[-3000:]
+    listed = {s["stream"] for s in json.loads(status.stdout)["streams"]}
+    for camera in cluster_run.cameras:  # streams on every master are listed
+        assert keys.in_shard_of(keys.RESULTS, camera) in listed, listed
+    report = _facestream(data_dir, valkey_cluster.seed_url, "report", "screen-time", "--json")
+    assert report.returncode == 0, report.stderr[-3000:]
+    seen = {(row["camera"], row["name"]) for row in json.loads(report.stdout)}
+    assert {(camera, LIN) for camera in cluster_run.cameras} <= seen, seen
+
+
+def test_erasing_the_person_deletes_the_records_on_every_shard(cluster_run, valkey_cluster, client):
+    data_dir = Path(cluster_run.done.args[cluster_run.done.args.index("--data-dir") + 1])
+    erased = _facestream(data_dir, valkey_cluster.seed_url, "people", "rm", LIN)
+    assert erased.returncode == 0, erased.stderr[-3000:]
+    for camera in cluster_run.cameras:
+        stream = keys.in_shard_of(keys.RESULTS, camera)
+        left = [msgpack.unpackb(f[FIELD], raw=False) for _, f in client.xrange(stream)]
+        assert left, f"{stream}: the other records stay"
+        assert LIN not in {r.get("name") for r in left}, stream

@@ -217,6 +217,17 @@ def test_delete_person_removes_only_that_persons_vectors(milvus_client: MilvusCl
     assert index.search(a[:1], top_k=10)[0]["p-a"] == pytest.approx(1.0, abs=1e-4)
 
 
+def test_delete_person_loads_a_released_collection(milvus_client: MilvusClient) -> None:
+    """A Milvus started since the vectors were added has the collection released: an erasure
+    by a new process (`people rm` on a fresh stack) loads it first."""
+    rng = np.random.default_rng(11)
+    VectorIndex(milvus_client, "faces_test_64", DIM).add("p-a", unit_vectors(rng, 2))
+    milvus_client.release_collection("faces_test_64")
+    fresh = VectorIndex(milvus_client, "faces_test_64", DIM)
+    fresh.delete_person("p-a")
+    assert fresh.faces("p-a") == []
+
+
 def test_vectors_persist_for_a_new_index_object(milvus_client: MilvusClient) -> None:
     rng = np.random.default_rng(10)
     a = unit_vectors(rng, 2)

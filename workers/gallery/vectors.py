@@ -226,6 +226,7 @@ class VectorIndex:
         try:
             if not self.client.has_collection(self.collection):
                 return
+            self.ensure()  # loaded: a Milvus started since (`people rm` on a fresh stack) has not
             where = f'person_id == "{person_id}"'
             self.client.delete(self.collection, filter=where)
             # a delete by filter does not move pymilvus's session timestamp (Milvus 2.3), so a
