@@ -178,6 +178,39 @@ def test_status_and_reports_read_every_shard(cluster_run, valkey_cluster, stack)
     assert {(camera, LIN) for camera in cluster_run.cameras} <= seen, seen
 
 
+def test_the_api_streams_and_lists_the_records_of_every_shard(
+    cluster_run, valkey_cluster, client, stack, tmp_path
+) -> None:
+    import httpx
+
+    from config.settings import Settings
+    from facestream.apikeys import ApiKeys
+    from facestream.stack import Endpoints
+    from tests.support.api_server import api_server
+    from tests.support.sse import SseClient
+
+    settings = Settings(
+        data_dir=tmp_path,
+        redis_url=valkey_cluster.seed_url,
+        redis_cluster=True,
+        milvus_uri=stack.milvus_uri,
+        bus={"shards": SHARDS},
+    )
+    _, admin = ApiKeys(client).create("admin")
+    headers = {"Authorization": f"Bearer {admin}"}
+    total = sum(len(r) for r in cluster_run.streamed.values())
+    with api_server(settings, Endpoints(valkey_cluster.seed_url, stack.milvus_uri)) as url:
+        sse = SseClient(f"{url}/v1/events?from_start=true", headers, max_events=total).start()
+        sse._thread.join(60)
+        assert len(sse.events) == total, (len(sse.events), total, sse.error)
+        assert {data["camera"] for _, _, data in sse.events} == set(cluster_run.cameras)
+        assert sse.events[-1][0].count(",") == SHARDS - 1  # a position in every shard
+        tracks = httpx.get(f"{url}/v1/tracks", headers=headers, timeout=30)
+        assert tracks.status_code == 200, tracks.text
+        named = {(t["camera"], t["name"]) for t in tracks.json()}
+        assert {(camera, LIN) for camera in cluster_run.cameras} <= named, named
+
+
 def test_erasing_the_person_deletes_the_records_on_every_shard(cluster_run, valkey_cluster, client):
     data_dir = Path(cluster_run.done.args[cluster_run.done.args.index("--data-dir") + 1])
     erased = _facestream(data_dir, valkey_cluster.seed_url, "people", "rm", LIN)
