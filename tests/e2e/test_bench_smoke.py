@@ -63,3 +63,11 @@ def test_bench_runs_every_row_kind_on_a_few_frames(shared_dir: Path, tmp_path: P
         ("milvus-lite", 500),
     }
     assert "facestream" in done.stdout and "milvus-lite" in done.stdout  # the table
+
+
+def test_sse_load_bench_runs_the_pipeline_alone_and_with_subscribers() -> None:
+    cmd = [sys.executable, "-m", "bench.sse_load", "--subscribers", "3", "--rounds", "1"]
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    assert "3/3 subscribers got all" in done.stdout, done.stdout
+    assert "with 3 SSE subscribers" in done.stdout and "ratio" in done.stdout, done.stdout

@@ -71,6 +71,32 @@ class RecordFilter:
         return self.collection is None or self.collection_of(str(camera)) == self.collection
 
 
+class RecentEvents:
+    """Records and their JSON, made once per process however many subscribers send them (they
+    read the same entries at about the same time). Forgotten every few seconds, so that a record
+    erased from the stream does not stay in this process's memory either; only ever read."""
+
+    def __init__(self, keep_s: float = 5.0):
+        self.keep_s = keep_s
+        self._made: dict[bytes, tuple[dict | None, str]] = {}
+        self._since = time.monotonic()
+
+    def __call__(self, payload: bytes | None) -> tuple[dict | None, str]:
+        if payload is None:
+            return None, ""
+        if time.monotonic() - self._since > self.keep_s:
+            self._made.clear()
+            self._since = time.monotonic()
+        made = self._made.get(payload)
+        if made is None:
+            record = _decode({FIELD: payload})
+            made = self._made[payload] = record, "" if record is None else json.dumps(record)
+        return made
+
+
+_event_of = RecentEvents()
+
+
 def _decode(fields: dict) -> dict | None:
     try:
         record = msgpack.unpackb(fields[FIELD], raw=False)
@@ -114,14 +140,17 @@ async def events(
         try:
             yield b": connected\n\n"
             while not await request.is_disconnected():
+                # a read's events go out as one write: per-write costs, not per-event ones
+                chunk = []
                 for entry in await result_streams.read_async(client, start, 200, block_ms=1000):
                     start.passed(entry)
-                    record = _decode(entry[2])
+                    record, data = _event_of(entry[2].get(FIELD))
                     if record is None or not wanted.wants(record):  # Redis at most every 2 s
                         continue
                     kind = "lifecycle" if "event" in record else "face"
-                    data = json.dumps(record)
-                    yield f"id: {start}\nevent: {kind}\ndata: {data}\n\n".encode()
+                    chunk.append(f"id: {start}\nevent: {kind}\ndata: {data}\n\n")
+                if chunk:
+                    yield "".join(chunk).encode()
                     quiet_since = time.monotonic()
                 if time.monotonic() - quiet_since > KEEPALIVE_S:
                     yield b": keepalive\n\n"
